@@ -1,0 +1,95 @@
+"""The ``edgeplan`` command line.
+
+With no arguments it opens the window; with a sub-command it works headless.
+Each topic lives in ``planner_app/commands/<topic>.py`` with a
+``register(subparsers)`` function that adds its parser and sets ``func``.
+
+Exit codes: 0 success; 1 an unexpected internal error (a bug: please report it);
+2 bad input (file, field or value), with a message naming it; 3 no feasible
+answer (for example no plan meets the constraints); 130 interrupted.
+"""
+
+from __future__ import annotations
+
+__all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_INFEASIBLE"]
+
+import argparse
+import importlib
+import sys
+from collections.abc import Sequence
+
+from planner_app import __version__
+from planner_app.core.errors import PlannerError
+
+EXIT_OK = 0
+EXIT_INTERNAL = 1
+EXIT_BAD_INPUT = 2
+EXIT_INFEASIBLE = 3
+EXIT_INTERRUPTED = 130
+
+#: command modules, in the order ``--help`` lists them
+_COMMAND_MODULES = ["topology", "catalog", "model", "optimize", "plan", "gui"]
+
+
+def build_parser() -> argparse.ArgumentParser:
+    """The full parser with every available sub-command."""
+    parser = argparse.ArgumentParser(
+        prog="edgeplan",
+        description=(
+            "Plan where each part of a neural network runs — device, edge or cloud — and how "
+            "much to compress it. Without a command, opens the window."
+        ),
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 infeasible, 130 interrupted.",
+    )
+    parser.add_argument("--version", action="version", version=f"edgeplan {__version__}")
+    sub = parser.add_subparsers(dest="command", metavar="COMMAND")
+    for name in _COMMAND_MODULES:
+        try:
+            module = importlib.import_module(f"planner_app.commands.{name}")
+        except ModuleNotFoundError as exc:
+            if exc.name and exc.name.startswith("planner_app.commands"):
+                continue  # a topic not built yet
+            raise
+        module.register(sub)
+    return parser
+
+
+def _open_window(path: str | None = None) -> int:
+    try:
+        from planner_app.ui.app import run_app
+    except ImportError as exc:
+        print(
+            f"edgeplan: the window needs the 'gui' extra ({exc}). Install it with "
+            "`pip install 'planner_app[gui]'`, or use a sub-command (edgeplan --help).",
+            file=sys.stderr,
+        )
+        return EXIT_BAD_INPUT
+    return run_app([path] if path else [])
+
+
+def main(argv: Sequence[str] | None = None) -> int:
+    """Run ``edgeplan``; returns the exit code."""
+    args_list = list(sys.argv[1:] if argv is None else argv)
+    if not args_list:
+        return _open_window()
+    parser = build_parser()
+    args = parser.parse_args(args_list)
+    if not getattr(args, "func", None):
+        if args.command is None:
+            return _open_window()
+        parser.parse_args([args.command, "--help"])
+        return EXIT_BAD_INPUT
+    try:
+        return int(args.func(args) or 0)
+    except PlannerError as exc:
+        print(f"edgeplan: error: {exc}", file=sys.stderr)
+        return exc.exit_code
+    except KeyboardInterrupt:
+        print("edgeplan: interrupted", file=sys.stderr)
+        return EXIT_INTERRUPTED
+    except BrokenPipeError:  # `edgeplan ... | head`
+        return EXIT_OK
+
+
+if __name__ == "__main__":  # pragma: no cover
+    raise SystemExit(main())

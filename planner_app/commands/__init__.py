@@ -1,0 +1,1 @@
+"""Sub-commands of ``edgeplan``: one module a topic, each with ``register(subparsers)``."""

@@ -1,0 +1,569 @@
+"""The topology: devices, links and workloads, validated, with routes.
+
+A :class:`Topology` is the user's picture of where a model can run: devices
+(sensors, phones, cameras, edge boxes, edge servers, cloud VMs), the links
+between them, and the workloads (where requests come from, how fast, how
+strict). Records are pydantic v2 models; a validation error names the field
+and the offending value. Routes between devices are found on the fly for a
+payload size: the best route minimises ``Σ latency + size / bottleneck
+bandwidth`` over multi-hop paths (see :class:`Router`).
+
+Example
+-------
+>>> topo = Topology(name="demo", devices=[
+...     Device(id="cam", kind="camera", tier="device", peak_gflops_fp32=10, memory_mb=512),
+...     Device(id="cloud", kind="cloud", tier="cloud", peak_gflops_fp32=2000, memory_mb=65536)],
+...     links=[Link(id="l1", a="cam", b="cloud", medium="lte", bandwidth_ab_mbps=20,
+...                 bandwidth_ba_mbps=80, latency_ms=30)])
+>>> route = topo.route("cam", "cloud", payload_bytes=1_000_000)
+>>> round(route.transfer_ms(1_000_000), 1)
+430.0
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SCHEMA_VERSION",
+    "Tier",
+    "DeviceKind",
+    "Precision",
+    "Position",
+    "Device",
+    "Link",
+    "Workload",
+    "Note",
+    "Topology",
+    "Route",
+    "Router",
+    "TIER_OF_KIND",
+]
+
+import heapq
+import math
+import re
+from enum import StrEnum
+from typing import Annotated, Any, Literal
+
+from pydantic import (
+    BaseModel,
+    ConfigDict,
+    Field,
+    PrivateAttr,
+    field_validator,
+    model_validator,
+)
+
+from planner_app.core.errors import Problem, TopologyError
+
+SCHEMA_VERSION = 2
+_ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
+
+
+class Tier(StrEnum):
+    """Where a device sits in the classic three-tier picture."""
+
+    device = "device"
+    edge = "edge"
+    cloud = "cloud"
+
+
+class DeviceKind(StrEnum):
+    """What a device is; decides its icon and default tier."""
+
+    sensor = "sensor"
+    camera = "camera"
+    phone = "phone"
+    vehicle = "vehicle"
+    edge_device = "edge_device"
+    gateway = "gateway"
+    edge_server = "edge_server"
+    cloud = "cloud"
+
+
+TIER_OF_KIND: dict[DeviceKind, Tier] = {
+    DeviceKind.sensor: Tier.device,
+    DeviceKind.camera: Tier.device,
+    DeviceKind.phone: Tier.device,
+    DeviceKind.vehicle: Tier.device,
+    DeviceKind.edge_device: Tier.edge,
+    DeviceKind.gateway: Tier.edge,
+    DeviceKind.edge_server: Tier.edge,
+    DeviceKind.cloud: Tier.cloud,
+}
+
+
+class Precision(StrEnum):
+    """Numeric precisions a device runs efficiently."""
+
+    fp32 = "fp32"
+    fp16 = "fp16"
+    int8 = "int8"
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False)
+
+
+class Position(_Record):
+    """Canvas position in scene units (pixels at 100 % zoom)."""
+
+    x: float = 0.0
+    y: float = 0.0
+
+
+NonNegative = Annotated[float, Field(ge=0)]
+Positive = Annotated[float, Field(gt=0)]
+
+
+class Device(_Record):
+    """A machine that can run model parts.
+
+    Speeds are peaks from datasheets; the device model scales host measurements
+    by them. ``fp16_speedup`` and ``int8_speedup`` are relative to fp32 peaks.
+    """
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=_ID_RE)]
+    name: str = ""
+    kind: DeviceKind
+    tier: Tier
+    preset: str | None = Field(default=None, description="catalog preset this device was made from")
+    cpu_cores: Annotated[int, Field(ge=1, le=4096)] = 1
+    peak_gflops_fp32: Positive
+    fp16_speedup: Positive = 1.0
+    int8_speedup: Positive = 1.0
+    memory_mb: Positive
+    memory_bandwidth_gb_per_s: Positive = 10.0
+    power_idle_w: NonNegative = 0.0
+    power_active_w: NonNegative = 0.0
+    radio_power_w: NonNegative = Field(default=0.0, description="extra power while sending or receiving")
+    battery: bool = False
+    cost_usd_per_hour: NonNegative = 0.0
+    precisions: list[Precision] = Field(default_factory=lambda: [Precision.fp32])
+    privacy_zone: str = Field(default="", description="devices sharing a zone may see each other's raw data; '' = public")
+    agent_url: str | None = None
+    position: Position = Field(default_factory=Position)
+
+    @field_validator("agent_url")
+    @classmethod
+    def _check_agent_url(cls, v: str | None) -> str | None:
+        if v in (None, ""):
+            return None
+        if not re.match(r"^https?://[^\s/]+", v):
+            raise ValueError(f"agent URL {v!r} must start with http:// or https:// and name a host")
+        return v
+
+    @model_validator(mode="after")
+    def _check_power(self) -> Device:
+        if self.power_active_w and self.power_active_w < self.power_idle_w:
+            raise ValueError(
+                f"power_active_w ({self.power_active_w}) is below power_idle_w ({self.power_idle_w})"
+            )
+        return self
+
+    @property
+    def label(self) -> str:
+        """The name to show (the id when no name is set)."""
+        return self.name or self.id
+
+    def peak_gflops(self, precision: Precision | str = Precision.fp32) -> float:
+        """Peak GFLOPS at a precision."""
+        p = Precision(precision)
+        if p is Precision.fp16:
+            return self.peak_gflops_fp32 * self.fp16_speedup
+        if p is Precision.int8:
+            return self.peak_gflops_fp32 * self.int8_speedup
+        return self.peak_gflops_fp32
+
+
+class Link(_Record):
+    """A network link between two devices, with a bandwidth per direction."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=_ID_RE)]
+    a: str
+    b: str
+    medium: str = "ethernet"
+    preset: str | None = None
+    bandwidth_ab_mbps: Positive
+    bandwidth_ba_mbps: Positive
+    latency_ms: NonNegative = 0.0
+    jitter_ms: NonNegative = 0.0
+    loss_pct: Annotated[float, Field(ge=0, lt=100)] = 0.0
+    cost_usd_per_gb: NonNegative = 0.0
+
+    def bandwidth_from(self, device_id: str) -> float:
+        """Bandwidth in Mbps when sending from ``device_id``."""
+        if device_id == self.a:
+            return self.bandwidth_ab_mbps
+        if device_id == self.b:
+            return self.bandwidth_ba_mbps
+        raise KeyError(f"link {self.id} does not touch device {device_id}")
+
+    def other(self, device_id: str) -> str:
+        """The endpoint that is not ``device_id``."""
+        return self.b if device_id == self.a else self.a
+
+
+class Workload(_Record):
+    """Where inference requests come from and what they must meet."""
+
+    name: Annotated[str, Field(min_length=1, max_length=64)]
+    source: str = Field(description="device id where the raw input is produced")
+    model: str | None = Field(default=None, description="ONNX file or sample model name")
+    rate_rps: Positive = 1.0
+    input_shapes: dict[str, list[Annotated[int, Field(ge=1)]]] = Field(default_factory=dict)
+    slo_ms: Positive | None = None
+    accuracy_budget_pct: Annotated[float, Field(ge=0, le=100)] | None = Field(
+        default=None, description="largest allowed loss of top-1 agreement vs fp32, in percent"
+    )
+    consumer: str | None = Field(default=None, description="device id that consumes results; default: the source")
+    privacy: Literal["none", "raw_input_in_zone"] = "none"
+    private_tensors: list[str] = Field(default_factory=list, description="tensors that must stay in the source's zone")
+
+    @property
+    def result_device(self) -> str:
+        """Where results are consumed (the source unless set)."""
+        return self.consumer or self.source
+
+
+class Note(_Record):
+    """A text note on the canvas."""
+
+    id: Annotated[str, Field(min_length=1, max_length=64, pattern=_ID_RE)]
+    text: str = ""
+    position: Position = Field(default_factory=Position)
+
+
+class _ReferenceProblems(ValueError):
+    def __init__(self, problems: list[Problem]) -> None:
+        super().__init__("; ".join(str(p) for p in problems))
+        self.problems = problems
+
+
+class Topology(_Record):
+    """Devices, links, workloads and notes, with cross-reference validation."""
+
+    schema_version: Literal[2] = SCHEMA_VERSION
+    name: str = "untitled"
+    description: str = ""
+    devices: list[Device] = Field(default_factory=list)
+    links: list[Link] = Field(default_factory=list)
+    workloads: list[Workload] = Field(default_factory=list)
+    notes: list[Note] = Field(default_factory=list)
+    metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+
+    _index: dict[str, Device] | None = PrivateAttr(default=None)
+
+    @model_validator(mode="after")
+    def _check_references(self) -> Topology:
+        problems = self.reference_problems()
+        if problems:
+            raise _ReferenceProblems(problems)
+        self._index = None
+        return self
+
+    # -- validation -------------------------------------------------------------
+    def reference_problems(self) -> list[Problem]:
+        """Problems between records: duplicate ids, dangling or self links, bad workloads."""
+        problems: list[Problem] = []
+        seen: dict[str, int] = {}
+        for i, d in enumerate(self.devices):
+            if d.id in seen:
+                problems.append(Problem(f"devices[{i}].id", f"duplicate device id {d.id!r} (also devices[{seen[d.id]}])"))
+            else:
+                seen[d.id] = i
+        link_ids: dict[str, int] = {}
+        for i, link in enumerate(self.links):
+            if link.id in link_ids:
+                problems.append(Problem(f"links[{i}].id", f"duplicate link id {link.id!r} (also links[{link_ids[link.id]}])"))
+            else:
+                link_ids[link.id] = i
+            for end in ("a", "b"):
+                dev = getattr(link, end)
+                if dev not in seen:
+                    problems.append(Problem(f"links[{i}].{end}", f"link {link.id!r} names device {dev!r}, which does not exist"))
+            if link.a == link.b:
+                problems.append(Problem(f"links[{i}]", f"link {link.id!r} connects device {link.a!r} to itself"))
+        names: set[str] = set()
+        for i, w in enumerate(self.workloads):
+            if w.name in names:
+                problems.append(Problem(f"workloads[{i}].name", f"duplicate workload name {w.name!r}"))
+            names.add(w.name)
+            if w.source not in seen:
+                problems.append(Problem(f"workloads[{i}].source", f"workload {w.name!r} comes from device {w.source!r}, which does not exist"))
+            if w.consumer is not None and w.consumer not in seen:
+                problems.append(Problem(f"workloads[{i}].consumer", f"workload {w.name!r} delivers to device {w.consumer!r}, which does not exist"))
+        note_ids: set[str] = set()
+        for i, n in enumerate(self.notes):
+            if n.id in note_ids:
+                problems.append(Problem(f"notes[{i}].id", f"duplicate note id {n.id!r}"))
+            note_ids.add(n.id)
+        return problems
+
+    def validate_references(self) -> None:
+        """Raise :class:`TopologyError` listing every reference problem."""
+        problems = self.reference_problems()
+        if problems:
+            raise TopologyError(f"topology {self.name!r} is invalid", problems=problems)
+        self._index = None
+
+    # -- look-ups ---------------------------------------------------------------
+    def _devices_by_id(self) -> dict[str, Device]:
+        if self._index is None or len(self._index) != len(self.devices):
+            self._index = {d.id: d for d in self.devices}
+        return self._index
+
+    def device(self, device_id: str) -> Device:
+        """The device with this id; :class:`TopologyError` if there is none."""
+        try:
+            return self._devices_by_id()[device_id]
+        except KeyError:
+            raise TopologyError(
+                f"no device {device_id!r} in topology {self.name!r}; devices are: "
+                + ", ".join(d.id for d in self.devices[:20])
+            ) from None
+
+    def has_device(self, device_id: str) -> bool:
+        return device_id in self._devices_by_id()
+
+    def link(self, link_id: str) -> Link:
+        """The link with this id; :class:`TopologyError` if there is none."""
+        for link in self.links:
+            if link.id == link_id:
+                return link
+        raise TopologyError(f"no link {link_id!r} in topology {self.name!r}")
+
+    def workload(self, name: str | None = None) -> Workload:
+        """The named workload, or the first one when ``name`` is None."""
+        if not self.workloads:
+            raise TopologyError(f"topology {self.name!r} has no workload: add one (source device, rate, input shapes)")
+        if name is None:
+            return self.workloads[0]
+        for w in self.workloads:
+            if w.name == name:
+                return w
+        raise TopologyError(
+            f"no workload {name!r} in topology {self.name!r}; workloads are: "
+            + ", ".join(w.name for w in self.workloads)
+        )
+
+    def links_of(self, device_id: str) -> list[Link]:
+        """Links touching a device."""
+        return [link for link in self.links if device_id in (link.a, link.b)]
+
+    def new_id(self, prefix: str) -> str:
+        """A device/link/note id starting with ``prefix`` that is not used yet."""
+        used = {d.id for d in self.devices} | {link.id for link in self.links} | {n.id for n in self.notes}
+        base = re.sub(r"[^A-Za-z0-9_.\-]", "-", prefix).strip("-") or "item"
+        if not re.match(r"^[A-Za-z0-9]", base):
+            base = "x" + base
+        i = 1
+        while f"{base}-{i}" in used:
+            i += 1
+        return f"{base}-{i}"
+
+    # -- edits (the window's undo commands call these) ----------------------------
+    def add_device(self, device: Device, index: int | None = None) -> None:
+        """Add a device; :class:`TopologyError` if its id is taken."""
+        if self.has_device(device.id):
+            raise TopologyError(f"device id {device.id!r} is already used; pick another id")
+        self.devices.insert(len(self.devices) if index is None else index, device)
+        self._index = None
+
+    def remove_device(self, device_id: str) -> tuple[int, Device, list[tuple[int, Link]]]:
+        """Remove a device and its links; returns what was removed, with positions, for undo."""
+        dev = self.device(device_id)
+        idx = self.devices.index(dev)
+        removed = [(i, link) for i, link in enumerate(self.links) if device_id in (link.a, link.b)]
+        for i, _ in reversed(removed):
+            del self.links[i]
+        del self.devices[idx]
+        self._index = None
+        return idx, dev, removed
+
+    def replace_device(self, device: Device) -> Device:
+        """Put ``device`` in place of the device with the same id; returns the old one."""
+        old = self.device(device.id)
+        self.devices[self.devices.index(old)] = device
+        self._index = None
+        return old
+
+    def add_link(self, link: Link, index: int | None = None) -> None:
+        """Add a link after checking its ends exist and its id is free."""
+        problems = []
+        if any(existing.id == link.id for existing in self.links):
+            problems.append(Problem("id", f"link id {link.id!r} is already used"))
+        for end in (link.a, link.b):
+            if not self.has_device(end):
+                problems.append(Problem("a/b", f"device {end!r} does not exist"))
+        if link.a == link.b:
+            problems.append(Problem("a/b", f"a link cannot connect device {link.a!r} to itself"))
+        if problems:
+            raise TopologyError(f"cannot add link {link.id!r}", problems=problems)
+        self.links.insert(len(self.links) if index is None else index, link)
+
+    def remove_link(self, link_id: str) -> tuple[int, Link]:
+        """Remove a link; returns its position and record for undo."""
+        link = self.link(link_id)
+        idx = self.links.index(link)
+        del self.links[idx]
+        return idx, link
+
+    def replace_link(self, link: Link) -> Link:
+        """Put ``link`` in place of the link with the same id; returns the old one."""
+        old = self.link(link.id)
+        self.links[self.links.index(old)] = link
+        return old
+
+    # -- routes -------------------------------------------------------------------
+    def router(self) -> Router:
+        """A :class:`Router` over the current devices and links."""
+        return Router(self)
+
+    def route(self, source: str, target: str, payload_bytes: float = 0.0) -> Route | None:
+        """Best route for a payload, or None when ``target`` is unreachable."""
+        return self.router().route(source, target, payload_bytes)
+
+    def routes_from(self, source: str, payload_bytes: float = 0.0) -> dict[str, Route]:
+        """Best routes from ``source`` to every reachable device (itself included)."""
+        return self.router().routes_from(source, payload_bytes)
+
+    def unreachable_from(self, source: str) -> list[str]:
+        """Devices that no route from ``source`` reaches."""
+        reach = self.routes_from(source)
+        return [d.id for d in self.devices if d.id not in reach]
+
+    # -- files --------------------------------------------------------------------
+    @classmethod
+    def from_dict(cls, data: Any, source: str = "topology") -> Topology:
+        """Validate a dict (after migration); :class:`TopologyError` lists every problem."""
+        from planner_app.core.topology_io import topology_from_dict
+
+        return topology_from_dict(data, source)
+
+    def to_dict(self) -> dict[str, Any]:
+        """A JSON-ready dict with stable key order."""
+        return self.model_dump(mode="json")
+
+
+class Route:
+    """A path between two devices with its summed latency and bottleneck bandwidth."""
+
+    __slots__ = ("source", "target", "devices", "links", "latency_ms", "bottleneck_mbps", "cost_usd_per_gb")
+
+    def __init__(
+        self,
+        source: str,
+        target: str,
+        devices: list[str],
+        links: list[str],
+        latency_ms: float,
+        bottleneck_mbps: float,
+        cost_usd_per_gb: float,
+    ) -> None:
+        self.source = source
+        self.target = target
+        self.devices = devices
+        self.links = links
+        self.latency_ms = latency_ms
+        self.bottleneck_mbps = bottleneck_mbps
+        self.cost_usd_per_gb = cost_usd_per_gb
+
+    @property
+    def hops(self) -> int:
+        return len(self.links)
+
+    def transfer_ms(self, payload_bytes: float) -> float:
+        """Σ latency + size / bottleneck bandwidth, in ms (0 on the same device)."""
+        if not self.links:
+            return 0.0
+        return self.latency_ms + payload_bytes * 8.0 / (self.bottleneck_mbps * 1e3)
+
+    def __repr__(self) -> str:
+        return (
+            f"Route({' -> '.join(self.devices)}, latency_ms={self.latency_ms:g}, "
+            f"bottleneck_mbps={self.bottleneck_mbps:g})"
+        )
+
+
+class Router:
+    """Best routes for a payload size over a topology.
+
+    The metric ``Σ latency + bytes / bottleneck`` is not additive, so plain
+    Dijkstra is not exact. For each distinct link bandwidth ``b`` (high to low)
+    we run Dijkstra on latency over the links with bandwidth ≥ ``b``; the best
+    route is the best of these candidates. It is exact: the optimal route's
+    bottleneck is one of the thresholds, and at that threshold the latency-
+    shortest path is no slower. With payload 0 a single Dijkstra suffices.
+    """
+
+    def __init__(self, topology: Topology) -> None:
+        self._ids = [d.id for d in topology.devices]
+        # adjacency: node -> list of (neighbour, latency_ms, mbps, usd_per_gb, link_id)
+        adj: dict[str, list[tuple[str, float, float, float, str]]] = {i: [] for i in self._ids}
+        for link in topology.links:
+            if link.a in adj and link.b in adj:
+                adj[link.a].append((link.b, link.latency_ms, link.bandwidth_ab_mbps, link.cost_usd_per_gb, link.id))
+                adj[link.b].append((link.a, link.latency_ms, link.bandwidth_ba_mbps, link.cost_usd_per_gb, link.id))
+        self._adj = adj
+        self._bandwidths = sorted({e[2] for edges in adj.values() for e in edges}, reverse=True)
+
+    def _dijkstra(self, source: str, min_mbps: float) -> dict[str, tuple[float, float, float, list[str], list[str]]]:
+        # returns target -> (latency, bottleneck, cost_per_gb, devices, links)
+        dist: dict[str, float] = {source: 0.0}
+        prev: dict[str, tuple[str, float, float, str]] = {}
+        done: set[str] = set()
+        heap: list[tuple[float, str]] = [(0.0, source)]
+        adj = self._adj
+        while heap:
+            d, u = heapq.heappop(heap)
+            if u in done:
+                continue
+            done.add(u)
+            for v, lat, mbps, usd, lid in adj[u]:
+                if mbps < min_mbps or v in done:
+                    continue
+                nd = d + lat
+                old = dist.get(v)
+                if old is None or nd < old:
+                    dist[v] = nd
+                    prev[v] = (u, mbps, usd, lid)
+                    heapq.heappush(heap, (nd, v))
+        out: dict[str, tuple[float, float, float, list[str], list[str]]] = {}
+        for t in done:
+            devices = [t]
+            links: list[str] = []
+            bott = math.inf
+            cost = 0.0
+            node = t
+            while node != source:
+                u, mbps, usd, lid = prev[node]
+                bott = min(bott, mbps)
+                cost += usd
+                links.append(lid)
+                devices.append(u)
+                node = u
+            devices.reverse()
+            links.reverse()
+            out[t] = (dist[t], bott, cost, devices, links)
+        return out
+
+    def routes_from(self, source: str, payload_bytes: float = 0.0) -> dict[str, Route]:
+        """Best routes from ``source`` to every reachable device."""
+        if source not in self._adj:
+            raise TopologyError(f"no device {source!r}: cannot route from it")
+        thresholds = [0.0] if payload_bytes <= 0 else self._bandwidths or [0.0]
+        best: dict[str, tuple[float, Route]] = {}
+        for thr in thresholds:
+            for t, (lat, bott, usd, devs, links) in self._dijkstra(source, thr).items():
+                r = Route(source, t, devs, links, lat, bott, usd)
+                score = r.transfer_ms(payload_bytes) if links else 0.0
+                cur = best.get(t)
+                if cur is None or score < cur[0] - 1e-12:
+                    best[t] = (score, r)
+        return {t: r for t, (_, r) in best.items()}
+
+    def route(self, source: str, target: str, payload_bytes: float = 0.0) -> Route | None:
+        """Best route from ``source`` to ``target``; None when unreachable."""
+        if target not in self._adj:
+            raise TopologyError(f"no device {target!r}: cannot route to it")
+        return self.routes_from(source, payload_bytes).get(target)
