@@ -1,0 +1,102 @@
+"""What the optimizer is fed: per-unit compute times and cut codecs.
+
+A :class:`TimeTable` holds the time of every unit of a model on every device at
+every compression level, with where each figure came from. Profiling and the
+device model fill it (``device_model.build_time_table``); imported files and
+agents override parts of it; the optimizer and the cost model only read it.
+
+Example
+-------
+>>> import numpy as np
+>>> tt = TimeTable(device_ids=["cam", "cloud"], levels=["fp32"],
+...                ms=np.array([[[4.0], [0.5]], [[2.0], [0.25]]]),
+...                param_bytes=np.array([[100], [200]]))
+>>> tt.time(1, "cloud", "fp32")
+0.25
+"""
+
+from __future__ import annotations
+
+__all__ = ["PROVENANCES", "TimeTable", "CutCodec", "DEFAULT_CUT_CODECS"]
+
+from dataclasses import dataclass, field
+
+import numpy as np
+
+#: where a figure came from, best first
+PROVENANCES = ("measured-agent", "measured-local", "imported", "estimated")
+
+
+@dataclass
+class TimeTable:
+    """Compute time of each unit × device × level, in milliseconds per request.
+
+    ``ms[u, d, l]`` is ``np.inf`` where unit ``u`` cannot run at level ``l`` on
+    device ``d`` (level not applicable to the unit, or the device lacks the
+    precision). ``param_bytes[u, l]`` is the unit's weight bytes at level ``l``;
+    ``fidelity[level]`` the measured whole-model fidelity (1.0 = equal to fp32,
+    top-1 agreement for classifiers, else cosine similarity).
+    """
+
+    device_ids: list[str]
+    levels: list[str]
+    ms: np.ndarray
+    param_bytes: np.ndarray
+    provenance: dict[tuple[str, str], str] = field(default_factory=dict)
+    fidelity: dict[str, float] = field(default_factory=dict)
+    #: peak activation bytes of each unit (inputs + outputs live at once)
+    activation_bytes: np.ndarray | None = None
+
+    def __post_init__(self) -> None:
+        self.ms = np.asarray(self.ms, dtype=float)
+        self.param_bytes = np.asarray(self.param_bytes, dtype=float)
+        n_units = self.ms.shape[0]
+        if self.ms.shape != (n_units, len(self.device_ids), len(self.levels)):
+            raise ValueError(
+                f"ms has shape {self.ms.shape}, expected (units, {len(self.device_ids)} devices, {len(self.levels)} levels)"
+            )
+        if self.param_bytes.shape != (n_units, len(self.levels)):
+            raise ValueError(f"param_bytes has shape {self.param_bytes.shape}, expected ({n_units}, {len(self.levels)})")
+        self._dev = {d: i for i, d in enumerate(self.device_ids)}
+        self._lvl = {lv: i for i, lv in enumerate(self.levels)}
+
+    @property
+    def n_units(self) -> int:
+        return int(self.ms.shape[0])
+
+    def device_index(self, device_id: str) -> int:
+        return self._dev[device_id]
+
+    def level_index(self, level: str) -> int:
+        return self._lvl[level]
+
+    def time(self, unit: int, device_id: str, level: str) -> float:
+        """Milliseconds of ``unit`` on ``device_id`` at ``level``."""
+        return float(self.ms[unit, self._dev[device_id], self._lvl[level]])
+
+    def provenance_of(self, device_id: str, level: str) -> str:
+        return self.provenance.get((device_id, level), "estimated")
+
+
+@dataclass(frozen=True)
+class CutCodec:
+    """How activations crossing a link are encoded on the wire.
+
+    ``wire_ratio`` scales the bytes sent; encode/decode cost is per MB of the
+    uncompressed tensor on the host (scaled to devices by the device model);
+    ``fidelity`` is the measured effect on outputs (1.0 = lossless).
+    """
+
+    name: str
+    wire_ratio: float
+    encode_ms_per_mb: float = 0.0
+    decode_ms_per_mb: float = 0.0
+    fidelity: float = 1.0
+
+
+#: defaults until measured on this host (profiling replaces the costs with measurements)
+DEFAULT_CUT_CODECS: dict[str, CutCodec] = {
+    "none": CutCodec("none", 1.0),
+    "fp16": CutCodec("fp16", 0.5, 0.3, 0.3, 0.9999),
+    "int8": CutCodec("int8", 0.25, 0.6, 0.4, 0.999),
+}
