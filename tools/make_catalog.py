@@ -142,6 +142,6 @@ link(id="dc-10g", name="Datacenter network 10 Gbit/s", medium="ethernet", bandwi
      description="Between VMs in one cloud availability zone.",
      source="AWS EC2 network performance ('up to 12.5 Gbit/s' instances); intra-AZ RTT ~100 us")
 for name, items in (("devices.json", D), ("links.json", L)):
-    json.dump({"schema_version": 1, "presets": items}, open(f"resources/{name}", "w"), indent=2)
-    open(f"resources/{name}", "a").write("\n")
+    with open(f"resources/{name}", "w") as fh:
+        fh.write(json.dumps({"schema_version": 1, "presets": items}, indent=2) + "\n")
 print(len(D), len(L))

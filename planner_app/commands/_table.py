@@ -21,8 +21,10 @@ def fmt_num(value: Any, digits: int = 3) -> str:
             return "nan"
         if value in (float("inf"), float("-inf")):
             return "inf" if value > 0 else "-inf"
-        if abs(value) >= 1e5:
+        if abs(value) >= 1000:
             return f"{value:,.0f}"
+        if value == int(value):
+            return str(int(value))
         return f"{value:.{digits}g}"
     return str(value)
 
