@@ -1,0 +1,419 @@
+"""The deployment plan: the JSON document a team deploys from.
+
+A :class:`DeploymentPlan` says where each stage of a model runs, at which
+compression level, what crosses which link, and what the planner predicts for
+it (latency, throughput, bandwidth per link, cost, energy, fidelity), next to
+the baselines it beat and the Pareto front when asked. Every figure carries its
+provenance. One runnable ONNX file per stage sits next to the plan
+(``parts/stage_00_<device>.onnx``), named with its sha256 and size in bytes.
+
+The document is versioned (``schema_version``), has stable keys with units in
+their names, and is validated on import twice: against the JSON Schema in
+``resources/plan.schema.json`` (generated from these records by
+:func:`write_schemas`; a test fails when it is stale) and by the records
+themselves, then cross-checked (stage numbering, transfers, the embedded
+topology's hash). Writing with parts is :func:`planner_app.core.plan_export.export_plan`;
+checking parts and their chain is :func:`planner_app.core.plan_check.validate_plan`.
+
+Example
+-------
+>>> plan = load_plan("out/plan.json")  # doctest: +SKIP
+>>> [(s.device, s.level) for s in plan.stages]  # doctest: +SKIP
+[('camera', 'int8-dynamic'), ('edge', 'fp32')]
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "PLAN_SCHEMA_VERSION",
+    "PLAN_SCHEMA_PATH",
+    "OBJECTIVES",
+    "PlanError",
+    "ToolInfo",
+    "TopologyInfo",
+    "ModelInfo",
+    "Objective",
+    "Constraints",
+    "Artifact",
+    "Stage",
+    "Transfer",
+    "Figures",
+    "MeasuredFidelity",
+    "Totals",
+    "Baseline",
+    "SolverInfo",
+    "ParetoPoint",
+    "DeploymentPlan",
+    "canonical_sha256",
+    "plan_json_schema",
+    "write_schemas",
+    "plan_from_dict",
+    "load_plan",
+    "plan_to_json",
+    "export_plan",
+    "validate_plan",
+]
+
+import json
+import os
+import re
+from datetime import UTC, datetime
+from pathlib import Path, PurePosixPath
+from typing import TYPE_CHECKING, Annotated, Any, Literal
+
+from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
+
+from planner_app import __version__
+from planner_app.core.errors import PlannerError, Problem
+from planner_app.core.fileio import atomic_write_json, read_json, sha256_bytes
+from planner_app.core.resources import resource_path
+from planner_app.core.topology import Workload
+
+if TYPE_CHECKING:  # pragma: no cover
+    from planner_app.core.plan_check import PlanReport
+
+PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_PATH = "plan.schema.json"
+OBJECTIVES = ("latency", "throughput", "cost", "bandwidth", "energy")
+
+_SHA256 = r"^[0-9a-f]{64}$"
+NonNegative = Annotated[float, Field(ge=0)]
+
+
+class PlanError(PlannerError):
+    """A plan file is invalid or does not match its parts; :attr:`problems` names each."""
+
+
+class _Record(BaseModel):
+    model_config = ConfigDict(extra="forbid")
+
+
+class ToolInfo(_Record):
+    """Which program wrote the plan, and when."""
+
+    name: Literal["planner_app"] = "planner_app"
+    version: str = __version__
+    created_utc: str = Field(
+        default_factory=lambda: datetime.now(UTC).replace(microsecond=0).isoformat(),
+        description="ISO 8601 time the plan was written",
+    )
+
+
+class TopologyInfo(_Record):
+    """The topology the plan was made for, embedded so the plan stands alone."""
+
+    name: str
+    path: str | None = Field(default=None, description="file the topology was read from, if any")
+    sha256: Annotated[str, Field(pattern=_SHA256)] = Field(
+        description="sha256 of the embedded document as canonical JSON (sorted keys, no spaces)"
+    )
+    document: dict[str, Any] = Field(description="the topology document (schema: topology.schema.json)")
+
+
+class ModelInfo(_Record):
+    """The whole model the stages were cut from."""
+
+    name: str
+    source: str = Field(description="as the user gave it: a path or 'sample:NAME'")
+    path: str | None = Field(default=None, description="absolute path of the ONNX file when the plan was made")
+    sha256: Annotated[str, Field(pattern=_SHA256)]
+    bytes: Annotated[int, Field(ge=0)]
+    opsets: dict[str, int] = Field(description="operator set version per domain ('' = ai.onnx)")
+    input_shapes: dict[str, list[Annotated[int, Field(ge=1)]]]
+    input_dtypes: dict[str, str] = Field(default_factory=dict, description="numpy dtype name per input")
+    output_names: list[str]
+    output_shapes: dict[str, list[int]] = Field(default_factory=dict)
+    units: Annotated[int, Field(ge=1)] = Field(description="number of units (groups of nodes) the optimizer placed")
+    total_flops: NonNegative = 0.0
+
+
+class Objective(_Record):
+    """What the optimizer minimised (throughput: maximised)."""
+
+    name: Literal["latency", "throughput", "cost", "bandwidth", "energy"]
+    weights: dict[str, float] = Field(default_factory=dict, description="weighted-sum weights, when used")
+
+
+class Constraints(_Record):
+    """The hard limits the plan was asked to meet (None = no limit)."""
+
+    slo_ms: Annotated[float, Field(gt=0)] | None = None
+    max_cost_usd_per_1k: NonNegative | None = None
+    min_fidelity: Annotated[float, Field(ge=0, le=1)] | None = None
+    levels: list[str] = Field(default_factory=lambda: ["fp32"], description="compression levels allowed")
+    privacy: Literal["none", "raw_input_in_zone"] = "none"
+    private_tensors: list[str] = Field(default_factory=list)
+    pinned_units: dict[str, str] = Field(default_factory=dict, description="unit id → device id")
+
+
+class Artifact(_Record):
+    """A file written with the plan, relative to the plan's folder."""
+
+    path: str
+    sha256: Annotated[str, Field(pattern=_SHA256)]
+    bytes: Annotated[int, Field(ge=0)]
+
+    @field_validator("path")
+    @classmethod
+    def _relative_inside(cls, v: str) -> str:
+        p = PurePosixPath(v)
+        if not v or p.is_absolute() or ".." in p.parts or "\\" in v or re.match(r"^[A-Za-z]:", v):
+            raise ValueError(f"artifact path {v!r} must be relative to the plan's folder, without '..'")
+        return v
+
+
+class Stage(_Record):
+    """One part of the model on one device, at one compression level."""
+
+    index: Annotated[int, Field(ge=0)]
+    device: str
+    level: str = Field(description="compression level of this part (fp32, fp16, int8-dynamic, ...)")
+    unit_ids: list[Annotated[int, Field(ge=0)]] = Field(min_length=1)
+    unit_names: list[str] = Field(default_factory=list)
+    node_names: list[str] = Field(min_length=1)
+    inputs: list[str] = Field(min_length=1, description="tensor names the part reads")
+    outputs: list[str] = Field(min_length=1, description="tensor names the part produces")
+    artifact: Artifact
+    compute_ms: NonNegative = Field(description="predicted compute time per request on the device")
+    weights_bytes: Annotated[int, Field(ge=0)] = 0
+    peak_activation_bytes: Annotated[int, Field(ge=0)] = 0
+    memory_bytes: Annotated[int, Field(ge=0)] = Field(default=0, description="weights + peak activations")
+    provenance: str = Field(default="estimated", description="where compute_ms came from")
+
+
+class Transfer(_Record):
+    """Tensors moved between devices for one request (input, cut, or result)."""
+
+    from_stage: int | None = Field(description="producing stage; None = the raw input at the source")
+    to_stage: int | None = Field(description="consuming stage; None = the results to the consumer")
+    from_device: str
+    to_device: str
+    tensors: list[str] = Field(min_length=1)
+    bytes: Annotated[int, Field(ge=0)] = Field(description="uncompressed bytes per request")
+    wire_bytes: Annotated[int, Field(ge=0)] = Field(description="bytes on the wire after the cut codec")
+    codec: str = "none"
+    route_devices: list[str] = Field(min_length=2)
+    route_links: list[str] = Field(min_length=1)
+    transfer_ms: NonNegative = Field(description="predicted time: route latency + wire bytes / bottleneck")
+    provenance: str = "computed"
+
+
+class Figures(_Record):
+    """The predicted figures of one placement (plan, baseline, or Pareto point)."""
+
+    latency_ms: NonNegative
+    throughput_rps: NonNegative
+    cost_usd_per_1k: NonNegative
+    cost_usd_per_month: NonNegative | None = None
+    energy_j_per_request: NonNegative | None = Field(default=None, description="on battery devices")
+    bytes_on_links_per_request: NonNegative | None = None
+    predicted_fidelity: Annotated[float, Field(ge=0, le=1)] | None = None
+    feasible: bool = True
+    violations: list[str] = Field(default_factory=list)
+
+
+class MeasuredFidelity(_Record):
+    """Fidelity of the chained, compressed parts against the fp32 model, measured at export."""
+
+    samples: Annotated[int, Field(ge=1)]
+    max_abs_err: NonNegative
+    mean_abs_err: NonNegative
+    cosine: float
+    sqnr_db: float | None = None
+    top1_agreement: Annotated[float, Field(ge=0, le=1)] | None = None
+    score: Annotated[float, Field(ge=0, le=1)] = Field(description="1.0 = equal to fp32")
+
+
+class Totals(Figures):
+    """The chosen plan's figures, with per-link and per-device detail."""
+
+    bandwidth_mbps_per_link: dict[str, NonNegative] = Field(default_factory=dict)
+    utilization_per_device: dict[str, NonNegative] = Field(default_factory=dict)
+    utilization_per_link: dict[str, NonNegative] = Field(default_factory=dict)
+    memory_bytes_per_device: dict[str, NonNegative] = Field(default_factory=dict)
+    measured_fidelity: MeasuredFidelity | None = None
+
+
+class Baseline(_Record):
+    """A simple placement the plan is compared with, on the same cost model."""
+
+    name: str
+    description: str = ""
+    placement: str = Field(default="", description="short summary, e.g. 'cam[0-3] fp32 → cloud[4-9] fp32'")
+    figures: Figures
+    improvement_factor: float | None = Field(
+        default=None,
+        description="how many times better the plan is on the objective (>1 = plan better); None if not comparable",
+    )
+
+
+class SolverInfo(_Record):
+    """Which solver produced the plan."""
+
+    name: str
+    exact: bool = True
+    solve_ms: NonNegative = 0.0
+    note: str = ""
+
+
+class ParetoPoint(_Record):
+    """One non-dominated placement of the trade-off front."""
+
+    placement: str
+    figures: Figures
+    chosen: bool = False
+
+
+class DeploymentPlan(_Record):
+    """The whole plan document (see the module docstring)."""
+
+    schema_version: Literal[1] = PLAN_SCHEMA_VERSION
+    tool: ToolInfo = Field(default_factory=ToolInfo)
+    topology: TopologyInfo
+    model: ModelInfo
+    workload: Workload
+    objective: Objective
+    constraints: Constraints = Field(default_factory=Constraints)
+    stages: list[Stage] = Field(min_length=1)
+    transfers: list[Transfer] = Field(default_factory=list)
+    totals: Totals
+    baselines: list[Baseline] = Field(default_factory=list)
+    solver: SolverInfo
+    pareto: list[ParetoPoint] | None = None
+    provenance: dict[str, str] = Field(
+        default_factory=dict, description="figure (dotted path) → where it came from"
+    )
+    notes: list[str] = Field(default_factory=list)
+
+    def consistency_problems(self) -> list[Problem]:
+        """Problems between fields that a schema cannot see."""
+        problems: list[Problem] = []
+        for i, s in enumerate(self.stages):
+            if s.index != i:
+                problems.append(Problem(f"stages[{i}].index", f"is {s.index}, expected {i} (stages are numbered in order)"))
+        seen_paths: dict[str, int] = {}
+        for i, s in enumerate(self.stages):
+            if s.artifact.path in seen_paths:
+                problems.append(Problem(f"stages[{i}].artifact.path", f"{s.artifact.path!r} is also stage {seen_paths[s.artifact.path]}'s part"))
+            seen_paths.setdefault(s.artifact.path, i)
+        n = len(self.stages)
+        for i, t in enumerate(self.transfers):
+            for end in ("from_stage", "to_stage"):
+                v = getattr(t, end)
+                if v is not None and not 0 <= v < n:
+                    problems.append(Problem(f"transfers[{i}].{end}", f"names stage {v}, but the plan has stages 0..{n - 1}"))
+        if canonical_sha256(self.topology.document) != self.topology.sha256:
+            problems.append(Problem("topology.sha256", "does not match the embedded topology document: it was edited after export"))
+        devices = {d.get("id") for d in self.topology.document.get("devices", []) if isinstance(d, dict)}
+        for i, s in enumerate(self.stages):
+            if s.device not in devices:
+                problems.append(Problem(f"stages[{i}].device", f"device {s.device!r} is not in the embedded topology"))
+        units = sorted(u for s in self.stages for u in s.unit_ids)
+        if units != list(range(self.model.units)):
+            problems.append(Problem("stages[].unit_ids", f"the stages do not cover units 0..{self.model.units - 1} exactly once"))
+        if self.workload.input_shapes and self.workload.input_shapes != self.model.input_shapes:
+            problems.append(Problem("model.input_shapes", f"{self.model.input_shapes} differ from the workload's {self.workload.input_shapes}"))
+        return problems
+
+
+def canonical_sha256(document: Any) -> str:
+    """sha256 of ``document`` as canonical JSON (sorted keys, compact, UTF-8)."""
+    text = json.dumps(document, sort_keys=True, separators=(",", ":"), ensure_ascii=False)
+    return sha256_bytes(text.encode("utf-8"))
+
+
+# -- schema -------------------------------------------------------------------------
+def plan_json_schema() -> dict[str, Any]:
+    """The JSON Schema generated from the records (kept in ``resources/``)."""
+    schema = DeploymentPlan.model_json_schema()
+    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
+    schema["$id"] = "planner_app/plan.schema.json"
+    schema["title"] = f"planner_app deployment plan, schema_version {PLAN_SCHEMA_VERSION}"
+    return schema
+
+
+def write_schemas() -> list[Path]:
+    """Regenerate ``resources/plan.schema.json`` (``make schemas``)."""
+    target = resource_path(PLAN_SCHEMA_PATH, must_exist=False)
+    atomic_write_json(target, plan_json_schema())
+    return [target]
+
+
+def _shipped_schema() -> dict[str, Any]:
+    path = resource_path(PLAN_SCHEMA_PATH, must_exist=False)
+    if path.exists():
+        return read_json(path, "plan schema")
+    return plan_json_schema()  # a source tree before `make schemas`: the records are the truth
+
+
+# -- reading ------------------------------------------------------------------------
+def _where(path: Any) -> str:
+    out = ""
+    for part in path:
+        out += f"[{part}]" if isinstance(part, int) else ("." if out else "") + str(part)
+    return out or "(document)"
+
+
+def _schema_problems(data: Any) -> list[Problem]:
+    import jsonschema
+
+    validator = jsonschema.Draft202012Validator(_shipped_schema())
+    problems = []
+    for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        msg = err.message
+        if err.validator == "additionalProperties":
+            msg = f"{msg}: remove the key or check its spelling"
+        problems.append(Problem(_where(err.absolute_path), msg[:300]))
+    return problems
+
+
+def plan_from_dict(data: Any, source: str = "plan") -> DeploymentPlan:
+    """Validate a plan document: JSON Schema, records, then cross-field checks.
+
+    Raises :class:`PlanError` listing every problem with the field that has it.
+    """
+    if not isinstance(data, dict):
+        raise PlanError(f"{source}: expected a JSON object (a deployment plan), got {type(data).__name__}")
+    version = data.get("schema_version")
+    if version != PLAN_SCHEMA_VERSION:
+        raise PlanError(
+            f"{source}: schema_version is {version!r}; this build of planner_app reads plan "
+            f"schema_version {PLAN_SCHEMA_VERSION}. Re-export the plan with this version."
+        )
+    problems = _schema_problems(data)
+    if problems:
+        raise PlanError(f"{source}: does not match the plan schema ({len(problems)} problems)", problems=problems)
+    try:
+        plan = DeploymentPlan.model_validate(data)
+    except ValidationError as exc:
+        problems = [Problem(_where(e.get("loc", ())), e.get("msg", "invalid")) for e in exc.errors()]
+        raise PlanError(f"{source}: {len(problems)} invalid fields", problems=problems) from None
+    problems = plan.consistency_problems()
+    if problems:
+        raise PlanError(f"{source}: the plan contradicts itself", problems=problems)
+    return plan
+
+
+def load_plan(path: str | os.PathLike[str]) -> DeploymentPlan:
+    """Read and validate a plan file (not its parts: see :func:`validate_plan`)."""
+    return plan_from_dict(read_json(path, "plan file"), f"plan file '{path}'")
+
+
+def plan_to_json(plan: DeploymentPlan) -> dict[str, Any]:
+    """The JSON-ready document, keys in record order (stable across runs)."""
+    return plan.model_dump(mode="json")
+
+
+# -- the heavy parts live in their own modules; these keep one entry point ---------
+def export_plan(plan: DeploymentPlan, part_models: list[Any], out: str | os.PathLike[str], **kwargs: Any) -> Path:
+    """Write ``plan`` and one ONNX file per stage; see :func:`planner_app.core.plan_export.export_plan`."""
+    from planner_app.core.plan_export import export_plan as _export
+
+    return _export(plan, part_models, out, **kwargs)
+
+
+def validate_plan(path: str | os.PathLike[str], **kwargs: Any) -> PlanReport:
+    """Check a plan file and its parts; see :func:`planner_app.core.plan_check.validate_plan`."""
+    from planner_app.core.plan_check import validate_plan as _validate
+
+    return _validate(path, **kwargs)

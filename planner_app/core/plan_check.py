@@ -1,0 +1,284 @@
+"""Checking an exported plan against its parts and its model.
+
+:func:`validate_plan` re-reads a plan file and checks, in order: the schema and
+the plan's own consistency; that every part file is present and hashes to the
+sha256 the plan names; that each part reads and writes the tensors its stage
+declares; then that the parts, run one after another with onnxruntime on
+random inputs of the declared shapes, produce the model's outputs. With the
+original model at hand, fp32 plans must match it within ``rtol``/``atol``
+(1e-5); compressed plans report their fidelity instead of equality.
+
+Each problem names the field or the part and how to fix it; the command line
+prints them all and exits 2.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChainCheck", "PlanReport", "random_inputs", "run_parts", "validate_plan"]
+
+import os
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner_app.core.errors import PlannerError, Problem
+from planner_app.core.fileio import read_json, sha256_file
+from planner_app.core.plan import DeploymentPlan, PlanError, plan_from_dict
+from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+#: levels whose parts must equal the fp32 model (no lossy transform)
+LOSSLESS_LEVELS = frozenset({"fp32"})
+
+
+@dataclass
+class ChainCheck:
+    """What running the chained parts showed."""
+
+    samples: int
+    outputs: list[str]
+    compared_to_model: bool
+    lossless: bool
+    max_abs_diff: float | None = None
+    max_rel_diff: float | None = None
+    cosine: float | None = None
+    top1_agreement: float | None = None
+    equal: bool | None = None
+
+
+@dataclass
+class PlanReport:
+    """The outcome of :func:`validate_plan`: problems (errors) and warnings."""
+
+    path: Path
+    plan: DeploymentPlan | None = None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    checked_parts: int = 0
+    chain: ChainCheck | None = None
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`PlanError` listing every problem (exit code 2)."""
+        if self.problems:
+            n = len(self.problems)
+            raise PlanError(f"plan '{self.path}' is invalid ({n} problem{'s' if n != 1 else ''})", problems=self.problems)
+
+
+def random_inputs(shapes: dict[str, list[int]], dtypes: dict[str, str], seed: int = 0) -> dict[str, np.ndarray]:
+    """Random inputs of the declared shapes: normal floats, small non-negative integers."""
+    rng = np.random.default_rng(seed)
+    out: dict[str, np.ndarray] = {}
+    for name, shape in shapes.items():
+        dtype = np.dtype(dtypes.get(name, "float32"))
+        if dtype.kind == "f":
+            out[name] = rng.standard_normal(shape).astype(dtype)
+        elif dtype.kind in "iu":  # token ids and the like: small, so any embedding table accepts them
+            out[name] = rng.integers(0, 8, size=shape).astype(dtype)
+        elif dtype.kind == "b":
+            out[name] = rng.integers(0, 2, size=shape).astype(bool)
+        else:
+            raise PlanError(f"input {name!r} has dtype {dtype}, which the checker cannot generate")
+    return out
+
+
+def _session(source: str | bytes) -> Any:
+    import onnxruntime as ort
+
+    opts = ort.SessionOptions()
+    opts.intra_op_num_threads = 1  # small checks: threads only add noise on a busy machine
+    opts.log_severity_level = 3
+    return ort.InferenceSession(source, sess_options=opts, providers=["CPUExecutionProvider"])
+
+
+def run_parts(part_files: list[Path | bytes], inputs: dict[str, np.ndarray], labels: list[str] | None = None) -> dict[str, np.ndarray]:
+    """Run parts in order, each reading what the model inputs or earlier parts produced."""
+    tensors = dict(inputs)
+    for i, part in enumerate(part_files):
+        label = labels[i] if labels else f"part {i}"
+        sess = _session(part if isinstance(part, bytes) else str(part))
+        feed = {}
+        for inp in sess.get_inputs():
+            if inp.name not in tensors:
+                raise PlanError(f"{label} reads tensor {inp.name!r}, which no model input or earlier part produces")
+            feed[inp.name] = tensors[inp.name]
+        names = [o.name for o in sess.get_outputs()]
+        tensors.update(zip(names, sess.run(names, feed), strict=True))
+    return tensors
+
+
+def _reference_model(plan: DeploymentPlan, model_path: str | os.PathLike[str] | None, warnings: list[str]) -> Path | None:
+    """The original ONNX file, if it can be found and still has the plan's sha256."""
+    candidates: list[Path] = []
+    if model_path is not None:
+        candidates.append(Path(model_path))
+    if plan.model.path:
+        candidates.append(Path(plan.model.path))
+    if plan.model.source.startswith("sample:"):
+        try:
+            from planner_app.core.samples import sample_model_path
+
+            candidates.append(Path(sample_model_path(plan.model.source.split(":", 1)[1])))
+        except (ImportError, PlannerError, KeyError):
+            pass
+    elif plan.model.source:
+        candidates.append(Path(plan.model.source))
+    for c in candidates:
+        if c.is_file():
+            if sha256_file(c) == plan.model.sha256:
+                return c
+            warnings.append(f"model file {c} has a different sha256 than the plan's model: not compared")
+    if not candidates or not any(c.is_file() for c in candidates):
+        warnings.append(
+            f"the original model ({plan.model.source}) was not found: the parts were run but not "
+            "compared with it (give it with --model)"
+        )
+    return None
+
+
+def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], names: list[str], rtol: float, atol: float) -> dict[str, float | bool]:
+    max_abs = 0.0
+    max_rel = 0.0
+    cos_min = 1.0
+    top1: list[float] = []
+    equal = True
+    for n in names:
+        a = np.asarray(ref[n], dtype=np.float64)
+        b = np.asarray(got[n], dtype=np.float64)
+        if a.shape != b.shape:
+            raise PlanError(f"output {n!r} has shape {list(b.shape)} from the parts but {list(a.shape)} from the model")
+        diff = np.abs(a - b)
+        max_abs = max(max_abs, float(diff.max(initial=0.0)))
+        max_rel = max(max_rel, float((diff / np.maximum(np.abs(a), 1e-12)).max(initial=0.0)))
+        equal = equal and bool(np.allclose(b, a, rtol=rtol, atol=atol))
+        na, nb = float(np.linalg.norm(a)), float(np.linalg.norm(b))
+        cos = 1.0 if na == nb == 0 else float(a.ravel() @ b.ravel()) / max(na * nb, 1e-30)
+        cos_min = min(cos_min, cos)
+        if a.ndim == 2 and a.shape[1] > 1:
+            top1.append(float(np.mean(a.argmax(1) == b.argmax(1))))
+    return {
+        "max_abs": max_abs,
+        "max_rel": max_rel,
+        "cosine": cos_min,
+        "top1": min(top1) if top1 else None,
+        "equal": equal,
+    }
+
+
+def validate_plan(
+    path: str | os.PathLike[str],
+    *,
+    check_chain: bool = True,
+    model_path: str | os.PathLike[str] | None = None,
+    samples: int = 2,
+    seed: int = 0,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PlanReport:
+    """Check a plan file, its parts and their chain; never raises for a bad plan.
+
+    A missing or unreadable plan file raises :class:`InputFileError`; everything
+    else wrong is a :class:`Problem` in the returned :class:`PlanReport`.
+    """
+    plan_file = Path(path)
+    rep = PlanReport(path=plan_file)
+    data = read_json(plan_file, "plan file")
+    try:
+        plan = plan_from_dict(data, f"plan file '{plan_file}'")
+    except PlanError as exc:
+        rep.problems.extend(exc.problems or [Problem("", exc.message)])
+        return rep
+    rep.plan = plan
+    folder = plan_file.parent
+    present: list[Path] = []
+    for i, s in enumerate(plan.stages):
+        f = folder / s.artifact.path
+        where = f"stages[{i}].artifact"
+        if not f.is_file():
+            rep.problems.append(Problem(where, f"part {s.artifact.path} (stage {i} on {s.device}) is missing: re-export the plan"))
+            continue
+        digest = sha256_file(f)
+        if digest != s.artifact.sha256:
+            rep.problems.append(Problem(
+                where, f"part {s.artifact.path} (stage {i} on {s.device}) has sha256 {digest[:12]}…, the plan says "
+                f"{s.artifact.sha256[:12]}…: the file was changed or replaced; re-export the plan"))
+            continue
+        present.append(f)
+        rep.checked_parts += 1
+    report(progress, 0.2, f"checked {rep.checked_parts} of {len(plan.stages)} parts")
+    if rep.problems or not check_chain:
+        return rep
+
+    import onnx
+
+    for i, (s, f) in enumerate(zip(plan.stages, present, strict=True)):
+        try:
+            m = onnx.load(str(f), load_external_data=False)
+        except Exception as exc:  # a corrupt protobuf: onnx raises several types
+            rep.problems.append(Problem(f"stages[{i}].artifact", f"part {s.artifact.path} is not a readable ONNX model: {exc}"))
+            continue
+        inits = {t.name for t in m.graph.initializer}
+        ins = [x.name for x in m.graph.input if x.name not in inits]
+        outs = [x.name for x in m.graph.output]
+        if sorted(ins) != sorted(s.inputs):
+            rep.problems.append(Problem(f"stages[{i}].inputs", f"the plan says {s.inputs}, part {s.artifact.path} reads {ins}"))
+        if sorted(outs) != sorted(s.outputs):
+            rep.problems.append(Problem(f"stages[{i}].outputs", f"the plan says {s.outputs}, part {s.artifact.path} writes {outs}"))
+    if rep.problems:
+        return rep
+
+    ref_path = _reference_model(plan, model_path, rep.warnings)
+    lossless = all(s.level in LOSSLESS_LEVELS for s in plan.stages)
+    names = list(plan.model.output_names)
+    labels = [f"stage {s.index} ({s.artifact.path})" for s in plan.stages]
+    ref_sess = _session(str(ref_path)) if ref_path is not None else None
+    agg: dict[str, Any] = {"max_abs": 0.0, "max_rel": 0.0, "cosine": 1.0, "top1": None, "equal": True}
+    for k in range(samples):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        inputs = random_inputs(plan.model.input_shapes, plan.model.input_dtypes, seed + k)
+        try:
+            got = run_parts(list(present), inputs, labels)
+        except PlanError as exc:
+            rep.problems.append(Problem("stages", exc.message))
+            return rep
+        except Exception as exc:  # onnxruntime failures carry their own text
+            rep.problems.append(Problem("stages", f"the parts do not run in a chain: {str(exc)[:300]}"))
+            return rep
+        missing = [n for n in names if n not in got]
+        if missing:
+            rep.problems.append(Problem("stages", f"the parts never produce the model output(s) {missing}"))
+            return rep
+        for n in names:
+            want = plan.model.output_shapes.get(n)
+            if want and list(got[n].shape) != list(want):
+                rep.problems.append(Problem(f"model.output_shapes.{n}", f"the plan says {want}, the parts give {list(got[n].shape)}"))
+        if ref_sess is None:
+            continue
+        ref = dict(zip(names, ref_sess.run(names, inputs), strict=True))
+        c = _compare(ref, got, names, rtol, atol)
+        agg["max_abs"] = max(agg["max_abs"], c["max_abs"])
+        agg["max_rel"] = max(agg["max_rel"], c["max_rel"])
+        agg["cosine"] = min(agg["cosine"], c["cosine"])
+        if c["top1"] is not None:
+            agg["top1"] = c["top1"] if agg["top1"] is None else min(agg["top1"], c["top1"])
+        agg["equal"] = agg["equal"] and c["equal"]
+        report(progress, 0.2 + 0.8 * (k + 1) / samples, f"ran the chain on sample {k + 1} of {samples}")
+    rep.chain = ChainCheck(samples=samples, outputs=names, compared_to_model=ref_sess is not None, lossless=lossless)
+    if ref_sess is not None:
+        rep.chain.max_abs_diff = agg["max_abs"]
+        rep.chain.max_rel_diff = agg["max_rel"]
+        rep.chain.cosine = agg["cosine"]
+        rep.chain.top1_agreement = agg["top1"]
+        rep.chain.equal = agg["equal"]
+        if lossless and not agg["equal"]:
+            rep.problems.append(Problem(
+                "stages", f"the fp32 parts differ from the model by up to {agg['max_abs']:.3g} "
+                f"(allowed {atol:g} + {rtol:g}·|value|): the parts do not compute the model"))
+    return rep

@@ -1,0 +1,140 @@
+"""Writing a deployment plan with its parts, all or nothing.
+
+The plan JSON and one ONNX file per stage are first written into a hidden
+temporary folder next to the target; only when every file is on disk (and each
+part's sha256 matches what the plan says) are they moved into place. A failure
+or a cancel before that leaves the target folder as it was: no half-written
+plan, no orphan parts. The parts folder (``parts/`` by default) belongs to the
+plan: exporting again replaces it as a whole, so keep one plan per folder.
+
+Example
+-------
+>>> blobs = [serialize_part(m) for m in part_models]  # doctest: +SKIP
+>>> arts = [artifact_for(i, dev, b) for i, (dev, b) in enumerate(zip(devices, blobs))]  # doctest: +SKIP
+>>> export_plan(plan, blobs, "out/plan.json")  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__all__ = ["PARTS_DIR", "serialize_part", "part_path", "artifact_for", "export_plan"]
+
+import contextlib
+import os
+import re
+import shutil
+import tempfile
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from planner_app.core.errors import Problem
+from planner_app.core.fileio import sha256_bytes
+from planner_app.core.plan import Artifact, DeploymentPlan, PlanError, plan_to_json
+from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+#: folder next to the plan that holds its parts
+PARTS_DIR = "parts"
+
+
+def serialize_part(model: Any) -> bytes:
+    """The bytes of an ONNX part as written (``onnx.ModelProto`` or bytes as is)."""
+    if isinstance(model, (bytes, bytearray)):
+        return bytes(model)
+    return model.SerializeToString()
+
+
+def part_path(index: int, device: str) -> str:
+    """Relative path of stage ``index``'s part: ``parts/stage_00_<device>.onnx``."""
+    safe = re.sub(r"[^A-Za-z0-9_.\-]", "-", device)
+    return f"{PARTS_DIR}/stage_{index:02d}_{safe}.onnx"
+
+
+def artifact_for(index: int, device: str, data: bytes) -> Artifact:
+    """The :class:`Artifact` record of a part's bytes."""
+    return Artifact(path=part_path(index, device), sha256=sha256_bytes(data), bytes=len(data))
+
+
+def _fsync_write(path: Path, data: bytes) -> None:
+    path.parent.mkdir(parents=True, exist_ok=True)
+    with open(path, "wb") as fh:
+        fh.write(data)
+        fh.flush()
+        os.fsync(fh.fileno())
+
+
+def export_plan(
+    plan: DeploymentPlan,
+    parts: Sequence[bytes | Any],
+    out: str | os.PathLike[str],
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Write ``plan`` to ``out`` and ``parts[i]`` to ``stages[i].artifact.path``.
+
+    Parts are ONNX bytes (or ``ModelProto``); each must hash to its stage's
+    ``artifact.sha256``, so the plan never names a file it does not describe.
+    Returns the plan's path. Raises :class:`PlanError` before touching the target
+    folder when the plan and parts disagree.
+    """
+    import json
+
+    target = Path(out)
+    if target.suffix.lower() != ".json":
+        raise PlanError(f"plan output {str(target)!r} must end in .json (the parts go next to it in {PARTS_DIR}/)")
+    if target.exists() and target.is_dir():
+        raise PlanError(f"plan output {str(target)!r} is a folder: give a file name such as {target / 'plan.json'}")
+    problems = plan.consistency_problems()
+    if problems:
+        raise PlanError("cannot export the plan: it contradicts itself", problems=problems)
+    blobs = [serialize_part(p) for p in parts]
+    if len(blobs) != len(plan.stages):
+        problems.append(Problem("stages", f"{len(plan.stages)} stages but {len(blobs)} parts were given"))
+    for i, (stage, data) in enumerate(zip(plan.stages, blobs, strict=False)):
+        if sha256_bytes(data) != stage.artifact.sha256 or len(data) != stage.artifact.bytes:
+            problems.append(Problem(f"stages[{i}].artifact", "the part's bytes do not match its sha256/bytes"))
+    top_dirs = sorted({Path(s.artifact.path).parts[0] for s in plan.stages if len(Path(s.artifact.path).parts) > 1})
+    if any(d == target.name for d in top_dirs):
+        problems.append(Problem("stages[].artifact.path", f"a part folder is named like the plan file {target.name!r}"))
+    if problems:
+        raise PlanError("cannot export the plan: it does not match its parts", problems=problems)
+
+    folder = target.parent if str(target.parent) else Path(".")
+    folder.mkdir(parents=True, exist_ok=True)
+    staging = Path(tempfile.mkdtemp(prefix=f".{target.stem}.export-", dir=folder))
+    moved: list[tuple[Path, Path]] = []  # (old location, parked location) for roll-back
+    placed: list[Path] = []
+    try:
+        for i, (stage, data) in enumerate(zip(plan.stages, blobs, strict=True)):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            _fsync_write(staging / stage.artifact.path, data)
+            report(progress, (i + 1) / (len(blobs) + 1), f"wrote {stage.artifact.path}")
+        text = json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False) + "\n"
+        _fsync_write(staging / target.name, text.encode("utf-8"))
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        # commit: park what the new files replace, move the new ones in, then drop the old
+        parked = staging / ".previous"
+        parked.mkdir()
+        for d in top_dirs:
+            if (folder / d).exists() or (folder / d).is_symlink():
+                os.replace(folder / d, parked / d)
+                moved.append((folder / d, parked / d))
+            os.replace(staging / d, folder / d)
+            placed.append(folder / d)
+        os.replace(staging / target.name, target)
+        placed.clear()
+        moved.clear()
+        report(progress, 1.0, f"wrote {target}")
+        return target
+    except BaseException:
+        for p in placed:  # roll back: the target folder must look as it did
+            with contextlib.suppress(OSError):
+                shutil.rmtree(p)
+        for old, parked_at in moved:
+            with contextlib.suppress(OSError):
+                os.replace(parked_at, old)
+        raise
+    finally:
+        shutil.rmtree(staging, ignore_errors=True)
