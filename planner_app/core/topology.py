@@ -36,6 +36,7 @@ __all__ = [
     "Route",
     "Router",
     "TIER_OF_KIND",
+    "reference_problems",
 ]
 
 import heapq
@@ -233,6 +234,48 @@ class Note(_Record):
     position: Position = Field(default_factory=Position)
 
 
+def reference_problems(
+    device_ids: list[str],
+    links: list[tuple[str, str, str]],
+    workloads: list[tuple[str, str, str | None]],
+    note_ids: list[str],
+) -> list[Problem]:
+    """Cross-record problems from plain ids, so a file with field errors is checked too."""
+    problems: list[Problem] = []
+    seen: dict[str, int] = {}
+    for i, dev_id in enumerate(device_ids):
+        if dev_id in seen:
+            problems.append(Problem(f"devices[{i}].id", f"duplicate device id {dev_id!r} (also devices[{seen[dev_id]}])"))
+        else:
+            seen[dev_id] = i
+    link_ids: dict[str, int] = {}
+    for i, (link_id, a, b) in enumerate(links):
+        if link_id in link_ids:
+            problems.append(Problem(f"links[{i}].id", f"duplicate link id {link_id!r} (also links[{link_ids[link_id]}])"))
+        else:
+            link_ids[link_id] = i
+        for end, dev in (("a", a), ("b", b)):
+            if dev not in seen:
+                problems.append(Problem(f"links[{i}].{end}", f"link {link_id!r} names device {dev!r}, which does not exist"))
+        if a == b:
+            problems.append(Problem(f"links[{i}]", f"link {link_id!r} connects device {a!r} to itself"))
+    names: set[str] = set()
+    for i, (name, source, consumer) in enumerate(workloads):
+        if name in names:
+            problems.append(Problem(f"workloads[{i}].name", f"duplicate workload name {name!r}"))
+        names.add(name)
+        if source not in seen:
+            problems.append(Problem(f"workloads[{i}].source", f"workload {name!r} comes from device {source!r}, which does not exist"))
+        if consumer is not None and consumer not in seen:
+            problems.append(Problem(f"workloads[{i}].consumer", f"workload {name!r} delivers to device {consumer!r}, which does not exist"))
+    note_seen: set[str] = set()
+    for i, note_id in enumerate(note_ids):
+        if note_id in note_seen:
+            problems.append(Problem(f"notes[{i}].id", f"duplicate note id {note_id!r}"))
+        note_seen.add(note_id)
+    return problems
+
+
 class _ReferenceProblems(ValueError):
     def __init__(self, problems: list[Problem]) -> None:
         super().__init__("; ".join(str(p) for p in problems))
@@ -264,40 +307,12 @@ class Topology(_Record):
     # -- validation -------------------------------------------------------------
     def reference_problems(self) -> list[Problem]:
         """Problems between records: duplicate ids, dangling or self links, bad workloads."""
-        problems: list[Problem] = []
-        seen: dict[str, int] = {}
-        for i, d in enumerate(self.devices):
-            if d.id in seen:
-                problems.append(Problem(f"devices[{i}].id", f"duplicate device id {d.id!r} (also devices[{seen[d.id]}])"))
-            else:
-                seen[d.id] = i
-        link_ids: dict[str, int] = {}
-        for i, link in enumerate(self.links):
-            if link.id in link_ids:
-                problems.append(Problem(f"links[{i}].id", f"duplicate link id {link.id!r} (also links[{link_ids[link.id]}])"))
-            else:
-                link_ids[link.id] = i
-            for end in ("a", "b"):
-                dev = getattr(link, end)
-                if dev not in seen:
-                    problems.append(Problem(f"links[{i}].{end}", f"link {link.id!r} names device {dev!r}, which does not exist"))
-            if link.a == link.b:
-                problems.append(Problem(f"links[{i}]", f"link {link.id!r} connects device {link.a!r} to itself"))
-        names: set[str] = set()
-        for i, w in enumerate(self.workloads):
-            if w.name in names:
-                problems.append(Problem(f"workloads[{i}].name", f"duplicate workload name {w.name!r}"))
-            names.add(w.name)
-            if w.source not in seen:
-                problems.append(Problem(f"workloads[{i}].source", f"workload {w.name!r} comes from device {w.source!r}, which does not exist"))
-            if w.consumer is not None and w.consumer not in seen:
-                problems.append(Problem(f"workloads[{i}].consumer", f"workload {w.name!r} delivers to device {w.consumer!r}, which does not exist"))
-        note_ids: set[str] = set()
-        for i, n in enumerate(self.notes):
-            if n.id in note_ids:
-                problems.append(Problem(f"notes[{i}].id", f"duplicate note id {n.id!r}"))
-            note_ids.add(n.id)
-        return problems
+        return reference_problems(
+            [d.id for d in self.devices],
+            [(lk.id, lk.a, lk.b) for lk in self.links],
+            [(w.name, w.source, w.consumer) for w in self.workloads],
+            [n.id for n in self.notes],
+        )
 
     def validate_references(self) -> None:
         """Raise :class:`TopologyError` listing every reference problem."""

@@ -34,7 +34,12 @@ from pydantic import ValidationError
 from planner_app.core.errors import Problem, TopologyError
 from planner_app.core.fileio import atomic_write_json, read_json
 from planner_app.core.resources import resource_path
-from planner_app.core.topology import SCHEMA_VERSION, Topology, _ReferenceProblems
+from planner_app.core.topology import (
+    SCHEMA_VERSION,
+    Topology,
+    _ReferenceProblems,
+    reference_problems,
+)
 
 
 def _v1_to_v2(data: dict[str, Any]) -> dict[str, Any]:
@@ -118,6 +123,24 @@ def _problems_from(exc: ValidationError, data: Any) -> list[Problem]:
     return problems
 
 
+def _raw_reference_problems(data: dict[str, Any]) -> list[Problem]:
+    """Reference checks on the raw document, for files that also have field errors."""
+
+    def items(key: str) -> list[dict[str, Any]]:
+        value = data.get(key)
+        return [x for x in value if isinstance(x, dict)] if isinstance(value, list) else []
+
+    def s(x: Any) -> str:
+        return x if isinstance(x, str) else repr(x)
+
+    return reference_problems(
+        [s(d.get("id")) for d in items("devices")],
+        [(s(lk.get("id")), s(lk.get("a")), s(lk.get("b"))) for lk in items("links")],
+        [(s(w.get("name")), s(w.get("source")), w.get("consumer")) for w in items("workloads")],
+        [s(n.get("id")) for n in items("notes")],
+    )
+
+
 def topology_from_dict(data: Any, source: str = "topology") -> Topology:
     """Migrate and validate a topology document."""
     if not isinstance(data, dict):
@@ -127,6 +150,8 @@ def topology_from_dict(data: Any, source: str = "topology") -> Topology:
         return Topology.model_validate(data)
     except ValidationError as exc:
         problems = _problems_from(exc, data)
+        if not any(isinstance((e.get("ctx") or {}).get("error"), _ReferenceProblems) for e in exc.errors()):
+            problems += _raw_reference_problems(data)
         n = len(problems)
         raise TopologyError(
             f"{source}: {n} problem{'s' if n != 1 else ''} in the topology", problems=problems
