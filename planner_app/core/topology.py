@@ -39,7 +39,6 @@ __all__ = [
     "reference_problems",
 ]
 
-import heapq
 import math
 import re
 from enum import StrEnum
@@ -504,81 +503,130 @@ class Router:
     """Best routes for a payload size over a topology.
 
     The metric ``Σ latency + bytes / bottleneck`` is not additive, so plain
-    Dijkstra is not exact. For each distinct link bandwidth ``b`` (high to low)
-    we run Dijkstra on latency over the links with bandwidth ≥ ``b``; the best
-    route is the best of these candidates. It is exact: the optimal route's
-    bottleneck is one of the thresholds, and at that threshold the latency-
-    shortest path is no slower. With payload 0 a single Dijkstra suffices.
+    Dijkstra is not exact. For each distinct link bandwidth ``b`` we run
+    Dijkstra on latency over the links with bandwidth ≥ ``b`` (scipy's C
+    implementation); the best route is the best of these candidates. It is
+    exact: the optimal route's bottleneck is one of the thresholds, and at that
+    threshold the latency-shortest path is no slower. With payload 0 a single
+    Dijkstra suffices.
     """
 
-    def __init__(self, topology: Topology) -> None:
-        self._ids = [d.id for d in topology.devices]
-        # adjacency: node -> list of (neighbour, latency_ms, mbps, usd_per_gb, link_id)
-        adj: dict[str, list[tuple[str, float, float, float, str]]] = {i: [] for i in self._ids}
-        for link in topology.links:
-            if link.a in adj and link.b in adj:
-                adj[link.a].append((link.b, link.latency_ms, link.bandwidth_ab_mbps, link.cost_usd_per_gb, link.id))
-                adj[link.b].append((link.a, link.latency_ms, link.bandwidth_ba_mbps, link.cost_usd_per_gb, link.id))
-        self._adj = adj
-        self._bandwidths = sorted({e[2] for edges in adj.values() for e in edges}, reverse=True)
+    #: added to every latency so that 0 ms links stay edges in the sparse graph
+    _EPS_MS = 1e-9
 
-    def _dijkstra(self, source: str, min_mbps: float) -> dict[str, tuple[float, float, float, list[str], list[str]]]:
-        # returns target -> (latency, bottleneck, cost_per_gb, devices, links)
-        dist: dict[str, float] = {source: 0.0}
-        prev: dict[str, tuple[str, float, float, str]] = {}
-        done: set[str] = set()
-        heap: list[tuple[float, str]] = [(0.0, source)]
-        adj = self._adj
-        while heap:
-            d, u = heapq.heappop(heap)
-            if u in done:
+    def __init__(self, topology: Topology) -> None:
+        import numpy as np
+
+        self._ids = [d.id for d in topology.devices]
+        self._index = {d: i for i, d in enumerate(self._ids)}
+        self._link_ids = [lk.id for lk in topology.links]
+        self._link_cost = [lk.cost_usd_per_gb for lk in topology.links]
+        src, dst, lat, bw, kk = [], [], [], [], []
+        idx = self._index
+        for k, lk in enumerate(topology.links):
+            a, b = idx.get(lk.a), idx.get(lk.b)
+            if a is None or b is None:
                 continue
-            done.add(u)
-            for v, lat, mbps, usd, lid in adj[u]:
-                if mbps < min_mbps or v in done:
-                    continue
-                nd = d + lat
-                old = dist.get(v)
-                if old is None or nd < old:
-                    dist[v] = nd
-                    prev[v] = (u, mbps, usd, lid)
-                    heapq.heappush(heap, (nd, v))
-        out: dict[str, tuple[float, float, float, list[str], list[str]]] = {}
-        for t in done:
-            devices = [t]
-            links: list[str] = []
-            bott = math.inf
-            cost = 0.0
-            node = t
-            while node != source:
-                u, mbps, usd, lid = prev[node]
-                bott = min(bott, mbps)
-                cost += usd
-                links.append(lid)
-                devices.append(u)
-                node = u
-            devices.reverse()
-            links.reverse()
-            out[t] = (dist[t], bott, cost, devices, links)
-        return out
+            src += [a, b]
+            dst += [b, a]
+            lat += [lk.latency_ms, lk.latency_ms]
+            bw += [lk.bandwidth_ab_mbps, lk.bandwidth_ba_mbps]
+            kk += [k, k]
+        # arcs sorted by latency (then widest first) so the first arc of a pair is its best
+        order = np.lexsort((-np.asarray(bw, float), np.asarray(lat, float))) if src else np.array([], int)
+        self._src = np.asarray(src, dtype=np.int64)[order]
+        self._dst = np.asarray(dst, dtype=np.int64)[order]
+        self._lat = np.asarray(lat, dtype=float)[order]
+        self._bw = np.asarray(bw, dtype=float)[order]
+        self._link = np.asarray(kk, dtype=np.int64)[order]
+        self._bandwidths = sorted(set(self._bw.tolist()), reverse=True)
+        # plain lists: element access on them is much faster than on numpy arrays
+        self._bw_l = self._bw.tolist()
+        self._lat_l = self._lat.tolist()
+        self._link_l = self._link.tolist()
+
+    def _tree(self, source: int, min_mbps: float):
+        """Latency-shortest-path tree over arcs of at least ``min_mbps``.
+
+        Returns (dist, predecessor, arc of the predecessor edge, bottleneck) per device.
+        """
+        import numpy as np
+        from scipy.sparse import csr_matrix
+        from scipy.sparse.csgraph import dijkstra
+
+        n = len(self._ids)
+        mask = self._bw >= min_mbps
+        s, d = self._src[mask], self._dst[mask]
+        arcs = np.nonzero(mask)[0]
+        keys = s * n + d
+        keys_u, first = np.unique(keys, return_index=True)  # first = lowest-latency arc per pair
+        chosen = arcs[first]
+        graph = csr_matrix((self._lat[chosen] + self._EPS_MS, (s[first], d[first])), shape=(n, n))
+        dist, pred = dijkstra(graph, directed=True, indices=source, return_predecessors=True)
+        arc_of = np.full(n, -1, dtype=np.int64)
+        has = pred >= 0
+        if has.any():
+            pos = np.searchsorted(keys_u, pred[has].astype(np.int64) * n + np.nonzero(has)[0])
+            arc_of[has] = chosen[pos]
+        bott_l = [math.inf] * n
+        bw = self._bw_l
+        pred_l = pred.tolist()
+        arc_l = arc_of.tolist()
+        for v in np.argsort(dist, kind="stable").tolist():
+            p = pred_l[v]
+            if p < 0:
+                continue
+            b = bw[arc_l[v]]
+            bp = bott_l[p]
+            bott_l[v] = b if b < bp else bp
+        return dist, pred_l, arc_l, np.asarray(bott_l)
 
     def routes_from(self, source: str, payload_bytes: float = 0.0) -> dict[str, Route]:
         """Best routes from ``source`` to every reachable device."""
-        if source not in self._adj:
+        import numpy as np
+
+        src = self._index.get(source)
+        if src is None:
             raise TopologyError(f"no device {source!r}: cannot route from it")
+        n = len(self._ids)
         thresholds = [0.0] if payload_bytes <= 0 else self._bandwidths or [0.0]
-        best: dict[str, tuple[float, Route]] = {}
-        for thr in thresholds:
-            for t, (lat, bott, usd, devs, links) in self._dijkstra(source, thr).items():
-                r = Route(source, t, devs, links, lat, bott, usd)
-                score = r.transfer_ms(payload_bytes) if links else 0.0
-                cur = best.get(t)
-                if cur is None or score < cur[0] - 1e-12:
-                    best[t] = (score, r)
-        return {t: r for t, (_, r) in best.items()}
+        bits_k = payload_bytes * 8.0 / 1e3  # ms × Mbps
+        best = np.full(n, np.inf)
+        best_tree = np.full(n, -1, dtype=np.int64)
+        trees = []
+        for i, thr in enumerate(thresholds):
+            dist, pred, arc_of, bott = self._tree(src, thr)
+            trees.append((pred, arc_of))
+            with np.errstate(divide="ignore", invalid="ignore"):
+                score = dist + (bits_k / bott if bits_k > 0 else 0.0)
+            better = score < best - 1e-12
+            best = np.where(better, score, best)
+            best_tree = np.where(better, i, best_tree)
+        routes: dict[str, Route] = {}
+        for t in np.nonzero(best_tree >= 0)[0].tolist():
+            if t == src:
+                routes[source] = Route(source, source, [source], [], 0.0, math.inf, 0.0)
+                continue
+            pred, arc_of = trees[best_tree[t]]
+            devices = [t]
+            arcs: list[int] = []
+            node = t
+            while node != src:
+                arcs.append(arc_of[node])
+                node = pred[node]
+                devices.append(node)
+            devices.reverse()
+            arcs.reverse()
+            links = [self._link_l[a] for a in arcs]
+            ids, lat, bw, cost = self._ids, self._lat_l, self._bw_l, self._link_cost
+            routes[ids[t]] = Route(
+                source, ids[t], [ids[i] for i in devices], [self._link_ids[k] for k in links],
+                sum(lat[a] for a in arcs), min(bw[a] for a in arcs), sum(cost[k] for k in links),
+            )
+        return routes
 
     def route(self, source: str, target: str, payload_bytes: float = 0.0) -> Route | None:
         """Best route from ``source`` to ``target``; None when unreachable."""
-        if target not in self._adj:
+        if target not in self._index:
             raise TopologyError(f"no device {target!r}: cannot route to it")
         return self.routes_from(source, payload_bytes).get(target)
