@@ -80,6 +80,8 @@ class ModelGraph:
     tensor_consumers: dict[str, list[int]] = field(default_factory=dict)
     #: tensor -> static shape, for every activation tensor
     tensor_shapes: dict[str, list[int]] = field(default_factory=dict)
+    #: tensor -> ONNX element type (``onnx.TensorProto.FLOAT`` ...), activations and weights
+    tensor_elem_types: dict[str, int] = field(default_factory=dict)
     #: tensors whose shape no inference could find (counted as 0 bytes)
     unknown_shapes: list[str] = field(default_factory=list)
     #: notes about the analysis a user should know (shapes found by running, ...)
@@ -273,6 +275,7 @@ def load_model(
         total_params=total_params,
         tensor_consumers=result.tensor_consumers,
         tensor_shapes=result.tensor_shapes,
+        tensor_elem_types=prepared.tensor_dtypes,
         unknown_shapes=result.unknown_shapes,
         warnings=prepared.warnings + result.warnings,
     )
