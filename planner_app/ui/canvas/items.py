@@ -1,0 +1,374 @@
+"""Graphics items of the topology canvas: devices, links, notes, privacy zones.
+
+Items are views: they show a core record handed to them by the scene
+(:meth:`DeviceItem.show_record`) and keep only what they need to paint. They
+never change the model; a drag moves the item on screen and the scene turns
+the finished drag into one undo command.
+
+Edges follow nodes the way Qt's *elasticnodes* example does: a device sets
+``ItemSendsGeometryChanges`` and, when it moves, asks each attached
+:class:`LinkItem` to re-path itself.
+"""
+
+from __future__ import annotations
+
+__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "DEVICE_W", "DEVICE_H"]
+
+import math
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtGui import (
+    QBrush,
+    QColor,
+    QFont,
+    QFontMetricsF,
+    QPainter,
+    QPainterPath,
+    QPainterPathStroker,
+    QPen,
+)
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+from planner_app.core.topology import Device, Link, Note
+from planner_app.ui.style import (
+    format_gflops,
+    format_mb,
+    format_mbps,
+    svg_renderer,
+    tier_colour,
+    zone_colour,
+)
+
+if TYPE_CHECKING:
+    from planner_app.ui.canvas.scene import TopologyScene
+
+DEVICE_W = 176.0
+DEVICE_H = 62.0
+_HANDLE_R = 7.0
+_ICON = 40.0
+
+_NAME_FONT = QFont()
+_NAME_FONT.setPointSizeF(9.5)
+_NAME_FONT.setBold(True)
+_SMALL_FONT = QFont()
+_SMALL_FONT.setPointSizeF(8.0)
+_LABEL_FONT = QFont()
+_LABEL_FONT.setPointSizeF(7.5)
+
+Z_ZONE, Z_LINK, Z_NOTE, Z_DEVICE = -10.0, 0.0, 5.0, 10.0
+
+
+class DeviceItem(QGraphicsItem):
+    """A device card: tier-coloured, with its icon, name and key figures.
+
+    The small circle on the right edge is the link handle: drag from it to
+    another device to connect them.
+    """
+
+    def __init__(self, device: Device) -> None:
+        super().__init__()
+        self.device_id = device.id
+        self.links: list[LinkItem] = []
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setAcceptHoverEvents(True)
+        self.setZValue(Z_DEVICE)
+        # painting text + SVG is the costly part; a device-pixel cache makes drags cheap
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
+        self._hover = False
+        self.show_record(device)
+
+    # -- model → view --------------------------------------------------------------
+    def show_record(self, device: Device) -> None:
+        """Take the figures to draw from ``device`` (called on every model change)."""
+        self.kind = str(device.kind)
+        self.tier = str(device.tier)
+        self.name = device.label
+        self.zone = device.privacy_zone
+        figures = [format_gflops(device.peak_gflops_fp32), format_mb(device.memory_mb)]
+        if device.battery:
+            figures.append("battery")
+        elif device.cost_usd_per_hour:
+            figures.append(f"${device.cost_usd_per_hour:g}/h")
+        self.figures = " · ".join(figures)
+        self.setToolTip(
+            f"<b>{device.label}</b> ({device.id})<br>{self.kind}, {self.tier} tier"
+            f"<br>{self.figures}" + (f"<br>privacy zone: {self.zone}" if self.zone else "")
+        )
+        self.update()
+
+    # -- geometry ------------------------------------------------------------------
+    def boundingRect(self) -> QRectF:
+        return QRectF(-DEVICE_W / 2 - 3, -DEVICE_H / 2 - 3, DEVICE_W + 6 + _HANDLE_R, DEVICE_H + 6)
+
+    def card_rect(self) -> QRectF:
+        return QRectF(-DEVICE_W / 2, -DEVICE_H / 2, DEVICE_W, DEVICE_H)
+
+    def shape(self) -> QPainterPath:
+        path = QPainterPath()
+        path.addRoundedRect(self.card_rect(), 8, 8)
+        path.addEllipse(self.handle_centre(), _HANDLE_R, _HANDLE_R)
+        return path
+
+    def handle_centre(self) -> QPointF:
+        return QPointF(DEVICE_W / 2, 0.0)
+
+    def is_on_handle(self, scene_pos: QPointF) -> bool:
+        """True when ``scene_pos`` is on the link handle."""
+        d = self.mapFromScene(scene_pos) - self.handle_centre()
+        return math.hypot(d.x(), d.y()) <= _HANDLE_R + 3
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        rect = self.card_rect()
+        accent = tier_colour(self.tier, accent=True)
+        selected = self.isSelected()
+        painter.setPen(QPen(QColor("#0D47A1") if selected else accent, 3.0 if selected else 1.4))
+        painter.setBrush(QBrush(QColor("#FFFFFF")))
+        painter.drawRoundedRect(rect, 8, 8)
+        # tier stripe on the left
+        stripe = QRectF(rect.left(), rect.top(), 54, rect.height())
+        path = QPainterPath()
+        path.addRoundedRect(stripe, 8, 8)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(tier_colour(self.tier))
+        painter.drawPath(path)
+        painter.drawRect(QRectF(stripe.right() - 8, stripe.top() + 0.7, 8, stripe.height() - 1.4))
+        svg_renderer(self.kind).render(
+            painter, QRectF(rect.left() + 7, -_ICON / 2, _ICON, _ICON)
+        )
+        text_left = rect.left() + 60
+        text_w = rect.right() - text_left - 8
+        painter.setPen(QColor("#212121"))
+        painter.setFont(_NAME_FONT)
+        name = QFontMetricsF(_NAME_FONT).elidedText(self.name, Qt.TextElideMode.ElideRight, text_w)
+        painter.drawText(QRectF(text_left, rect.top() + 8, text_w, 20), Qt.AlignmentFlag.AlignLeft, name)
+        painter.setFont(_SMALL_FONT)
+        painter.setPen(QColor("#546E7A"))
+        fm = QFontMetricsF(_SMALL_FONT)
+        painter.drawText(
+            QRectF(text_left, rect.top() + 28, text_w, 16), Qt.AlignmentFlag.AlignLeft,
+            fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, text_w),
+        )
+        painter.drawText(
+            QRectF(text_left, rect.top() + 43, text_w, 16), Qt.AlignmentFlag.AlignLeft,
+            fm.elidedText(self.kind.replace("_", " ") + (f" · zone {self.zone}" if self.zone else ""),
+                          Qt.TextElideMode.ElideRight, text_w),
+        )
+        if self._hover or selected:
+            painter.setPen(QPen(accent, 1.5))
+            painter.setBrush(QColor("#FFFFFF"))
+            painter.drawEllipse(self.handle_centre(), _HANDLE_R, _HANDLE_R)
+            painter.setBrush(accent)
+            painter.drawEllipse(self.handle_centre(), 2.5, 2.5)
+
+    # -- events ----------------------------------------------------------------------
+    def hoverEnterEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        self._hover = True
+        self.update()
+        super().hoverEnterEvent(event)
+
+    def hoverMoveEvent(self, event) -> None:  # noqa: ANN001
+        self.setCursor(Qt.CursorShape.CrossCursor if self.is_on_handle(event.scenePos()) else Qt.CursorShape.ArrowCursor)
+        super().hoverMoveEvent(event)
+
+    def hoverLeaveEvent(self, event) -> None:  # noqa: ANN001
+        self._hover = False
+        self.update()
+        super().hoverLeaveEvent(event)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: ANN001, ANN201
+        scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
+            return scene.snapped(value)
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
+            for link in self.links:
+                link.adjust()
+            if scene is not None and self.zone:
+                scene.zone_moved(self.zone)
+        return super().itemChange(change, value)
+
+
+class LinkItem(QGraphicsItem):
+    """A link drawn between two device items, labelled medium · bandwidth · latency.
+
+    ``bend`` offsets the curve sideways so parallel links between the same two
+    devices stay apart (0 = straight).
+    """
+
+    def __init__(self, link: Link, a: DeviceItem, b: DeviceItem) -> None:
+        super().__init__()
+        self.link_id = link.id
+        self.a_item, self.b_item = a, b
+        self.bend = 0.0
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self.setZValue(Z_LINK)
+        self._path = QPainterPath()
+        self._label_rect = QRectF()
+        self._label_pos = QPointF()
+        a.links.append(self)
+        b.links.append(self)
+        self.show_record(link)
+
+    def detach(self) -> None:
+        """Forget the device items (before removal from the scene)."""
+        for dev in (self.a_item, self.b_item):
+            if self in dev.links:
+                dev.links.remove(self)
+
+    def show_record(self, link: Link) -> None:
+        """Take the label and line style from ``link``."""
+        self.medium = link.medium
+        up, down = link.bandwidth_ab_mbps, link.bandwidth_ba_mbps
+        bw = format_mbps(up) if up == down else f"{format_mbps(up)} ↑ {format_mbps(down)} ↓"
+        self.label = f"{link.medium} · {bw} · {link.latency_ms:g} ms"
+        self.wireless = link.medium.lower() in ("wifi", "lte", "5g", "bluetooth", "lora", "zigbee", "c-v2x")
+        self.setToolTip(f"<b>{link.id}</b>: {link.a} ↔ {link.b}<br>{self.label}"
+                        f"<br>jitter {link.jitter_ms:g} ms, loss {link.loss_pct:g} %, ${link.cost_usd_per_gb:g}/GB")
+        fm = QFontMetricsF(_LABEL_FONT)
+        w = fm.horizontalAdvance(self.label) + 10
+        self._label_rect = QRectF(-w / 2, -8, w, 16)
+        self.adjust()
+
+    def adjust(self) -> None:
+        """Re-path after an end moved."""
+        self.prepareGeometryChange()
+        p1 = self.a_item.pos()
+        p2 = self.b_item.pos()
+        path = QPainterPath(p1)
+        dx, dy = p2.x() - p1.x(), p2.y() - p1.y()
+        length = math.hypot(dx, dy) or 1.0
+        if self.bend:
+            nx, ny = -dy / length, dx / length
+            mid = QPointF((p1.x() + p2.x()) / 2 + nx * self.bend * 2, (p1.y() + p2.y()) / 2 + ny * self.bend * 2)
+            path.quadTo(mid, p2)
+            self._label_pos = QPointF(0.25 * p1.x() + 0.5 * mid.x() + 0.25 * p2.x(),
+                                      0.25 * p1.y() + 0.5 * mid.y() + 0.25 * p2.y())
+        else:
+            path.lineTo(p2)
+            self._label_pos = QPointF((p1.x() + p2.x()) / 2, (p1.y() + p2.y()) / 2)
+        self._path = path
+
+    def boundingRect(self) -> QRectF:
+        return self._path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect.translated(self._label_pos))
+
+    def shape(self) -> QPainterPath:
+        stroker = QPainterPathStroker()
+        stroker.setWidth(10)
+        shape = stroker.createStroke(self._path)
+        shape.addRect(self._label_rect.translated(self._label_pos))
+        return shape
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        selected = self.isSelected()
+        pen = QPen(QColor("#0D47A1") if selected else QColor("#78909C"), 3.0 if selected else 1.8)
+        if self.wireless:
+            pen.setStyle(Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        painter.drawPath(self._path)
+        # the label is unreadable below ~45 % zoom: skip it (and its cost) there
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
+            return
+        rect = self._label_rect.translated(self._label_pos)
+        painter.setPen(QPen(QColor("#B0BEC5"), 0.8))
+        painter.setBrush(QColor(255, 255, 255, 230))
+        painter.drawRoundedRect(rect, 4, 4)
+        painter.setPen(QColor("#263238"))
+        painter.setFont(_LABEL_FONT)
+        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+
+
+class NoteItem(QGraphicsItem):
+    """A yellow sticky note with wrapped text."""
+
+    WIDTH = 190.0
+
+    def __init__(self, note: Note) -> None:
+        super().__init__()
+        self.note_id = note.id
+        self.setFlags(
+            QGraphicsItem.GraphicsItemFlag.ItemIsMovable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+            | QGraphicsItem.GraphicsItemFlag.ItemIsFocusable
+            | QGraphicsItem.GraphicsItemFlag.ItemSendsGeometryChanges
+        )
+        self.setZValue(Z_NOTE)
+        self._rect = QRectF()
+        self.show_record(note)
+
+    def show_record(self, note: Note) -> None:
+        """Take the text from ``note``."""
+        self.prepareGeometryChange()
+        self.text = note.text or "(empty note)"
+        fm = QFontMetricsF(_SMALL_FONT)
+        r = fm.boundingRect(QRectF(0, 0, self.WIDTH - 16, 10_000), Qt.TextFlag.TextWordWrap, self.text)
+        self._rect = QRectF(0, 0, self.WIDTH, max(36.0, r.height() + 16))
+        self.update()
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-2, -2, 4, 4)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        painter.setPen(QPen(QColor("#0D47A1"), 2.0) if self.isSelected() else QPen(QColor("#F9A825"), 1.0))
+        painter.setBrush(QColor("#FFF9C4"))
+        painter.drawRoundedRect(self._rect, 4, 4)
+        painter.setPen(QColor("#3E2723"))
+        painter.setFont(_SMALL_FONT)
+        painter.drawText(self._rect.adjusted(8, 8, -8, -8), Qt.TextFlag.TextWordWrap, self.text)
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: ANN001, ANN201
+        scene = self.scene()
+        if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
+            return scene.snapped(value)
+        return super().itemChange(change, value)
+
+
+class ZoneItem(QGraphicsItem):
+    """A shaded region around the devices of one privacy zone."""
+
+    MARGIN = 22.0
+
+    def __init__(self, zone: str, colour_index: int) -> None:
+        super().__init__()
+        self.zone = zone
+        self.colour = zone_colour(colour_index)
+        self.setZValue(Z_ZONE)
+        self._path = QPainterPath()
+        self._rect = QRectF()
+        self._label_pos = QPointF()
+
+    def set_members(self, rects: list[QRectF]) -> None:
+        """Cover ``rects`` (scene rectangles of the zone's devices)."""
+        self.prepareGeometryChange()
+        path = QPainterPath()
+        for r in rects:
+            path.addRoundedRect(r.adjusted(-self.MARGIN, -self.MARGIN - 14, self.MARGIN, self.MARGIN), 18, 18)
+        self._path = path.simplified()
+        self._rect = self._path.boundingRect()
+        # label the top-left member's blob: the union may be several blobs
+        if rects:
+            first = min(rects, key=lambda r: (r.top(), r.left()))
+            self._label_pos = QPointF(first.left() - self.MARGIN + 12, first.top() - self.MARGIN)
+
+    def boundingRect(self) -> QRectF:
+        return self._rect.adjusted(-2, -2, 2, 2)
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
+        fill = QColor(self.colour)
+        fill.setAlpha(28)
+        pen = QPen(self.colour, 1.4, Qt.PenStyle.DashLine)
+        painter.setPen(pen)
+        painter.setBrush(fill)
+        painter.drawPath(self._path)
+        painter.setFont(_SMALL_FONT)
+        painter.setPen(self.colour.darker(130))
+        painter.drawText(self._label_pos, f"privacy zone: {self.zone}")

@@ -1,0 +1,349 @@
+"""The topology scene: a projection of a :class:`TopologyDocument`.
+
+Document signals create, update and remove items; nothing else does. The
+scene also turns mouse gestures into edits: a finished drag of selected items
+becomes one :class:`~planner_app.ui.commands.MoveCommand`, and a drag from a
+device's link handle (or any drag from a device while the Link tool is on)
+ends in :attr:`TopologyScene.linkRequested`, which the window answers by
+asking for a link preset.
+"""
+
+from __future__ import annotations
+
+__all__ = ["TopologyScene", "GRID_PX"]
+
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtGui import QColor, QPainter, QPen
+from PySide6.QtWidgets import (
+    QGraphicsLineItem,
+    QGraphicsScene,
+    QGraphicsSceneContextMenuEvent,
+    QGraphicsSceneMouseEvent,
+)
+
+from planner_app.ui.canvas.items import DeviceItem, LinkItem, NoteItem, ZoneItem
+from planner_app.ui.commands import MoveCommand
+from planner_app.ui.document import TopologyDocument
+
+GRID_PX = 20.0
+_PARALLEL_BEND_PX = 22.0
+
+
+class TopologyScene(QGraphicsScene):
+    """Items for every device, link, note and privacy zone of a document."""
+
+    #: a link drag ended on another device: (source id, target id, screen x, screen y)
+    linkRequested = Signal(str, str, int, int)
+    #: right click: (scene x, scene y, screen x, screen y); the selection is already updated
+    contextMenuRequested = Signal(float, float, int, int)
+
+    def __init__(self, doc: TopologyDocument, parent=None) -> None:  # noqa: ANN001
+        super().__init__(parent)
+        self.doc = doc
+        self.devices: dict[str, DeviceItem] = {}
+        self.links: dict[str, LinkItem] = {}
+        self.notes: dict[str, NoteItem] = {}
+        self.zones: dict[str, ZoneItem] = {}
+        self.snap_enabled = True
+        self.grid_visible = True
+        self.link_tool = False
+        self._drag_start: dict[str, tuple[float, float]] = {}
+        self._link_source: DeviceItem | None = None
+        self._rubber_link: QGraphicsLineItem | None = None
+        self._dirty_zones: set[str] = set()
+        self._zone_timer = QTimer(self)
+        self._zone_timer.setSingleShot(True)
+        self._zone_timer.setInterval(0)
+        self._zone_timer.timeout.connect(self._refresh_dirty_zones)
+        self._rect_timer = QTimer(self)
+        self._rect_timer.setSingleShot(True)
+        self._rect_timer.setInterval(0)
+        self._rect_timer.timeout.connect(self._update_scene_rect)
+        self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        doc.topologyReset.connect(self.rebuild)
+        doc.deviceAdded.connect(self._on_device_added)
+        doc.deviceRemoved.connect(self._on_device_removed)
+        doc.deviceChanged.connect(self._on_device_changed)
+        doc.linkAdded.connect(self._on_link_added)
+        doc.linkRemoved.connect(self._on_link_removed)
+        doc.linkChanged.connect(self._on_link_changed)
+        doc.noteAdded.connect(self._on_note_added)
+        doc.noteRemoved.connect(self._on_note_removed)
+        doc.noteChanged.connect(self._on_note_changed)
+        self.rebuild()
+
+    # -- building ----------------------------------------------------------------------
+    def rebuild(self) -> None:
+        """Drop every item and draw the document's topology again."""
+        self.clear()
+        self.devices.clear()
+        self.links.clear()
+        self.notes.clear()
+        self.zones.clear()
+        self._rubber_link = None
+        topo = self.doc.topology
+        for d in topo.devices:
+            self._add_device_item(d.id)
+        for link in topo.links:
+            self._add_link_item(link.id, bend=False)
+        self._rebend_all()
+        for n in topo.notes:
+            self._on_note_added(n.id)
+        self._dirty_zones = {d.privacy_zone for d in topo.devices if d.privacy_zone}
+        self._refresh_dirty_zones()
+        self._update_scene_rect()
+
+    def _update_scene_rect(self) -> None:
+        # generous margins so the user can drag beyond the current drawing
+        rect = self.itemsBoundingRect() if self.items() else QRectF(-400, -300, 800, 600)
+        self.setSceneRect(rect.adjusted(-2000, -2000, 2000, 2000))
+
+    def _add_device_item(self, device_id: str) -> DeviceItem:
+        dev = self.doc.topology.device(device_id)
+        item = DeviceItem(dev)
+        item.setPos(dev.position.x, dev.position.y)
+        self.addItem(item)
+        self.devices[device_id] = item
+        return item
+
+    def _add_link_item(self, link_id: str, bend: bool = True) -> LinkItem:
+        link = self.doc.topology.link(link_id)
+        item = LinkItem(link, self.devices[link.a], self.devices[link.b])
+        self.addItem(item)
+        self.links[link_id] = item
+        if bend:
+            self._rebend(link.a, link.b)
+        return item
+
+    def _rebend(self, a: str, b: str) -> None:
+        """Spread the links between ``a`` and ``b`` into a fan of curves."""
+        pair = {a, b}
+        group = [item for item in self.devices[a].links if {item.a_item.device_id, item.b_item.device_id} == pair] if a in self.devices else []
+        n = len(group)
+        for i, item in enumerate(group):
+            sign = 1.0 if item.a_item.device_id == min(pair) else -1.0  # same side whichever end is a
+            item.bend = sign * (i - (n - 1) / 2) * _PARALLEL_BEND_PX
+            item.adjust()
+
+    def _rebend_all(self) -> None:
+        seen: set[frozenset[str]] = set()
+        for item in self.links.values():
+            pair = frozenset({item.a_item.device_id, item.b_item.device_id})
+            if pair not in seen:
+                seen.add(pair)
+                self._rebend(item.a_item.device_id, item.b_item.device_id)
+
+    # -- model events ------------------------------------------------------------------
+    def _on_device_added(self, device_id: str) -> None:
+        item = self._add_device_item(device_id)
+        self._rect_timer.start()
+        if item.zone:
+            self.zone_moved(item.zone)
+
+    def _on_device_removed(self, device_id: str) -> None:
+        item = self.devices.pop(device_id)
+        self.removeItem(item)
+        if item.zone:
+            self.zone_moved(item.zone)
+
+    def _on_device_changed(self, device_id: str) -> None:
+        dev = self.doc.topology.device(device_id)
+        item = self.devices[device_id]
+        old_zone = item.zone
+        item.show_record(dev)
+        if item.pos() != QPointF(dev.position.x, dev.position.y):
+            # the model is the truth (undo of a move, auto-layout): no snapping here
+            snap, self.snap_enabled = self.snap_enabled, False
+            item.setPos(dev.position.x, dev.position.y)
+            self.snap_enabled = snap
+            self._rect_timer.start()
+        for zone in {old_zone, item.zone} - {""}:
+            self.zone_moved(zone)
+
+    def _on_link_added(self, link_id: str) -> None:
+        self._add_link_item(link_id)
+
+    def _on_link_removed(self, link_id: str) -> None:
+        item = self.links.pop(link_id)
+        item.detach()
+        self.removeItem(item)
+        a, b = item.a_item.device_id, item.b_item.device_id
+        if a in self.devices and b in self.devices:
+            self._rebend(a, b)
+
+    def _on_link_changed(self, link_id: str) -> None:
+        self.links[link_id].show_record(self.doc.topology.link(link_id))
+
+    def _on_note_added(self, note_id: str) -> None:
+        note = self.doc.note(note_id)
+        item = NoteItem(note)
+        item.setPos(note.position.x, note.position.y)
+        self.addItem(item)
+        self.notes[note_id] = item
+
+    def _on_note_removed(self, note_id: str) -> None:
+        self.removeItem(self.notes.pop(note_id))
+
+    def _on_note_changed(self, note_id: str) -> None:
+        note = self.doc.note(note_id)
+        item = self.notes[note_id]
+        item.show_record(note)
+        if item.pos() != QPointF(note.position.x, note.position.y):
+            snap, self.snap_enabled = self.snap_enabled, False
+            item.setPos(note.position.x, note.position.y)
+            self.snap_enabled = snap
+
+    # -- privacy zones -------------------------------------------------------------------
+    def zone_moved(self, zone: str) -> None:
+        """A member of ``zone`` moved or changed: re-shade it soon (coalesced)."""
+        self._dirty_zones.add(zone)
+        self._zone_timer.start()
+
+    def _refresh_dirty_zones(self) -> None:
+        for zone in self._dirty_zones:
+            rects = [it.sceneBoundingRect() for it in self.devices.values() if it.zone == zone]
+            item = self.zones.get(zone)
+            if not rects:
+                if item is not None:
+                    self.removeItem(self.zones.pop(zone))
+                continue
+            if item is None:
+                item = ZoneItem(zone, len(self.zones))
+                self.addItem(item)
+                self.zones[zone] = item
+            item.set_members(rects)
+        self._dirty_zones.clear()
+
+    # -- selection -----------------------------------------------------------------------
+    def selected_device_ids(self) -> list[str]:
+        """Ids of selected devices, in document order."""
+        sel = {it.device_id for it in self.selectedItems() if isinstance(it, DeviceItem)}
+        return [d.id for d in self.doc.topology.devices if d.id in sel]
+
+    def selected_link_ids(self) -> list[str]:
+        sel = {it.link_id for it in self.selectedItems() if isinstance(it, LinkItem)}
+        return [link.id for link in self.doc.topology.links if link.id in sel]
+
+    def selected_note_ids(self) -> list[str]:
+        sel = {it.note_id for it in self.selectedItems() if isinstance(it, NoteItem)}
+        return [n.id for n in self.doc.topology.notes if n.id in sel]
+
+    def select_ids(self, ids: list[str]) -> None:
+        """Select exactly the devices/links/notes with these ids."""
+        want = set(ids)
+        self.blockSignals(True)
+        self.clearSelection()
+        for mapping in (self.devices, self.links, self.notes):
+            for item_id, item in mapping.items():
+                if item_id in want:
+                    item.setSelected(True)
+        self.blockSignals(False)
+        self.selectionChanged.emit()
+
+    def movable_positions(self) -> dict[str, tuple[float, float]]:
+        """Current positions of the selected devices and notes."""
+        out: dict[str, tuple[float, float]] = {}
+        for it in self.selectedItems():
+            if isinstance(it, DeviceItem):
+                out[it.device_id] = (it.pos().x(), it.pos().y())
+            elif isinstance(it, NoteItem):
+                out[it.note_id] = (it.pos().x(), it.pos().y())
+        return out
+
+    # -- snapping and grid ---------------------------------------------------------------
+    def snapped(self, pos: QPointF) -> QPointF:
+        """``pos`` rounded to the grid when snapping is on."""
+        if not self.snap_enabled:
+            return pos
+        return QPointF(round(pos.x() / GRID_PX) * GRID_PX, round(pos.y() / GRID_PX) * GRID_PX)
+
+    def snapped_xy(self, x: float, y: float) -> tuple[float, float]:
+        """``(x, y)`` rounded to the grid when snapping is on."""
+        p = self.snapped(QPointF(x, y))
+        return (p.x(), p.y())
+
+    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        painter.fillRect(rect, QColor("#FAFBFC"))
+        if not self.grid_visible:
+            return
+        scale = painter.worldTransform().m11()
+        step = GRID_PX * (5 if scale < 0.6 else 1)
+        if step * scale < 6:  # too dense to help: skip
+            return
+        painter.setPen(QPen(QColor("#E6EAEE"), 0))
+        left = int(rect.left() // step) * step
+        top = int(rect.top() // step) * step
+        x = left
+        lines = []
+        while x < rect.right():
+            lines.append(QLineF(x, rect.top(), x, rect.bottom()))
+            x += step
+        y = top
+        while y < rect.bottom():
+            lines.append(QLineF(rect.left(), y, rect.right(), y))
+            y += step
+        painter.drawLines(lines)
+
+    # -- gestures ------------------------------------------------------------------------
+    def device_at(self, scene_pos: QPointF) -> DeviceItem | None:
+        """The device item under ``scene_pos``, if any."""
+        for it in self.items(scene_pos):
+            if isinstance(it, DeviceItem):
+                return it
+        return None
+
+    def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if event.button() == Qt.MouseButton.LeftButton:
+            dev = self.device_at(event.scenePos())
+            if dev is not None and (self.link_tool or dev.is_on_handle(event.scenePos())):
+                self._link_source = dev
+                self._rubber_link = QGraphicsLineItem(dev.pos().x(), dev.pos().y(), event.scenePos().x(), event.scenePos().y())
+                self._rubber_link.setPen(QPen(QColor("#1565C0"), 2, Qt.PenStyle.DashLine))
+                self._rubber_link.setZValue(100)
+                self.addItem(self._rubber_link)
+                event.accept()
+                return
+        super().mousePressEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton:
+            self._drag_start = self.movable_positions()
+
+    def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._rubber_link is not None and self._link_source is not None:
+            src = self._link_source.pos()
+            self._rubber_link.setLine(src.x(), src.y(), event.scenePos().x(), event.scenePos().y())
+            event.accept()
+            return
+        super().mouseMoveEvent(event)
+
+    def mouseReleaseEvent(self, event: QGraphicsSceneMouseEvent) -> None:
+        if self._rubber_link is not None and self._link_source is not None:
+            self.removeItem(self._rubber_link)
+            source, self._link_source, self._rubber_link = self._link_source, None, None
+            target = self.device_at(event.scenePos())
+            if target is not None and target is not source:
+                screen = event.screenPos()
+                self.linkRequested.emit(source.device_id, target.device_id, screen.x(), screen.y())
+            event.accept()
+            return
+        super().mouseReleaseEvent(event)
+        if event.button() == Qt.MouseButton.LeftButton and self._drag_start:
+            new = self.movable_positions()
+            old = {k: v for k, v in self._drag_start.items() if k in new}
+            self._drag_start = {}
+            if any(old[k] != new[k] for k in old):
+                n = len(old)
+                self.doc.push(MoveCommand(self.doc, old, {k: new[k] for k in old},
+                                          text=f"Move {n} item{'s' if n != 1 else ''}"))
+                self._rect_timer.start()
+
+    def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
+        item = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
+        while item is not None and not isinstance(item, (DeviceItem, LinkItem, NoteItem)):
+            item = item.parentItem()
+        if item is not None and not item.isSelected():
+            self.clearSelection()
+            item.setSelected(True)
+        elif item is None:
+            self.clearSelection()
+        self.contextMenuRequested.emit(event.scenePos().x(), event.scenePos().y(), event.screenPos().x(), event.screenPos().y())
+        event.accept()

@@ -1,0 +1,97 @@
+"""Every modal question the window asks, behind one replaceable object.
+
+The main window never calls ``QMessageBox``/``QFileDialog`` directly: it asks
+its :class:`Dialogs`. Tests give the window a subclass with scripted answers,
+so no modal dialog ever blocks a test run.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Dialogs", "SaveAnswer"]
+
+from typing import Literal
+
+from PySide6.QtCore import QPoint
+from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
+
+from planner_app.core.catalog import LinkPreset
+from planner_app.ui.style import format_mbps
+
+SaveAnswer = Literal["save", "discard", "cancel"]
+
+_TOPOLOGY_FILTER = "Topology files (*.json);;All files (*)"
+
+
+class Dialogs:
+    """Real Qt dialogs. Subclass and override to script answers in tests."""
+
+    def error(self, parent: QWidget | None, title: str, text: str) -> None:
+        """Show an error (the message names the problem; no traceback)."""
+        box = QMessageBox(QMessageBox.Icon.Warning, title, text.splitlines()[0] if text else title,
+                          QMessageBox.StandardButton.Ok, parent)
+        if "\n" in text:
+            box.setInformativeText("\n".join(text.splitlines()[1:]))
+        box.exec()
+
+    def info(self, parent: QWidget | None, title: str, text: str) -> None:
+        """Show an informative message."""
+        QMessageBox.information(parent, title, text)
+
+    def ask_save_changes(self, parent: QWidget | None, name: str) -> SaveAnswer:
+        """Ask whether to save unsaved changes to ``name``."""
+        answer = QMessageBox.question(
+            parent, "Unsaved changes", f"Save the changes to {name} before closing it?",
+            QMessageBox.StandardButton.Save | QMessageBox.StandardButton.Discard | QMessageBox.StandardButton.Cancel,
+            QMessageBox.StandardButton.Save,
+        )
+        if answer == QMessageBox.StandardButton.Save:
+            return "save"
+        if answer == QMessageBox.StandardButton.Discard:
+            return "discard"
+        return "cancel"
+
+    def ask_recover(self, parent: QWidget | None, description: str) -> bool:
+        """Offer to recover unsaved work found after a crash."""
+        answer = QMessageBox.question(
+            parent, "Recover unsaved work",
+            f"The planner did not close cleanly last time. Recover the unsaved work?\n\n{description}",
+            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
+        )
+        return answer == QMessageBox.StandardButton.Yes
+
+    def open_path(self, parent: QWidget | None, directory: str) -> str | None:
+        """Ask for a topology file to open."""
+        path, _ = QFileDialog.getOpenFileName(parent, "Open topology", directory, _TOPOLOGY_FILTER)
+        return path or None
+
+    def save_path(self, parent: QWidget | None, directory: str, title: str = "Save topology",
+                  filters: str = _TOPOLOGY_FILTER) -> str | None:
+        """Ask where to save."""
+        path, _ = QFileDialog.getSaveFileName(parent, title, directory, filters)
+        return path or None
+
+    def ask_text(self, parent: QWidget | None, title: str, label: str, text: str = "") -> str | None:
+        """Ask for one line of text (None when cancelled)."""
+        value, ok = QInputDialog.getText(parent, title, label, text=text)
+        return value if ok else None
+
+    def choose_link_preset(
+        self, parent: QWidget | None, presets: list[LinkPreset], default: LinkPreset, at: QPoint
+    ) -> LinkPreset | None:
+        """Pick a link preset from a menu at screen point ``at``; the default is first and bold."""
+        menu = QMenu(parent)
+        menu.setToolTipsVisible(True)
+        ordered = [default] + [p for p in presets if p.id != default.id]
+        chosen: dict[object, LinkPreset] = {}
+        for p in ordered:
+            act = menu.addAction(f"{p.name} — {format_mbps(p.bandwidth_ab_mbps)}, {p.latency_ms:g} ms")
+            act.setToolTip(p.description or p.source)
+            chosen[act] = p
+            if p is default:
+                f = act.font()
+                f.setBold(True)
+                act.setFont(f)
+                menu.setActiveAction(act)
+                menu.addSeparator()
+        picked = menu.exec(at)
+        return chosen.get(picked)

@@ -1,0 +1,206 @@
+"""The edited topology: the core model, its undo stack and its change events.
+
+:class:`TopologyDocument` owns one :class:`~planner_app.core.topology.Topology`
+and the :class:`QUndoStack` of edits made to it. The primitive mutations below
+are called only by the undo commands in :mod:`planner_app.ui.commands`; each
+one changes the core record and then emits a signal naming what changed. The
+canvas, inspector and panels listen to those signals and redraw themselves:
+they never keep their own copy of domain data.
+
+Example
+-------
+>>> doc = TopologyDocument()                       # doctest: +SKIP
+>>> doc.deviceAdded.connect(print)                 # doctest: +SKIP
+>>> doc.push(AddDeviceCommand(doc, device))        # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__all__ = ["TopologyDocument"]
+
+from pathlib import Path
+
+from PySide6.QtCore import QObject, Signal
+from PySide6.QtGui import QUndoCommand, QUndoStack
+
+from planner_app.core.topology import Device, Link, Note, Position, Topology, Workload
+from planner_app.core.topology_io import save_topology
+
+
+class TopologyDocument(QObject):
+    """A topology being edited, with undo and Qt signals for every model event."""
+
+    deviceAdded = Signal(str)
+    deviceRemoved = Signal(str)
+    #: a device record changed (any field, position included)
+    deviceChanged = Signal(str)
+    linkAdded = Signal(str)
+    linkRemoved = Signal(str)
+    linkChanged = Signal(str)
+    noteAdded = Signal(str)
+    noteRemoved = Signal(str)
+    noteChanged = Signal(str)
+    workloadsChanged = Signal()
+    #: the whole topology was replaced (new/open/recover)
+    topologyReset = Signal()
+    #: the file path or the unsaved mark changed
+    titleChanged = Signal()
+
+    def __init__(self, topology: Topology | None = None, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.topology: Topology = topology or Topology(name="untitled")
+        self.path: Path | None = None
+        self.undo_stack = QUndoStack(self)
+        self.undo_stack.cleanChanged.connect(self._on_clean_changed)
+
+    def _on_clean_changed(self, _clean: bool) -> None:
+        self.titleChanged.emit()
+
+    # -- whole-document operations ---------------------------------------------------
+    def reset(self, topology: Topology, path: Path | None = None, modified: bool = False) -> None:
+        """Replace the topology (open/new/recover); clears the undo history."""
+        self.topology = topology
+        self.path = Path(path) if path else None
+        self.undo_stack.clear()
+        self.undo_stack.setClean()
+        self._forced_modified = modified
+        self.topologyReset.emit()
+        self.titleChanged.emit()
+
+    _forced_modified = False
+
+    @property
+    def modified(self) -> bool:
+        """True when there are unsaved changes."""
+        return self._forced_modified or not self.undo_stack.isClean()
+
+    def save(self, path: Path | str | None = None) -> Path:
+        """Save through core (atomic); marks the document clean."""
+        target = Path(path) if path else self.path
+        if target is None:
+            raise ValueError("no file name: use save(path)")
+        save_topology(self.topology, target)
+        self.path = target
+        self._forced_modified = False
+        self.undo_stack.setClean()
+        self.titleChanged.emit()
+        return target
+
+    @property
+    def display_name(self) -> str:
+        """The file name, or the topology's name for an unsaved document."""
+        return self.path.name if self.path else f"{self.topology.name or 'untitled'} (unsaved)"
+
+    def push(self, command: QUndoCommand) -> None:
+        """Run an edit and put it on the undo stack."""
+        self.undo_stack.push(command)
+
+    # -- look-ups --------------------------------------------------------------------
+    def note(self, note_id: str) -> Note:
+        """The note with this id."""
+        for n in self.topology.notes:
+            if n.id == note_id:
+                return n
+        raise KeyError(note_id)
+
+    def workload_index(self, name: str) -> int:
+        """Index of the workload called ``name``."""
+        for i, w in enumerate(self.topology.workloads):
+            if w.name == name:
+                return i
+        raise KeyError(name)
+
+    # -- primitives (undo commands only) ---------------------------------------------------
+    def insert_device(self, device: Device, index: int | None = None) -> None:
+        self.topology.add_device(device, index)
+        self.deviceAdded.emit(device.id)
+
+    def take_device(self, device_id: str) -> tuple[int, Device, list[tuple[int, Link]]]:
+        # links go first so listeners never see a link without its ends
+        links = [link.id for link in self.topology.links_of(device_id)]
+        idx, dev, removed = self.topology.remove_device(device_id)
+        for lid in links:
+            self.linkRemoved.emit(lid)
+        self.deviceRemoved.emit(device_id)
+        return idx, dev, removed
+
+    def put_device(self, device: Device) -> Device:
+        old = self.topology.replace_device(device)
+        self.deviceChanged.emit(device.id)
+        return old
+
+    def set_positions(self, positions: dict[str, tuple[float, float]]) -> None:
+        """Move devices and notes (ids may name either) to scene coordinates."""
+        topo = self.topology
+        notes = {n.id: i for i, n in enumerate(topo.notes)}
+        # one index map instead of list.index(): pydantic __eq__ is slow and an
+        # auto-layout moves hundreds of devices at once
+        devices = {d.id: i for i, d in enumerate(topo.devices)}
+        changed_devices: list[str] = []
+        changed_notes: list[str] = []
+        for item_id, (x, y) in positions.items():
+            if item_id in notes:
+                i = notes[item_id]
+                topo.notes[i] = topo.notes[i].model_copy(update={"position": Position(x=x, y=y)})
+                changed_notes.append(item_id)
+            else:
+                i = devices[item_id]
+                topo.devices[i] = topo.devices[i].model_copy(update={"position": Position(x=x, y=y)})
+                changed_devices.append(item_id)
+        if changed_devices:
+            topo._index = None  # the id → record cache must see the new records
+        for i in changed_devices:
+            self.deviceChanged.emit(i)
+        for i in changed_notes:
+            self.noteChanged.emit(i)
+
+    def insert_link(self, link: Link, index: int | None = None) -> None:
+        self.topology.add_link(link, index)
+        self.linkAdded.emit(link.id)
+
+    def take_link(self, link_id: str) -> tuple[int, Link]:
+        idx, link = self.topology.remove_link(link_id)
+        self.linkRemoved.emit(link_id)
+        return idx, link
+
+    def put_link(self, link: Link) -> Link:
+        old = self.topology.replace_link(link)
+        self.linkChanged.emit(link.id)
+        return old
+
+    def insert_note(self, note: Note, index: int | None = None) -> None:
+        notes = self.topology.notes
+        notes.insert(len(notes) if index is None else index, note)
+        self.noteAdded.emit(note.id)
+
+    def take_note(self, note_id: str) -> tuple[int, Note]:
+        notes = self.topology.notes
+        idx = next(i for i, n in enumerate(notes) if n.id == note_id)
+        note = notes.pop(idx)
+        self.noteRemoved.emit(note_id)
+        return idx, note
+
+    def put_note(self, note: Note) -> Note:
+        notes = self.topology.notes
+        idx = next(i for i, n in enumerate(notes) if n.id == note.id)
+        old = notes[idx]
+        notes[idx] = note
+        self.noteChanged.emit(note.id)
+        return old
+
+    def insert_workload(self, workload: Workload, index: int | None = None) -> None:
+        wl = self.topology.workloads
+        wl.insert(len(wl) if index is None else index, workload)
+        self.workloadsChanged.emit()
+
+    def take_workload(self, name: str) -> tuple[int, Workload]:
+        idx = self.workload_index(name)
+        w = self.topology.workloads.pop(idx)
+        self.workloadsChanged.emit()
+        return idx, w
+
+    def put_workload(self, index: int, workload: Workload) -> Workload:
+        old = self.topology.workloads[index]
+        self.topology.workloads[index] = workload
+        self.workloadsChanged.emit()
+        return old

@@ -1,0 +1,186 @@
+"""Editor operations: the verbs behind menus, shortcuts and gestures.
+
+Each operation reads the current selection from the scene, builds the undo
+command(s) and pushes them on the document's stack. Keeping them here (not in
+the window) lets tests and the benchmark call exactly what a menu calls.
+"""
+
+from __future__ import annotations
+
+__all__ = ["Editor"]
+
+from PySide6.QtCore import QMimeData
+from PySide6.QtGui import QGuiApplication
+
+from planner_app.core.catalog import LinkPreset
+from planner_app.core.topology import Note, Position, Tier
+from planner_app.ui.canvas.layout import align, distribute, tiers_layout
+from planner_app.ui.canvas.scene import TopologyScene
+from planner_app.ui.clipboard import MIME_TYPE, records_for_paste, selection_to_json
+from planner_app.ui.commands import (
+    AddDeviceCommand,
+    AddLinkCommand,
+    AddNoteCommand,
+    MacroCommand,
+    MoveCommand,
+    RemoveDeviceCommand,
+    RemoveLinkCommand,
+    RemoveNoteCommand,
+)
+from planner_app.ui.document import TopologyDocument
+from planner_app.ui.presets import catalog, device_from_preset, link_from_preset
+
+_TIER_RANK = {Tier.device: 0, Tier.edge: 1, Tier.cloud: 2}
+
+
+class Editor:
+    """Undoable editing verbs over a document and the selection of its scene."""
+
+    def __init__(self, doc: TopologyDocument, scene: TopologyScene) -> None:
+        self.doc = doc
+        self.scene = scene
+
+    # -- adding ---------------------------------------------------------------------------
+    def add_device_from_preset(self, preset_id: str, x: float, y: float) -> str:
+        """Add a device made from catalog preset ``preset_id`` at ``(x, y)``; returns its id."""
+        preset = catalog().device_preset(preset_id)
+        pos = self.scene.snapped_xy(x, y)
+        device = device_from_preset(self.doc.topology, preset, *pos)
+        self.doc.push(AddDeviceCommand(self.doc, device))
+        self.scene.select_ids([device.id])
+        return device.id
+
+    def add_link(self, a: str, b: str, preset: LinkPreset) -> str:
+        """Link devices ``a`` and ``b`` with ``preset``; the lower tier becomes end ``a``
+        so ``bandwidth_ab_mbps`` is the uplink. Returns the link id."""
+        topo = self.doc.topology
+        if _TIER_RANK.get(topo.device(b).tier, 0) < _TIER_RANK.get(topo.device(a).tier, 0):
+            a, b = b, a
+        link = link_from_preset(topo, preset, a, b)
+        self.doc.push(AddLinkCommand(self.doc, link))
+        return link.id
+
+    def add_note(self, x: float, y: float, text: str = "Note") -> str:
+        """Add a text note at ``(x, y)``; returns its id."""
+        note = Note(id=self.doc.topology.new_id("note"), text=text, position=Position(x=x, y=y))
+        self.doc.push(AddNoteCommand(self.doc, note))
+        self.scene.select_ids([note.id])
+        return note.id
+
+    # -- removing --------------------------------------------------------------------------
+    def delete_selection(self) -> int:
+        """Delete the selected items (a device takes its links along); returns how many."""
+        devices = self.scene.selected_device_ids()
+        gone = set(devices)
+        # links that go with their devices must not be removed twice
+        links = [lid for lid in self.scene.selected_link_ids()
+                 if not ({self.doc.topology.link(lid).a, self.doc.topology.link(lid).b} & gone)]
+        notes = self.scene.selected_note_ids()
+        children = (
+            [RemoveLinkCommand(self.doc, lid) for lid in links]
+            + [RemoveDeviceCommand(self.doc, d) for d in devices]
+            + [RemoveNoteCommand(self.doc, n) for n in notes]
+        )
+        if not children:
+            return 0
+        n = len(children)
+        self.doc.push(MacroCommand(f"Delete {n} item{'s' if n != 1 else ''}", children))
+        return n
+
+    # -- clipboard ------------------------------------------------------------------------
+    def copy_text(self) -> str | None:
+        """JSON of the selection (None when nothing is selected)."""
+        devices = self.scene.selected_device_ids()
+        notes = self.scene.selected_note_ids()
+        if not devices and not notes:
+            return None
+        return selection_to_json(self.doc.topology, devices, notes)
+
+    def copy(self) -> bool:
+        """Put the selection on the system clipboard."""
+        text = self.copy_text()
+        if text is None:
+            return False
+        mime = QMimeData()
+        mime.setData(MIME_TYPE, text.encode("utf-8"))
+        mime.setText(text)
+        QGuiApplication.clipboard().setMimeData(mime)
+        return True
+
+    def cut(self) -> bool:
+        """Copy then delete the selection (two undo steps: the copy is not an edit)."""
+        if not self.copy():
+            return False
+        self.delete_selection()
+        return True
+
+    def paste_text(self, text: str, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
+        """Add the clipboard records as one undo step; selects and returns the new ids."""
+        devices, links, notes = records_for_paste(self.doc.topology, text, offset)
+        children = (
+            [AddDeviceCommand(self.doc, d) for d in devices]
+            + [AddLinkCommand(self.doc, link) for link in links]
+            + [AddNoteCommand(self.doc, n) for n in notes]
+        )
+        if not children:
+            return []
+        self.doc.push(MacroCommand(f"Paste {len(devices)} devices", children))
+        ids = [d.id for d in devices] + [n.id for n in notes]
+        self.scene.select_ids(ids)
+        return ids
+
+    def paste(self) -> list[str]:
+        """Paste from the system clipboard."""
+        mime = QGuiApplication.clipboard().mimeData()
+        if mime is None:
+            return []
+        if mime.hasFormat(MIME_TYPE):
+            text = bytes(mime.data(MIME_TYPE).data()).decode("utf-8")
+        else:
+            text = mime.text()
+        return self.paste_text(text) if text else []
+
+    def duplicate(self) -> list[str]:
+        """Copy and paste the selection in one go (links inside it are kept)."""
+        text = self.copy_text()
+        return self.paste_text(text) if text else []
+
+    # -- arranging ------------------------------------------------------------------------
+    def _move(self, new: dict[str, tuple[float, float]], text: str) -> bool:
+        old = {k: self._position(k) for k in new}
+        if all(old[k] == new[k] for k in new):
+            return False
+        self.doc.push(MoveCommand(self.doc, old, new, text=text))
+        return True
+
+    def _position(self, item_id: str) -> tuple[float, float]:
+        item = self.scene.devices.get(item_id) or self.scene.notes.get(item_id)
+        assert item is not None
+        return (item.pos().x(), item.pos().y())
+
+    def auto_layout(self) -> bool:
+        """Place devices in tier columns (device → edge → cloud) as one undo step."""
+        return self._move(tiers_layout(self.doc.topology), "Auto-layout")
+
+    def align_selection(self, mode: str) -> bool:
+        """Align the selected items (see :func:`planner_app.ui.canvas.layout.align`)."""
+        pos = self.scene.movable_positions()
+        return len(pos) >= 2 and self._move(align(pos, mode), f"Align {mode}")
+
+    def distribute_selection(self, axis: str) -> bool:
+        """Spread the selected items evenly along ``axis``."""
+        pos = self.scene.movable_positions()
+        return len(pos) >= 3 and self._move(distribute(pos, axis), f"Distribute {axis}")
+
+    def find(self, text: str) -> str | None:
+        """Id of the first device whose id or name contains ``text`` (case-insensitive)."""
+        needle = text.strip().lower()
+        if not needle:
+            return None
+        for d in self.doc.topology.devices:
+            if needle == d.id.lower() or needle == d.label.lower():
+                return d.id
+        for d in self.doc.topology.devices:
+            if needle in d.id.lower() or needle in d.label.lower():
+                return d.id
+        return None

@@ -1,0 +1,400 @@
+"""The main window: canvas in the centre, palette left, inspector right, workloads below.
+
+The window wires parts together and owns file handling (open, save, recent
+files, recovery, drops). Editing verbs live in :class:`~planner_app.ui.editing.Editor`,
+menus and toolbar in :mod:`planner_app.ui.actions`, questions to the user in
+:class:`~planner_app.ui.dialogs.Dialogs` (tests replace it).
+"""
+
+from __future__ import annotations
+
+__all__ = ["MainWindow", "APP_TITLE", "ORGANISATION", "APPLICATION"]
+
+from pathlib import Path
+
+from PySide6.QtCore import QPoint, QSettings, Qt, Signal
+from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
+from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QUndoView, QWidget
+
+from planner_app.core.errors import PlannerError
+from planner_app.core.resources import sample_topology_paths
+from planner_app.core.topology import Topology
+from planner_app.ui import actions
+from planner_app.ui.autosave import Autosaver, default_recovery_dir, find_recovery_files
+from planner_app.ui.canvas.scene import TopologyScene
+from planner_app.ui.canvas.view import TopologyView
+from planner_app.ui.dialogs import Dialogs
+from planner_app.ui.document import TopologyDocument
+from planner_app.ui.editing import Editor
+from planner_app.ui.files import TopologyLoader, export_scene_image
+from planner_app.ui.inspector import InspectorPanel
+from planner_app.ui.palette import PalettePanel
+from planner_app.ui.presets import catalog, default_link_preset
+from planner_app.ui.workloads_panel import WorkloadsPanel
+
+APP_TITLE = "Edge Planner"
+ORGANISATION = "planner_app"
+APPLICATION = "edgeplan"
+MAX_RECENT = 8
+
+
+class MainWindow(QMainWindow):
+    """The topology editor window."""
+
+    #: a document finished opening (path, or '' for new/recovered)
+    documentOpened = Signal(str)
+    #: opening a file failed: (path, message)
+    openFailed = Signal(str, str)
+
+    def __init__(
+        self,
+        settings: QSettings | None = None,
+        dialogs: Dialogs | None = None,
+        recovery_dir: Path | None = None,
+        autosave_ms: int = 60_000,
+        parent: QWidget | None = None,
+    ) -> None:
+        super().__init__(parent)
+        self.settings = settings or QSettings(ORGANISATION, APPLICATION)
+        self.dialogs = dialogs or Dialogs()
+        self.catalog = catalog()
+        self.doc = TopologyDocument(parent=self)
+        self.scene = TopologyScene(self.doc, self)
+        self.view = TopologyView(self.scene, self)
+        self.editor = Editor(self.doc, self.scene)
+        self.loader = TopologyLoader(self)
+        self.autosaver = Autosaver(self.doc, recovery_dir or default_recovery_dir(), autosave_ms, self)
+        self.setCentralWidget(self.view)
+        self.setAcceptDrops(True)
+        self.setDockNestingEnabled(True)
+        self.resize(1440, 900)
+
+        self.palette = PalettePanel(self.catalog, self)
+        self.inspector = InspectorPanel(self.doc, self.scene, self.catalog, self)
+        self.workloads = WorkloadsPanel(self.doc, self)
+        self.history = QUndoView(self.doc.undo_stack, self)
+        self.history.setEmptyLabel("<opened>")
+        self.palette_dock = self._dock("Devices", "palette", self.palette, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.inspector_dock = self._dock("Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.history_dock = self._dock("History", "history", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
+        self.workloads_dock = self._dock("Workloads", "workloads", self.workloads, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.tabifyDockWidget(self.inspector_dock, self.history_dock)
+        self.inspector_dock.raise_()
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 330], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.workloads_dock], [190], Qt.Orientation.Vertical)
+
+        self.hint = QLabel(self)
+        self.counts = QLabel(self)
+        self.zoom_label = QLabel(self)
+        self.statusBar().addWidget(self.hint, 1)
+        self.statusBar().addPermanentWidget(self.counts)
+        self.statusBar().addPermanentWidget(self.zoom_label)
+
+        self.acts = actions.build(self)
+        self._restore_settings()
+        self._connect()
+        self._update_title()
+        self._update_counts()
+        self.show_hint()
+
+    def _dock(self, title: str, name: str, widget: QWidget, area: Qt.DockWidgetArea) -> QDockWidget:
+        dock = QDockWidget(title, self)
+        dock.setObjectName(f"dock-{name}")  # saveState() needs names
+        dock.setWidget(widget)
+        self.addDockWidget(area, dock)
+        return dock
+
+    def _connect(self) -> None:
+        doc, scene, view = self.doc, self.scene, self.view
+        doc.titleChanged.connect(self._update_title)
+        for sig in (doc.deviceAdded, doc.deviceRemoved, doc.linkAdded, doc.linkRemoved):
+            sig.connect(self._update_counts)
+        doc.topologyReset.connect(self._update_counts)
+        scene.linkRequested.connect(self._on_link_requested)
+        scene.contextMenuRequested.connect(self._on_context_menu)
+        scene.selectionChanged.connect(self._on_selection_changed)
+        view.presetDropped.connect(self._on_preset_dropped)
+        view.filesDropped.connect(self.open_dropped)
+        view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
+        self.palette.presetActivated.connect(self._on_preset_activated)
+        self.loader.loaded.connect(self._on_loaded)
+        self.loader.failed.connect(self._on_load_failed)
+        self.zoom_label.setText("100 %")
+
+    # -- status and title ----------------------------------------------------------------------
+    def _update_title(self) -> None:
+        self.setWindowTitle(f"{self.doc.display_name}[*] — {APP_TITLE}")
+        self.setWindowModified(self.doc.modified)
+
+    def _update_counts(self, *_args: object) -> None:
+        t = self.doc.topology
+        self.counts.setText(f"{len(t.devices)} devices · {len(t.links)} links · {len(t.workloads)} workloads")
+
+    def show_hint(self, text: str | None = None) -> None:
+        """Show ``text`` (or the default gesture help) on the left of the status bar."""
+        self.hint.setText(text or "Drag a preset onto the canvas · drag from a device's handle to link · "
+                          "wheel zooms · middle button or Space+drag pans · Ctrl+F finds")
+
+    def _on_selection_changed(self) -> None:
+        n_dev = len(self.scene.selected_device_ids())
+        n_link = len(self.scene.selected_link_ids())
+        if n_dev or n_link:
+            self.show_hint(f"{n_dev} devices, {n_link} links selected · arrows move · Delete removes · "
+                           "Ctrl+D duplicates")
+        else:
+            self.show_hint()
+        actions.update_enabled(self)
+
+    # -- documents -------------------------------------------------------------------------------
+    def set_document(self, topology: Topology, path: Path | None, modified: bool = False) -> None:
+        """Show ``topology`` (from ``path``) in the window."""
+        self.doc.reset(topology, path, modified)
+        self.view.fit_all()
+        if path:
+            self.add_recent(str(path))
+            self.settings.setValue("last_file", str(path))
+        self.documentOpened.emit(str(path) if path else "")
+
+    def new_document(self) -> bool:
+        """Start an empty topology (asks to save changes first)."""
+        if not self.maybe_save():
+            return False
+        self.set_document(Topology(name="untitled"), None)
+        return True
+
+    def open_path(self, path: str | Path, wait: bool = False) -> None:
+        """Open a topology file: on a worker thread, or synchronously with ``wait``."""
+        path = str(path)
+        if path.lower().endswith(".onnx"):
+            self.dialogs.info(self, "Models", f"{Path(path).name} is an ONNX model. Model planning arrives "
+                              "with the planning window; for now, open a topology (.json) here, or plan from "
+                              "the command line with `edgeplan plan`.")
+            return
+        self.show_hint(f"Opening {path}…")
+        self.loader.load(path)
+        if wait:
+            self.loader.wait()
+            from PySide6.QtCore import QCoreApplication
+
+            QCoreApplication.processEvents()  # deliver the queued result now
+
+    def _on_loaded(self, path: str, topology: Topology) -> None:
+        self.set_document(topology, Path(path))
+        self.show_hint(f"Opened {path}")
+
+    def _on_load_failed(self, path: str, message: str) -> None:
+        self.show_hint()
+        self.dialogs.error(self, "Cannot open topology", message)
+        self.openFailed.emit(path, message)
+
+    def open_dialog(self) -> None:
+        """File ▸ Open."""
+        if not self.maybe_save():
+            return
+        start = str(self.doc.path.parent) if self.doc.path else str(Path.cwd())
+        path = self.dialogs.open_path(self, start)
+        if path:
+            self.open_path(path)
+
+    def open_sample(self, name: str) -> None:
+        """File ▸ Open Sample ▸ ``name``."""
+        if self.maybe_save():
+            self.open_path(sample_topology_paths()[name])
+
+    def open_dropped(self, paths: list[str]) -> None:
+        """Files dropped on the window: open the first topology, explain models."""
+        for p in paths:
+            if p.lower().endswith(".onnx"):
+                self.open_path(p)
+                return
+            if p.lower().endswith(".json"):
+                if self.maybe_save():
+                    self.open_path(p)
+                return
+        if paths:
+            self.dialogs.error(self, "Cannot open", f"{Path(paths[0]).name}: drop a topology .json file "
+                               "(or an .onnx model once the planning window is available).")
+
+    def save(self) -> bool:
+        """File ▸ Save (asks for a name the first time)."""
+        if self.doc.path is None:
+            return self.save_as()
+        return self._save_to(self.doc.path)
+
+    def save_as(self) -> bool:
+        """File ▸ Save As."""
+        start = str(self.doc.path or Path.cwd() / f"{self.doc.topology.name or 'topology'}.json")
+        path = self.dialogs.save_path(self, start)
+        if not path:
+            return False
+        if not path.lower().endswith(".json"):
+            path += ".json"
+        return self._save_to(Path(path))
+
+    def _save_to(self, path: Path) -> bool:
+        try:
+            self.doc.save(path)
+        except (PlannerError, OSError) as exc:
+            self.dialogs.error(self, "Cannot save", f"Could not save {path}:\n{exc}")
+            return False
+        self.add_recent(str(path))
+        self.settings.setValue("last_file", str(path))
+        self.show_hint(f"Saved {path}")
+        return True
+
+    def export_image(self, path: str | None = None) -> bool:
+        """File ▸ Export Image (PNG or SVG by suffix)."""
+        if path is None:
+            start = str((self.doc.path or Path.cwd() / "topology").with_suffix(".png"))
+            path = self.dialogs.save_path(self, start, "Export image", "PNG image (*.png);;SVG drawing (*.svg)")
+            if not path:
+                return False
+        try:
+            written = export_scene_image(self.scene, path)
+        except (PlannerError, OSError) as exc:
+            self.dialogs.error(self, "Cannot export", str(exc))
+            return False
+        self.show_hint(f"Exported {written}")
+        return True
+
+    def maybe_save(self) -> bool:
+        """Ask about unsaved changes; False means the user cancelled."""
+        if not self.doc.modified:
+            return True
+        answer = self.dialogs.ask_save_changes(self, self.doc.display_name)
+        if answer == "save":
+            return self.save()
+        return answer == "discard"
+
+    # -- start-up, recent files, recovery ---------------------------------------------------------
+    def startup(self, paths: list[str]) -> None:
+        """Open what the user asked for: recovered work, a file, the last file, or the sample."""
+        if self.offer_recovery():
+            return
+        last = self.settings.value("last_file", "", type=str)
+        samples = sample_topology_paths()
+        if paths:
+            self.open_path(paths[0])
+        elif last and Path(last).exists():
+            self.open_path(last)
+        elif "smart_home" in samples:
+            self.open_path(samples["smart_home"])
+
+    def offer_recovery(self) -> bool:
+        """Offer work left by a crashed session; True if it was recovered."""
+        found = find_recovery_files(self.autosaver.directory)
+        if not found:
+            return False
+        newest = found[0]
+        accepted = self.dialogs.ask_recover(self, newest.describe())
+        recovered = False
+        if accepted:
+            try:
+                topo = newest.load()
+            except PlannerError as exc:
+                self.dialogs.error(self, "Cannot recover", str(exc))
+            else:
+                self.set_document(topo, Path(newest.original_path) if newest.original_path else None, modified=True)
+                self.show_hint("Recovered unsaved work: save it to keep it")
+                recovered = True
+        for rf in found:  # offered once: never ask again about the same files
+            rf.path.unlink(missing_ok=True)
+        return recovered
+
+    def recent_files(self) -> list[str]:
+        """Recently opened or saved files, newest first."""
+        value = self.settings.value("recent_files", [])
+        if isinstance(value, str):
+            value = [value]
+        return [str(v) for v in (value or [])]
+
+    def add_recent(self, path: str) -> None:
+        """Put ``path`` first in the recent files."""
+        path = str(Path(path).resolve())
+        items = [p for p in self.recent_files() if p != path]
+        self.settings.setValue("recent_files", [path, *items][:MAX_RECENT])
+        actions.rebuild_recent(self)
+
+    def _restore_settings(self) -> None:
+        geometry = self.settings.value("geometry")
+        if geometry is not None:
+            self.restoreGeometry(geometry)
+        state = self.settings.value("window_state")
+        if state is not None:
+            self.restoreState(state)
+        self.scene.snap_enabled = self.settings.value("snap", True, type=bool)
+        self.scene.grid_visible = self.settings.value("grid", True, type=bool)
+        self.acts["snap"].setChecked(self.scene.snap_enabled)
+        self.acts["grid"].setChecked(self.scene.grid_visible)
+
+    def save_settings(self) -> None:
+        """Persist geometry, dock layout and view options."""
+        self.settings.setValue("geometry", self.saveGeometry())
+        self.settings.setValue("window_state", self.saveState())
+        self.settings.setValue("snap", self.scene.snap_enabled)
+        self.settings.setValue("grid", self.scene.grid_visible)
+        self.settings.sync()
+
+    def closeEvent(self, event: QCloseEvent) -> None:
+        if not self.maybe_save():
+            event.ignore()
+            return
+        self.save_settings()
+        self.loader.wait(5_000)
+        self.autosaver.stop()
+        event.accept()
+
+    # -- gestures ------------------------------------------------------------------------------------
+    def _on_preset_dropped(self, preset_id: str, x: float, y: float) -> None:
+        try:
+            dev_id = self.editor.add_device_from_preset(preset_id, x, y)
+        except PlannerError as exc:
+            self.dialogs.error(self, "Cannot add device", str(exc))
+            return
+        self.view.setFocus()
+        self.show_hint(f"Added {dev_id}: drag from its round handle to another device to link it")
+
+    def _on_preset_activated(self, preset_id: str) -> None:
+        centre = self.view.mapToScene(self.view.viewport().rect().center())
+        self._on_preset_dropped(preset_id, centre.x(), centre.y())
+
+    def _on_link_requested(self, a: str, b: str, x: int, y: int) -> None:
+        topo = self.doc.topology
+        default = default_link_preset(str(topo.device(a).tier), str(topo.device(b).tier), self.catalog)
+        preset = self.dialogs.choose_link_preset(self, list(self.catalog.links), default, QPoint(x, y))
+        if preset is not None:
+            link_id = self.editor.add_link(a, b, preset)
+            self.scene.select_ids([link_id])
+            self.show_hint(f"Linked {a} and {b} with {preset.name}")
+
+    def _on_context_menu(self, sx: float, sy: float, gx: int, gy: int) -> None:
+        menu = QMenu(self)
+        actions.fill_context_menu(self, menu, sx, sy)
+        menu.exec(QPoint(gx, gy))
+
+    def find_device(self) -> None:
+        """Edit ▸ Find: ask for a name and centre on the device."""
+        text = self.dialogs.ask_text(self, "Find device", "Device name or id:")
+        if not text:
+            return
+        found = self.editor.find(text)
+        if found is None:
+            self.show_hint(f"No device matches {text!r}")
+            return
+        self.view.centre_on(found)
+        self.show_hint(f"Found {found}")
+
+    def add_note_at_centre(self) -> None:
+        """Insert a note in the middle of the view."""
+        c = self.view.mapToScene(self.view.viewport().rect().center())
+        self.editor.add_note(c.x(), c.y(), "Double-check this link")
+
+    # -- window-level drops (anywhere outside the canvas) ------------------------------------------
+    def dragEnterEvent(self, event: QDragEnterEvent) -> None:
+        if event.mimeData().hasUrls():
+            event.acceptProposedAction()
+
+    def dropEvent(self, event: QDropEvent) -> None:
+        paths = [u.toLocalFile() for u in event.mimeData().urls() if u.isLocalFile()]
+        event.acceptProposedAction()
+        self.open_dropped(paths)

@@ -1,0 +1,190 @@
+"""The workloads panel: where requests come from, how fast, and what they must meet.
+
+A list of the topology's workloads with Add/Remove, and a form for the chosen
+one (source device, consumer, model, rate, input shapes, SLO, accuracy budget,
+privacy). Edits are validated like the inspector's and are undoable.
+"""
+
+from __future__ import annotations
+
+__all__ = ["WorkloadsPanel", "WORKLOAD_FIELDS", "parse_shapes", "format_shapes"]
+
+import re
+from typing import Any
+
+from PySide6.QtWidgets import (
+    QComboBox,
+    QHBoxLayout,
+    QListWidget,
+    QPushButton,
+    QScrollArea,
+    QVBoxLayout,
+    QWidget,
+)
+
+from planner_app.core.topology import Workload
+from planner_app.ui.commands import AddWorkloadCommand, EditWorkloadCommand, RemoveWorkloadCommand
+from planner_app.ui.document import TopologyDocument
+from planner_app.ui.forms import FieldSpec, RecordForm
+from planner_app.ui.inspector import validated_update
+
+WORKLOAD_FIELDS = [
+    FieldSpec("name", "Name", "text"),
+    FieldSpec("source", "Source device", "choice", tooltip="where the raw input is produced"),
+    FieldSpec("consumer", "Result to", "choice", tooltip="device that consumes the result (default: the source)"),
+    FieldSpec("model", "Model", "text", tooltip="ONNX file or sample model name"),
+    FieldSpec("rate_rps", "Rate", "float", 0.001, 1e6, 3, " req/s"),
+    FieldSpec("input_shapes", "Input shapes", "text", tooltip="name: 1x3x224x224; other: 1x128"),
+    FieldSpec("slo_ms", "Latency SLO", "optional_float", 0, 1e6, 1, " ms"),
+    FieldSpec("accuracy_budget_pct", "Accuracy budget", "optional_float", -1, 100, 2, " %",
+              tooltip="largest allowed loss of top-1 agreement vs fp32; 'none' = no limit"),
+    FieldSpec("privacy", "Privacy", "choice", choices=["none", "raw_input_in_zone"],
+              tooltip="raw_input_in_zone: the raw input never leaves the source's privacy zone"),
+    FieldSpec("private_tensors", "Private tensors", "text", tooltip="comma-separated tensor names that must stay in the zone"),
+]
+
+_SAME_AS_SOURCE = "(same as source)"
+
+
+def parse_shapes(text: str) -> dict[str, list[int]]:
+    """``"x: 1x3x224x224; y: 1x10"`` → ``{"x": [1, 3, 224, 224], "y": [1, 10]}``.
+
+    Raises ValueError naming the part that does not parse.
+    """
+    out: dict[str, list[int]] = {}
+    for part in filter(None, (p.strip() for p in text.split(";"))):
+        m = re.fullmatch(r"([^:]+):\s*(\d+(?:\s*[x×,]\s*\d+)*)", part)
+        if not m:
+            raise ValueError(f"cannot read {part!r}: write name: 1x3x224x224 (parts separated by ';')")
+        out[m.group(1).strip()] = [int(v) for v in re.split(r"\s*[x×,]\s*", m.group(2))]
+    return out
+
+
+def format_shapes(shapes: dict[str, list[int]]) -> str:
+    """The inverse of :func:`parse_shapes`."""
+    return "; ".join(f"{k}: {'x'.join(map(str, v))}" for k, v in shapes.items())
+
+
+class WorkloadsPanel(QWidget):
+    """List, add, remove and edit the workloads of a document."""
+
+    def __init__(self, doc: TopologyDocument, parent: QWidget | None = None) -> None:
+        super().__init__(parent)
+        self.doc = doc
+        self.list = QListWidget(self)
+        self.add_button = QPushButton("Add", self)
+        self.remove_button = QPushButton("Remove", self)
+        self.form = RecordForm(WORKLOAD_FIELDS, self)
+        left = QVBoxLayout()
+        left.addWidget(self.list, 1)
+        buttons = QHBoxLayout()
+        buttons.addWidget(self.add_button)
+        buttons.addWidget(self.remove_button)
+        left.addLayout(buttons)
+        scroll = QScrollArea(self)
+        scroll.setWidgetResizable(True)
+        scroll.setWidget(self.form)
+        row = QHBoxLayout(self)
+        row.setContentsMargins(4, 4, 4, 4)
+        row.addLayout(left, 1)
+        row.addWidget(scroll, 2)
+        self.add_button.clicked.connect(self.add_workload)
+        self.remove_button.clicked.connect(self.remove_current)
+        self.list.currentRowChanged.connect(lambda _row: self._show_current())
+        self.form.edited.connect(self._on_edited)
+        doc.workloadsChanged.connect(self._reload)
+        doc.topologyReset.connect(self._reload)
+        doc.deviceAdded.connect(lambda _id: self._reload())
+        doc.deviceRemoved.connect(lambda _id: self._reload())
+        self._reload()
+
+    # -- showing -----------------------------------------------------------------------------
+    def _reload(self) -> None:
+        row = max(0, self.list.currentRow())
+        names = [f"{w.name}  ({w.source}, {w.rate_rps:g} req/s)" for w in self.doc.topology.workloads]
+        self.list.blockSignals(True)
+        if [self.list.item(i).text() for i in range(self.list.count())] != names:
+            self.list.clear()
+            self.list.addItems(names)
+        self.list.setCurrentRow(min(row, len(names) - 1))
+        self.list.blockSignals(False)
+        devices = [d.id for d in self.doc.topology.devices]
+        for name, extra in (("source", []), ("consumer", [_SAME_AS_SOURCE])):
+            combo = self.form.editors[name]
+            assert isinstance(combo, QComboBox)
+            wanted = extra + devices
+            if [combo.itemText(i) for i in range(combo.count())] != wanted:
+                combo.blockSignals(True)
+                combo.clear()
+                combo.addItems(wanted)
+                combo.blockSignals(False)
+        self._show_current()
+
+    def _show_current(self) -> None:
+        row = self.list.currentRow()
+        has = 0 <= row < len(self.doc.topology.workloads)
+        self.form.setEnabled(has)
+        self.remove_button.setEnabled(has)
+        self.form.clear_errors()
+        if not has:
+            return
+        w = self.doc.topology.workloads[row]
+        self.form.set_values({
+            "name": w.name, "source": w.source, "consumer": w.consumer or _SAME_AS_SOURCE,
+            "model": w.model or "", "rate_rps": w.rate_rps, "input_shapes": format_shapes(w.input_shapes),
+            "slo_ms": w.slo_ms, "accuracy_budget_pct": w.accuracy_budget_pct, "privacy": w.privacy,
+            "private_tensors": ", ".join(w.private_tensors),
+        })
+
+    # -- editing -------------------------------------------------------------------------------
+    def add_workload(self) -> str | None:
+        """Add a workload from the selected-or-first device; returns its name."""
+        topo = self.doc.topology
+        if not topo.devices:
+            return None
+        names = {w.name for w in topo.workloads}
+        i = 1
+        while f"workload-{i}" in names:
+            i += 1
+        source = next((d.id for d in topo.devices if str(d.tier) == "device"), topo.devices[0].id)
+        w = Workload(name=f"workload-{i}", source=source, rate_rps=1.0)
+        self.doc.push(AddWorkloadCommand(self.doc, w))
+        self.list.setCurrentRow(len(topo.workloads) - 1)
+        return w.name
+
+    def remove_current(self) -> None:
+        """Remove the selected workload."""
+        row = self.list.currentRow()
+        if 0 <= row < len(self.doc.topology.workloads):
+            self.doc.push(RemoveWorkloadCommand(self.doc, self.doc.topology.workloads[row].name))
+
+    def _on_edited(self, name: str, value: Any) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.doc.topology.workloads):
+            return
+        try:
+            value = self._to_model(name, value)
+        except ValueError as exc:
+            self.form.set_error(name, str(exc))
+            return
+        current = self.doc.topology.workloads[row]
+        new, error = validated_update([current], name, value)
+        if not error and name == "name" and any(w.name == value for i, w in enumerate(self.doc.topology.workloads) if i != row):
+            error = f"another workload is already called {value!r}"
+        self.form.set_error(name, error)
+        if new and not error and new[0] != current:
+            self.doc.push(EditWorkloadCommand(self.doc, row, new[0], merge_key=name))
+
+    @staticmethod
+    def _to_model(name: str, value: Any) -> Any:
+        if name == "input_shapes":
+            return parse_shapes(value)
+        if name == "consumer":
+            return None if value in (_SAME_AS_SOURCE, "") else value
+        if name == "model":
+            return value or None
+        if name == "accuracy_budget_pct" and value is not None and value < 0:
+            return None
+        if name == "private_tensors":
+            return [t.strip() for t in value.split(",") if t.strip()]
+        return value
