@@ -1,0 +1,239 @@
+"""Find the best placement: exact chain DP, MILP (HiGHS), brute force, and baselines.
+
+:func:`optimize` is the entry point. ``solver='auto'`` uses the chain DP when
+every candidate device lies on a chain route from the source whose messages
+use distinct link directions (the DP is then exact over contiguous splits), and
+the MILP otherwise (exact over every placement). Whatever the solver, the plan
+is compared with the baselines on the same cost model and is never worse than
+a feasible one. An infeasible problem still gets an answer: ``feasible=False``,
+the constraint that fails first, and the closest plan.
+
+Example
+-------
+>>> from planner_app.core.problem import ModelStructure, PlanningProblem
+>>> from planner_app.core.optimizer.synthetic import random_topology, time_table_from_flops
+>>> import numpy as np
+>>> topo = random_topology(np.random.default_rng(0), 3)
+>>> model = ModelStructure.chain([2e8, 4e8, 1e8], [400_000, 100_000, 4_000], input_bytes=600_000)
+>>> problem = PlanningProblem.build(topo, None, model, time_table_from_flops(model, topo, ["fp32", "int8"]),
+...                                 objective="latency")
+>>> result = optimize(problem, pareto=True)
+>>> result.feasible, result.solver
+(True, 'dp')
+>>> result.prediction.latency_ms <= min(b.prediction.latency_ms for b in result.baselines)
+True
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "SOLVERS",
+    "OptimizationResult",
+    "ParetoEntry",
+    "optimize",
+    "choose_solver",
+    "evaluate",
+    "Placement",
+    "Prediction",
+    "PlanningProblem",
+    "Constraints",
+    "ModelStructure",
+    "BaselineResult",
+]
+
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner_app.core.cost_model import Prediction, evaluate
+from planner_app.core.optimizer.baselines import BaselineResult, compute_baselines
+from planner_app.core.optimizer.brute_force import MAX_BRUTE_FORCE, brute_force, chain_routes
+from planner_app.core.optimizer.chain_dp import route_is_exact, solve_chain
+from planner_app.core.optimizer.pareto import criteria_vector, nondominated
+from planner_app.core.problem import (
+    CONSTRAINT_ORDER,
+    Constraints,
+    ModelStructure,
+    Placement,
+    PlanningProblem,
+    ProblemError,
+)
+from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+SOLVERS = ("auto", "dp", "milp", "brute")
+
+
+@dataclass
+class ParetoEntry:
+    """One point of the trade-off front."""
+
+    placement: Placement
+    prediction: Prediction
+
+
+@dataclass
+class OptimizationResult:
+    """What :func:`optimize` found.
+
+    ``placement``/``prediction`` is the best plan, or when ``feasible`` is False
+    the closest one (least total normalised violation). ``solver`` names what
+    produced it (``'dp'``, ``'milp'``, ``'brute'``, or ``'baseline:<name>'``
+    when a baseline outside the solver's space was better); ``exact_scope``
+    says over which space the answer is exact.
+    """
+
+    feasible: bool
+    placement: Placement
+    prediction: Prediction
+    objective_value: float
+    solver: str
+    exact: bool
+    exact_scope: str
+    solve_ms: float
+    pareto_front: list[ParetoEntry] = field(default_factory=list)
+    baselines: list[BaselineResult] = field(default_factory=list)
+    failing_constraint: str | None = None
+    message: str = ""
+    notes: list[str] = field(default_factory=list)
+
+    def improvement_over(self, baseline: BaselineResult, problem: PlanningProblem) -> float | None:
+        """How many times better the plan is than ``baseline`` on the objective (>1 = better)."""
+        mine = problem.objective_value(self.prediction)
+        theirs = problem.objective_value(baseline.prediction)
+        if not (math.isfinite(mine) and math.isfinite(theirs)) or mine <= 0:
+            return None
+        return theirs / mine
+
+
+def _chain_like(problem: PlanningProblem) -> tuple[bool, list[list[str]]]:
+    routes = chain_routes(problem)
+    covered = {d for r in routes for d in r}
+    ok = covered >= set(problem.devices) and all(route_is_exact(problem, r) for r in routes)
+    return ok, routes
+
+
+def choose_solver(problem: PlanningProblem) -> str:
+    """What ``solver='auto'`` picks (see the module docstring)."""
+    ok, _ = _chain_like(problem)
+    return "dp" if ok else "milp"
+
+
+def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: ProgressCallback | None,
+           cancel: CancelToken | None) -> tuple[Placement | None, Prediction | None, list[ParetoEntry], bool, str]:
+    """Run one solver: (best, prediction, front, exact, scope)."""
+    if solver == "dp":
+        res = solve_chain(problem, pareto=pareto, progress=progress, cancel=cancel)
+        scope = "contiguous splits along " + "; ".join(" → ".join(r) for r in res.routes)
+        front = [ParetoEntry(p, pr) for p, pr in res.front]
+        return res.best, res.best_prediction, front, res.exact, scope
+    if solver == "milp":
+        from planner_app.core.optimizer.milp import solve_milp
+
+        res = solve_milp(problem, progress=progress, cancel=cancel)
+        front: list[ParetoEntry] = []
+        if pareto:
+            front = _front_for_general(problem, res.best, res.best_prediction, cancel)
+        return res.best, res.best_prediction, front, res.exact, "every placement (any device and level per unit)"
+    if solver == "brute":
+        res = brute_force(problem, "general", pareto=pareto, cancel=cancel)
+        front = [ParetoEntry(p, pr) for p, pr in res.front]
+        return res.best, res.best_prediction, front, True, "every placement (enumerated)"
+    raise ProblemError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+
+
+def _front_for_general(problem: PlanningProblem, best: Placement | None, best_pred: Prediction | None,
+                       cancel: CancelToken | None) -> list[ParetoEntry]:
+    """The front for a MILP run: enumerated when small, else the chain DP's front plus the MILP plan."""
+    size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
+    if size <= 20_000:
+        return [ParetoEntry(p, pr) for p, pr in brute_force(problem, "general", pareto=True, cancel=cancel).front]
+    pts = [(p, pr) for p, pr in solve_chain(problem, pareto=True, cancel=cancel).front]
+    if best is not None and best_pred is not None:
+        pts.append((best, best_pred))
+    if not pts:
+        return []
+    keep = nondominated(np.array([criteria_vector(pr) for _, pr in pts]))
+    return sorted((ParetoEntry(*pts[i]) for i in keep), key=lambda e: e.prediction.latency_ms)
+
+
+def _rank(problem: PlanningProblem, pred: Prediction) -> tuple[int, float, float]:
+    return (0 if pred.feasible else 1, pred.total_violation, problem.objective_value(pred))
+
+
+def _diagnose(problem: PlanningProblem, solver: str, cancel: CancelToken | None) -> tuple[str, list[Placement]]:
+    """The constraint that fails first (adding them in CONSTRAINT_ORDER), and plans of the relaxed problems."""
+    toggles = [k for k in CONSTRAINT_ORDER if k != "runnable"]
+    plans: list[Placement] = []
+    for i, kind in enumerate(["runnable", *toggles]):
+        off = toggles[i:]  # constraints after (and including) the next one are off
+        relaxed = problem.with_changes(constraints=problem.constraints.without(*off))
+        best, _, _, _, _ = _solve(relaxed, solver, False, None, cancel)
+        if best is None:
+            return kind, plans
+        plans.append(best)
+    return "unknown", plans  # pragma: no cover - the full problem was infeasible, so some step fails
+
+
+def optimize(
+    problem: PlanningProblem,
+    solver: str = "auto",
+    pareto: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    baselines: bool = True,
+) -> OptimizationResult:
+    """Best placement for ``problem`` (see the module docstring).
+
+    ``solver``: 'auto', 'dp' (chain DP), 'milp' (HiGHS), or 'brute' (small problems only).
+    ``pareto``: also return the latency / cost / link-bytes (/ fidelity) front.
+    """
+    if solver not in SOLVERS:
+        raise ProblemError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
+    if solver == "brute":
+        size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
+        if size > MAX_BRUTE_FORCE:
+            raise ProblemError(f"brute force would evaluate {size:,} placements; use 'dp', 'milp' or 'auto'")
+    t0 = time.perf_counter()
+    used = choose_solver(problem) if solver == "auto" else solver
+    report(progress, 0.0, f"solving with {used}")
+    inner = None if progress is None else (lambda f, m: report(progress, 0.7 * f, m))
+    best, pred, front, exact, scope = _solve(problem, used, pareto, inner, cancel)
+    solve_ms = (time.perf_counter() - t0) * 1000.0
+    notes: list[str] = []
+    if not exact:
+        notes.append(f"the {used} answer is not proven optimal (see exact_scope and the solver's notes)")
+    report(progress, 0.75, "baselines")
+    base = compute_baselines(problem, cancel) if baselines else []
+    failing: str | None = None
+    message = ""
+    if best is None or pred is None:
+        report(progress, 0.85, "no feasible plan: finding the constraint that fails first")
+        failing, relaxed_plans = _diagnose(problem, used, cancel)
+        pool = [(p, evaluate(p, problem)) for p in relaxed_plans] + [(b.placement, b.prediction) for b in base]
+        if not pool:  # nothing runs anywhere: report the all-on-source plan with its violations
+            p0 = Placement.uniform(problem.n_units, problem.devices[0], problem.levels[0])
+            pool = [(p0, evaluate(p0, problem))]
+        best, pred = min(pool, key=lambda x: (x[1].total_violation, problem.objective_value(x[1])))
+        message = (f"no plan meets every constraint; '{failing}' is the first that cannot be met "
+                   f"(constraints added in the order {', '.join(CONSTRAINT_ORDER)}). Closest plan: "
+                   f"{best.summary()} — {'; '.join(pred.violations[:3])}")
+        report(progress, 1.0, "done (infeasible)")
+        return OptimizationResult(False, best, pred, problem.objective_value(pred), used, exact, scope, solve_ms,
+                                  front, base, failing, message, notes)
+    value = problem.objective_value(pred)
+    for b in base:
+        bv = problem.objective_value(b.prediction)
+        if b.prediction.feasible and bv < value * (1 - 1e-9):
+            notes.append(f"baseline {b.name} ({bv:.6g}) beat the {used} plan ({value:.6g}), which searched "
+                         f"{scope}; the baseline's plan is returned")
+            best, pred, value, used = b.placement, b.prediction, bv, f"baseline:{b.name}"
+    if pareto and front:
+        pts = [(e.placement, e.prediction) for e in front] + [(best, pred)]
+        keep = nondominated(np.array([criteria_vector(pr) for _, pr in pts]))
+        front = sorted((ParetoEntry(*pts[i]) for i in keep), key=lambda e: e.prediction.latency_ms)
+    report(progress, 1.0, "done")
+    return OptimizationResult(True, best, pred, value, used, exact, scope, solve_ms, front, base, None,
+                              f"best plan by {used}: {best.summary()}", notes)
+

@@ -1,0 +1,453 @@
+"""Exact chain DP: contiguous stages along a route, with multi-criteria labels.
+
+The space: for each chain route from the source (the candidate devices along
+the best route to each device, see :func:`~planner_app.core.optimizer.brute_force.chain_routes`),
+units in topological order are split into contiguous stages on the route's
+devices in order (a stage may be empty), one level per stage, one cut codec
+for the plan. The DP walks units one at a time; a state is (station, level)
+of the current unit; a label is a vector of figures that the cost model adds
+up (latency, cost, link bytes, energy), combines by max (the bottleneck busy
+time for throughput, the lowest fidelity) or tracks per stage (busy time,
+weights and peak activation of the open stage, for capacity and memory
+limits). A label is kept unless another label of the same state is no worse in
+every component, so the final labels hold the exact optimum of any objective
+that is monotone in them, and the exact Pareto front.
+
+Exactness needs the messages of a plan to use distinct link directions (true
+on a path topology, checked by :func:`route_is_exact`); elsewhere the DP's
+link-capacity and bottleneck figures can miss sharing, and ``optimize`` uses
+the MILP. Every plan it returns is re-evaluated with :func:`evaluate`.
+
+Example
+-------
+>>> out = solve_chain(problem)                          # doctest: +SKIP
+>>> out.best.summary(), out.best_prediction.latency_ms  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__all__ = ["ChainResult", "solve_chain", "route_is_exact"]
+
+import math
+from dataclasses import dataclass, field
+
+import numpy as np
+
+from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.brute_force import chain_routes
+from planner_app.core.optimizer.pareto import criteria_vector, nondominated
+from planner_app.core.problem import Placement, PlanningProblem
+from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+_ADDITIVE = ("latency", "cost", "bytes", "energy")
+_TOL = 1 + 1e-9
+
+
+@dataclass
+class ChainResult:
+    """Best plan (None when no contiguous plan is feasible), its prediction, and the front."""
+
+    best: Placement | None
+    best_prediction: Prediction | None
+    best_value: float
+    front: list[tuple[Placement, Prediction]] = field(default_factory=list)
+    routes: list[list[str]] = field(default_factory=list)
+    exact: bool = True
+    labels_kept: int = 0
+
+
+def route_is_exact(problem: PlanningProblem, stations: list[str]) -> bool:
+    """Whether the messages of any plan on ``stations`` use distinct link directions."""
+    res = problem.result_device
+    seq = list(dict.fromkeys([problem.source, *stations]))
+    dirs: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
+
+    def d(a: str, b: str) -> set[tuple[str, str, str]]:
+        if a == b:
+            return set()
+        if (a, b) not in dirs:
+            dirs[(a, b)] = {(lid, u, v) for lid, u, v, _ in message_coefficients(problem, a, b, "none").link_dirs}
+        return dirs[(a, b)]
+
+    r = len(seq)
+    # a plan sends between increasing positions of seq, then from its last station to the result device
+    for a in range(r):
+        for b in range(a + 1, r):
+            first = d(seq[a], seq[b])
+            for x in range(b, r):
+                if first & d(seq[x], res):
+                    return False
+                for y in range(x + 1, r):
+                    if first & d(seq[x], seq[y]):
+                        return False
+    return True
+
+
+class _Columns:
+    """Which label components a run needs, and where they sit."""
+
+    def __init__(self, problem: PlanningProblem, pareto: bool, need_bott: bool, mem: bool, busy: bool,
+                 fid: bool) -> None:
+        weights = problem.weights
+        c = problem.constraints
+        names: list[str] = []
+        additive = {k for k in weights if k != "throughput"}
+        single = len(additive) == 1 and not pareto
+        self.obj_metric: str | None = None
+        if pareto:
+            names += ["latency", "cost", "bytes"]
+        else:
+            if single:
+                (m,) = additive
+                self.obj_metric = {"latency": "latency", "cost": "cost", "bandwidth": "bytes", "energy": "energy"}[m]
+                names.append(self.obj_metric)
+            elif additive:
+                names.append("obj")
+            if c.slo_ms is not None and "latency" not in names:
+                names.append("latency")
+            if c.max_cost_usd_per_1k is not None and "cost" not in names:
+                names.append("cost")
+        self.need_bott = need_bott
+        if need_bott:
+            names.append("bott")
+        if busy or need_bott:
+            names.append("sbusy")
+        if mem:
+            names += ["smem", "sact"]
+        if fid:
+            names.append("negfid")
+        self.names = names
+        self.idx = {n: i for i, n in enumerate(names)}
+        self.add = [i for i, n in enumerate(names) if n in _ADDITIVE or n == "obj"]
+        self.weights = weights
+
+    def __len__(self) -> int:
+        return len(self.names)
+
+
+def _scalar(cols: _Columns, L: np.ndarray) -> np.ndarray:
+    """Objective value of final labels (stage closed)."""
+    w = cols.weights
+    v = np.zeros(len(L))
+    if cols.obj_metric is not None:
+        metric_obj = {"latency": "latency", "cost": "cost", "bytes": "bandwidth", "energy": "energy"}[cols.obj_metric]
+        v += w[metric_obj] * L[:, cols.idx[cols.obj_metric]]
+    elif "obj" in cols.idx:
+        v += L[:, cols.idx["obj"]]
+    if "throughput" in w:
+        v += w["throughput"] * L[:, cols.idx["bott"]]
+    return v
+
+
+def _unit_deltas(problem: PlanningProblem, cols: _Columns, stations: list[str]) -> np.ndarray:
+    """``U[i, j, l, c]``: what unit i on station j at level l adds to each additive column."""
+    topo = problem.topology
+    n, nl = problem.n_units, len(problem.levels)
+    dindex = {d: i for i, d in enumerate(problem.devices)}
+    U = np.zeros((n, len(stations), nl, len(cols)))
+    w = cols.weights
+    for j, dev_id in enumerate(stations):
+        dev = topo.device(dev_id)
+        raw = problem.ms[:, dindex[dev_id], :]
+        ms = np.where(np.isfinite(raw), raw, 0.0)  # inf * 0 $/h would be nan; poisoned below
+        usd = dev.cost_usd_per_hour / 3.6e6 * 1000.0
+        energy_w = dev.power_active_w if dev.battery else 0.0
+        per = {"latency": ms, "cost": ms * usd, "bytes": np.zeros_like(ms), "energy": ms * energy_w}
+        for name, ci in cols.idx.items():
+            if name in per:
+                U[:, j, :, ci] = per[name]
+            elif name == "obj":
+                U[:, j, :, ci] = sum(w.get(k, 0.0) * per[m] for k, m in
+                                     (("latency", "latency"), ("cost", "cost"), ("bandwidth", "bytes"), ("energy", "energy")))
+        # unrunnable units poison every column so the label is dropped
+        U[:, j][~np.isfinite(raw)] = np.inf
+    return U
+
+
+def _message(problem: PlanningProblem, cols: _Columns, a: str, b: str, codec: str, private: np.ndarray):
+    """Deltas ``(n+1, C)`` of a message a -> b at each boundary, its max link busy ms, and feasibility."""
+    s = problem.structure
+    n1 = s.n_units + 1
+    D = np.zeros((n1, len(cols)))
+    bott = np.zeros(n1)
+    ok = np.ones(n1, dtype=bool)
+    if a == b:
+        return D, bott, ok
+    coef = message_coefficients(problem, a, b, codec)
+    B = s.cut_bytes.astype(float)
+    has = np.array([bool(t) for t in s.cut_tensors])
+    w = cols.weights
+    per = {
+        "latency": np.where(has, coef.fixed_ms + coef.ms_per_byte * B, 0.0),
+        "cost": coef.usd_per_1k_per_byte * B,
+        "bytes": coef.wire_ratio * coef.hops * B,
+        "energy": coef.energy_mj_per_byte * B,
+    }
+    for name, ci in cols.idx.items():
+        if name in per:
+            D[:, ci] = per[name]
+        elif name == "obj":
+            D[:, ci] = sum(w.get(k, 0.0) * per[m] for k, m in
+                           (("latency", "latency"), ("cost", "cost"), ("bandwidth", "bytes"), ("energy", "energy")))
+    bott = coef.max_link_ms_per_byte * B
+    if problem.constraints.capacity:
+        ok &= problem.rate_rps * bott / 1000.0 < 1.0
+    if not coef.in_zone:
+        ok &= ~private
+    return D, bott, ok
+
+
+def _prune(problem: PlanningProblem, cols: _Columns, L: np.ndarray, mem_limit: float) -> np.ndarray:
+    keep = np.all(np.isfinite(L), axis=1)
+    c = problem.constraints
+    idx = cols.idx
+    if c.slo_ms is not None and "latency" in idx:
+        keep &= L[:, idx["latency"]] <= c.slo_ms * _TOL
+    if c.max_cost_usd_per_1k is not None and "cost" in idx:
+        keep &= L[:, idx["cost"]] <= c.max_cost_usd_per_1k * _TOL
+    if "smem" in idx:
+        keep &= L[:, idx["smem"]] + L[:, idx["sact"]] <= mem_limit
+    if "sbusy" in idx and c.capacity:
+        keep &= problem.rate_rps * L[:, idx["sbusy"]] / 1000.0 < 1.0
+    return keep
+
+
+def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
+         cancel: CancelToken | None):
+    """One DP over one route and codec; returns final labels with back-pointers."""
+    n = problem.n_units
+    nl = len(problem.levels)
+    R = len(stations)
+    C = len(cols)
+    idx = cols.idx
+    private = problem.private_cut_mask()
+    U = _unit_deltas(problem, cols, stations)
+    dindex = {d: i for i, d in enumerate(problem.devices)}
+    ms_st = problem.ms[:, [dindex[d] for d in stations], :]
+    pb = problem.param_bytes
+    act = problem.activation_bytes
+    mem_limit = np.array([problem.memory_limit_bytes(d) for d in stations])
+    pins = {int(u): d for u, d in problem.constraints.pinned_units.items()}
+    fid = np.array([problem.level_fidelity(x) for x in problem.levels])
+    msg = {}
+    for j0 in range(R):
+        for j in range(j0 + 1, R):
+            msg[(j0, j)] = _message(problem, cols, stations[j0], stations[j], codec, private)
+    init = [_message(problem, cols, problem.source, stations[j], codec, private) for j in range(R)]
+    final = [_message(problem, cols, stations[j], problem.result_device, codec, private) for j in range(R)]
+    has_bott, has_busy, has_mem, has_fid = "bott" in idx, "sbusy" in idx, "smem" in idx, "negfid" in idx
+
+    def add_unit(L: np.ndarray, i: int, j: int, li: int) -> np.ndarray:
+        L[:, cols.add] += U[i, j, li, cols.add]
+        if has_busy:
+            L[:, idx["sbusy"]] += ms_st[i, j, li]
+        if has_mem:
+            L[:, idx["smem"]] += pb[i, li]
+            L[:, idx["sact"]] = np.maximum(L[:, idx["sact"]], act[i])
+        return L
+
+    def open_stage(L: np.ndarray, li: int) -> np.ndarray:
+        if has_fid:
+            L[:, idx["negfid"]] = np.maximum(L[:, idx["negfid"]], -fid[li])
+        return L
+
+    def send(L: np.ndarray, m, k: int) -> np.ndarray:
+        D, bott, ok = m
+        if not ok[k]:
+            return L[:0]
+        L = L.copy()
+        if has_bott:
+            L[:, idx["bott"]] = np.maximum(L[:, idx["bott"]], L[:, idx["sbusy"]])
+            L[:, idx["bott"]] = np.maximum(L[:, idx["bott"]], bott[k])
+        L[:, cols.add] += D[k, cols.add]
+        # the closed stage's resources are accounted; the next stage starts empty
+        if has_busy:
+            L[:, idx["sbusy"]] = 0.0
+        if has_mem:
+            L[:, idx["smem"]] = 0.0
+            L[:, idx["sact"]] = 0.0
+        return L
+
+    states = [(j, li) for j in range(R) for li in range(nl) if levels_ok[li]]
+    # labels[s] = (array (m, C), back_state (m,), back_index (m,))
+    history: list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]] = []
+    cur: dict[tuple[int, int], np.ndarray] = {}
+    zero = np.zeros((1, C))
+    if has_fid:
+        zero[:, idx["negfid"]] = -np.inf
+    for i in range(n):
+        if cancel is not None and i % 16 == 0:
+            cancel.raise_if_cancelled()
+        pin = pins.get(i)
+        new: dict[tuple[int, int], np.ndarray] = {}
+        back: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
+        # what arrives at station j by a switch (before the level is known)
+        arrivals: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for j in range(R):
+            if pin is not None and stations[j] != pin:
+                continue
+            parts, bs, bi = [], [], []
+            if i == 0:
+                L = send(zero, init[j], 0)
+                parts.append(L)
+                bs.append(np.full(len(L), -1))
+                bi.append(np.zeros(len(L), dtype=np.int64))
+            else:
+                for j0 in range(j):
+                    for li0 in range(nl):
+                        prev = cur.get((j0, li0))
+                        if prev is None or not len(prev):
+                            continue
+                        L = send(prev, msg[(j0, j)], i)
+                        if len(L):
+                            parts.append(L)
+                            bs.append(np.full(len(L), j0 * nl + li0))
+                            bi.append(np.arange(len(L)))
+            if parts:
+                A = np.concatenate(parts)
+                S, Ix = np.concatenate(bs), np.concatenate(bi)
+                keep = nondominated(A)
+                arrivals[j] = (A[keep], S[keep], Ix[keep])
+        for j, li in states:
+            if pin is not None and stations[j] != pin:
+                continue
+            parts, bs, bi = [], [], []
+            prev = cur.get((j, li))
+            if prev is not None and len(prev):
+                parts.append(add_unit(prev.copy(), i, j, li))
+                bs.append(np.full(len(prev), j * nl + li))
+                bi.append(np.arange(len(prev)))
+            if j in arrivals:
+                A, S, Ix = arrivals[j]
+                parts.append(add_unit(open_stage(A.copy(), li), i, j, li))
+                bs.append(S)
+                bi.append(Ix)
+            if not parts:
+                continue
+            A = np.concatenate(parts)
+            S, Ix = np.concatenate(bs), np.concatenate(bi)
+            keep = _prune(problem, cols, A, mem_limit[j])
+            A, S, Ix = A[keep], S[keep], Ix[keep]
+            if not len(A):
+                continue
+            k = nondominated(A)
+            new[(j, li)] = A[k]
+            back[(j, li)] = (S[k], Ix[k])
+        history.append(back)
+        cur = new
+    # close: last stage's busy into the bottleneck, results to the consumer
+    finals, fs, fi = [], [], []
+    for (j, li), L in cur.items():
+        F = send(L, final[j], n)
+        keep = _prune(problem, cols, F, mem_limit[j]) if len(F) else np.zeros(0, bool)
+        finals.append(F[keep])
+        fs.append(np.full(int(keep.sum()), j * nl + li))
+        fi.append(np.arange(len(L))[keep] if len(F) else np.zeros(0, np.int64))
+    if not finals:
+        return np.zeros((0, C)), np.zeros(0, int), np.zeros(0, int), history
+    return np.concatenate(finals), np.concatenate(fs), np.concatenate(fi), history
+
+
+def _reconstruct(problem: PlanningProblem, stations: list[str], codec: str, history, state: int, index: int) -> Placement:
+    nl = len(problem.levels)
+    n = problem.n_units
+    devs: list[str] = [""] * n
+    lvls: list[str] = [""] * n
+    s, k = int(state), int(index)
+    for i in range(n - 1, -1, -1):
+        j, li = divmod(s, nl)
+        devs[i] = stations[j]
+        lvls[i] = problem.levels[li]
+        bs, bi = history[i][(j, li)]
+        s, k = int(bs[k]), int(bi[k])
+    p = Placement(tuple(devs), tuple(lvls), codec)
+    return p
+
+
+def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
+    """A plan that sends nothing is reported with codec 'none'."""
+    stations = [problem.source] + [d for _, _, d, _ in p.parts()] + [problem.result_device]
+    sends = any(a != b for a, b in zip(stations, stations[1:], strict=False))
+    return p if sends or p.codec == "none" else Placement(p.devices, p.levels, "none")
+
+
+def _mem_may_bind(problem: PlanningProblem, stations: list[str]) -> bool:
+    if not problem.constraints.memory:
+        return False
+    worst = float(np.max(problem.param_bytes, axis=1).sum() + problem.activation_bytes.max())
+    return any(worst > problem.memory_limit_bytes(d) for d in stations)
+
+
+def _busy_may_bind(problem: PlanningProblem, stations: list[str]) -> bool:
+    if not problem.constraints.capacity:
+        return False
+    dindex = {d: i for i, d in enumerate(problem.devices)}
+    for d in stations:
+        ms = problem.ms[:, dindex[d], :]
+        worst = float(np.where(np.isfinite(ms), ms, 0.0).max(axis=1).sum())
+        if problem.rate_rps * worst / 1000.0 >= 1.0:
+            return True
+    return False
+
+
+def solve_chain(
+    problem: PlanningProblem,
+    pareto: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> ChainResult:
+    """The exact best contiguous plan for the problem's objective, and with ``pareto`` the front."""
+    routes = chain_routes(problem)
+    fid_floor = problem.constraints.min_fidelity
+    level_f = [problem.level_fidelity(x) for x in problem.levels]
+    candidates: list[Placement] = []
+    front_points: list[Placement] = []
+    exact = True
+    kept = 0
+    jobs = [(r, c) for r in routes for c in problem.codecs]
+    need_bott = "throughput" in problem.weights
+    distinct_fid = len({round(f, 12) for f in level_f}) > 1 or any(c.fidelity != 1.0 for c in problem.codecs.values())
+    for ji, (stations, codec) in enumerate(jobs):
+        report(progress, ji / max(1, len(jobs)), f"chain DP over {' → '.join(stations)}, codec {codec}")
+        exact &= route_is_exact(problem, stations)
+        cf = problem.codecs[codec].fidelity
+        levels_ok = [fid_floor is None or f * (cf if codec != "none" else 1.0) >= fid_floor - 1e-12 for f in level_f]
+        if not any(levels_ok):
+            continue
+        mem, busy = _mem_may_bind(problem, stations), _busy_may_bind(problem, stations)
+        runs = [(False, _Columns(problem, False, need_bott, mem, busy, False))]
+        if pareto:
+            runs.append((True, _Columns(problem, True, False, mem, busy, distinct_fid)))
+        for is_front, cols in runs:
+            L, S, Ix, hist = _run(problem, stations, codec, cols, levels_ok, cancel)
+            kept += sum(len(b[0]) for h in hist for b in h.values())
+            if not len(L):
+                continue
+            if is_front:
+                crit = [cols.idx[c] for c in ("latency", "cost", "bytes", "negfid") if c in cols.idx]
+                for k in nondominated(L[:, crit]):
+                    front_points.append(_reconstruct(problem, stations, codec, hist, S[k], Ix[k]))
+            else:
+                v = _scalar(cols, L)
+                k = int(np.argmin(v))
+                candidates.append(_reconstruct(problem, stations, codec, hist, S[k], Ix[k]))
+    report(progress, 1.0, "chain DP done")
+    best: tuple[float, Placement, Prediction] | None = None
+    for p in candidates:
+        p = _canonical_codec(problem, p)
+        pred = evaluate(p, problem)
+        v = problem.objective_value(pred)
+        if pred.feasible and (best is None or v < best[0]):
+            best = (v, p, pred)
+    front: list[tuple[Placement, Prediction]] = []
+    if front_points:
+        uniq = list(dict.fromkeys(_canonical_codec(problem, p) for p in front_points))
+        evals = [(p, evaluate(p, problem)) for p in uniq]
+        evals = [(p, pr) for p, pr in evals if pr.feasible]
+        if evals:
+            pts = np.array([criteria_vector(pr) for _, pr in evals])
+            front = [evals[i] for i in nondominated(pts)]
+            front.sort(key=lambda x: x[1].latency_ms)
+    if best is None:
+        return ChainResult(None, None, math.inf, front, routes, exact, kept)
+    return ChainResult(best[1], best[2], best[0], front, routes, exact, kept)

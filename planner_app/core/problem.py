@@ -1,0 +1,520 @@
+"""The planning problem and its decision: what the cost model and the optimizer share.
+
+- :class:`ModelStructure`: the light view of a model the optimizer needs — units
+  in topological order, their FLOPs and weights, and every tensor with its size,
+  producer and consumers. Build it from a ``ModelGraph`` with
+  :meth:`ModelStructure.from_model_graph`, or directly (tests, benchmarks).
+- :class:`Constraints`: hard limits (latency SLO, $ per 1k requests, fidelity
+  floor, memory, link/device capacity, privacy zone, pinned units).
+- :class:`PlanningProblem`: topology + workload + model + time table + cut codecs
+  + constraints + objective, with routes between every pair of candidate devices
+  computed once.
+- :class:`Placement`: the decision — a device and a compression level per unit,
+  and one cut codec used on every message of the plan.
+
+Execution model (what the cost model predicts, and what the exported chained
+parts do): a *part* is a maximal run of consecutive units (topological order)
+on one device at one level. Parts run one after another; at each boundary the
+*cut set* — every tensor produced before the boundary and still needed after
+it (skip connections included, graph outputs count as needed at the end) —
+is sent from the previous station's device to the next one's when they differ.
+The stations are the source device (holding the raw inputs), the parts in
+order, and the workload's result device (receiving the graph outputs).
+
+Example
+-------
+>>> s = ModelStructure.chain([10.0, 20.0], [4000, 400], input_bytes=40000)
+>>> s.cut_bytes.tolist()
+[40000, 4000, 400]
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "OBJECTIVE_METRICS",
+    "CONSTRAINT_ORDER",
+    "TensorInfo",
+    "ModelStructure",
+    "Constraints",
+    "PlanningProblem",
+    "Placement",
+    "ProblemError",
+    "objective_weights",
+]
+
+import math
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field, replace
+from typing import Any, Literal
+
+import numpy as np
+
+from planner_app.core.errors import PlannerError, Problem
+from planner_app.core.timetable import DEFAULT_CUT_CODECS, CutCodec, TimeTable
+from planner_app.core.topology import Route, Topology, Workload
+
+#: objective name -> the Prediction figure it minimises
+OBJECTIVE_METRICS: dict[str, str] = {
+    "latency": "latency_ms",
+    "throughput": "bottleneck_ms",  # 1000 / throughput_rps: minimising it maximises throughput
+    "cost": "cost_usd_per_1k",
+    "bandwidth": "link_bytes_per_request",
+    "energy": "energy_mj_per_request",
+}
+
+#: the order in which constraints are added when looking for the one that fails first
+CONSTRAINT_ORDER = ("runnable", "pinned", "privacy", "memory", "capacity", "fidelity", "slo", "cost")
+
+
+class ProblemError(PlannerError):
+    """A planning problem cannot be posed (bad objective, unreachable devices, ...)."""
+
+
+def objective_weights(objective: str | Mapping[str, float]) -> dict[str, float]:
+    """``'latency'`` or ``{'latency': 1, 'cost': 50}`` -> ``{metric name: weight}``.
+
+    Weighted sums add raw figures (ms, USD per 1k, bytes, mJ): scale the weights
+    to the units you mean.
+    """
+    if isinstance(objective, str):
+        items = {objective: 1.0}
+    else:
+        items = dict(objective)
+    out: dict[str, float] = {}
+    for name, w in items.items():
+        if name not in OBJECTIVE_METRICS:
+            raise ProblemError(
+                f"objective {name!r} is unknown; use one of {', '.join(OBJECTIVE_METRICS)} "
+                "or a dict of them with weights"
+            )
+        if not (w >= 0 and math.isfinite(w)):
+            raise ProblemError(f"objective weight for {name!r} is {w}; weights must be finite and >= 0")
+        if w > 0:
+            out[name] = float(w)
+    if not out:
+        raise ProblemError("the objective has no positive weight; give at least one")
+    return out
+
+
+@dataclass(frozen=True)
+class TensorInfo:
+    """A tensor of the model: size per request, producing unit (-1 = graph input), consumers."""
+
+    name: str
+    size_bytes: int
+    producer: int
+    consumers: tuple[int, ...] = ()
+    is_output: bool = False
+
+
+@dataclass
+class ModelStructure:
+    """What the optimizer needs to know about a model (see the module docstring)."""
+
+    name: str
+    unit_names: list[str]
+    flops: np.ndarray
+    param_bytes: np.ndarray
+    tensors: list[TensorInfo]
+
+    def __post_init__(self) -> None:
+        n = len(self.unit_names)
+        self.flops = np.asarray(self.flops, dtype=float).reshape(n)
+        self.param_bytes = np.asarray(self.param_bytes, dtype=float).reshape(n)
+        if n == 0:
+            raise ProblemError(f"model {self.name!r} has no units to place")
+        cut_tensors: list[list[int]] = [[] for _ in range(n + 1)]
+        act = np.zeros(n)
+        for ti, t in enumerate(self.tensors):
+            if not -1 <= t.producer < n:
+                raise ProblemError(f"tensor {t.name!r} names producer unit {t.producer}, outside 0..{n - 1}")
+            for c in t.consumers:
+                if not t.producer < c < n:
+                    raise ProblemError(
+                        f"tensor {t.name!r} is consumed by unit {c} but produced by unit {t.producer}: "
+                        "units must be in topological order"
+                    )
+                act[c] += t.size_bytes
+            if t.producer >= 0:
+                act[t.producer] += t.size_bytes
+            last = n if t.is_output else max(t.consumers, default=t.producer)
+            for k in range(t.producer + 1, last + 1):
+                cut_tensors[k].append(ti)
+        self.cut_tensors = cut_tensors
+        self.cut_bytes = np.array([sum(self.tensors[i].size_bytes for i in c) for c in cut_tensors], dtype=np.int64)
+        #: peak activation bytes of each unit (its inputs and outputs live at once)
+        self.activation_bytes = act
+
+    @property
+    def n_units(self) -> int:
+        return len(self.unit_names)
+
+    def cut_tensor_names(self, k: int) -> list[str]:
+        """Tensors crossing boundary ``k`` (0 = raw inputs, n = graph outputs)."""
+        return [self.tensors[i].name for i in self.cut_tensors[k]]
+
+    def edges(self) -> list[tuple[int, int, int]]:
+        """Unit DAG edges ``(producer, consumer, bytes)``, bytes summed over tensors."""
+        acc: dict[tuple[int, int], int] = {}
+        for t in self.tensors:
+            if t.producer < 0:
+                continue
+            for c in set(t.consumers):
+                acc[(t.producer, c)] = acc.get((t.producer, c), 0) + t.size_bytes
+        return [(u, v, b) for (u, v), b in sorted(acc.items())]
+
+    @classmethod
+    def chain(
+        cls,
+        flops: Sequence[float],
+        output_bytes: Sequence[int],
+        input_bytes: int,
+        param_bytes: Sequence[float] | None = None,
+        name: str = "chain",
+    ) -> ModelStructure:
+        """A plain chain: unit i reads unit i-1's output (unit 0 reads the raw input)."""
+        n = len(flops)
+        tensors = [TensorInfo("input", int(input_bytes), -1, (0,))]
+        for i in range(n):
+            tensors.append(TensorInfo(f"t{i}", int(output_bytes[i]), i, (i + 1,) if i + 1 < n else (), i == n - 1))
+        return cls(name, [f"u{i}" for i in range(n)], np.asarray(flops, float),
+                   np.zeros(n) if param_bytes is None else np.asarray(param_bytes, float), tensors)
+
+    @classmethod
+    def from_model_graph(cls, mg: Any) -> ModelStructure:
+        """Adapter from :class:`planner_app.core.model_graph.ModelGraph`."""
+        n = len(mg.units)
+        consumers: dict[str, list[int]] = {k: list(v) for k, v in getattr(mg, "tensor_consumers", {}).items()}
+        if not consumers:  # older graphs: derive from the unit inputs
+            for u in mg.units:
+                for t in u.inputs:
+                    consumers.setdefault(t, []).append(u.id)
+        outputs = set(mg.outputs)
+        tensors: list[TensorInfo] = []
+        names = set(mg.inputs) | set(mg.tensor_producer)
+        for name in sorted(names, key=lambda t: (mg.tensor_producer.get(t, -1), t)):
+            producer = mg.tensor_producer.get(name, -1)
+            cons = tuple(sorted({c for c in consumers.get(name, []) if c != producer}))
+            if not cons and name not in outputs:
+                continue
+            tensors.append(TensorInfo(name, int(mg.tensor_bytes.get(name, 0)), producer, cons, name in outputs))
+        return cls(
+            mg.name,
+            [u.name for u in mg.units],
+            np.array([float(u.flops) for u in mg.units]).reshape(n),
+            np.array([float(u.param_bytes) for u in mg.units]).reshape(n),
+            tensors,
+        )
+
+
+@dataclass(frozen=True)
+class Constraints:
+    """Hard limits a plan must meet. ``None`` = no limit; booleans switch a check off."""
+
+    slo_ms: float | None = None
+    max_cost_usd_per_1k: float | None = None
+    min_fidelity: float | None = None
+    memory: bool = True
+    #: utilization < 1 on every device and link direction at the workload's rate
+    capacity: bool = True
+    #: 'raw_input_in_zone': graph inputs (and ``private_tensors``) only travel inside the source's zone
+    privacy: Literal["none", "raw_input_in_zone"] = "none"
+    private_tensors: tuple[str, ...] = ()
+    #: unit id -> device id
+    pinned_units: Mapping[int, str] = field(default_factory=dict)
+
+    @classmethod
+    def from_workload(cls, w: Workload, **overrides: Any) -> Constraints:
+        """The limits a workload states (SLO, accuracy budget, privacy), with overrides."""
+        base: dict[str, Any] = {
+            "slo_ms": w.slo_ms,
+            "min_fidelity": None if w.accuracy_budget_pct is None else 1.0 - w.accuracy_budget_pct / 100.0,
+            "privacy": w.privacy,
+            "private_tensors": tuple(w.private_tensors),
+        }
+        base.update(overrides)
+        return cls(**base)
+
+    def without(self, *kinds: str) -> Constraints:
+        """A copy with the named constraint kinds (see ``CONSTRAINT_ORDER``) switched off."""
+        changes: dict[str, Any] = {}
+        for k in kinds:
+            if k == "slo":
+                changes["slo_ms"] = None
+            elif k == "cost":
+                changes["max_cost_usd_per_1k"] = None
+            elif k == "fidelity":
+                changes["min_fidelity"] = None
+            elif k == "memory":
+                changes["memory"] = False
+            elif k == "capacity":
+                changes["capacity"] = False
+            elif k == "privacy":
+                changes["privacy"] = "none"
+                changes["private_tensors"] = ()
+            elif k == "pinned":
+                changes["pinned_units"] = {}
+        return replace(self, **changes)
+
+
+@dataclass(frozen=True)
+class Placement:
+    """A device and a level per unit, and the cut codec of every message.
+
+    One codec for all messages keeps the search small and matches how a
+    deployment configures its transport; a plan without messages uses 'none'.
+    """
+
+    devices: tuple[str, ...]
+    levels: tuple[str, ...]
+    codec: str = "none"
+
+    def __post_init__(self) -> None:
+        object.__setattr__(self, "devices", tuple(self.devices))
+        object.__setattr__(self, "levels", tuple(self.levels))
+        if len(self.devices) != len(self.levels):
+            raise ProblemError(f"placement has {len(self.devices)} devices but {len(self.levels)} levels")
+
+    @classmethod
+    def uniform(cls, n_units: int, device: str, level: str, codec: str = "none") -> Placement:
+        """Every unit on one device at one level."""
+        return cls((device,) * n_units, (level,) * n_units, codec)
+
+    @classmethod
+    def from_stages(cls, stages: Sequence[tuple[int, int, str, str]], codec: str = "none") -> Placement:
+        """From ``[(start, end, device, level), ...]`` covering ``0..n`` in order (end exclusive)."""
+        devices: list[str] = []
+        levels: list[str] = []
+        for start, end, dev, lvl in stages:
+            if start != len(devices):
+                raise ProblemError(f"stage starting at unit {start} leaves a gap or overlap (expected {len(devices)})")
+            devices += [dev] * (end - start)
+            levels += [lvl] * (end - start)
+        return cls(tuple(devices), tuple(levels), codec)
+
+    def parts(self) -> list[tuple[int, int, str, str]]:
+        """Maximal runs ``(start, end, device, level)`` (end exclusive), in order."""
+        out: list[tuple[int, int, str, str]] = []
+        start = 0
+        for i in range(1, len(self.devices) + 1):
+            if i == len(self.devices) or (self.devices[i], self.levels[i]) != (self.devices[start], self.levels[start]):
+                out.append((start, i, self.devices[start], self.levels[start]))
+                start = i
+        return out
+
+    def summary(self) -> str:
+        """Short text, e.g. ``'cam[0-3] fp32 → cloud[4-9] int8 | codec fp16'``."""
+        text = " → ".join(f"{d}[{s}-{e - 1}] {lv}" for s, e, d, lv in self.parts())
+        return text + (f" | codec {self.codec}" if self.codec != "none" else "")
+
+    def to_dict(self) -> dict[str, Any]:
+        return {"devices": list(self.devices), "levels": list(self.levels), "codec": self.codec}
+
+
+@dataclass
+class PlanningProblem:
+    """Everything a solver needs; build with :meth:`build` (routes are computed once).
+
+    ``devices`` are the candidate devices (default: every device of the time
+    table that the source reaches). ``levels`` are the allowed compression
+    levels (default: all of the time table's). ``ms``/``param_bytes`` are the
+    time table restricted to them, ``ms[u, d, l]``.
+    """
+
+    topology: Topology
+    workload: Workload
+    structure: ModelStructure
+    time_table: TimeTable
+    codecs: dict[str, CutCodec]
+    constraints: Constraints
+    objective: str | Mapping[str, float]
+    devices: list[str]
+    levels: list[str]
+    routes: dict[tuple[str, str], Route]
+    ms: np.ndarray
+    param_bytes: np.ndarray
+    activation_bytes: np.ndarray
+
+    @classmethod
+    def build(
+        cls,
+        topology: Topology,
+        workload: Workload | str | None,
+        structure: ModelStructure,
+        time_table: TimeTable,
+        *,
+        codecs: Mapping[str, CutCodec] | Sequence[str] | None = None,
+        constraints: Constraints | None = None,
+        objective: str | Mapping[str, float] = "latency",
+        candidate_devices: Sequence[str] | None = None,
+        levels: Sequence[str] | None = None,
+    ) -> PlanningProblem:
+        """Check the inputs fit together and pre-compute routes.
+
+        ``codecs``: names from ``DEFAULT_CUT_CODECS`` or CutCodec records (default: all three).
+        ``constraints``: default :meth:`Constraints.from_workload`.
+        """
+        if not isinstance(workload, Workload):
+            workload = topology.workload(workload)
+        objective_weights(objective)
+        n = structure.n_units
+        if time_table.n_units != n:
+            raise ProblemError(
+                f"the time table has {time_table.n_units} units but model {structure.name!r} has {n}: "
+                "build the time table from the same model"
+            )
+        src = workload.source
+        res = workload.result_device
+        router = topology.router()
+        payload = float(np.mean(structure.cut_bytes)) if len(structure.cut_bytes) else 0.0
+        reach = router.routes_from(src, payload)
+        if candidate_devices is None:
+            devices = [d for d in time_table.device_ids if d in reach]
+        else:
+            devices = list(candidate_devices)
+            problems = [Problem("candidate_devices", f"device {d!r} is not in the time table")
+                        for d in devices if d not in time_table.device_ids]
+            problems += [Problem("candidate_devices", f"device {d!r} is not reachable from source {src!r}")
+                         for d in devices if d in time_table.device_ids and d not in reach]
+            if problems:
+                raise ProblemError("some candidate devices cannot be used", problems=problems)
+        if not devices:
+            raise ProblemError(
+                f"no device can run model {structure.name!r} for workload {workload.name!r}: the time table "
+                f"covers {', '.join(time_table.device_ids)} and source {src!r} reaches {', '.join(sorted(reach))}"
+            )
+        lv = list(time_table.levels) if levels is None else list(levels)
+        bad = [x for x in lv if x not in time_table.levels]
+        if bad or not lv:
+            raise ProblemError(f"levels {bad or lv} are not in the time table (it has {', '.join(time_table.levels)})")
+        if codecs is None:
+            codec_map = dict(DEFAULT_CUT_CODECS)
+        elif isinstance(codecs, Mapping):
+            codec_map = dict(codecs)
+        else:
+            unknown = [c for c in codecs if c not in DEFAULT_CUT_CODECS]
+            if unknown:
+                raise ProblemError(f"unknown cut codecs {unknown}; known: {', '.join(DEFAULT_CUT_CODECS)}")
+            codec_map = {c: DEFAULT_CUT_CODECS[c] for c in codecs}
+        codec_map.setdefault("none", DEFAULT_CUT_CODECS["none"])
+        stations = list(dict.fromkeys([src, *devices, res]))
+        routes: dict[tuple[str, str], Route] = {}
+        for a in stations:
+            ra = router.routes_from(a, payload)
+            for b in stations:
+                if a != b and b in ra:
+                    routes[(a, b)] = ra[b]
+        missing = [d for d in devices if (d, res) not in routes and d != res]
+        if missing:
+            raise ProblemError(
+                f"result device {res!r} of workload {workload.name!r} is unreachable from {', '.join(missing)}; "
+                "link it or drop those devices from the candidates"
+            )
+        cons = constraints if constraints is not None else Constraints.from_workload(workload)
+        for u, d in cons.pinned_units.items():
+            if not 0 <= int(u) < n:
+                raise ProblemError(f"pinned unit {u} is outside 0..{n - 1}")
+            if d not in devices:
+                raise ProblemError(f"unit {u} is pinned to {d!r}, which is not a candidate device ({', '.join(devices)})")
+        di = [time_table.device_index(d) for d in devices]
+        li = [time_table.level_index(x) for x in lv]
+        ms = time_table.ms[:, di, :][:, :, li]
+        pb = time_table.param_bytes[:, li]
+        act = (np.asarray(time_table.activation_bytes, float) if time_table.activation_bytes is not None
+               else structure.activation_bytes)
+        return cls(topology, workload, structure, time_table, codec_map, cons, objective,
+                   devices, lv, routes, ms, pb, np.asarray(act, float))
+
+    # -- derived views --------------------------------------------------------------
+    @property
+    def n_units(self) -> int:
+        return self.structure.n_units
+
+    @property
+    def source(self) -> str:
+        return self.workload.source
+
+    @property
+    def result_device(self) -> str:
+        return self.workload.result_device
+
+    @property
+    def rate_rps(self) -> float:
+        return float(self.workload.rate_rps)
+
+    @property
+    def weights(self) -> dict[str, float]:
+        """``{objective name: weight}``."""
+        return objective_weights(self.objective)
+
+    def with_changes(self, **changes: Any) -> PlanningProblem:
+        """A copy with some fields replaced (``constraints=..., objective=...``)."""
+        if "objective" in changes:
+            objective_weights(changes["objective"])
+        return replace(self, **changes)
+
+    def restricted(
+        self,
+        devices: Sequence[str] | None = None,
+        levels: Sequence[str] | None = None,
+        codecs: Sequence[str] | None = None,
+    ) -> PlanningProblem:
+        """The same problem over fewer candidate devices, levels or codecs (routes are kept)."""
+        devs = list(self.devices if devices is None else devices)
+        lv = list(self.levels if levels is None else levels)
+        tt = self.time_table
+        di = [tt.device_index(d) for d in devs]
+        li = [tt.level_index(x) for x in lv]
+        cmap = self.codecs if codecs is None else {c: self.codecs[c] for c in codecs}
+        pins = {u: d for u, d in self.constraints.pinned_units.items()}
+        if any(d not in devs for d in pins.values()):
+            raise ProblemError("a pinned unit's device is not among the restricted devices")
+        return replace(self, devices=devs, levels=lv, codecs=dict(cmap), ms=tt.ms[:, di, :][:, :, li],
+                       param_bytes=tt.param_bytes[:, li])
+
+    def route(self, a: str, b: str) -> Route | None:
+        """The route used for every message from ``a`` to ``b`` (None when a == b)."""
+        if a == b:
+            return None
+        return self.routes[(a, b)]
+
+    def level_fidelity(self, level: str) -> float:
+        """Measured whole-model fidelity of a level (1.0 where not measured)."""
+        return float(self.time_table.fidelity.get(level, 1.0))
+
+    def privacy_zone_devices(self) -> set[str] | None:
+        """Devices private tensors may visit (None = no privacy constraint).
+
+        The source's zone; a source in the public zone ('') keeps raw data on itself.
+        """
+        c = self.constraints
+        if c.privacy != "raw_input_in_zone" and not c.private_tensors:
+            return None
+        zone = self.topology.device(self.source).privacy_zone
+        if not zone:
+            return {self.source}
+        return {d.id for d in self.topology.devices if d.privacy_zone == zone}
+
+    def private_cut_mask(self) -> np.ndarray:
+        """``mask[k]``: the cut set at boundary ``k`` holds a private tensor."""
+        c = self.constraints
+        s = self.structure
+        mask = np.zeros(s.n_units + 1, dtype=bool)
+        if self.privacy_zone_devices() is None:
+            return mask
+        marked = set(c.private_tensors)
+        for k, tis in enumerate(s.cut_tensors):
+            for ti in tis:
+                t = s.tensors[ti]
+                if t.name in marked or (c.privacy == "raw_input_in_zone" and t.producer < 0):
+                    mask[k] = True
+                    break
+        return mask
+
+    def memory_limit_bytes(self, device: str) -> float:
+        """Device RAM in bytes (``memory_mb`` MiB)."""
+        return float(self.topology.device(device).memory_mb) * 1024.0 * 1024.0
+
+    def objective_value(self, prediction: Any) -> float:
+        """The scalar the solvers minimise, from a :class:`Prediction`."""
+        return float(sum(w * getattr(prediction, OBJECTIVE_METRICS[k]) for k, w in self.weights.items()))
