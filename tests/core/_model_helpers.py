@@ -1,0 +1,92 @@
+"""Single-operator and special-case ONNX models for the model-graph and partition tests."""
+
+from __future__ import annotations
+
+import numpy as np
+import onnx
+from onnx import TensorProto, helper, numpy_helper
+
+
+def make(nodes, inputs, outputs, inits=(), opset: int = 17, domains=()) -> onnx.ModelProto:
+    """A model; outputs declared with shape None get the shape inference finds (else rank-free)."""
+    graph = helper.make_graph(list(nodes), "t", list(inputs), list(outputs), list(inits))
+    imports = [helper.make_opsetid("", opset)] + [helper.make_opsetid(d, v) for d, v in domains]
+    model = helper.make_model(graph, opset_imports=imports, ir_version=8)
+    if any(not o.type.tensor_type.HasField("shape") for o in model.graph.output):
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model)
+            known = {v.name: v for v in list(inferred.graph.value_info) + list(inferred.graph.output)
+                     if v.type.tensor_type.HasField("shape")}
+        except Exception:
+            known = {}
+        for o in model.graph.output:
+            if not o.type.tensor_type.HasField("shape"):
+                if o.name in known:
+                    o.CopyFrom(known[o.name])
+                else:
+                    o.type.tensor_type.shape.SetInParent()
+    return model
+
+
+def vi(name: str, shape, dtype=TensorProto.FLOAT) -> onnx.ValueInfoProto:
+    return helper.make_tensor_value_info(name, dtype, shape)
+
+
+def init(name: str, shape, seed: int = 0, scale: float = 0.1) -> onnx.TensorProto:
+    rng = np.random.default_rng(seed)
+    return numpy_helper.from_array((rng.standard_normal(shape) * scale).astype(np.float32), name)
+
+
+def grouped_conv(n=1, c=8, m=16, hw=10, k=3, group=4) -> onnx.ModelProto:
+    return make(
+        [helper.make_node("Conv", ["x", "w"], ["y"], name="conv", group=group, pads=[1, 1, 1, 1],
+                          kernel_shape=[k, k])],
+        [vi("x", [n, c, hw, hw])], [vi("y", None)], [init("w", [m, c // group, k, k])],
+    )
+
+
+def gemm(m=4, k=32, n=16) -> onnx.ModelProto:
+    return make(
+        [helper.make_node("Gemm", ["a", "b", "c"], ["y"], name="gemm", transB=1)],
+        [vi("a", [m, k])], [vi("y", None)], [init("b", [n, k]), init("c", [n])],
+    )
+
+
+def batched_matmul(a=(2, 3, 5, 7), b=(2, 3, 7, 4)) -> onnx.ModelProto:
+    return make(
+        [helper.make_node("MatMul", ["a", "b"], ["y"], name="matmul")],
+        [vi("a", list(a)), vi("b", list(b))], [vi("y", None)],
+    )
+
+
+def if_model(d: int = 32) -> onnx.ModelProto:
+    """x -> Relu -> If(cond): then MatMul(r, W) (big), else Add(r, r) (small) -> Sigmoid.
+
+    The branches read ``r`` and ``W`` from the outer scope, so a stage holding the
+    If must receive ``r`` although no node input names it.
+    """
+    then_g = helper.make_graph(
+        [helper.make_node("MatMul", ["r", "W"], ["t_out"], name="then_mm")], "then", [],
+        [vi("t_out", [1, d])])
+    else_g = helper.make_graph(
+        [helper.make_node("Add", ["r", "r"], ["e_out"], name="else_add")], "else", [],
+        [vi("e_out", [1, d])])
+    nodes = [
+        helper.make_node("Relu", ["x"], ["r"], name="relu"),
+        helper.make_node("MatMul", ["r", "W0"], ["r2"], name="pre_mm"),
+        helper.make_node("ReduceSum", ["r2"], ["s"], name="sum", keepdims=0),
+        helper.make_node("Greater", ["s", "zero"], ["cond"], name="gt"),
+        helper.make_node("If", ["cond"], ["branch"], name="if", then_branch=then_g, else_branch=else_g),
+        helper.make_node("Sigmoid", ["branch"], ["y"], name="sig"),
+    ]
+    return make(nodes, [vi("x", [1, d])], [vi("y", [1, d])],
+                [init("W", [d, d], seed=1), init("W0", [d, d], seed=2),
+                 numpy_helper.from_array(np.array(0.0, np.float32), "zero")])
+
+
+def dynamic_conv() -> onnx.ModelProto:
+    return make(
+        [helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+         helper.make_node("Relu", ["c"], ["y"], name="relu")],
+        [vi("x", ["batch", 3, "H", "W"])], [vi("y", ["batch", 4, "H", "W"])], [init("w", [4, 3, 3, 3])],
+    )
