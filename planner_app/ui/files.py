@@ -25,7 +25,7 @@ from PySide6.QtCore import (
     Signal,
 )
 from PySide6.QtGui import QColor, QImage, QPainter
-from PySide6.QtWidgets import QGraphicsScene
+from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import atomic_write_bytes
@@ -92,6 +92,10 @@ def export_scene_image(scene: QGraphicsScene, path: str | Path, scale: float = 2
     selected = scene.selectedItems()
     for it in selected:  # export without selection highlights
         it.setSelected(False)
+    # cached items would be painted as bitmaps: an SVG would lose its text and lines
+    cached = [(it, it.cacheMode()) for it in scene.items() if it.cacheMode() != QGraphicsItem.CacheMode.NoCache]
+    for it, _ in cached:
+        it.setCacheMode(QGraphicsItem.CacheMode.NoCache)
     try:
         if suffix == ".svg":
             from PySide6.QtSvg import QSvgGenerator
@@ -120,6 +124,8 @@ def export_scene_image(scene: QGraphicsScene, path: str | Path, scale: float = 2
         else:
             raise ExportError(f"cannot export '{target.name}': use a .png or .svg file name")
     finally:
+        for it, mode in cached:
+            it.setCacheMode(mode)
         for it in selected:
             it.setSelected(True)
     buf.close()

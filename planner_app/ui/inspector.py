@@ -14,6 +14,7 @@ __all__ = ["InspectorPanel", "DEVICE_FIELDS", "LINK_FIELDS", "validated_update"]
 
 from typing import Any
 
+import shiboken6
 from pydantic import BaseModel, ValidationError
 from PySide6.QtWidgets import (
     QComboBox,
@@ -165,6 +166,8 @@ class InspectorPanel(QWidget):
     def refresh(self) -> None:
         """Show what is selected now."""
         scene = self.scene
+        if not shiboken6.isValid(scene):  # the window is being torn down
+            return
         self.device_ids = scene.selected_device_ids()
         self.link_ids = [] if self.device_ids else scene.selected_link_ids()
         notes = [] if (self.device_ids or self.link_ids) else scene.selected_note_ids()

@@ -12,6 +12,7 @@ __all__ = ["MainWindow", "APP_TITLE", "ORGANISATION", "APPLICATION"]
 
 from pathlib import Path
 
+import shiboken6
 from PySide6.QtCore import QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QUndoView, QWidget
@@ -136,6 +137,8 @@ class MainWindow(QMainWindow):
                           "wheel zooms · middle button or Space+drag pans · Ctrl+F finds")
 
     def _on_selection_changed(self) -> None:
+        if not shiboken6.isValid(self.scene):  # the window is being torn down
+            return
         n_dev = len(self.scene.selected_device_ids())
         n_link = len(self.scene.selected_link_ids())
         if n_dev or n_link:

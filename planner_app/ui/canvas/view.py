@@ -47,7 +47,6 @@ class TopologyView(QGraphicsView):
                             | QPainter.RenderHint.SmoothPixmapTransform)
         self.setDragMode(QGraphicsView.DragMode.RubberBandDrag)
         self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
-        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.AnchorUnderMouse)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         self.setAcceptDrops(True)
@@ -60,18 +59,28 @@ class TopologyView(QGraphicsView):
         """Current scale (1.0 = 100 %)."""
         return self.transform().m11()
 
-    def zoom_by(self, factor: float) -> None:
-        """Zoom by ``factor`` around the cursor (clamped to 5 %–400 %)."""
+    def zoom_by(self, factor: float, at: QPoint | None = None) -> None:
+        """Zoom by ``factor`` (clamped to 5 %–400 %) keeping viewport point ``at``
+        (default: the centre) over the same scene point."""
         target = min(_MAX_ZOOM, max(_MIN_ZOOM, self.zoom() * factor))
         factor = target / self.zoom()
-        if abs(factor - 1.0) > 1e-9:
-            self.scale(factor, factor)
-            self.zoomChanged.emit(self.zoom())
+        if abs(factor - 1.0) <= 1e-9:
+            return
+        at = at if at is not None else self.viewport().rect().center()
+        scene_pt = self.mapToScene(at)
+        # Qt's AnchorUnderMouse uses the last mouse-move position, not the wheel
+        # event's; anchoring by hand is exact for wheels, touchpads and tests
+        self.setTransformationAnchor(QGraphicsView.ViewportAnchor.NoAnchor)
+        self.scale(factor, factor)
+        moved = self.mapFromScene(scene_pt) - at
+        self.horizontalScrollBar().setValue(self.horizontalScrollBar().value() + moved.x())
+        self.verticalScrollBar().setValue(self.verticalScrollBar().value() + moved.y())
+        self.zoomChanged.emit(self.zoom())
 
     def wheelEvent(self, event: QWheelEvent) -> None:
         delta = event.angleDelta().y()
         if delta:
-            self.zoom_by(1.0015 ** delta)
+            self.zoom_by(1.0015 ** delta, event.position().toPoint())
             event.accept()
         else:
             super().wheelEvent(event)
