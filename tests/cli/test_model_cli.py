@@ -1,0 +1,91 @@
+"""``edgeplan model inspect|split`` end to end through the real dispatcher."""
+
+from __future__ import annotations
+
+import json
+
+import onnx
+import pytest
+
+from planner_app.cli import main
+from planner_app.core.samples import build_sample_model
+from tests.core._model_helpers import dynamic_conv
+
+
+@pytest.fixture()
+def small_resnet(tmp_path):
+    path = tmp_path / "resnet_small.onnx"
+    onnx.save(build_sample_model("resnet18", image_size=32, width=8), str(path))
+    return path
+
+
+def test_inspect_prints_summary_and_ten_cheapest_cuts(small_resnet, capsys):
+    assert main(["model", "inspect", str(small_resnet), "--units"]) == 0
+    out = capsys.readouterr().out
+    for text in ("FLOPs", "parameters", "opsets", "ai.onnx 17", "dynamic dims  none", "not costed    none",
+                 "Operators", "BatchNormalization", "Units (23)", "Cheapest cuts (10 of 22)"):
+        assert text in out, text
+
+
+def test_inspect_json_is_machine_readable(capsys):
+    assert main(["model", "inspect", "sample:lstm_kws", "--json", "--cuts", "2"]) == 0
+    data = json.loads(capsys.readouterr().out)
+    assert data["name"] == "lstm_kws"
+    assert data["ops_by_count"]["LSTM"] == 2
+    assert len(data["cheapest_cuts"]) == 2
+
+
+def test_inspect_dynamic_model_with_and_without_shape(tmp_path, capsys):
+    path = tmp_path / "dyn.onnx"
+    onnx.save(dynamic_conv(), str(path))
+    assert main(["model", "inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert "edgeplan: error:" in err and "'batch'" in err and "--shape x=" in err
+    assert main(["model", "inspect", str(path), "--shape", "x=2x3x8x8"]) == 0
+    assert "batch=2, H=8, W=8" in capsys.readouterr().out
+
+
+def test_split_writes_parts_and_checks_them(small_resnet, tmp_path, capsys):
+    out_dir = tmp_path / "parts"
+    code = main(["model", "split", str(small_resnet), "--cut", "layer1.0.relu,layer1.1.1.relu",
+                 "--cut", "layer3.1.relu", "--out", str(out_dir)])
+    out = capsys.readouterr().out
+    assert code == 0, out
+    assert "check: equal" in out
+    files = sorted(p.name for p in out_dir.glob("*.onnx"))
+    assert len(files) == 3 and files[0].startswith("part_00_")
+
+
+def test_split_at_positions(small_resnet, tmp_path, capsys):
+    assert main(["model", "split", str(small_resnet), "--at", "5", "--out", str(tmp_path / "p")]) == 0
+    assert "2 parts" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize(
+    ("argv", "message"),
+    [
+        (["--cut", "layer1.1.1.relu"], "also flow"),
+        (["--cut", "nonexistent"], "no tensor 'nonexistent'"),
+        ([], "at least one --cut"),
+        (["--at", "99"], "outside"),
+    ],
+)
+def test_split_bad_cuts_exit_2_with_reason(small_resnet, tmp_path, capsys, argv, message):
+    out_dir = tmp_path / "parts"
+    assert main(["model", "split", str(small_resnet), *argv, "--out", str(out_dir)]) == 2
+    assert message in capsys.readouterr().err
+    assert not out_dir.exists() or not list(out_dir.iterdir())
+
+
+def test_not_an_onnx_file_exits_2(tmp_path, capsys):
+    path = tmp_path / "model.onnx"
+    path.write_bytes(b"\x00\x01garbage" * 10)
+    assert main(["model", "inspect", str(path)]) == 2
+    assert "model.onnx" in capsys.readouterr().err
+
+
+def test_help_documents_exit_codes_and_samples(capsys):
+    with pytest.raises(SystemExit):
+        main(["model", "split", "--help"])
+    text = capsys.readouterr().out
+    assert "4 parts written but" in text and "sample:NAME" in text
