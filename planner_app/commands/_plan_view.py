@@ -2,7 +2,17 @@
 
 from __future__ import annotations
 
-__all__ = ["stage_table", "transfer_table", "comparison_table", "pareto_table", "totals_lines", "plan_text"]
+__all__ = [
+    "stage_table",
+    "transfer_table",
+    "comparison_table",
+    "pareto_table",
+    "totals_lines",
+    "plan_text",
+    "closest_text",
+]
+
+from typing import Any
 
 from planner_app.commands._table import fmt_num, format_table
 from planner_app.core.plan import DeploymentPlan, Figures
@@ -94,3 +104,24 @@ def plan_text(plan: DeploymentPlan, *, pareto: bool = True) -> str:
     if plan.notes:
         parts += ["", *[f"note: {n}" for n in plan.notes]]
     return "\n".join(parts)
+
+
+def closest_text(run: Any) -> str:
+    """The closest plan of an infeasible run, with what it breaks (nothing is exported)."""
+    res = run.result
+    pred = res.prediction
+    rows = [[p.index, p.device, p.level, f"{p.unit_ids[0]}-{p.unit_ids[-1]}", p.compute_ms, p.provenance]
+            for p in pred.parts]
+    lines = [
+        f"No feasible plan for workload {run.workload.name!r} on {run.topology.name!r} "
+        f"(first constraint that fails: {res.failing_constraint}).",
+        "",
+        format_table(["stage", "device", "level", "units", "compute ms", "provenance"], rows,
+                     title=f"Closest plan: {res.placement.summary()}"),
+        "",
+        f"latency {fmt_num(pred.latency_ms)} ms · throughput {fmt_num(pred.throughput_rps)} req/s · "
+        f"{fmt_num(pred.cost_usd_per_1k)} USD/1k req · fidelity {fmt_num(pred.fidelity)}",
+        "violates:",
+        *[f"  - {v}" for v in pred.violations],
+    ]
+    return "\n".join(lines)

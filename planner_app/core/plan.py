@@ -130,8 +130,8 @@ class ModelInfo(_Record):
 class Objective(_Record):
     """What the optimizer minimised (throughput: maximised)."""
 
-    name: Literal["latency", "throughput", "cost", "bandwidth", "energy"]
-    weights: dict[str, float] = Field(default_factory=dict, description="weighted-sum weights, when used")
+    name: Literal["latency", "throughput", "cost", "bandwidth", "energy", "weighted"]
+    weights: dict[str, float] = Field(default_factory=dict, description="objective name → weight, for 'weighted'")
 
 
 class Constraints(_Record):
@@ -199,15 +199,21 @@ class Transfer(_Record):
 
 
 class Figures(_Record):
-    """The predicted figures of one placement (plan, baseline, or Pareto point)."""
+    """The predicted figures of one placement (plan, baseline, or Pareto point).
 
-    latency_ms: NonNegative
-    throughput_rps: NonNegative
-    cost_usd_per_1k: NonNegative
+    A figure is None when it is infinite (an overloaded device has no finite
+    latency at the workload's rate; a plan that moves nothing has no bandwidth).
+    """
+
+    latency_ms: NonNegative | None = Field(description="one request alone: compute + transfers on the critical path")
+    latency_at_rate_ms: NonNegative | None = Field(default=None, description="with queueing at the workload's rate")
+    throughput_rps: NonNegative | None
+    cost_usd_per_1k: NonNegative | None
     cost_usd_per_month: NonNegative | None = None
     energy_j_per_request: NonNegative | None = Field(default=None, description="on battery devices")
     bytes_on_links_per_request: NonNegative | None = None
     predicted_fidelity: Annotated[float, Field(ge=0, le=1)] | None = None
+    bottleneck: str = Field(default="", description="the busiest device or link direction")
     feasible: bool = True
     violations: list[str] = Field(default_factory=list)
 
@@ -227,6 +233,9 @@ class MeasuredFidelity(_Record):
 class Totals(Figures):
     """The chosen plan's figures, with per-link and per-device detail."""
 
+    compute_ms: NonNegative = 0.0
+    transfer_ms: NonNegative = 0.0
+    queueing_ms: NonNegative | None = None
     bandwidth_mbps_per_link: dict[str, NonNegative] = Field(default_factory=dict)
     utilization_per_device: dict[str, NonNegative] = Field(default_factory=dict)
     utilization_per_link: dict[str, NonNegative] = Field(default_factory=dict)

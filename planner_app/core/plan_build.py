@@ -1,0 +1,264 @@
+"""Turning an optimizer placement into plan records and part files.
+
+:func:`build_parts` cuts the model into one ONNX part per stage of the
+placement, compresses each at its level (int8-static parts are calibrated on
+the activations the fp32 parts before them produce), and measures the chained
+compressed parts against the fp32 model; fp32 plans must equal the model.
+:func:`plan_document` fills a :class:`~planner_app.core.plan.DeploymentPlan`
+from the run, the prediction and the parts. The orchestration lives in
+:mod:`planner_app.core.planning`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["BuiltParts", "build_parts", "figures_of", "plan_document"]
+
+import math
+from dataclasses import dataclass, field
+from typing import TYPE_CHECKING, Any
+
+import numpy as np
+
+from planner_app.core.errors import PlannerError
+from planner_app.core.plan import (
+    Baseline,
+    Constraints,
+    DeploymentPlan,
+    Figures,
+    MeasuredFidelity,
+    ModelInfo,
+    Objective,
+    ParetoPoint,
+    SolverInfo,
+    Stage,
+    TopologyInfo,
+    Totals,
+    Transfer,
+    canonical_sha256,
+)
+from planner_app.core.plan_export import artifact_for, serialize_part
+from planner_app.core.progress import CancelToken
+
+if TYPE_CHECKING:  # pragma: no cover
+    from planner_app.core.planning import PlanningRun
+
+
+class ExportError(PlannerError):
+    """The parts of a plan could not be made (a level that does not apply, parts that do not chain)."""
+
+
+@dataclass
+class BuiltParts:
+    """The parts of a placement, ready to write."""
+
+    stage_parts: list[Any]  # partition.StagePart, fp32
+    models: list[Any]  # onnx.ModelProto at the stage's level
+    levels: list[str]  # level actually written (fp32 when the chosen level does not apply to the part)
+    blobs: list[bytes]
+    fidelity: MeasuredFidelity
+    equal_to_model: bool | None = None
+    notes: list[str] = field(default_factory=list)
+
+
+def _part_samples(stage_parts: list[Any], samples: Any) -> list[Any]:
+    """Per part, the inputs it sees when the fp32 parts run on ``samples`` (int8-static calibration)."""
+    from planner_app.core.compression import SampleSet, open_session
+
+    sessions = [open_session(p.model) for p in stage_parts]
+    per_part: list[list[dict[str, np.ndarray]]] = [[] for _ in stage_parts]
+    for sample in samples.inputs:
+        env = dict(sample)
+        for i, (part, sess) in enumerate(zip(stage_parts, sessions, strict=True)):
+            feed = {name: env[name] for name in part.inputs}
+            per_part[i].append(feed)
+            names = [o.name for o in sess.get_outputs()]
+            env.update(zip(names, sess.run(names, feed), strict=True))
+    return [SampleSet(inputs, source=f"activations of the fp32 parts on {samples.source}") for inputs in per_part]
+
+
+def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
+    """Split ``mg`` along ``placement``'s parts, compress each, and check the chain."""
+    from planner_app.core.compression import compress, synthetic_samples
+    from planner_app.core.fidelity import measure_fidelity
+    from planner_app.core.partition import check_chain, split_stages
+
+    runs = placement.parts()
+    stage_parts = split_stages(mg, [list(range(start, end)) for start, end, _, _ in runs])
+    samples = synthetic_samples(mg, n=max(1, fidelity_samples))
+    calib: list[Any] | None = None
+    models: list[Any] = []
+    levels: list[str] = []
+    notes: list[str] = []
+    for part, (_, _, device, level) in zip(stage_parts, runs, strict=True):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        if level == "fp32":
+            models.append(part.model)
+            levels.append(level)
+            continue
+        if level == "int8-static" and calib is None:
+            calib = _part_samples(stage_parts, samples)
+        cm = compress(part.model, level, samples=calib[part.index] if calib else None)
+        if not cm.applicable:
+            # the optimizer saw the whole model's level times; a small part may have nothing to compress
+            notes.append(f"stage {part.index} on {device}: {level} does not apply to this part ({cm.reason}); written at fp32")
+            models.append(part.model)
+            levels.append("fp32")
+            continue
+        models.append(cm.model)
+        levels.append(level)
+    equal: bool | None = None
+    if all(lv == "fp32" for lv in levels):
+        eq = check_chain(mg, [p.model for p in stage_parts])
+        if not eq.ok:
+            raise ExportError(f"the parts of {mg.label} do not reproduce the model ({eq}); the plan was not written")
+        equal = True
+    fid = measure_fidelity(mg, models, samples)
+    measured = MeasuredFidelity(
+        samples=fid.n_samples or len(samples),
+        max_abs_err=_nonneg(fid.max_abs_err),
+        mean_abs_err=_nonneg(fid.mean_abs_err),
+        cosine=float(fid.cosine) if math.isfinite(fid.cosine) else 0.0,
+        sqnr_db=float(fid.sqnr_db) if math.isfinite(fid.sqnr_db) else None,
+        top1_agreement=fid.top1_agreement,
+        score=float(min(1.0, max(0.0, fid.score()))),
+    )
+    blobs = [serialize_part(m) for m in models]
+    return BuiltParts(stage_parts, models, levels, blobs, measured, equal, notes)
+
+
+def _nonneg(x: float) -> float:
+    return float(x) if math.isfinite(x) and x >= 0 else 0.0
+
+
+def _fin(x: float | None) -> float | None:
+    return float(x) if x is not None and math.isfinite(x) else None
+
+
+def figures_of(pred: Any) -> dict[str, Any]:
+    """The :class:`Figures` fields of a cost-model ``Prediction`` (infinities become None)."""
+    return {
+        "latency_ms": _fin(pred.latency_ms),
+        "latency_at_rate_ms": _fin(pred.latency_at_rate_ms),
+        "throughput_rps": _fin(pred.throughput_rps),
+        "cost_usd_per_1k": _fin(pred.cost_usd_per_1k),
+        "cost_usd_per_month": _fin(pred.cost_usd_per_month),
+        "energy_j_per_request": _fin(pred.energy_j_per_request),
+        "bytes_on_links_per_request": _fin(pred.link_bytes_per_request),
+        "predicted_fidelity": _fin(min(1.0, max(0.0, pred.fidelity))),
+        "bottleneck": pred.bottleneck,
+        "feasible": bool(pred.feasible),
+        "violations": list(pred.violations),
+    }
+
+
+def _model_info(run: PlanningRun) -> ModelInfo:
+    mg = run.model
+    return ModelInfo(
+        name=mg.name, source=run.model_source, path=str(mg.path.resolve()) if mg.path else None,
+        sha256=mg.sha256, bytes=int(mg.model_bytes), opsets={k: int(v) for k, v in mg.opsets.items()},
+        input_shapes={k: list(v) for k, v in mg.inputs.items()},
+        input_dtypes={k: str(np.dtype(v)) for k, v in mg.input_dtypes.items()},
+        output_names=list(mg.outputs), output_shapes={k: list(v) for k, v in mg.outputs.items()},
+        units=len(mg.units), total_flops=float(mg.total_flops),
+    )
+
+
+def _objective(objective: Any) -> Objective:
+    if isinstance(objective, str):
+        return Objective(name=objective)
+    weights = {k: float(v) for k, v in dict(objective).items()}
+    return Objective(name="weighted", weights=weights)
+
+
+def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: BuiltParts) -> DeploymentPlan:
+    """The plan record for ``placement`` of ``run`` with its built parts."""
+    problem, result, mg = run.problem, run.result, run.model
+    doc = run.topology.to_dict()
+    stages = []
+    for pp, part, level, blob in zip(prediction.parts, built.stage_parts, built.levels, built.blobs, strict=True):
+        weights = int(round(pp.weights_bytes))
+        act = int(round(pp.peak_activation_bytes))
+        stages.append(Stage(
+            index=pp.index, device=pp.device, level=level, unit_ids=list(pp.unit_ids),
+            unit_names=[mg.units[u].name for u in pp.unit_ids], node_names=list(part.node_names),
+            inputs=list(part.inputs), outputs=list(part.outputs), artifact=artifact_for(pp.index, pp.device, blob),
+            compute_ms=_nonneg(pp.compute_ms), weights_bytes=weights, peak_activation_bytes=act,
+            memory_bytes=weights + act, provenance=pp.provenance,
+        ))
+    transfers = [
+        Transfer(
+            from_stage=t.from_part, to_stage=t.to_part, from_device=t.from_device, to_device=t.to_device,
+            tensors=list(t.tensors), bytes=int(t.bytes), wire_bytes=int(round(t.wire_bytes)), codec=t.codec,
+            route_devices=list(t.route_devices), route_links=list(t.route_links), transfer_ms=_nonneg(t.transfer_ms),
+        )
+        for t in prediction.transfers if len(t.route_devices) >= 2 and t.route_links
+    ]
+    totals = Totals(
+        **figures_of(prediction),
+        compute_ms=_nonneg(prediction.compute_ms), transfer_ms=_nonneg(prediction.transfer_ms),
+        queueing_ms=_fin(prediction.queueing_ms),
+        bandwidth_mbps_per_link={k: _nonneg(v) for k, v in prediction.link_mbps.items()},
+        utilization_per_device={k: _nonneg(v) for k, v in prediction.device_utilization.items()},
+        utilization_per_link={k: _nonneg(v) for k, v in prediction.link_utilization.items()},
+        memory_bytes_per_device={k: _nonneg(v) for k, v in prediction.memory_bytes.items()},
+        measured_fidelity=built.fidelity,
+    )
+    chosen_is_result = placement == result.placement
+    baselines = [
+        Baseline(name=b.name, description=b.description, placement=b.placement.summary(),
+                 figures=Figures(**figures_of(b.prediction)),
+                 improvement_factor=_fin(_improvement(problem, prediction, b.prediction)))
+        for b in result.baselines
+    ]
+    pareto = None
+    if result.pareto_front:
+        pareto = [ParetoPoint(placement=e.placement.summary(), figures=Figures(**figures_of(e.prediction)),
+                              chosen=e.placement == placement) for e in result.pareto_front]
+    c = problem.constraints
+    constraints = Constraints(
+        slo_ms=c.slo_ms, max_cost_usd_per_1k=c.max_cost_usd_per_1k, min_fidelity=c.min_fidelity,
+        levels=list(problem.levels), privacy=c.privacy, private_tensors=list(c.private_tensors),
+        pinned_units={str(u): d for u, d in c.pinned_units.items()},
+    )
+    provenance = {f"totals.{k}": v for k, v in prediction.provenance.items()}
+    provenance["stages[].compute_ms"] = "per stage: see stages[].provenance (time table per device and level)"
+    for (dev, lvl), prov in sorted(run.time_table.provenance.items()):
+        if lvl in problem.levels:
+            provenance[f"time_table.{dev}.{lvl}"] = prov
+    provenance["totals.measured_fidelity"] = (
+        f"measured now: the exported parts chained with onnxruntime vs the fp32 model on "
+        f"{built.fidelity.samples} synthetic inputs")
+    provenance["baselines[].figures"] = "same cost model and time table as the plan"
+    solver_note = result.exact_scope if chosen_is_result else "a point of the Pareto front chosen by the user"
+    notes = list(run.notes) + list(built.notes) + list(prediction.warnings)
+    if built.equal_to_model:
+        notes.append("the fp32 parts chained reproduce the model's outputs (checked at export)")
+    return DeploymentPlan(
+        topology=TopologyInfo(name=run.topology.name, path=str(run.topology_path) if run.topology_path else None,
+                              sha256=canonical_sha256(doc), document=doc),
+        model=_model_info(run),
+        workload=run.workload,
+        objective=_objective(problem.objective),
+        constraints=constraints,
+        stages=stages,
+        transfers=transfers,
+        totals=totals,
+        baselines=baselines,
+        solver=SolverInfo(name=result.solver, exact=bool(result.exact), solve_ms=_nonneg(result.solve_ms),
+                          note=solver_note),
+        pareto=pareto,
+        provenance=provenance,
+        notes=notes,
+    )
+
+
+def _improvement(problem: Any, mine: Any, theirs: Any) -> float | None:
+    """How many times better ``mine`` is than ``theirs`` on the objective (>1 = better)."""
+    a = problem.objective_value(mine)
+    b = problem.objective_value(theirs)
+    if not (math.isfinite(a) and math.isfinite(b)):
+        return None
+    if a <= 0:
+        return 1.0 if b <= 0 else None
+    return b / a

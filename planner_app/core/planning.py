@@ -1,0 +1,304 @@
+"""From topology + model to an exported deployment plan: the whole pipeline in one call.
+
+:func:`plan_deployment` is what ``edgeplan optimize`` and the window's optimizer
+panel run (the window from a worker thread, with progress and cancel):
+
+1. read the topology and pick the workload; check its source reaches another device;
+2. load the model (``sample:NAME`` allowed) with the workload's input shapes, and
+   check the two agree;
+3. use the given profile, or profile what is needed now on this host (fp32 and
+   the requested levels, few runs), and build the time table (devices nobody
+   measured are estimated by the device model, and say so);
+4. pose the planning problem (objective, constraints) and optimize it, with the
+   baselines and, when asked, the Pareto front;
+5. when a plan is feasible and ``out`` is given: cut the model into one part per
+   stage, compress each part at its level, measure the fidelity of the chained
+   parts against fp32, and export plan + parts atomically.
+
+An infeasible problem is not an exception: the returned :class:`PlanningRun` has
+``feasible`` False, the failing constraint and the closest plan; nothing is
+written. :meth:`PlanningRun.raise_if_infeasible` turns it into
+:class:`InfeasiblePlanError` (exit code 3) for callers that want one.
+
+Example
+-------
+>>> run = plan_deployment("sample_topologies/smart_home.json", "photo-tagging",
+...                       levels=["fp32"], out="out/plan.json")  # doctest: +SKIP
+>>> run.plan.totals.latency_ms, [s.device for s in run.plan.stages]  # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "DEFAULT_LEVELS",
+    "QUICK_PROFILE",
+    "InfeasiblePlanError",
+    "PlanningRun",
+    "plan_deployment",
+    "export_run",
+]
+
+import math
+import os
+import time
+from collections.abc import Mapping, Sequence
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+from planner_app.core.errors import PlannerError, TopologyError
+from planner_app.core.progress import CancelToken, ProgressCallback, report
+from planner_app.core.topology import Topology, Workload
+
+#: levels profiled when no profile is given and no levels are asked for
+DEFAULT_LEVELS: tuple[str, ...] = ("fp32", "fp16", "int8-dynamic")
+
+#: how a profile made on the fly is measured: few runs, so planning stays interactive
+QUICK_PROFILE: dict[str, Any] = {"warmup": 2, "runs": 8, "max_seconds": 5.0, "fidelity_samples": 4}
+
+
+class InfeasiblePlanError(PlannerError):
+    """No plan meets every constraint; :attr:`run` holds the closest plan."""
+
+    exit_code = 3
+
+    def __init__(self, message: str, run: PlanningRun) -> None:
+        super().__init__(message)
+        self.run = run
+
+
+@dataclass
+class PlanningRun:
+    """Everything one planning run produced, for the CLI and the window to show."""
+
+    topology: Topology
+    topology_path: Path | None
+    workload: Workload
+    model_source: str
+    model: Any  # ModelGraph
+    profile: Any  # ModelProfile
+    profiled_now: bool
+    time_table: Any  # TimeTable
+    problem: Any  # PlanningProblem
+    result: Any  # OptimizationResult
+    plan: Any = None  # DeploymentPlan, once exported
+    plan_path: Path | None = None
+    notes: list[str] = field(default_factory=list)
+    timings_s: dict[str, float] = field(default_factory=dict)
+
+    @property
+    def feasible(self) -> bool:
+        return bool(self.result.feasible)
+
+    def raise_if_infeasible(self) -> None:
+        """Raise :class:`InfeasiblePlanError` (exit code 3) when no plan meets the constraints."""
+        if not self.feasible:
+            raise InfeasiblePlanError(self.result.message or "no feasible plan", self)
+
+
+# -- steps ----------------------------------------------------------------------------
+def _read_topology(topology: Topology | str | os.PathLike[str]) -> tuple[Topology, Path | None]:
+    if isinstance(topology, Topology):
+        topology.validate_references()
+        return topology, None
+    from planner_app.core.topology_io import load_topology
+
+    return load_topology(topology), Path(topology)
+
+
+def _check_reach(topology: Topology, workload: Workload) -> None:
+    others = [d.id for d in topology.devices if d.id != workload.source]
+    if not others:
+        return  # a one-device topology: the only plan runs everything on the source
+    reach = topology.routes_from(workload.source)
+    if not any(d in reach for d in others):
+        raise TopologyError(
+            f"workload {workload.name!r}: its source device {workload.source!r} reaches no other device "
+            f"of topology {topology.name!r} (no link touches it, or its links lead nowhere). Add a link "
+            f"from {workload.source!r} to an edge or cloud device."
+        )
+
+
+def _load_model(workload: Workload, source: str, shapes: Mapping[str, Sequence[int]] | None) -> Any:
+    from planner_app.core.model_graph import ModelError, load_model
+
+    given = {k: list(v) for k, v in (shapes or {}).items()}
+    declared = {k: list(v) for k, v in workload.input_shapes.items()}
+    for name, dims in given.items():
+        if name in declared and declared[name] != dims:
+            raise ModelError(
+                f"--shape {name}={'x'.join(map(str, dims))} differs from workload {workload.name!r}, which "
+                f"declares {name}={'x'.join(map(str, declared[name]))}: drop --shape or fix the workload."
+            )
+    merged = {**declared, **given}
+    try:
+        mg = load_model(source, merged or None)
+    except ModelError as exc:
+        if declared and not given:
+            raise ModelError(
+                f"model {source} does not match workload {workload.name!r}, which declares input shapes "
+                f"{declared}: {exc.message}"
+            ) from None
+        raise
+    wrong = {k: v for k, v in declared.items() if mg.inputs.get(k) != v}
+    if wrong:
+        raise ModelError(
+            f"model {source} has inputs {mg.inputs}, but workload {workload.name!r} declares {wrong}: "
+            "fix the workload's input_shapes or give the matching model."
+        )
+    return mg
+
+
+def _get_profile(mg: Any, profile_path: str | os.PathLike[str] | None, levels: list[str] | None,
+                 settings: Any, progress: ProgressCallback | None, cancel: CancelToken | None,
+                 notes: list[str]) -> tuple[Any, bool, list[str]]:
+    from planner_app.core.profiling import (
+        ModelProfile,
+        ProfileError,
+        ProfileSettings,
+        profile_model,
+    )
+
+    if profile_path is not None:
+        profile = ModelProfile.load(profile_path)
+        if profile.model_sha256 != mg.sha256:
+            raise ProfileError(
+                f"profile '{profile_path}' measured model {profile.model_name} (sha256 "
+                f"{profile.model_sha256[:12]}…), not {mg.name} (sha256 {mg.sha256[:12]}…): profile this "
+                "model with `edgeplan model profile`, or omit --profile to profile it now."
+            )
+        if profile.input_shapes and {k: list(v) for k, v in profile.input_shapes.items()} != mg.inputs:
+            raise ProfileError(
+                f"profile '{profile_path}' was measured with input shapes {profile.input_shapes}, but the "
+                f"workload runs {mg.inputs}: profile again with these shapes."
+            )
+        usable = [lv for lv, lp in profile.levels.items() if lp.applicable]
+        chosen = list(levels) if levels else usable
+        notes.append(f"profile '{profile_path}' used (levels {', '.join(chosen)})")
+        return profile, False, chosen
+    chosen = list(dict.fromkeys(["fp32", *(levels or DEFAULT_LEVELS)]))
+    if settings is None:
+        settings = ProfileSettings(**QUICK_PROFILE)
+    report(progress, 0.05, f"no profile given: profiling {mg.name} at {', '.join(chosen)} on this host")
+    inner = None if progress is None else (lambda f, m: report(progress, 0.05 + 0.55 * f, m))
+    profile = profile_model(mg, chosen, settings=settings, progress=inner, cancel=cancel)
+    notes.append(f"profiled on this host now at {', '.join(chosen)} ({settings.runs} runs per level)")
+    return profile, True, chosen
+
+
+def plan_deployment(
+    topology: Topology | str | os.PathLike[str],
+    workload_name: str | None = None,
+    model_source: str | os.PathLike[str] | None = None,
+    shapes: Mapping[str, Sequence[int]] | None = None,
+    profile_path: str | os.PathLike[str] | None = None,
+    objective: str | Mapping[str, float] = "latency",
+    constraints: Mapping[str, Any] | None = None,
+    levels: Sequence[str] | None = None,
+    pareto: bool = False,
+    out: str | os.PathLike[str] | None = None,
+    *,
+    solver: str = "auto",
+    profile_settings: Any = None,
+    fidelity_samples: int = 4,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> PlanningRun:
+    """Plan where each part of a model runs, and export the plan (see the module docstring).
+
+    ``constraints`` overrides the workload's own limits with keys of
+    :class:`planner_app.core.problem.Constraints` (``slo_ms``,
+    ``max_cost_usd_per_1k``, ``min_fidelity``, ``pinned_units``, ...).
+    ``levels``: compression levels to consider (default: every applicable level
+    of the given profile, or :data:`DEFAULT_LEVELS` when profiling now).
+    """
+    from planner_app.core.device_model import build_time_table
+    from planner_app.core.optimizer import optimize
+    from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem
+
+    timings: dict[str, float] = {}
+    notes: list[str] = []
+    t0 = time.perf_counter()
+    topo, topo_path = _read_topology(topology)
+    workload = topo.workload(workload_name)
+    _check_reach(topo, workload)
+    source = str(model_source) if model_source is not None else workload.model
+    if not source:
+        raise PlannerError(
+            f"workload {workload.name!r} names no model: give one with --model M.onnx (or sample:NAME), "
+            "or set the workload's model field."
+        )
+    report(progress, 0.01, f"loading model {source}")
+    mg = _load_model(workload, source, shapes)
+    timings["load_s"] = time.perf_counter() - t0
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+
+    t1 = time.perf_counter()
+    profile, profiled_now, chosen = _get_profile(mg, profile_path, list(levels) if levels else None,
+                                                 profile_settings, progress, cancel, notes)
+    timings["profile_s"] = time.perf_counter() - t1
+    t2 = time.perf_counter()
+    report(progress, 0.6, "building the time table (estimating devices not measured)")
+    tt = build_time_table(mg, topo, profile, chosen)
+    not_applicable = [lv for lv in chosen if lv != "fp32" and lv not in tt.fidelity]
+    if not_applicable:
+        notes.append(f"levels {', '.join(not_applicable)} do not apply to {mg.name} on this host")
+    cons = Constraints.from_workload(workload, **dict(constraints or {}))
+    codecs = dict(profile.cut_codecs) if getattr(profile, "cut_codecs", None) else None
+    problem = PlanningProblem.build(topo, workload, ModelStructure.from_model_graph(mg), tt, codecs=codecs,
+                                    constraints=cons, objective=objective)
+    timings["time_table_s"] = time.perf_counter() - t2
+    t3 = time.perf_counter()
+    inner = None if progress is None else (lambda f, m: report(progress, 0.62 + 0.18 * f, m))
+    result = optimize(problem, solver=solver, pareto=pareto, progress=inner, cancel=cancel)
+    timings["optimize_s"] = time.perf_counter() - t3
+    notes.extend(result.notes)
+    run = PlanningRun(topo, topo_path, workload, source, mg, profile, profiled_now, tt, problem, result,
+                      notes=notes, timings_s=timings)
+    if out is not None and result.feasible:
+        t4 = time.perf_counter()
+        export_run(run, out, fidelity_samples=fidelity_samples, progress=progress, cancel=cancel)
+        timings["export_s"] = time.perf_counter() - t4
+    elif out is not None:
+        notes.append(f"no plan written to {out}: no plan meets every constraint")
+    report(progress, 1.0, "done" if result.feasible else "done: no feasible plan")
+    return run
+
+
+def export_run(
+    run: PlanningRun,
+    out: str | os.PathLike[str],
+    *,
+    placement: Any = None,
+    fidelity_samples: int = 4,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Cut, compress, check and write the run's plan (or ``placement``, e.g. a Pareto point)."""
+    from planner_app.core.cost_model import evaluate
+    from planner_app.core.plan_build import build_parts, plan_document
+    from planner_app.core.plan_export import export_plan
+
+    if placement is None:
+        placement, prediction = run.result.placement, run.result.prediction
+    else:
+        prediction = evaluate(placement, run.problem)
+    if not prediction.feasible:
+        raise InfeasiblePlanError(
+            f"the placement {placement.summary()} breaks constraints: {'; '.join(prediction.violations[:3])}", run
+        )
+    report(progress, 0.8, "cutting the model into parts and compressing each")
+    built = build_parts(run.model, placement, fidelity_samples=fidelity_samples, cancel=cancel)
+    plan = plan_document(run, placement, prediction, built)
+    inner = None if progress is None else (lambda f, m: report(progress, 0.9 + 0.1 * f, m))
+    path = export_plan(plan, built.blobs, out, progress=inner, cancel=cancel)
+    run.plan, run.plan_path = plan, path
+    return path
+
+
+def finite_or_none(value: float | None) -> float | None:
+    """``value`` when it is a finite number, else None (JSON has no infinity)."""
+    if value is None or not math.isfinite(value):
+        return None
+    return float(value)
