@@ -23,6 +23,7 @@ from __future__ import annotations
 __all__ = ["Unit", "Cut", "AnalysisResult", "analyse", "outer_scope_inputs", "node_inputs",
            "FOLD_ALWAYS", "FOLD_EPILOGUE"]
 
+import math
 from dataclasses import dataclass, field
 
 import networkx as nx
@@ -141,7 +142,7 @@ def node_inputs(node: onnx.NodeProto) -> list[str]:
 
 
 def _tensor_nbytes(t: onnx.TensorProto) -> int:
-    n = int(np.prod(list(t.dims), dtype=np.int64)) if t.dims else 1
+    n = math.prod(t.dims)
     return n * ITEMSIZE.get(t.data_type, 4)
 
 
@@ -159,7 +160,7 @@ def analyse(
 
     const_bytes: dict[str, int] = {t.name: _tensor_nbytes(t) for t in g.initializer}
     small_values: dict[str, np.ndarray] = {
-        t.name: numpy_helper.to_array(t) for t in g.initializer if int(np.prod(list(t.dims) or [1])) <= 16
+        t.name: numpy_helper.to_array(t) for t in g.initializer if math.prod(t.dims) <= 16
     }
     constant_nodes: set[int] = set()
     for i, node in enumerate(nodes):
@@ -168,7 +169,7 @@ def analyse(
             for attr in node.attribute:
                 if attr.type == onnx.AttributeProto.TENSOR:
                     const_bytes[node.output[0]] = _tensor_nbytes(attr.t)
-                    if int(np.prod(list(attr.t.dims) or [1])) <= 16:
+                    if math.prod(attr.t.dims) <= 16:
                         small_values[node.output[0]] = numpy_helper.to_array(attr.t)
                 else:  # value_float(s)/value_int(s): a handful of numbers
                     const_bytes[node.output[0]] = 8
@@ -193,7 +194,7 @@ def analyse(
         if s is None:
             unknown.append(name)
             return 0
-        return int(np.prod(s, dtype=np.int64)) * ITEMSIZE.get(dtypes.get(name, 1), 4)
+        return math.prod(s) * ITEMSIZE.get(dtypes.get(name, 1), 4)
 
     init_names = {t.name for t in g.initializer}
     graph_inputs = [vi.name for vi in g.input if vi.name not in init_names]
@@ -256,7 +257,7 @@ def _foldable(node: onnx.NodeProto, shapes: dict[str, list[int]], dtypes: dict[s
     return bool(outs) and all(
         o in shapes
         and dtypes.get(o) in (onnx.TensorProto.INT64, onnx.TensorProto.INT32, onnx.TensorProto.BOOL)
-        and int(np.prod(shapes[o], dtype=np.int64)) <= _TINY_METADATA_ELEMENTS
+        and math.prod(shapes[o]) <= _TINY_METADATA_ELEMENTS
         for o in outs
     )
 

@@ -35,6 +35,7 @@ __all__ = [
     "SAMPLE_PREFIX",
 ]
 
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -250,7 +251,7 @@ def load_model(
     result = analyse(prepared.model, prepared.tensor_shapes, prepared.tensor_dtypes, label)
     total_params = 0
     for init in prepared.model.graph.initializer:
-        total_params += int(np.prod(list(init.dims), dtype=np.int64)) if init.dims else 1
+        total_params += math.prod(init.dims)
     return ModelGraph(
         name=display,
         path=path,

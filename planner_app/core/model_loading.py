@@ -344,8 +344,9 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
     if len(model.graph.node) == 0:
         raise ModelError(f"{label} has no nodes: there is nothing to place. Export the model with its operators.")
     try:
-        # full_check would rerun shape inference with the file's own (maybe dynamic) shapes
-        onnx.checker.check_model(model)
+        # full_check would rerun shape inference with the file's own (maybe dynamic) shapes;
+        # the original bytes spare one serialization when no external data was merged in
+        onnx.checker.check_model(data if external_bytes == 0 else model)
     except onnx.checker.ValidationError as exc:
         first = str(exc).strip().splitlines()[0] if str(exc).strip() else type(exc).__name__
         raise ModelError(f"{label} fails the ONNX checker: {first}") from None

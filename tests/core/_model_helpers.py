@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+import functools
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -90,3 +92,15 @@ def dynamic_conv() -> onnx.ModelProto:
          helper.make_node("Relu", ["c"], ["y"], name="relu")],
         [vi("x", ["batch", 3, "H", "W"])], [vi("y", ["batch", 4, "H", "W"])], [init("w", [4, 3, 3, 3])],
     )
+
+
+@functools.cache
+def analysed_sample(name: str):
+    """Sample ``name`` at its default size, built in memory and analysed once per test session.
+
+    Shared by the model, partition and sample tests (treat the result as read-only).
+    """
+    from planner_app.core.model_graph import load_model
+    from planner_app.core.samples import build_sample_model
+
+    return load_model(build_sample_model(name).SerializeToString(), name=name)

@@ -12,6 +12,7 @@ from planner_app.core.model_graph import ModelError, load_model, parse_shape_arg
 from planner_app.core.partition import check_chain, split_stages, stages_from_positions
 from planner_app.core.samples import SAMPLE_MODELS, build_sample_model
 from tests.core._model_helpers import (
+    analysed_sample,
     batched_matmul,
     dynamic_conv,
     gemm,
@@ -26,7 +27,7 @@ from tests.core._model_helpers import (
 @pytest.fixture(scope="session")
 def samples():
     """Every sample at its default size, analysed once for the whole session."""
-    return {name: load_model(build_sample_model(name).SerializeToString(), name=name) for name in SAMPLE_MODELS}
+    return {name: analysed_sample(name) for name in SAMPLE_MODELS}
 
 
 # -- FLOPs against hand-computed values -------------------------------------------------

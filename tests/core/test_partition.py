@@ -19,13 +19,14 @@ from planner_app.core.partition import (
     stages_from_positions,
     write_parts,
 )
-from planner_app.core.samples import SAMPLE_MODELS, build_sample_model
-from tests.core._model_helpers import init, make, vi
+from planner_app.core.samples import SAMPLE_MODELS
+from tests.core._model_helpers import analysed_sample, init, make, vi
 
 
 @pytest.fixture(scope="session")
 def samples():
-    return {name: load_model(build_sample_model(name).SerializeToString(), name=name) for name in SAMPLE_MODELS}
+    """Every sample at its default size, analysed once for the whole session."""
+    return {name: analysed_sample(name) for name in SAMPLE_MODELS}
 
 
 def _skip_cut(mg):

@@ -14,11 +14,13 @@ from planner_app.core.samples import (
     sample_input_shapes,
     sample_model_path,
 )
+from tests.core._model_helpers import analysed_sample
 
 
 @pytest.fixture(scope="session")
 def samples():
-    return {name: load_model(build_sample_model(name).SerializeToString(), name=name) for name in SAMPLE_MODELS}
+    """Every sample at its default size, analysed once for the whole session."""
+    return {name: analysed_sample(name) for name in SAMPLE_MODELS}
 
 
 def _ops(mg) -> dict[str, int]:
