@@ -119,11 +119,37 @@ def _check_reach(topology: Topology, workload: Workload) -> None:
         )
 
 
-def _load_model(workload: Workload, source: str, shapes: Mapping[str, Sequence[int]] | None) -> Any:
-    from planner_app.core.model_graph import ModelError, load_model
+def _workload_model(workload: Workload, topo_path: Path | None) -> str | None:
+    """The workload's model field as a loadable source: relative paths are relative to the topology
+    file, and a bare sample name means ``sample:NAME``."""
+    text = workload.model
+    if not text or text.startswith("sample:"):
+        return text
+    if not Path(text).is_absolute() and not Path(text).exists() and topo_path is not None:
+        beside = topo_path.parent / text
+        if beside.exists():
+            return str(beside)
+    if not Path(text).exists():
+        from planner_app.core.samples import SAMPLE_MODELS
+
+        if text in SAMPLE_MODELS:
+            return f"sample:{text}"
+    return text
+
+
+def _load_model(workload: Workload, source: Any, shapes: Mapping[str, Sequence[int]] | None) -> Any:
+    from planner_app.core.model_graph import ModelError, ModelGraph, load_model
 
     given = {k: list(v) for k, v in (shapes or {}).items()}
     declared = {k: list(v) for k, v in workload.input_shapes.items()}
+    if isinstance(source, ModelGraph):  # loaded already (the window, tests): only check it fits
+        wrong = {k: v for k, v in {**declared, **given}.items() if source.inputs.get(k) != v}
+        if wrong:
+            raise ModelError(
+                f"model {source.label} has inputs {source.inputs}, but workload {workload.name!r} "
+                f"declares {wrong}: fix the workload's input_shapes or give the matching model."
+            )
+        return source
     for name, dims in given.items():
         if name in declared and declared[name] != dims:
             raise ModelError(
@@ -149,7 +175,7 @@ def _load_model(workload: Workload, source: str, shapes: Mapping[str, Sequence[i
     return mg
 
 
-def _get_profile(mg: Any, profile_path: str | os.PathLike[str] | None, levels: list[str] | None,
+def _get_profile(mg: Any, profile_path: Any, levels: list[str] | None,
                  settings: Any, progress: ProgressCallback | None, cancel: CancelToken | None,
                  notes: list[str]) -> tuple[Any, bool, list[str]]:
     from planner_app.core.profiling import (
@@ -160,7 +186,9 @@ def _get_profile(mg: Any, profile_path: str | os.PathLike[str] | None, levels: l
     )
 
     if profile_path is not None:
-        profile = ModelProfile.load(profile_path)
+        profile = profile_path if isinstance(profile_path, ModelProfile) else ModelProfile.load(profile_path)
+        if isinstance(profile_path, ModelProfile):
+            profile_path = f"(in memory, {profile.model_name})"
         if profile.model_sha256 != mg.sha256:
             raise ProfileError(
                 f"profile '{profile_path}' measured model {profile.model_name} (sha256 "
@@ -189,9 +217,9 @@ def _get_profile(mg: Any, profile_path: str | os.PathLike[str] | None, levels: l
 def plan_deployment(
     topology: Topology | str | os.PathLike[str],
     workload_name: str | None = None,
-    model_source: str | os.PathLike[str] | None = None,
+    model_source: Any = None,
     shapes: Mapping[str, Sequence[int]] | None = None,
-    profile_path: str | os.PathLike[str] | None = None,
+    profile_path: Any = None,
     objective: str | Mapping[str, float] = "latency",
     constraints: Mapping[str, Any] | None = None,
     levels: Sequence[str] | None = None,
@@ -211,6 +239,9 @@ def plan_deployment(
     ``max_cost_usd_per_1k``, ``min_fidelity``, ``pinned_units``, ...).
     ``levels``: compression levels to consider (default: every applicable level
     of the given profile, or :data:`DEFAULT_LEVELS` when profiling now).
+    ``model_source`` is a path, ``sample:NAME``, or a loaded ``ModelGraph``
+    (default: the workload's model); ``profile_path`` a profile file or a loaded
+    ``ModelProfile`` (default: profile now).
     """
     from planner_app.core.device_model import build_time_table
     from planner_app.core.optimizer import optimize
@@ -222,14 +253,18 @@ def plan_deployment(
     topo, topo_path = _read_topology(topology)
     workload = topo.workload(workload_name)
     _check_reach(topo, workload)
-    source = str(model_source) if model_source is not None else workload.model
-    if not source:
+    source = model_source if model_source is not None else _workload_model(workload, topo_path)
+    if not isinstance(source, str | os.PathLike) and source is not None:
+        source_text = str(source.path) if getattr(source, "path", None) else source.name
+    else:
+        source_text = str(source) if source else ""
+    if not source_text:
         raise PlannerError(
             f"workload {workload.name!r} names no model: give one with --model M.onnx (or sample:NAME), "
             "or set the workload's model field."
         )
-    report(progress, 0.01, f"loading model {source}")
-    mg = _load_model(workload, source, shapes)
+    report(progress, 0.01, f"loading model {source_text}")
+    mg = _load_model(workload, source if not isinstance(source, os.PathLike) else str(source), shapes)
     timings["load_s"] = time.perf_counter() - t0
     if cancel is not None:
         cancel.raise_if_cancelled()
@@ -254,7 +289,7 @@ def plan_deployment(
     result = optimize(problem, solver=solver, pareto=pareto, progress=inner, cancel=cancel)
     timings["optimize_s"] = time.perf_counter() - t3
     notes.extend(result.notes)
-    run = PlanningRun(topo, topo_path, workload, source, mg, profile, profiled_now, tt, problem, result,
+    run = PlanningRun(topo, topo_path, workload, source_text, mg, profile, profiled_now, tt, problem, result,
                       notes=notes, timings_s=timings)
     if out is not None and result.feasible:
         t4 = time.perf_counter()

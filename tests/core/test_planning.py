@@ -1,0 +1,226 @@
+"""The whole planning pipeline on the sample scenarios and sample models.
+
+Each sample model is loaded and profiled once per session (fp32, 3 runs: the
+point is the pipeline, not the timings), then planned on every sample scenario.
+Exports run the real partition, compression and onnxruntime checks.
+"""
+
+from __future__ import annotations
+
+import json
+import math
+
+import pytest
+
+from planner_app.core.errors import PlannerError, TopologyError
+from planner_app.core.model_graph import ModelError, load_model
+from planner_app.core.plan import load_plan
+from planner_app.core.plan_check import validate_plan
+from planner_app.core.planning import InfeasiblePlanError, plan_deployment
+from planner_app.core.profiling import ModelProfile, ProfileError, ProfileSettings, profile_model
+from planner_app.core.progress import Cancelled, CancelToken
+from planner_app.core.resources import sample_topology_paths
+from planner_app.core.samples import SAMPLE_MODELS
+from planner_app.core.topology_io import load_topology
+
+QUICK = ProfileSettings(warmup=1, runs=3, max_seconds=2.0, fidelity_samples=2)
+SCENARIOS = sample_topology_paths()
+
+
+@pytest.fixture(scope="session")
+def models():
+    """Sample model name → (ModelGraph, fp32 profile), built on first use."""
+    cache: dict[str, tuple] = {}
+
+    def get(name: str, levels=("fp32",)):
+        key = f"{name}:{','.join(levels)}"
+        if key not in cache:
+            mg = cache[name][0] if name in cache else load_model(f"sample:{name}")
+            cache.setdefault(name, (mg, None))
+            cache[key] = (mg, profile_model(mg, list(levels), settings=QUICK))
+        return cache[key]
+
+    return get
+
+
+def test_the_four_sample_scenarios_are_there():
+    assert {"smart_home", "autonomous_driving", "hospital_imaging", "smart_factory"} <= set(SCENARIOS)
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize("model_name", sorted(SAMPLE_MODELS))
+def test_every_scenario_gives_a_plan_at_least_as_good_as_every_baseline(models, model_name):
+    mg, profile = models(model_name)
+    for scenario, path in sorted(SCENARIOS.items()):
+        topo = load_topology(path)
+        workload = topo.workloads[0].model_copy(update={"input_shapes": {}, "model": None})
+        topo.workloads[0] = workload
+        run = plan_deployment(topo, workload.name, mg, profile_path=profile, objective="latency")
+        res = run.result
+        assert res.baselines, f"{scenario}: no baseline computed"
+        feasible_baselines = [b for b in res.baselines if b.prediction.feasible]
+        if feasible_baselines:
+            assert res.feasible, f"{scenario}/{model_name}: a baseline is feasible but the plan is not"
+        if not res.feasible:
+            continue
+        mine = run.problem.objective_value(res.prediction)
+        for b in feasible_baselines:
+            theirs = run.problem.objective_value(b.prediction)
+            assert mine <= theirs * (1 + 1e-9), f"{scenario}/{model_name}: {b.name} beats the plan"
+
+
+def test_each_scenario_workload_plans_with_its_own_model(models):
+    """The workloads as the scenarios define them (their model field, their SLO and budgets)."""
+    seen = 0
+    for scenario, path in sorted(SCENARIOS.items()):
+        topo = load_topology(path)
+        for w in topo.workloads[:1]:
+            name = w.model.split(":", 1)[1]
+            mg, profile = models(name)
+            run = plan_deployment(path, w.name, profile_path=profile, objective="latency")
+            assert run.model.sha256 == mg.sha256
+            assert run.result.prediction.parts, scenario
+            seen += 1
+    assert seen == 4
+
+
+def _split_plan(models, tmp_path, levels=("fp32",), name="mobilenet_v2"):
+    """A plan forced to cut the model: the first unit pinned to the source, the last to the cloud."""
+    mg, profile = models(name, levels)
+    path = SCENARIOS["smart_factory"]
+    topo = load_topology(path)
+    w = topo.workloads[0]
+    cloud = next(d.id for d in topo.devices if d.tier == "cloud")
+    pins = {0: w.source, len(mg.units) - 1: cloud}
+    return plan_deployment(path, w.name, mg, profile_path=profile, levels=list(levels),
+                           constraints={"pinned_units": pins, "slo_ms": None}, out=tmp_path / "plan.json")
+
+
+def test_exported_parts_chain_to_the_full_models_outputs(models, tmp_path):
+    run = _split_plan(models, tmp_path)
+    assert run.feasible, run.result.message
+    plan = load_plan(run.plan_path)
+    assert len(plan.stages) >= 2
+    assert plan.stages[0].device == run.workload.source
+    files = sorted(p.name for p in (tmp_path / "parts").iterdir())
+    assert files == sorted(s.artifact.path.split("/")[-1] for s in plan.stages)
+    assert [t.from_stage for t in plan.transfers if t.from_stage is not None]
+    assert plan.totals.measured_fidelity is not None and plan.totals.measured_fidelity.max_abs_err < 1e-3
+    rep = validate_plan(run.plan_path)
+    assert rep.ok, rep.problems
+    assert rep.chain.compared_to_model and rep.chain.lossless and rep.chain.equal
+    # what the plan says matches what the optimizer chose
+    assert [(s.device, s.unit_ids[0], s.unit_ids[-1]) for s in plan.stages] == [
+        (d, a, b - 1) for a, b, d, _ in run.result.placement.parts()]
+    doc = json.loads(run.plan_path.read_text())
+    assert {b["name"] for b in doc["baselines"]} >= {"all-on-source", "best-single-split"}
+    assert doc["provenance"]["totals.measured_fidelity"].startswith("measured")
+
+
+@pytest.mark.slow
+def test_compressed_plan_reports_measured_fidelity(models, tmp_path):
+    run = _split_plan(models, tmp_path, levels=("fp32", "int8-dynamic"), name="transformer_encoder")
+    assert run.feasible, run.result.message
+    plan = run.plan
+    levels = {s.level for s in plan.stages}
+    mf = plan.totals.measured_fidelity
+    assert mf is not None and 0 < mf.cosine <= 1.0 + 1e-9
+    if levels != {"fp32"}:
+        assert mf.max_abs_err > 0, "compressed parts cannot be bit-exact"
+    rep = validate_plan(run.plan_path)
+    assert rep.ok, rep.problems
+    assert rep.chain.lossless == (levels == {"fp32"})
+
+
+def test_pareto_front_is_exported_with_the_chosen_point(models, tmp_path):
+    mg, profile = models("lstm_kws")
+    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+                          pareto=True, out=tmp_path / "plan.json")
+    front = run.plan.pareto
+    assert front and sum(p.chosen for p in front) == 1
+    lat = [p.figures.latency_ms for p in front]
+    assert lat == sorted(lat)
+    for p in front:  # no point is dominated by another on latency, cost and bytes
+        for q in front:
+            if p is q:
+                continue
+            assert not (q.figures.latency_ms < p.figures.latency_ms
+                        and q.figures.cost_usd_per_1k < p.figures.cost_usd_per_1k
+                        and q.figures.bytes_on_links_per_request < p.figures.bytes_on_links_per_request)
+
+
+# -- bad input --------------------------------------------------------------------------
+def test_no_feasible_plan_says_why_and_writes_nothing(models, tmp_path):
+    mg, profile = models("lstm_kws")
+    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+                          constraints={"slo_ms": 1e-4}, out=tmp_path / "plan.json")
+    assert not run.feasible
+    assert run.result.failing_constraint == "slo"
+    assert "slo" in run.result.message and run.result.prediction.violations
+    assert run.result.placement is not None  # the closest plan
+    assert not (tmp_path / "plan.json").exists() and not (tmp_path / "parts").exists()
+    with pytest.raises(InfeasiblePlanError) as info:
+        run.raise_if_infeasible()
+    assert info.value.exit_code == 3
+
+
+def test_model_inputs_that_do_not_match_the_workload(models):
+    topo = load_topology(SCENARIOS["smart_home"])
+    i = next(k for k, w in enumerate(topo.workloads) if w.model == "sample:mobilenet_v2")
+    topo.workloads[i] = topo.workloads[i].model_copy(update={"input_shapes": {"input": [1, 3, 96, 96]}})
+    with pytest.raises(ModelError, match="workload") as info:
+        plan_deployment(topo, topo.workloads[i].name)
+    assert info.value.exit_code == 2
+    mg, profile = models("mobilenet_v2")
+    with pytest.raises(ModelError, match="96"):
+        plan_deployment(topo, topo.workloads[i].name, mg, profile_path=profile)
+    topo.workloads[i] = topo.workloads[i].model_copy(update={"input_shapes": {"pixels": [1, 3, 224, 224]}})
+    with pytest.raises(ModelError, match="pixels"):
+        plan_deployment(topo, topo.workloads[i].name)
+
+
+def test_source_that_reaches_no_other_device():
+    topo = load_topology(SCENARIOS["smart_home"])
+    w = topo.workloads[0]
+    for link in list(topo.links_of(w.source)):
+        topo.remove_link(link.id)
+    with pytest.raises(TopologyError, match="reaches no other device"):
+        plan_deployment(topo, w.name)
+
+
+def test_workload_without_a_model_asks_for_one():
+    topo = load_topology(SCENARIOS["smart_home"])
+    topo.workloads[0] = topo.workloads[0].model_copy(update={"model": None})
+    with pytest.raises(PlannerError, match="--model"):
+        plan_deployment(topo, topo.workloads[0].name)
+
+
+def test_profile_of_another_model_is_refused(models, tmp_path):
+    _, kws_profile = models("lstm_kws")
+    path = tmp_path / "kws.json"
+    kws_profile.save(path)
+    mg, _ = models("mobilenet_v2")
+    with pytest.raises(ProfileError, match="not mobilenet_v2"):
+        plan_deployment(SCENARIOS["smart_home"], "photo-tagging", mg, profile_path=path)
+    assert ModelProfile.load(path).model_sha256 == kws_profile.model_sha256
+
+
+def test_profiles_when_no_profile_is_given_and_can_be_cancelled(tmp_path):
+    messages: list[str] = []
+    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", levels=["fp32"],
+                          profile_settings=QUICK, progress=lambda f, m: messages.append(m))
+    assert run.profiled_now and "fp32" in run.profile.levels
+    assert any("no profile given: profiling" in m for m in messages)
+    assert all(0 <= p.compute_ms < math.inf for p in run.result.prediction.parts)
+
+    token = CancelToken()
+
+    def cancel_on_optimize(fraction, message):
+        if message.startswith("solving"):
+            token.cancel()
+
+    with pytest.raises(Cancelled):
+        plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", levels=["fp32"],
+                        profile_settings=QUICK, progress=cancel_on_optimize, cancel=token,
+                        out=tmp_path / "plan.json")
+    assert not (tmp_path / "plan.json").exists()
