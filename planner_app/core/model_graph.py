@@ -47,6 +47,7 @@ import onnx
 from planner_app.core.fileio import sha256_bytes
 from planner_app.core.model_analysis import Cut, Unit, analyse, outer_scope_inputs
 from planner_app.core.model_loading import ModelError, prepare_model, random_inputs
+from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: ``load_model("sample:resnet18")`` builds (or reuses) a sample model
 SAMPLE_PREFIX = "sample:"
@@ -225,6 +226,9 @@ def load_model(
     source: str | Path | bytes,
     shapes: dict[str, list[int]] | None = None,
     name: str | None = None,
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> ModelGraph:
     """Load, check and analyse an ONNX model.
 
@@ -237,6 +241,9 @@ def load_model(
         Input name -> dimensions; required for every dynamic dimension.
     name
         Display name (default: the file stem).
+    progress, cancel
+        Progress callback ``(fraction, message)`` and cancel token, checked
+        between the read, check/inference and analysis steps.
 
     Raises
     ------
@@ -245,10 +252,18 @@ def load_model(
         data, an opset onnxruntime cannot run, a dynamic dimension without a
         value, no nodes. The message names the model and the fix.
     """
+    report(progress, 0.0, "reading the model")
     data, path, display = _read_source(source, name)
     label = str(path) if path else f"model '{display}' (bytes)"
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    report(progress, 0.2, "checking and inferring shapes")
     prepared = prepare_model(data, path, label, shapes or {})
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    report(progress, 0.6, "costing operators and folding units")
     result = analyse(prepared.model, prepared.tensor_shapes, prepared.tensor_dtypes, label)
+    report(progress, 1.0, f"{len(result.units)} units")
     total_params = 0
     for init in prepared.model.graph.initializer:
         total_params += math.prod(init.dims)

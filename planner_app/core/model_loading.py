@@ -357,7 +357,11 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
     inputs, input_dtypes, dynamic = _fix_inputs(model, shapes, label)
     _substitute_dims(model, dynamic)
     try:
-        inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        try:
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+        except Exception:
+            # data propagation is the fragile part: retry without it before blaming the shapes
+            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:300]
         raise ModelError(

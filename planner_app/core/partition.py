@@ -47,6 +47,7 @@ from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import atomic_write_bytes
 from planner_app.core.model_analysis import node_inputs
 from planner_app.core.model_graph import ModelError, ModelGraph, random_inputs
+from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: metadata keys written into every part
 META_STAGE_INDEX = "planner.stage_index"
@@ -400,6 +401,8 @@ def check_chain(
     seed: int = 0,
     inputs: dict[str, np.ndarray] | None = None,
     optimize: bool = False,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
 ) -> EquivalenceReport:
     """Run the whole model and the chained parts on the same inputs; compare every graph output.
 
@@ -412,10 +415,15 @@ def check_chain(
     meaningless for elements near zero).
     """
     feeds = inputs if inputs is not None else random_inputs(mg.inputs, mg.input_dtypes, seed, _int_ranges(mg))
+    report(progress, 0.0, "running the whole model")
     whole = _session(mg.model, mg.label, ModelError, optimize=optimize)
     names = [o.name for o in whole.get_outputs()]
     expected = dict(zip(names, whole.run(names, feeds), strict=True))
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    report(progress, 0.5, f"running {len(parts)} chained parts")
     got = run_chain(list(parts), feeds, optimize=optimize)
+    report(progress, 1.0, "comparing outputs")
     per_output: dict[str, float] = {}
     problems: list[str] = []
     max_abs = max_rel = 0.0

@@ -104,3 +104,31 @@ def analysed_sample(name: str):
     from planner_app.core.samples import build_sample_model
 
     return load_model(build_sample_model(name).SerializeToString(), name=name)
+
+
+def loop_model(d: int = 16, trips: int = 3) -> onnx.ModelProto:
+    """x -> MatMul -> Loop(trips) { v = MatMul(v, W) } -> y; W read from the outer scope."""
+    body = helper.make_graph(
+        [helper.make_node("Identity", ["cond_in"], ["cond_out"], name="body_cond"),
+         helper.make_node("MatMul", ["v_in", "W"], ["v_out"], name="body_mm")],
+        "body",
+        [vi("iter", [], TensorProto.INT64), vi("cond_in", [], TensorProto.BOOL), vi("v_in", [1, d])],
+        [vi("cond_out", [], TensorProto.BOOL), vi("v_out", [1, d])],
+    )
+    nodes = [helper.make_node("MatMul", ["x", "W0"], ["r"], name="pre_mm"),
+             helper.make_node("Loop", ["M", "true", "r"], ["y"], name="loop", body=body)]
+    inits = [init("W", [d, d], seed=3, scale=0.2), init("W0", [d, d], seed=5), numpy_helper.from_array(np.array(trips, np.int64), "M"),
+             numpy_helper.from_array(np.array(True), "true")]
+    return make(nodes, [vi("x", [1, d])], [vi("y", [1, d])], inits)
+
+
+def scan_model(d: int = 8, steps: int = 5) -> onnx.ModelProto:
+    """Scan over ``steps`` rows of x: state = state + MatMul(x_t, W)."""
+    body = helper.make_graph(
+        [helper.make_node("MatMul", ["x_t", "W"], ["p"], name="scan_mm"),
+         helper.make_node("Add", ["s_in", "p"], ["s_out"], name="scan_add")],
+        "scan_body", [vi("s_in", [d]), vi("x_t", [d])], [vi("s_out", [d])],
+    )
+    nodes = [helper.make_node("Scan", ["s0", "x"], ["s"], name="scan", body=body, num_scan_inputs=1)]
+    inits = [init("W", [d, d], seed=4), numpy_helper.from_array(np.zeros(d, np.float32), "s0")]
+    return make(nodes, [vi("x", [steps, d])], [vi("s", [d])], inits)

@@ -10,6 +10,7 @@ from onnx import TensorProto, helper
 
 from planner_app.core.model_graph import ModelError, load_model, parse_shape_args
 from planner_app.core.partition import check_chain, split_stages, stages_from_positions
+from planner_app.core.progress import Cancelled, CancelToken
 from planner_app.core.samples import SAMPLE_MODELS, build_sample_model
 from tests.core._model_helpers import (
     analysed_sample,
@@ -19,7 +20,9 @@ from tests.core._model_helpers import (
     grouped_conv,
     if_model,
     init,
+    loop_model,
     make,
+    scan_model,
     vi,
 )
 
@@ -304,3 +307,31 @@ def test_random_input_int_ids_feed_a_gather_embedding():
     assert mg.input_dtypes["ids"] == np.dtype("int64")
     assert mg.units[0].param_bytes == 50 * 8 * 4
     assert mg.tensor_bytes["ids"] == 6 * 8
+
+
+def test_loop_is_costed_by_its_body_times_the_trip_count():
+    mg = load_model(loop_model(d=16, trips=3).SerializeToString())
+    loop = mg.units[mg.node_to_unit["loop"]]
+    assert loop.has_subgraph and loop.costed
+    assert mg.graph.nodes["loop"]["macs"] == 3 * 16 * 16
+    assert loop.param_bytes >= 16 * 16 * 4  # W, read only inside the body
+    parts = split_stages(mg, stages_from_positions(mg, [mg.node_to_unit["loop"] - 1]))
+    assert check_chain(mg, [p.model for p in parts]).ok
+
+
+def test_scan_is_costed_by_its_body_times_the_sequence_length():
+    mg = load_model(scan_model(d=8, steps=5).SerializeToString())
+    assert mg.graph.nodes["scan"]["macs"] == 5 * 8 * 8
+    assert mg.units[0].has_subgraph
+
+
+def test_progress_is_reported_and_cancel_stops_the_load():
+    seen: list[tuple[float, str]] = []
+    data = gemm().SerializeToString()
+    load_model(data, progress=lambda f, m: seen.append((f, m)))
+    assert seen[0][0] == 0.0 and seen[-1][0] == 1.0
+    assert [f for f, _ in seen] == sorted(f for f, _ in seen)
+    token = CancelToken()
+    token.cancel()
+    with pytest.raises(Cancelled):
+        load_model(data, cancel=token)
