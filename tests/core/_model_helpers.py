@@ -132,3 +132,30 @@ def scan_model(d: int = 8, steps: int = 5) -> onnx.ModelProto:
     nodes = [helper.make_node("Scan", ["s0", "x"], ["s"], name="scan", body=body, num_scan_inputs=1)]
     inits = [init("W", [d, d], seed=4), numpy_helper.from_array(np.zeros(d, np.float32), "s0")]
     return make(nodes, [vi("x", [steps, d])], [vi("s", [d])], inits)
+
+
+def torch_style_flatten() -> onnx.ModelProto:
+    """What PyTorch exports for ``x.view(x.size(0), -1)``: Shape/Gather/Unsqueeze/Concat feeding Reshape.
+
+    The batch dimension is dynamic; the weight is also listed as a graph input,
+    as old exporters did.
+    """
+    nodes = [
+        helper.make_node("Conv", ["x", "w"], ["c"], name="conv", pads=[1, 1, 1, 1]),
+        helper.make_node("Relu", ["c"], ["r"], name="relu"),
+        helper.make_node("Shape", ["r"], ["shape"], name="shape"),
+        helper.make_node("Constant", [], ["zero"], name="const0",
+                         value=numpy_helper.from_array(np.array(0, np.int64))),
+        helper.make_node("Gather", ["shape", "zero"], ["batch"], name="gather", axis=0),
+        helper.make_node("Constant", [], ["axes"], name="const_axes",
+                         value=numpy_helper.from_array(np.array([0], np.int64))),
+        helper.make_node("Unsqueeze", ["batch", "axes"], ["batch1"], name="unsqueeze"),
+        helper.make_node("Constant", [], ["minus1"], name="const_m1",
+                         value=numpy_helper.from_array(np.array([-1], np.int64))),
+        helper.make_node("Concat", ["batch1", "minus1"], ["new_shape"], name="concat", axis=0),
+        helper.make_node("Reshape", ["r", "new_shape"], ["flat"], name="reshape"),
+        helper.make_node("Gemm", ["flat", "fc_w", "fc_b"], ["y"], name="fc", transB=1),
+    ]
+    inputs = [vi("x", ["N", 3, 8, 8]), vi("w", [4, 3, 3, 3])]
+    return make(nodes, inputs, [vi("y", ["N", 5])],
+                [init("w", [4, 3, 3, 3]), init("fc_w", [5, 4 * 8 * 8]), init("fc_b", [5])], opset=13)

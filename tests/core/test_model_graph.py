@@ -23,6 +23,7 @@ from tests.core._model_helpers import (
     loop_model,
     make,
     scan_model,
+    torch_style_flatten,
     vi,
 )
 
@@ -335,3 +336,14 @@ def test_progress_is_reported_and_cancel_stops_the_load():
     token.cancel()
     with pytest.raises(Cancelled):
         load_model(data, cancel=token)
+
+
+def test_pytorch_style_shape_arithmetic_folds_and_never_crosses_a_cut():
+    mg = load_model(torch_style_flatten().SerializeToString(), {"x": [2, 3, 8, 8]})
+    assert mg.inputs == {"x": [2, 3, 8, 8]}  # the weight listed as an input is not one
+    assert [u.op_types[0] for u in mg.units] == ["Conv", "Gemm"]
+    assert set(mg.units[0].op_types) >= {"Shape", "Gather", "Unsqueeze", "Concat", "Reshape", "Constant"}
+    (cut,) = mg.cuts()
+    assert cut.tensors == ["flat"] and cut.bytes == 2 * 4 * 8 * 8 * 4
+    parts = split_stages(mg, stages_from_positions(mg, [0]))
+    assert check_chain(mg, [p.model for p in parts]).ok
