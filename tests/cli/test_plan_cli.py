@@ -1,0 +1,118 @@
+"""`edgeplan plan validate|show` on a real exported plan, and on hand-edited copies of it."""
+
+from __future__ import annotations
+
+import json
+import shutil
+import subprocess
+import sys
+from pathlib import Path
+
+import pytest
+
+from planner_app.cli import main
+from planner_app.core.model_graph import load_model
+from planner_app.core.planning import plan_deployment
+from planner_app.core.profiling import ProfileSettings, profile_model
+from planner_app.core.resources import sample_topology_paths
+
+
+@pytest.fixture(scope="module")
+def exported(tmp_path_factory) -> Path:
+    """A two-stage keyword-spotting plan (first unit pinned to the hub, last to the cloud)."""
+    mg = load_model("sample:lstm_kws")
+    prof = profile_model(mg, ["fp32"], settings=ProfileSettings(warmup=1, runs=3, max_seconds=2.0, fidelity_samples=2))
+    out = tmp_path_factory.mktemp("plan") / "plan.json"
+    run = plan_deployment(sample_topology_paths()["smart_home"], "hub-keyword-spotting", mg, profile_path=prof,
+                          constraints={"pinned_units": {0: "hub", len(mg.units) - 1: "cloud-cpu"}, "slo_ms": None},
+                          out=out)
+    assert run.feasible and len(run.plan.stages) >= 2
+    return out
+
+
+@pytest.fixture
+def plan_copy(exported, tmp_path) -> Path:
+    shutil.copytree(exported.parent, tmp_path / "copy")
+    return tmp_path / "copy" / "plan.json"
+
+
+def test_validate_a_good_plan(plan_copy, capsys):
+    assert main(["plan", "validate", str(plan_copy)]) == 0
+    out = capsys.readouterr().out
+    assert "valid plan" in out and "parts with matching sha256" in out
+    assert "chain: equals the model" in out
+
+
+def test_validate_without_chain(plan_copy, capsys):
+    assert main(["plan", "validate", "--no-chain", str(plan_copy)]) == 0
+    assert "chain: not run" in capsys.readouterr().out
+
+
+def test_show_prints_stages_and_baselines(plan_copy, capsys):
+    assert main(["plan", "show", str(plan_copy)]) == 0
+    out = capsys.readouterr().out
+    assert "Stages (" in out and "hub" in out and "cloud-cpu" in out and "Plan vs baselines" in out
+
+
+def test_hash_mismatch_names_the_part(plan_copy, capsys):
+    part = sorted((plan_copy.parent / "parts").iterdir())[1]
+    part.write_bytes(part.read_bytes() + b"\0")
+    assert main(["plan", "validate", str(plan_copy)]) == 2
+    err = capsys.readouterr().err
+    assert part.name in err and "sha256" in err
+
+
+def test_missing_part_is_named(plan_copy, capsys):
+    part = sorted((plan_copy.parent / "parts").iterdir())[0]
+    part.unlink()
+    assert main(["plan", "validate", str(plan_copy)]) == 2
+    err = capsys.readouterr().err
+    assert part.name in err and "missing" in err
+
+
+@pytest.mark.parametrize(
+    ("edit", "needle"),
+    [
+        (lambda d: d["totals"].__setitem__("latency_ms", -1), "totals.latency_ms"),
+        (lambda d: d["stages"][0].__setitem__("levle", "fp32"), "levle"),
+        (lambda d: d["stages"][0].pop("artifact"), "stages[0]"),
+        (lambda d: d["stages"][0].__setitem__("device", "toaster"), "toaster"),
+    ],
+)
+def test_schema_violation_names_the_field(plan_copy, capsys, edit, needle):
+    doc = json.loads(plan_copy.read_text())
+    edit(doc)
+    plan_copy.write_text(json.dumps(doc))
+    assert main(["plan", "validate", str(plan_copy)]) == 2
+    assert needle in capsys.readouterr().err
+
+
+def test_part_swapped_for_another_valid_onnx_file(plan_copy, capsys):
+    """Re-hashing by hand does not help: the parts must still compute the model."""
+    doc = json.loads(plan_copy.read_text())
+    parts = plan_copy.parent / "parts"
+    first, second = (parts / Path(s["artifact"]["path"]).name for s in doc["stages"][:2])
+    first.write_bytes(second.read_bytes())
+    doc["stages"][0]["artifact"]["sha256"] = doc["stages"][1]["artifact"]["sha256"]
+    doc["stages"][0]["artifact"]["bytes"] = doc["stages"][1]["artifact"]["bytes"]
+    plan_copy.write_text(json.dumps(doc))
+    assert main(["plan", "validate", str(plan_copy)]) == 2
+    assert "stages[0]" in capsys.readouterr().err
+
+
+def test_not_a_plan_file(tmp_path, capsys):
+    bad = tmp_path / "plan.json"
+    bad.write_text('{"schema_version": 1, "stages": [')
+    assert main(["plan", "validate", str(bad)]) == 2
+    assert "not valid JSON" in capsys.readouterr().err
+    bad.write_text("[1, 2]")
+    assert main(["plan", "validate", str(bad)]) == 2
+    assert "expected a JSON object" in capsys.readouterr().err
+
+
+def test_real_process_prints_no_traceback(plan_copy):
+    (plan_copy.parent / "parts" / sorted(p.name for p in (plan_copy.parent / "parts").iterdir())[0]).write_bytes(b"x")
+    r = subprocess.run([sys.executable, "-m", "planner_app", "plan", "validate", str(plan_copy)],
+                       capture_output=True, text=True, timeout=120)
+    assert r.returncode == 2
+    assert r.stderr.startswith("edgeplan: error:") and "Traceback" not in r.stderr
