@@ -24,6 +24,7 @@ from collections.abc import Callable
 from pathlib import Path
 
 from planner_app.commands._table import format_table
+from planner_app.core.errors import PlannerError
 from planner_app.core.model_graph import ModelGraph, load_model, parse_shape_args
 from planner_app.core.partition import (
     PartitionError,
@@ -116,6 +117,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         hook(model_sub)
 
 
+def _si(value: float, unit: str) -> str:
+    """``3.64e9, "FLOPs"`` -> ``3.64 GFLOPs``: the same column reads well for 1 kB and 40 GB."""
+    for factor, prefix in ((1e12, "T"), (1e9, "G"), (1e6, "M"), (1e3, "k")):
+        if abs(value) >= factor:
+            return f"{value / factor:.3g} {prefix}{unit}"
+    return f"{value:.3g} {unit}"
+
+
 def _dims(shape: list[int]) -> str:
     return "x".join(str(d) for d in shape) if shape else "scalar"
 
@@ -145,9 +154,9 @@ def _inspect(args: argparse.Namespace) -> int:
     dyn = ", ".join(f"{k}={v}" for k, v in mg.dynamic_dims.items()) or "none"
     out.append(f"  dynamic dims  {dyn}")
     out.append(f"  nodes         {summary['nodes']:,} in {summary['units']:,} units")
-    out.append(f"  FLOPs         {mg.total_flops / 1e9:.3f} G per request ({mg.total_macs / 1e9:.3f} G MACs)")
-    out.append(f"  parameters    {mg.total_params / 1e6:.2f} M ({mg.total_param_bytes / 1e6:.1f} MB)")
-    out.append(f"  model size    {mg.model_bytes / 1e6:.1f} MB")
+    out.append(f"  FLOPs         {_si(mg.total_flops, 'FLOPs')} per request ({_si(mg.total_macs, 'MACs')})")
+    out.append(f"  parameters    {_si(mg.total_params, '').strip()} ({_si(mg.total_param_bytes, 'B')})")
+    out.append(f"  model size    {_si(mg.model_bytes, 'B')}")
     nc = ", ".join(f"{k} x{v}" for k, v in mg.not_costed.items()) or "none"
     out.append(f"  not costed    {nc}")
     for w in mg.warnings:
@@ -189,7 +198,13 @@ def _split(args: argparse.Namespace) -> int:
         title=f"{len(parts)} parts of {mg.name} in {args.out}"))  # fmt: skip
     if args.no_check:
         return 0
-    report = check_chain(mg, paths, rtol=args.rtol, atol=args.atol)
+    try:
+        report = check_chain(mg, paths, rtol=args.rtol, atol=args.atol)
+    except PlannerError as exc:
+        raise type(exc)(
+            f"the parts are written to {args.out}, but the equivalence check cannot run: {exc.message}. "
+            "Rerun with --no-check to skip the check.", problems=exc.problems,
+        ) from None
     print(f"check: {report}")
     if not report.ok:
         print("edgeplan: the chained parts differ from the model (exit 4)", file=sys.stderr)

@@ -6,10 +6,11 @@ import json
 
 import onnx
 import pytest
+from onnx import helper
 
 from planner_app.cli import main
 from planner_app.core.samples import build_sample_model
-from tests.core._model_helpers import dynamic_conv
+from tests.core._model_helpers import dynamic_conv, init, make, vi
 
 
 @pytest.fixture()
@@ -89,3 +90,18 @@ def test_help_documents_exit_codes_and_samples(capsys):
         main(["model", "split", "--help"])
     text = capsys.readouterr().out
     assert "4 parts written but" in text and "sample:NAME" in text
+
+
+def test_split_of_a_model_onnxruntime_cannot_run_says_so(tmp_path, capsys):
+    nodes = [helper.make_node("MatMul", ["x", "w"], ["m"], name="mm"),
+             helper.make_node("Foo", ["m"], ["f"], name="foo", domain="my.ops"),
+             helper.make_node("MatMul", ["f", "w"], ["y"], name="mm2")]
+    path = tmp_path / "custom.onnx"
+    onnx.save(make(nodes, [vi("x", [2, 8])], [vi("y", [2, 8])], [init("w", [8, 8])],
+                   domains=[("my.ops", 1)]), str(path))
+    assert main(["model", "inspect", str(path)]) == 0
+    assert "my.ops:Foo x1" in capsys.readouterr().out
+    assert main(["model", "split", str(path), "--at", "0", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "onnxruntime cannot run" in err and "my.ops:Foo" in err and "--no-check" in err
+    assert main(["model", "split", str(path), "--at", "0", "--out", str(tmp_path / "q"), "--no-check"]) == 0
