@@ -116,11 +116,12 @@ class ModelGraph:
         n = len(self.units)
         starts: list[list[str]] = [[] for _ in range(n)]
         ends: list[list[str]] = [[] for _ in range(n)]
-        for tensor, producer in self.tensor_producer.items():
-            consumers = self.tensor_consumers.get(tensor)
-            if not consumers:
+        # only tensors read outside their unit can cross; internal ones are most tensors
+        for tensor, consumers in self.tensor_consumers.items():
+            producer = self.tensor_producer.get(tensor)
+            if producer is None:  # a graph input: the source feeds it directly
                 continue
-            last = max(consumers)
+            last = consumers[-1]  # sorted
             if last > producer:
                 starts[producer].append(tensor)
                 ends[last].append(tensor)

@@ -112,8 +112,8 @@ def test_external_data_is_loaded_and_missing_files_are_named(tmp_path):
         load_model(path)
 
 
-@pytest.mark.parametrize("opset", [11, 13, 17])
-def test_models_at_opsets_11_13_17_load_and_split(opset):
+@pytest.mark.parametrize("opset", [11, 13, 17, 18])
+def test_models_at_opsets_11_to_18_load_and_split(opset):
     for name, params in (("resnet18", {"image_size": 32, "width": 8}),
                          ("transformer_encoder", {"layers": 1, "d_model": 32, "heads": 2, "ffn": 64, "seq_len": 8}),
                          ("lstm_kws", {"frames": 10, "hidden": 16})):
