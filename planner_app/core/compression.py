@@ -35,6 +35,7 @@ __all__ = [
     "compress",
     "load_samples",
     "synthetic_samples",
+    "part_samples",
     "input_specs",
     "open_session",
     "level_precision",
@@ -49,6 +50,7 @@ import contextlib
 import hashlib
 import logging
 import tempfile
+import warnings
 import zlib
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -246,6 +248,24 @@ def load_samples(directory: str | Path, mg_or_model: Any) -> SampleSet:
     return SampleSet(samples, labels=labels or None, source=f"user samples from {folder}")
 
 
+def part_samples(parts: list[onnx.ModelProto], samples: SampleSet) -> list[SampleSet]:
+    """The inputs each stage part sees when ``samples`` flow through the fp32 chain.
+
+    What calibrates ``int8-static`` for a part that does not start at the model input.
+    """
+    sessions = [open_session(p, graph_optimization="basic") for p in parts]
+    per_part: list[list[dict[str, np.ndarray]]] = [[] for _ in parts]
+    for sample in samples.inputs:
+        env = dict(sample)
+        for i, sess in enumerate(sessions):
+            feed = {inp.name: env[inp.name] for inp in sess.get_inputs()}
+            per_part[i].append(feed)
+            names = [o.name for o in sess.get_outputs()]
+            env.update(zip(names, sess.run(names, feed), strict=True))
+    source = f"{samples.source}, through the fp32 parts before each part"
+    return [SampleSet(inputs, labels=samples.labels, source=source, synthetic=samples.synthetic) for inputs in per_part]
+
+
 # ---------------------------------------------------------------------------- sessions
 
 _OPT_LEVELS = {"disable": "ORT_DISABLE_ALL", "basic": "ORT_ENABLE_BASIC", "extended": "ORT_ENABLE_EXTENDED", "all": "ORT_ENABLE_ALL"}
@@ -317,7 +337,10 @@ def _count_ops(model: onnx.ModelProto, ops: set[str]) -> int:
 def _fp16(model: onnx.ModelProto) -> onnx.ModelProto:
     from onnxconverter_common import float16
 
-    return float16.convert_float_to_float16(model, keep_io_types=True)
+    with warnings.catch_warnings():
+        # it warns for every weight below fp16's range; the fidelity measurement shows the effect
+        warnings.simplefilter("ignore", UserWarning)
+        return float16.convert_float_to_float16(model, keep_io_types=True)
 
 
 def _int8_dynamic(model: onnx.ModelProto, workdir: Path) -> onnx.ModelProto:
@@ -393,10 +416,14 @@ def _prune(model: onnx.ModelProto, fraction: float) -> tuple[onnx.ModelProto, in
     """Zero the smallest-magnitude ``fraction`` of every weight matrix / kernel (ndim >= 2)."""
     out = onnx.ModelProto()
     out.CopyFrom(model)
-    weight_inputs = {
-        n.input[1] for n in out.graph.node
-        if n.op_type in _QUANTIZABLE_OPS and len(n.input) > 1
-    } | {n.input[0] for n in out.graph.node if n.op_type in {"MatMul", "Gemm"}}
+    weight_inputs: set[str] = set()
+    for n in out.graph.node:
+        if n.op_type in _QUANTIZABLE_OPS and len(n.input) > 1:
+            weight_inputs.add(n.input[1])
+        if n.op_type in {"LSTM", "GRU", "RNN"} and len(n.input) > 2:
+            weight_inputs.add(n.input[2])  # the recurrent weights
+        if n.op_type in {"MatMul", "Gemm"}:
+            weight_inputs.add(n.input[0])
     pruned = 0
     for i, init in enumerate(out.graph.initializer):
         if init.name not in weight_inputs or init.data_type != onnx.TensorProto.FLOAT or len(init.dims) < 2:
@@ -490,6 +517,9 @@ def compress(
             details["pruned_tensors"] = n_pruned
         else:
             result = _variant(model, level, Path(variant_path) if variant_path else None)
+        if model.metadata_props and not result.metadata_props:
+            # the converters drop metadata; a stage part keeps what partition wrote in it
+            result.metadata_props.extend(model.metadata_props)
         data = result.SerializeToString()
         if check_runs:
             try:

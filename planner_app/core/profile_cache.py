@@ -1,0 +1,73 @@
+"""The on-disk cache of level profiles.
+
+One JSON file per (model sha256, input shapes, level, settings, samples, host,
+variant file) under ``cache_dir("profiles")``. Files are written atomically, so an
+interrupted profile never leaves a half-written entry; a file that does not parse
+or holds another key is ignored with a warning and measured again.
+
+Example
+-------
+>>> k = level_key(model_sha256="ab", input_shapes={"x": [1, 3]}, level="fp32", settings={},
+...               host="h", samples="s")
+>>> len(k)
+40
+"""
+
+from __future__ import annotations
+
+__all__ = ["digest", "level_key", "entry_path", "get", "put", "file_sha"]
+
+import hashlib
+import json
+import warnings
+from pathlib import Path
+from typing import Any
+
+from planner_app.core.fileio import atomic_write_json, cache_dir, sha256_file
+
+CACHE_FORMAT = 1
+
+
+def digest(parts: Any) -> str:
+    """sha256 of a JSON-able value, with sorted keys."""
+    return hashlib.sha256(json.dumps(parts, sort_keys=True, default=str).encode()).hexdigest()
+
+
+def file_sha(path: str | Path | None) -> str:
+    """sha256 of a file, or '' for None (no variant file)."""
+    return sha256_file(path) if path else ""
+
+
+def level_key(*, model_sha256: str, input_shapes: dict[str, list[int]], level: str, settings: dict[str, Any],
+              host: str, samples: str, variant_sha256: str = "") -> str:
+    """The cache key of one level's profile: any change in its parts is a miss."""
+    return digest({
+        "format": CACHE_FORMAT, "model": model_sha256, "shapes": input_shapes, "level": level,
+        "settings": settings, "host": host, "samples": samples, "variant": variant_sha256,
+    })[:40]
+
+
+def entry_path(key: str) -> Path:
+    """Where the entry for ``key`` lives."""
+    return cache_dir("profiles") / f"{key}.json"
+
+
+def get(key: str) -> dict[str, Any] | None:
+    """The cached level profile for ``key``; None on a miss or a corrupted file (warned)."""
+    path = entry_path(key)
+    if not path.exists():
+        return None
+    try:
+        data = json.loads(path.read_text(encoding="utf-8"))
+        if data.get("format") != CACHE_FORMAT or data.get("key") != key or not isinstance(data.get("level"), dict):
+            raise ValueError("it holds another entry or an old format")
+        return data["level"]
+    except (OSError, ValueError, AttributeError) as exc:
+        warnings.warn(f"profile cache file '{path}' is corrupted ({exc}); ignoring it and measuring again",
+                      RuntimeWarning, stacklevel=2)
+        return None
+
+
+def put(key: str, level: dict[str, Any]) -> Path:
+    """Store a level profile under ``key`` (atomically)."""
+    return atomic_write_json(entry_path(key), {"format": CACHE_FORMAT, "key": key, "level": level})

@@ -1,0 +1,474 @@
+"""Profile a model at each compression level with onnxruntime on this host.
+
+For each level: compress, measure fidelity against fp32 on the samples, then time
+whole runs on a plain session (warm-up, then up to ``runs`` runs bounded by
+``max_seconds``: median, p90, min, coefficient of variation) and the same runs on
+a profiling session whose per-node kernel times (``cat == "Node"`` events named
+``<node>_kernel_time``) are summed per run, taken at their median across runs and
+mapped back to the model's units (:mod:`unit_mapping`), even where onnxruntime
+fused or renamed nodes. ``attributed_share`` is the share of a profiled whole run the
+kernels explain (median over runs); unit times are scaled to the plain run so that
+``sum(unit_ms) + unmapped_ms + overhead_ms == latency_ms_median``, ``overhead_ms``
+being the per-call time no kernel explains.
+
+Each level's result is cached on disk (:mod:`profile_cache`) under a key of the
+model sha256, input shapes, level, settings, samples and host fingerprint.
+
+Example
+-------
+>>> prof = profile_model(load_model("sample:mobilenet_v2"), levels=("fp32", "int8-dynamic"))  # doctest: +SKIP
+>>> prof.levels["fp32"].latency_ms_median                     # doctest: +SKIP
+12.3
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "HostInfo",
+    "ProfileSettings",
+    "LevelProfile",
+    "ModelProfile",
+    "ProfileError",
+    "ProfileInterrupted",
+    "profile_model",
+    "profile_level",
+]
+
+import bisect
+import json
+import math
+import os
+import platform
+import tempfile
+import time
+from dataclasses import asdict, dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+import onnx
+
+from planner_app.core import profile_cache
+from planner_app.core.compression import (
+    SampleSet,
+    compress,
+    input_specs,
+    open_session,
+    synthetic_samples,
+)
+from planner_app.core.cut_codecs import measure_cut_codecs
+from planner_app.core.errors import PlannerError
+from planner_app.core.fidelity import Fidelity, measure_fidelity, run_model
+from planner_app.core.fileio import atomic_write_json, read_json
+from planner_app.core.progress import Cancelled, CancelToken, ProgressCallback, report
+from planner_app.core.timetable import CutCodec
+from planner_app.core.unit_mapping import UnitMapper
+
+PROFILE_FORMAT = 1
+
+
+class ProfileError(PlannerError):
+    """A profile file is wrong (missing field, another model) or a level cannot be measured."""
+
+
+class ProfileInterrupted(Cancelled):
+    """Profiling stopped early (Ctrl-C or cancel); ``partial`` holds the finished levels."""
+
+    def __init__(self, message: str, partial: ModelProfile) -> None:
+        super().__init__(message)
+        self.partial = partial
+
+
+# ---------------------------------------------------------------------------- records
+
+
+def _cpuinfo() -> dict[str, str]:
+    info: dict[str, str] = {}
+    try:
+        with open("/proc/cpuinfo", encoding="utf-8", errors="replace") as fh:
+            for line in fh:
+                if ":" in line:
+                    key, _, value = line.partition(":")
+                    info.setdefault(key.strip(), value.strip())
+    except OSError:
+        pass
+    return info
+
+
+@dataclass
+class HostInfo:
+    """The machine that measured: what the cache key and the device model need."""
+
+    cpu_model: str
+    cores: int
+    onnxruntime_version: str
+    platform: str
+    machine: str = ""
+    simd: str = ""
+    cpu_mhz: float = 0.0
+    fingerprint: str = ""
+
+    @classmethod
+    def detect(cls) -> HostInfo:
+        """Describe this host (CPU model, cores, SIMD width, onnxruntime version)."""
+        import onnxruntime as ort
+
+        info = _cpuinfo()
+        flags = set(info.get("flags", info.get("Features", "")).split())
+        simd = (
+            "avx512" if "avx512f" in flags else "avx2" if {"avx2", "fma"} <= flags
+            else "neon" if ("asimd" in flags or platform.machine() in ("arm64", "aarch64")) else "sse"
+        )
+        try:
+            mhz = float(info.get("cpu MHz", 0.0))
+        except ValueError:
+            mhz = 0.0
+        host = cls(
+            cpu_model=info.get("model name") or platform.processor() or platform.machine(),
+            cores=os.cpu_count() or 1,
+            onnxruntime_version=ort.__version__,
+            platform=platform.platform(),
+            machine=platform.machine(),
+            simd=simd,
+            cpu_mhz=mhz,
+        )
+        host.fingerprint = profile_cache.digest(
+            [host.cpu_model, host.cores, host.onnxruntime_version, host.machine, host.simd, platform.system()]
+        )[:16]
+        return host
+
+    def peak_gflops_fp32_per_core(self) -> float:
+        """Theoretical fp32 peak of one core: FLOPs per cycle of the SIMD unit × clock."""
+        flops_per_cycle = {"avx512": 64, "avx2": 32, "neon": 16, "sse": 8}.get(self.simd, 8)
+        ghz = self.cpu_mhz / 1000 if self.cpu_mhz > 0 else 2.5
+        return flops_per_cycle * ghz
+
+
+@dataclass
+class ProfileSettings:
+    """How a profile is measured; every field is part of the cache key.
+
+    One thread by default: timings are reproducible and match what a single-core
+    edge device sees. ``graph_optimization='all'`` is what a deployment runs (int8
+    kernels only appear after fusion); attribution survives the fusions through
+    :class:`UnitMapper` and the optimized graph onnxruntime writes out.
+    """
+
+    threads: int = 1
+    execution_provider: str = "CPUExecutionProvider"
+    graph_optimization: str = "all"
+    warmup: int = 3
+    runs: int = 30
+    max_seconds: float = 20.0
+    fidelity_samples: int = 8
+
+    def key(self) -> dict[str, Any]:
+        return asdict(self)
+
+
+@dataclass
+class LevelProfile:
+    """What one level measured on this host (or why it does not apply)."""
+
+    level: str
+    applicable: bool
+    reason: str = ""
+    size_bytes: int = 0
+    stored_size_bytes: int = 0
+    latency_ms_median: float = math.nan
+    latency_ms_p90: float = math.nan
+    latency_ms_min: float = math.nan
+    latency_cv: float = math.nan
+    unit_ms: list[float] = field(default_factory=list)
+    overhead_ms: float = 0.0
+    attributed_share: float = 0.0
+    profiled_latency_ms_median: float = math.nan
+    unit_param_bytes: list[int] = field(default_factory=list)
+    fidelity: Fidelity | None = None
+    provenance: str = "measured-local"
+    runs: int = 0
+    calibration: str = ""
+    unmapped_ms: float = 0.0
+
+    @property
+    def profiling_overhead(self) -> float:
+        """Profiled run / plain run (median)."""
+        return self.profiled_latency_ms_median / self.latency_ms_median if self.latency_ms_median else math.nan
+
+    def to_dict(self) -> dict[str, Any]:
+        d = asdict(self)
+        d["fidelity"] = self.fidelity.to_dict() if self.fidelity else None
+        return d
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> LevelProfile:
+        d = dict(d)
+        fid = d.pop("fidelity", None)
+        lp = cls(**d)
+        lp.fidelity = Fidelity.from_dict(fid) if fid else None
+        return lp
+
+
+@dataclass
+class ModelProfile:
+    """Every level of one model measured on one host with one set of settings."""
+
+    model_name: str
+    model_sha256: str
+    input_shapes: dict[str, list[int]]
+    host: HostInfo
+    settings: ProfileSettings
+    levels: dict[str, LevelProfile] = field(default_factory=dict)
+    cut_codecs: dict[str, CutCodec] = field(default_factory=dict)
+    unit_names: list[str] = field(default_factory=list)
+    samples: str = ""
+
+    def to_dict(self) -> dict[str, Any]:
+        return {
+            "format": PROFILE_FORMAT,
+            "model_name": self.model_name,
+            "model_sha256": self.model_sha256,
+            "input_shapes": self.input_shapes,
+            "host": asdict(self.host),
+            "settings": asdict(self.settings),
+            "samples": self.samples,
+            "unit_names": self.unit_names,
+            "levels": {k: v.to_dict() for k, v in self.levels.items()},
+            "cut_codecs": {k: asdict(v) for k, v in self.cut_codecs.items()},
+        }
+
+    @classmethod
+    def from_dict(cls, d: dict[str, Any]) -> ModelProfile:
+        return cls(
+            model_name=d["model_name"],
+            model_sha256=d["model_sha256"],
+            input_shapes={k: list(v) for k, v in d["input_shapes"].items()},
+            host=HostInfo(**d["host"]),
+            settings=ProfileSettings(**d["settings"]),
+            levels={k: LevelProfile.from_dict(v) for k, v in d["levels"].items()},
+            cut_codecs={k: CutCodec(**v) for k, v in d.get("cut_codecs", {}).items()},
+            unit_names=list(d.get("unit_names", [])),
+            samples=d.get("samples", ""),
+        )
+
+    def save(self, path: str | Path) -> Path:
+        """Write the profile as JSON, atomically."""
+        return atomic_write_json(path, self.to_dict())
+
+    @classmethod
+    def load(cls, path: str | Path) -> ModelProfile:
+        """Read a profile written by :meth:`save`; a wrong file raises :class:`ProfileError`."""
+        data = read_json(path, "profile")
+        if not isinstance(data, dict) or data.get("format") != PROFILE_FORMAT:
+            raise ProfileError(
+                f"profile '{path}' is not a planner profile (format {PROFILE_FORMAT}): "
+                "write one with `edgeplan model profile MODEL --out FILE`."
+            )
+        try:
+            return cls.from_dict(data)
+        except (KeyError, TypeError, ValueError, AttributeError) as exc:
+            raise ProfileError(f"profile '{path}' is missing or has a bad field ({exc}): profile the model again.") from None
+
+
+# ---------------------------------------------------------------------------- measuring
+
+
+def _stats(ms: list[float]) -> tuple[float, float, float, float]:
+    arr = np.asarray(ms)
+    mean = float(arr.mean())
+    cv = float(arr.std() / mean) if mean > 0 and len(arr) > 1 else 0.0
+    return float(np.median(arr)), float(np.percentile(arr, 90)), float(arr.min()), cv
+
+
+def _timed_runs(
+    sessions: list[Any], feed: dict[str, np.ndarray], settings: ProfileSettings, cancel: CancelToken | None
+) -> list[list[float]]:
+    """Whole-run ms of each session, runs interleaved so all see the same machine load."""
+    for sess in sessions:
+        for _ in range(settings.warmup):
+            sess.run(None, feed)
+    times: list[list[float]] = [[] for _ in sessions]
+    start = time.perf_counter()
+    while len(times[0]) < settings.runs:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        for sess, out in zip(sessions, times, strict=True):
+            t0 = time.perf_counter()
+            sess.run(None, feed)
+            out.append((time.perf_counter() - t0) * 1e3)
+        if len(times[0]) >= 3 and time.perf_counter() - start > settings.max_seconds:
+            break
+    return times
+
+
+def _node_ms_per_run(profile_file: str, warmup: int) -> tuple[list[dict[str, float]], list[str]]:
+    """Per measured run, the summed kernel ms of every node (runs told apart by model_run
+    spans), and the nodes in execution order."""
+    with open(profile_file, encoding="utf-8") as fh:
+        events = json.load(fh)
+    runs = sorted(
+        ((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
+    )
+    per_run: list[dict[str, float]] = [{} for _ in runs]
+    starts = [r[0] for r in runs]
+    order: dict[str, int] = {}
+    for e in events:
+        if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
+            continue
+        i = bisect.bisect_right(starts, e["ts"]) - 1
+        if i < 0 or e["ts"] > runs[i][1]:
+            continue
+        node = e["name"][: -len("_kernel_time")]
+        per_run[i][node] = per_run[i].get(node, 0.0) + e["dur"] / 1e3
+        order.setdefault(node, e["ts"] - runs[i][0])
+    return per_run[warmup:], sorted(order, key=order.__getitem__)
+
+
+def profile_level(
+    mg: Any,
+    level: str,
+    *,
+    settings: ProfileSettings,
+    samples: SampleSet,
+    reference: list[dict[str, np.ndarray]],
+    mapper: UnitMapper | None = None,
+    variant_path: str | Path | None = None,
+    cancel: CancelToken | None = None,
+) -> LevelProfile:
+    """Compress ``mg`` to ``level``, measure fidelity, whole-run and per-unit times."""
+    mapper = mapper or UnitMapper(mg)
+    n_units = len(mg.units)
+    # the sessions below are the runnability check: no need for compress() to open one too
+    cm = compress(mg.model, level, samples=samples, variant_path=variant_path, check_runs=False)
+    if not cm.applicable:
+        return LevelProfile(level, False, cm.reason, calibration=cm.calibration)
+    if cancel is not None:
+        cancel.raise_if_cancelled()
+    try:
+        fid = measure_fidelity(mg, cm.model, samples, reference=reference)
+    except Exception as exc:  # onnxruntime's own error types: the level cannot run here
+        msg = str(exc).splitlines()[0][:300]
+        return LevelProfile(level, False, f"onnxruntime cannot run this level: {msg}", calibration=cm.calibration)
+    feed = samples.inputs[0]
+    with tempfile.TemporaryDirectory(prefix="planner-prof-") as tmp:
+        opt_path = os.path.join(tmp, "optimized.onnx")
+        common = {"threads": settings.threads, "graph_optimization": settings.graph_optimization,
+                  "provider": settings.execution_provider}
+        plain = open_session(cm.model, **common)
+        prof = open_session(cm.model, **common, profile_prefix=os.path.join(tmp, "ort"),
+                            optimized_model_path=opt_path)
+        plain_ms, prof_ms = _timed_runs([plain, prof], feed, settings, cancel)
+        per_run, order = _node_ms_per_run(prof.end_profiling(), settings.warmup)
+        del plain, prof
+        optimized = onnx.load(opt_path, load_external_data=False)
+    node_unit = mapper.map_graph(optimized.graph)
+    # nodes the runtime creates after optimization (a function body it inlines, e.g.
+    # Softmax in fp16 expanded to ReduceMax/Exp/...) belong with their neighbour in
+    # execution order
+    last: int | None = None
+    for node in order:
+        unit = node_unit.get(node)
+        if unit is None:
+            unit = mapper.lookup(node)
+        if unit is None and last is not None:
+            unit = last
+        node_unit[node] = unit
+        last = unit if unit is not None else last
+    node_median = {n: float(np.median([run.get(n, 0.0) for run in per_run])) for n in order}
+    unit_prof = [0.0] * n_units
+    unmapped = 0.0
+    for node, ms in node_median.items():
+        unit = node_unit.get(node)
+        if unit is None:
+            unmapped += ms
+        else:
+            unit_prof[unit] += ms
+    median, p90, mn, cv = _stats(plain_ms)
+    prof_median = float(np.median(prof_ms))
+    # Share of a profiled run the kernels explain, run by run (a run's kernels against
+    # its own wall time), then the median: robust when another process preempts us
+    # mid-run. Runs are interleaved with the plain ones, so both see the same load.
+    ratios = [sum(run.values()) / w for run, w in zip(per_run, prof_ms, strict=False) if w > 0]
+    share = min(1.0, float(np.median(ratios))) if ratios else 0.0
+    # Per-unit times keep the proportions of the per-node medians and are scaled to the
+    # explained part of the plain run: sum(unit_ms) + unmapped_ms + overhead_ms == median.
+    kernel_ms = sum(unit_prof) + unmapped
+    scale = share * median / kernel_ms if kernel_ms > 0 else 0.0
+    unit_ms = [u * scale for u in unit_prof]
+    overhead = median - sum(unit_ms) - unmapped * scale
+    return LevelProfile(
+        level=level, applicable=True, size_bytes=cm.size_bytes, stored_size_bytes=cm.stored_size_bytes,
+        latency_ms_median=median, latency_ms_p90=p90, latency_ms_min=mn, latency_cv=cv,
+        unit_ms=unit_ms, overhead_ms=overhead, attributed_share=min(share, 1.0),
+        profiled_latency_ms_median=prof_median,
+        unit_param_bytes=mapper.param_bytes_per_unit(cm.model, n_units),
+        fidelity=fid, runs=len(plain_ms), calibration=cm.calibration, unmapped_ms=unmapped * scale,
+    )
+
+
+def _input_shapes(mg: Any) -> dict[str, list[int]]:
+    shapes = getattr(mg, "inputs", None)
+    if isinstance(shapes, dict) and shapes:
+        return {k: list(v) for k, v in shapes.items()}
+    return {k: v[0] for k, v in input_specs(mg.model).items()}
+
+
+def profile_model(
+    mg: Any,
+    levels: tuple[str, ...] | list[str] = ("fp32",),
+    settings: ProfileSettings | None = None,
+    samples: SampleSet | None = None,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+    use_cache: bool = True,
+    variants: dict[str, str | Path] | None = None,
+) -> ModelProfile:
+    """Profile ``mg`` at each of ``levels`` on this host (cached per level).
+
+    ``variants`` maps ``variant:NAME`` levels to their ONNX files. Ctrl-C or
+    ``cancel`` raise :class:`ProfileInterrupted` whose ``partial`` profile keeps the
+    finished levels (which are also in the cache); a level is written to the cache
+    only once complete, atomically, so an interruption never corrupts it.
+    """
+    settings = settings or ProfileSettings()
+    host = HostInfo.detect()
+    if samples is None:
+        samples = synthetic_samples(mg, n=settings.fidelity_samples)
+    profile = ModelProfile(
+        model_name=getattr(mg, "name", "model"), model_sha256=mg.sha256, input_shapes=_input_shapes(mg),
+        host=host, settings=settings, unit_names=[u.name for u in mg.units], samples=samples.source,
+    )
+    mapper = UnitMapper(mg)
+    reference: list[dict[str, np.ndarray]] | None = None
+    levels = list(dict.fromkeys(levels))
+    try:
+        for i, level in enumerate(levels):
+            if cancel is not None:
+                cancel.raise_if_cancelled()
+            report(progress, i / max(1, len(levels)), f"profiling {profile.model_name} at {level}")
+            variant = (variants or {}).get(level)
+            key = profile_cache.level_key(
+                model_sha256=mg.sha256, input_shapes=profile.input_shapes, level=level,
+                settings=settings.key(), host=host.fingerprint, samples=samples.fingerprint(),
+                variant_sha256=profile_cache.file_sha(variant),
+            )
+            cached = profile_cache.get(key) if use_cache else None
+            lp = LevelProfile.from_dict(cached) if cached else None
+            if lp is None or len(lp.unit_ms) not in (0, len(mg.units)):
+                if reference is None:
+                    reference = run_model(mg.model, samples, threads=settings.threads)
+                lp = profile_level(mg, level, settings=settings, samples=samples, reference=reference,
+                                   mapper=mapper, variant_path=variant, cancel=cancel)
+                if use_cache:
+                    profile_cache.put(key, lp.to_dict())
+            profile.levels[level] = lp
+        report(progress, 0.98, "measuring cut codecs")
+        profile.cut_codecs = measure_cut_codecs()
+    except (KeyboardInterrupt, Cancelled) as exc:
+        done = ", ".join(profile.levels) or "none"
+        raise ProfileInterrupted(
+            f"profiling interrupted ({type(exc).__name__}); finished levels kept: {done}", profile
+        ) from None
+    report(progress, 1.0, "done")
+    return profile
+
