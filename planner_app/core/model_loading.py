@@ -13,6 +13,7 @@ __all__ = ["ModelError", "PreparedModel", "prepare_model", "random_inputs", "run
            "ITEMSIZE"]
 
 import functools
+import re
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -95,10 +96,14 @@ def runtime_can_run_opset(version: int) -> str | None:
     except Exception:  # an opset newer than this onnx package knows
         ir = onnx.IR_VERSION
     probe = helper.make_model(graph, opset_imports=[opset], ir_version=max(ir, 7))
+    opts = ort.SessionOptions()
+    opts.log_severity_level = 3  # old opsets draw warnings; only a refusal matters here
     try:
-        ort.InferenceSession(probe.SerializeToString(), providers=["CPUExecutionProvider"])
+        ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
     except Exception as exc:
-        return str(exc).splitlines()[0][-200:]
+        text = str(exc)
+        m = re.search(r"support for domain ai\.onnx is till opset \d+", text)
+        return m.group(0) if m else text.strip().splitlines()[0][:200]
     return None
 
 
@@ -373,6 +378,9 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
     tensor_dtypes: dict[str, int] = {}
     _collect_shapes(inferred.graph, tensor_shapes, tensor_dtypes)
     warnings: list[str] = []
+    if default_opset is not None and default_opset < 7:
+        warnings.append(f"opset {default_opset} is older than onnxruntime supports for certain (7); "
+                        "convert it with onnx.version_converter if parts fail to run")
     missing = [o for n in inferred.graph.node for o in n.output if o and o not in tensor_shapes]
     if missing:
         err = _shapes_by_running(inferred, missing, inputs, input_dtypes, tensor_shapes, tensor_dtypes)
