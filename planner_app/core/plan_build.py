@@ -79,8 +79,7 @@ def _part_samples(stage_parts: list[Any], samples: Any) -> list[Any]:
 def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
     """Split ``mg`` along ``placement``'s parts, compress each, and check the chain."""
     from planner_app.core.compression import compress, synthetic_samples
-    from planner_app.core.fidelity import measure_fidelity
-    from planner_app.core.partition import check_chain, split_stages
+    from planner_app.core.partition import split_stages
 
     runs = placement.parts()
     stage_parts = split_stages(mg, [list(range(start, end)) for start, end, _, _ in runs])
@@ -107,13 +106,13 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
             continue
         models.append(cm.model)
         levels.append(level)
-    equal: bool | None = None
-    if all(lv == "fp32" for lv in levels):
-        eq = check_chain(mg, [p.model for p in stage_parts])
-        if not eq.ok:
-            raise ExportError(f"the parts of {mg.label} do not reproduce the model ({eq}); the plan was not written")
-        equal = True
-    fid = measure_fidelity(mg, models, samples)
+    blobs = [serialize_part(m) for m in models]
+    lossless = all(lv == "fp32" for lv in levels)
+    fid, equal, worst = _run_against_model(mg, blobs, samples, cancel)
+    if lossless and not equal:
+        raise ExportError(
+            f"the fp32 parts of {mg.label} do not reproduce the model (max abs diff {worst:.3g}); "
+            "the plan was not written")
     measured = MeasuredFidelity(
         samples=fid.n_samples or len(samples),
         max_abs_err=_nonneg(fid.max_abs_err),
@@ -123,8 +122,52 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
         top1_agreement=fid.top1_agreement,
         score=float(min(1.0, max(0.0, fid.score()))),
     )
-    blobs = [serialize_part(m) for m in models]
-    return BuiltParts(stage_parts, models, levels, blobs, measured, equal, notes)
+    return BuiltParts(stage_parts, models, levels, blobs, measured, equal if lossless else None, notes)
+
+
+def _run_against_model(mg: Any, blobs: list[bytes], samples: Any,
+                       cancel: CancelToken | None, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[Any, bool, float]:
+    """Run the whole model and the chained parts on every sample, one session each.
+
+    Both sides run without graph fusions (fusions differ across a cut and would
+    reorder sums), so fp32 parts are expected to match the model to rounding:
+    equal means ``|chain - whole| <= atol + rtol * max|whole|`` for each output,
+    as :func:`planner_app.core.partition.check_chain` defines it. Returns the
+    fidelity (:func:`planner_app.core.fidelity.compare_outputs`), equality, and
+    the largest absolute difference.
+    """
+    from planner_app.core.compression import open_session
+    from planner_app.core.fidelity import compare_outputs
+
+    whole = open_session(mg.model, graph_optimization="disable")
+    names = [o.name for o in whole.get_outputs()]
+    parts = [open_session(b, graph_optimization="disable") for b in blobs]
+    reference: list[dict[str, np.ndarray]] = []
+    candidate: list[dict[str, np.ndarray]] = []
+    equal, worst = True, 0.0
+    for sample in samples.inputs:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        ref = dict(zip(names, whole.run(names, sample), strict=True))
+        env = dict(sample)
+        for sess in parts:
+            outs = [o.name for o in sess.get_outputs()]
+            feed = {i.name: env[i.name] for i in sess.get_inputs()}
+            env.update(zip(outs, sess.run(outs, feed), strict=True))
+        missing = [n for n in names if n not in env]
+        if missing:
+            raise ExportError(f"the parts of {mg.label} never produce the model output(s) {missing}")
+        got = {n: env[n] for n in names}
+        for n in names:
+            a, b = np.asarray(ref[n], np.float64), np.asarray(got[n], np.float64)
+            if a.shape != b.shape:
+                raise ExportError(f"output {n!r} of the parts has shape {list(b.shape)}, the model {list(a.shape)}")
+            diff = float(np.abs(a - b).max(initial=0.0))
+            worst = max(worst, diff)
+            equal = equal and diff <= atol + rtol * float(np.abs(a).max(initial=0.0))
+        reference.append(ref)
+        candidate.append(got)
+    return compare_outputs(reference, candidate, labels=samples.labels), equal, worst
 
 
 def _nonneg(x: float) -> float:
