@@ -34,6 +34,11 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--workload", metavar="NAME", help="workload to plan (default: the topology's first)")
     p.add_argument("--profile", metavar="PROFILE.json",
                    help="measurements from `edgeplan model profile` (default: profile now)")
+    p.add_argument("--imported", metavar="TIMES.csv",
+                   help="per-unit times measured elsewhere (CSV or JSON: device, level, unit, ms); they "
+                        "replace the estimates for the devices and levels they cover")
+    p.add_argument("--host-device", metavar="ID",
+                   help="the topology device that is this machine: its times are the local measurements")
     p.add_argument("--objective", choices=OBJECTIVES, default="latency", help="what to optimise (default latency)")
     p.add_argument("--slo-ms", type=float, metavar="X", help="latency limit in ms (default: the workload's)")
     p.add_argument("--max-cost-usd-per-1k", type=float, metavar="X", help="cost limit in USD per 1,000 requests")
@@ -95,7 +100,8 @@ def _optimize(args: argparse.Namespace) -> int:
     run = plan_deployment(
         args.topology, args.workload, args.model, parse_shape_args(args.shape), args.profile,
         objective=args.objective, constraints=constraints, levels=_levels(args.levels), pareto=args.pareto,
-        out=args.out, solver=args.solver, progress=_progress_printer(args.quiet),
+        out=args.out, solver=args.solver, imported=args.imported, host_device=args.host_device,
+        progress=_progress_printer(args.quiet),
     )
     if not run.feasible:
         print(closest_text(run))

@@ -227,6 +227,8 @@ def plan_deployment(
     out: str | os.PathLike[str] | None = None,
     *,
     solver: str = "auto",
+    imported: str | os.PathLike[str] | None = None,
+    host_device: str | None = None,
     profile_settings: Any = None,
     fidelity_samples: int = 4,
     progress: ProgressCallback | None = None,
@@ -275,7 +277,14 @@ def plan_deployment(
     timings["profile_s"] = time.perf_counter() - t1
     t2 = time.perf_counter()
     report(progress, 0.6, "building the time table (estimating devices not measured)")
-    tt = build_time_table(mg, topo, profile, chosen)
+    imported_times = None
+    if imported is not None:
+        from planner_app.core.imported import load_imported_times
+
+        imported_times = load_imported_times(imported, mg)
+        notes.append(f"times imported from '{imported}' for {', '.join(imported_times.devices)}")
+    host = topo.device(host_device) if host_device is not None else None
+    tt = build_time_table(mg, topo, profile, chosen, host_device=host, imported=imported_times)
     not_applicable = [lv for lv in chosen if lv != "fp32" and lv not in tt.fidelity]
     if not_applicable:
         notes.append(f"levels {', '.join(not_applicable)} do not apply to {mg.name} on this host")

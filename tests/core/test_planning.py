@@ -224,3 +224,18 @@ def test_profiles_when_no_profile_is_given_and_can_be_cancelled(tmp_path):
                         profile_settings=QUICK, progress=cancel_on_optimize, cancel=token,
                         out=tmp_path / "plan.json")
     assert not (tmp_path / "plan.json").exists()
+
+
+def test_imported_times_and_the_host_device_change_the_time_table(models, tmp_path):
+    mg, profile = models("lstm_kws")
+    base = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
+    used = {p.device for p in base.result.prediction.parts}
+    assert "hub" in used  # the source computes something in the plan without imported times
+    csv = tmp_path / "times.csv"
+    csv.write_text("device,level,unit,ms\n" + "".join(f"hub,fp32,{u.name},5000\n" for u in mg.units))
+    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+                          imported=csv, host_device="home-server", constraints={"slo_ms": None})
+    assert run.time_table.provenance_of("hub", "fp32") == "imported"
+    assert run.time_table.provenance_of("home-server", "fp32") == "measured-local"
+    assert run.time_table.time(0, "hub", "fp32") == 5000
+    assert "hub" not in {p.device for p in run.result.prediction.parts}, "5 s per unit on the hub is never best"
