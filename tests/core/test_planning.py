@@ -16,7 +16,7 @@ from planner_app.core.errors import PlannerError, TopologyError
 from planner_app.core.model_graph import ModelError, load_model
 from planner_app.core.plan import load_plan
 from planner_app.core.plan_check import validate_plan
-from planner_app.core.planning import InfeasiblePlanError, plan_deployment
+from planner_app.core.planning import InfeasiblePlanError, export_run, plan_deployment
 from planner_app.core.profiling import ModelProfile, ProfileError, ProfileSettings, profile_model
 from planner_app.core.progress import Cancelled, CancelToken
 from planner_app.core.resources import sample_topology_paths
@@ -147,6 +147,14 @@ def test_pareto_front_is_exported_with_the_chosen_point(models, tmp_path):
             assert not (q.figures.latency_ms < p.figures.latency_ms
                         and q.figures.cost_usd_per_1k < p.figures.cost_usd_per_1k
                         and q.figures.bytes_on_links_per_request < p.figures.bytes_on_links_per_request)
+    # the window exports the point a user clicks: any feasible point of the front
+    other = next(e for e in run.result.pareto_front
+                 if e.placement != run.result.placement and e.prediction.feasible)
+    path = export_run(run, tmp_path / "other" / "plan.json", placement=other.placement)
+    plan = load_plan(path)
+    assert [(s.device, s.unit_ids[0]) for s in plan.stages] == [(d, a) for a, _, d, _ in other.placement.parts()]
+    assert plan.totals.latency_ms == pytest.approx(other.prediction.latency_ms)
+    assert [p.chosen for p in plan.pareto].count(True) == 1 and validate_plan(path).ok
 
 
 # -- bad input --------------------------------------------------------------------------
