@@ -16,6 +16,7 @@ from __future__ import annotations
 
 __all__ = ["ChainCheck", "PlanReport", "random_inputs", "run_parts", "validate_plan"]
 
+import json
 import math
 import os
 from dataclasses import dataclass, field
@@ -239,6 +240,8 @@ def validate_plan(
 
     import onnx
 
+    from planner_app.core.compression import is_known_level
+
     protos = []
     for i, (s, f) in enumerate(zip(plan.stages, present, strict=True)):
         try:
@@ -247,6 +250,14 @@ def validate_plan(
             rep.problems.append(Problem(f"stages[{i}].artifact", f"part {s.artifact.path} is not a readable ONNX model: {exc}"))
             continue
         protos.append(m)
+        meta = {p.key: p.value for p in m.metadata_props}
+        # parts cut by planner_app say which model and units they hold: catch a part of another plan
+        if meta.get("planner.source_sha256") not in (None, plan.model.sha256):
+            rep.problems.append(Problem(f"stages[{i}].artifact", f"part {s.artifact.path} was cut from another model (sha256 {meta['planner.source_sha256'][:12]}…)"))
+        if "planner.units" in meta and json.loads(meta["planner.units"]) != s.unit_ids:
+            rep.problems.append(Problem(f"stages[{i}].unit_ids", f"the plan says {s.unit_ids}, part {s.artifact.path} holds units {meta['planner.units']}"))
+        if not is_known_level(s.level):
+            rep.problems.append(Problem(f"stages[{i}].level", f"unknown compression level {s.level!r}"))
         inits = {t.name for t in m.graph.initializer}
         ins = [x.name for x in m.graph.input if x.name not in inits]
         outs = [x.name for x in m.graph.output]

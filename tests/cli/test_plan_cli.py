@@ -70,6 +70,12 @@ def test_missing_part_is_named(plan_copy, capsys):
     assert part.name in err and "missing" in err
 
 
+def _swap_units(doc):
+    """Every unit still covered once, but not by the part that holds it."""
+    a, b = doc["stages"][0], doc["stages"][1]
+    a["unit_ids"], b["unit_ids"] = b["unit_ids"], a["unit_ids"]
+
+
 @pytest.mark.parametrize(
     ("edit", "needle"),
     [
@@ -77,6 +83,8 @@ def test_missing_part_is_named(plan_copy, capsys):
         (lambda d: d["stages"][0].__setitem__("levle", "fp32"), "levle"),
         (lambda d: d["stages"][0].pop("artifact"), "stages[0]"),
         (lambda d: d["stages"][0].__setitem__("device", "toaster"), "toaster"),
+        (lambda d: d["stages"][0].__setitem__("level", "int4"), "unknown compression level 'int4'"),
+        (lambda d: _swap_units(d), "stages[0].unit_ids"),
     ],
 )
 def test_schema_violation_names_the_field(plan_copy, capsys, edit, needle):
