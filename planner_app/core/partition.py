@@ -245,7 +245,10 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
     A cut is the set of tensors crossing it. Everything upstream of those
     tensors forms the part before the cut; the cut is valid when exactly these
     tensors flow from that part to the rest (so a cut inside a residual block
-    must name the skip tensor too). Several cuts must be nested.
+    must name the skip tensor too). A tensor set that ``ModelGraph.cuts()``
+    lists for a position is always valid: there the part before the cut is the
+    units up to that position (parallel branches included). Several cuts must
+    be nested.
     """
     all_units = set(range(len(mg.units)))
     befores: list[tuple[frozenset[int], list[str]]] = []
@@ -257,12 +260,19 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
             why = _explain_tensor(mg, t)
             if why:
                 raise PartitionError(f"--cut {','.join(tensors)} is not a valid cut: {why}.")
-        producers = {mg.tensor_producer[t] for t in tensors}
-        before = set(producers)
-        for p in producers:
-            before |= nx.ancestors(mg.unit_graph, p)
-        crossing = {t for t, p in mg.tensor_producer.items()
-                    if p in before and any(c not in before for c in mg.tensor_consumers.get(t, []))}
+        # a set `cuts()` lists for a position of the unit order (what `model inspect` prints):
+        # the part before it is the units up to there, parallel branches included
+        position = next((c.position for c in mg.cuts() if set(c.tensors) == set(tensors)), None)
+        if position is not None:
+            before = set(range(position + 1))
+            crossing = set(tensors)
+        else:
+            # any other DAG cut: the tensors' producers and all their ancestors come before it
+            producers = {mg.tensor_producer[t] for t in tensors}
+            before = set(producers)
+            for p in producers:
+                before |= nx.ancestors(mg.unit_graph, p)
+            crossing = _crossing(mg, before)
         extra = [t for t in tensors if t not in crossing]
         if extra:
             raise PartitionError(
@@ -293,6 +303,12 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
         prev = before
     stages.append(sorted(all_units - prev))
     return stages
+
+
+def _crossing(mg: ModelGraph, before: set[int]) -> set[str]:
+    """Tensors produced in ``before`` and read by a unit outside it."""
+    return {t for t, cons in mg.tensor_consumers.items()
+            if mg.tensor_producer.get(t, -1) in before and any(c not in before for c in cons)}
 
 
 def _safe(name: str) -> str:

@@ -4,9 +4,12 @@ from __future__ import annotations
 
 import json
 
+import networkx as nx
 import numpy as np
 import onnx
 import pytest
+from hypothesis import given, settings
+from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
 from planner_app.core.model_graph import load_model
@@ -183,3 +186,55 @@ def test_invalid_stage_lists_are_refused(samples):
         split_stages(mg, [[], list(range(n))])
     with pytest.raises(PartitionError, match="outside"):
         stages_from_positions(mg, [n - 1])
+
+
+# -- property: random DAGs of main and foldable ops -------------------------------------------
+
+_OPS = ("MatMul", "MatMul", "Softmax", "Relu", "Add", "Mul", "Reshape", "Sigmoid", "Identity")
+
+
+@st.composite
+def _random_dag(draw):
+    """A random DAG over [2, 8] tensors; every dangling tensor is a graph output."""
+    n = draw(st.integers(3, 14))
+    tensors = ["x"]
+    nodes, inits = [], [init("w", [8, 8], seed=1, scale=0.3),
+                        numpy_helper.from_array(np.array([2, 8], np.int64), "shape"),
+                        numpy_helper.from_array(np.array(0.5, np.float32), "half")]
+    for i in range(n):
+        op = draw(st.sampled_from(_OPS))
+        a = draw(st.sampled_from(tensors))
+        out = f"t{i}"
+        if op == "MatMul":
+            ins = [a, "w"]
+        elif op == "Add":
+            ins = [a, draw(st.sampled_from(tensors))]
+        elif op == "Mul":
+            ins = [a, "half"]
+        elif op == "Reshape":
+            ins = [a, "shape"]
+        else:
+            ins = [a]
+        nodes.append(helper.make_node(op, ins, [out], name=f"n{i}"))
+        tensors.append(out)
+    used = {t for node in nodes for t in node.input}
+    outputs = [t for t in tensors[1:] if t not in used]
+    return make(nodes, [vi("x", [2, 8])], [vi(t, [2, 8]) for t in outputs], inits)
+
+
+@settings(max_examples=25, deadline=None, derandomize=True)
+@given(model=_random_dag(), data=st.data())
+def test_random_dags_fold_acyclically_and_chain_exactly_at_any_cut(model, data):
+    mg = load_model(model.SerializeToString())
+    assert nx.is_directed_acyclic_graph(mg.unit_graph)
+    assert all(u < v for u, v in mg.unit_graph.edges)
+    if len(mg.units) < 2:
+        return
+    pos = data.draw(st.lists(st.integers(0, len(mg.units) - 2), min_size=1, max_size=3, unique=True))
+    parts = split_stages(mg, stages_from_positions(mg, pos))
+    assert check_chain(mg, [p.model for p in parts]).ok
+    # every listed cut, named by its tensors (as `model inspect` prints them), is accepted
+    named = [mg.cuts()[p].tensors for p in pos if mg.cuts()[p].tensors]
+    if named and len({frozenset(t) for t in named}) == len(named):
+        stages = stages_from_cut_tensors(mg, named)
+        assert check_chain(mg, [s.model for s in split_stages(mg, stages)]).ok
