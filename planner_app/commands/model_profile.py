@@ -92,6 +92,10 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _clock_words(profile: ModelProfile) -> str:
+    return "thread CPU time (a dedicated core)" if profile.settings.uses_cpu_clock() else "wall time"
+
+
 def format_profile(profile: ModelProfile, top: int = 10) -> str:
     """The tables the command prints: levels, slowest units, cut codecs."""
     rows: list[list[Any]] = []
@@ -112,6 +116,7 @@ def format_profile(profile: ModelProfile, top: int = 10) -> str:
          "attributed %", "note"],
         rows,
         title=(f"{profile.model_name}: {profile.settings.runs} runs, {profile.settings.threads} thread(s), "
+               f"latency as {_clock_words(profile)}, "
                f"graph optimization '{profile.settings.graph_optimization}', on {profile.host.cpu_model} "
                f"(onnxruntime {profile.host.onnxruntime_version}); fidelity on {profile.samples}"),
     )]

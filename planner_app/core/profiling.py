@@ -2,7 +2,9 @@
 
 For each level: compress, measure fidelity against fp32 on the samples, then time
 whole runs on a plain session (warm-up, then up to ``runs`` runs bounded by
-``max_seconds``: median, p90, min, coefficient of variation) and the same runs on
+``max_seconds``: median, p90, min, coefficient of variation; with one thread the
+clock is the calling thread's CPU time, so a busy machine does not inflate the
+figures, and the wall time is kept beside it) and the same runs on
 a profiling session whose per-node kernel times (``cat == "Node"`` events named
 ``<node>_kernel_time``) are summed per run, taken at their median across runs and
 mapped back to the model's units (:mod:`unit_mapping`), even where onnxruntime
@@ -161,9 +163,16 @@ class ProfileSettings:
     runs: int = 30
     max_seconds: float = 20.0
     fidelity_samples: int = 8
+    #: 'auto': the calling thread's CPU time when threads == 1 (onnxruntime then computes in
+    #: that thread), so other processes on a busy machine do not inflate the figures; else wall
+    clock: str = "auto"
 
     def key(self) -> dict[str, Any]:
         return asdict(self)
+
+    def uses_cpu_clock(self) -> bool:
+        """True when latencies are the calling thread's CPU time (a dedicated core's view)."""
+        return self.clock == "thread-cpu" or (self.clock == "auto" and self.threads == 1)
 
 
 @dataclass
@@ -186,14 +195,19 @@ class LevelProfile:
     unit_param_bytes: list[int] = field(default_factory=list)
     fidelity: Fidelity | None = None
     provenance: str = "measured-local"
+    #: what latency_ms_* measure: 'thread-cpu' (a dedicated core) or 'wall'
+    clock: str = "wall"
+    #: plain whole-run wall time, whatever the clock (differs from the median on a busy host)
+    wall_ms_median: float = math.nan
     runs: int = 0
     calibration: str = ""
     unmapped_ms: float = 0.0
 
     @property
     def profiling_overhead(self) -> float:
-        """Profiled run / plain run (median)."""
-        return self.profiled_latency_ms_median / self.latency_ms_median if self.latency_ms_median else math.nan
+        """Profiled run / plain run (median wall times)."""
+        plain = self.wall_ms_median if self.wall_ms_median == self.wall_ms_median else self.latency_ms_median
+        return self.profiled_latency_ms_median / plain if plain else math.nan
 
     def to_dict(self) -> dict[str, Any]:
         d = asdict(self)
@@ -282,21 +296,22 @@ def _stats(ms: list[float]) -> tuple[float, float, float, float]:
 
 def _timed_runs(
     sessions: list[Any], feed: dict[str, np.ndarray], settings: ProfileSettings, cancel: CancelToken | None
-) -> list[list[float]]:
-    """Whole-run ms of each session, runs interleaved so all see the same machine load."""
+) -> list[tuple[list[float], list[float]]]:
+    """(wall ms, thread-CPU ms) of each run of each session, interleaved so all see the same load."""
     for sess in sessions:
         for _ in range(settings.warmup):
             sess.run(None, feed)
-    times: list[list[float]] = [[] for _ in sessions]
+    times: list[tuple[list[float], list[float]]] = [([], []) for _ in sessions]
     start = time.perf_counter()
-    while len(times[0]) < settings.runs:
+    while len(times[0][0]) < settings.runs:
         if cancel is not None:
             cancel.raise_if_cancelled()
-        for sess, out in zip(sessions, times, strict=True):
-            t0 = time.perf_counter()
+        for sess, (wall, cpu) in zip(sessions, times, strict=True):
+            c0, t0 = time.thread_time(), time.perf_counter()
             sess.run(None, feed)
-            out.append((time.perf_counter() - t0) * 1e3)
-        if len(times[0]) >= 3 and time.perf_counter() - start > settings.max_seconds:
+            wall.append((time.perf_counter() - t0) * 1e3)
+            cpu.append((time.thread_time() - c0) * 1e3)
+        if len(times[0][0]) >= 3 and time.perf_counter() - start > settings.max_seconds:
             break
     return times
 
@@ -357,7 +372,7 @@ def profile_level(
         plain = open_session(cm.model, **common)
         prof = open_session(cm.model, **common, profile_prefix=os.path.join(tmp, "ort"),
                             optimized_model_path=opt_path)
-        plain_ms, prof_ms = _timed_runs([plain, prof], feed, settings, cancel)
+        (plain_wall, plain_cpu), (prof_wall, _) = _timed_runs([plain, prof], feed, settings, cancel)
         per_run, order = _node_ms_per_run(prof.end_profiling(), settings.warmup)
         del plain, prof
         optimized = onnx.load(opt_path, load_external_data=False)
@@ -383,12 +398,12 @@ def profile_level(
             unmapped += ms
         else:
             unit_prof[unit] += ms
+    plain_ms = plain_cpu if settings.uses_cpu_clock() else plain_wall
     median, p90, mn, cv = _stats(plain_ms)
-    prof_median = float(np.median(prof_ms))
     # Share of a profiled run the kernels explain, run by run (a run's kernels against
     # its own wall time), then the median: robust when another process preempts us
     # mid-run. Runs are interleaved with the plain ones, so both see the same load.
-    ratios = [sum(run.values()) / w for run, w in zip(per_run, prof_ms, strict=False) if w > 0]
+    ratios = [sum(run.values()) / w for run, w in zip(per_run, prof_wall, strict=False) if w > 0]
     share = min(1.0, float(np.median(ratios))) if ratios else 0.0
     # Per-unit times keep the proportions of the per-node medians and are scaled to the
     # explained part of the plain run: sum(unit_ms) + unmapped_ms + overhead_ms == median.
@@ -400,7 +415,8 @@ def profile_level(
         level=level, applicable=True, size_bytes=cm.size_bytes, stored_size_bytes=cm.stored_size_bytes,
         latency_ms_median=median, latency_ms_p90=p90, latency_ms_min=mn, latency_cv=cv,
         unit_ms=unit_ms, overhead_ms=overhead, attributed_share=min(share, 1.0),
-        profiled_latency_ms_median=prof_median,
+        profiled_latency_ms_median=float(np.median(prof_wall)), wall_ms_median=float(np.median(plain_wall)),
+        clock="thread-cpu" if settings.uses_cpu_clock() else "wall",
         unit_param_bytes=mapper.param_bytes_per_unit(cm.model, n_units),
         fidelity=fid, runs=len(plain_ms), calibration=cm.calibration, unmapped_ms=unmapped * scale,
     )
