@@ -161,3 +161,20 @@ def test_measured_cut_codecs_have_real_costs():
     for name in ("fp16", "int8"):
         assert codecs[name].encode_ms_per_mb > 0 and codecs[name].decode_ms_per_mb > 0
         assert 0.999 < codecs[name].fidelity <= 1.0
+
+
+def test_a_level_onnxruntime_cannot_run_is_not_applicable_with_its_message(cnn, tmp_path):
+    from onnx import TensorProto, helper
+
+    # same inputs and outputs, but an operator no execution provider implements
+    node = helper.make_node("Frobnicate", ["x"], ["logits"], name="custom", domain="com.example")
+    graph = helper.make_graph(
+        [node], "odd", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 3, 16, 16])],
+        [helper.make_tensor_value_info("logits", TensorProto.FLOAT, [1, 10])],
+    )
+    odd = helper.make_model(graph, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.example", 1)])
+    odd.ir_version = 9
+    onnx.save(odd, str(tmp_path / "odd.onnx"))
+    cm = compress(cnn, "variant:odd", variant_path=tmp_path / "odd.onnx")
+    assert not cm.applicable and cm.model is None
+    assert cm.reason.startswith("onnxruntime cannot run this level") and "Frobnicate" in cm.reason
