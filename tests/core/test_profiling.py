@@ -167,6 +167,9 @@ def test_profile_files_round_trip_and_bad_files_are_clear_errors(sample_profiles
     back = ModelProfile.load(path)
     assert back.to_dict() == prof.to_dict()
     assert back.levels["int8-static"].fidelity.sqnr_db == prof.levels["int8-static"].fidelity.sqnr_db
+    # cut codecs were timed on the model's own activations and survive the round trip
+    assert back.cut_codecs["int8"].wire_ratio == pytest.approx(0.25, abs=0.01)
+    assert back.cut_codecs["fp16"].encode_ms_per_mb > 0 and back.cut_codecs["int8"].fidelity > 0.99
     (tmp_path / "bad.json").write_text(json.dumps({"format": 1, "model_name": "x"}))
     with pytest.raises(ProfileError, match="bad.json.*missing"):
         ModelProfile.load(tmp_path / "bad.json")
