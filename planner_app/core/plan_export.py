@@ -16,7 +16,7 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["PARTS_DIR", "serialize_part", "part_path", "artifact_for", "export_plan"]
+__all__ = ["PARTS_DIR", "check_out_path", "serialize_part", "part_path", "artifact_for", "export_plan"]
 
 import contextlib
 import os
@@ -54,6 +54,23 @@ def artifact_for(index: int, device: str, data: bytes) -> Artifact:
     return Artifact(path=part_path(index, device), sha256=sha256_bytes(data), bytes=len(data))
 
 
+def check_out_path(out: str | os.PathLike[str]) -> Path:
+    """Refuse, before any work, a plan path that cannot be written (wrong suffix, a folder, a file as folder)."""
+    target = Path(out)
+    if target.suffix.lower() != ".json":
+        raise PlanError(f"plan output {str(target)!r} must end in .json (the parts go next to it in {PARTS_DIR}/)")
+    if target.is_dir():
+        raise PlanError(f"plan output {str(target)!r} is a folder: give a file name such as {target / 'plan.json'}")
+    for parent in target.parents:
+        if parent.exists():
+            if not parent.is_dir():
+                raise PlanError(f"cannot write the plan under {str(parent)!r}: it is a file, not a folder")
+            if not os.access(parent, os.W_OK):
+                raise PlanError(f"cannot write the plan: folder {str(parent)!r} is not writable")
+            break
+    return target
+
+
 def _fsync_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -79,11 +96,7 @@ def export_plan(
     """
     import json
 
-    target = Path(out)
-    if target.suffix.lower() != ".json":
-        raise PlanError(f"plan output {str(target)!r} must end in .json (the parts go next to it in {PARTS_DIR}/)")
-    if target.exists() and target.is_dir():
-        raise PlanError(f"plan output {str(target)!r} is a folder: give a file name such as {target / 'plan.json'}")
+    target = check_out_path(out)
     problems = plan.consistency_problems()
     if problems:
         raise PlanError("cannot export the plan: it contradicts itself", problems=problems)

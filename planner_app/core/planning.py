@@ -247,8 +247,11 @@ def plan_deployment(
     """
     from planner_app.core.device_model import build_time_table
     from planner_app.core.optimizer import optimize
+    from planner_app.core.plan_export import check_out_path
     from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem
 
+    if out is not None:
+        check_out_path(out)  # before minutes of profiling, not after
     timings: dict[str, float] = {}
     notes: list[str] = []
     t0 = time.perf_counter()

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 import subprocess
 import sys
+import time
 from pathlib import Path
 
 import pytest
@@ -125,3 +126,16 @@ def test_unknown_workload_and_missing_topology(tmp_path, capsys):
     assert "no workload 'nope'" in capsys.readouterr().err
     assert main(["optimize", "--topology", str(tmp_path / "missing.json"), "--out", str(tmp_path / "p.json")]) == 2
     assert "does not exist" in capsys.readouterr().err
+
+
+def test_levels_the_profile_lacks_and_a_bad_output_path(kws_profile, tmp_path, capsys):
+    rc = main(["optimize", "--topology", HOME, "--workload", KWS, "--profile", kws_profile,
+               "--levels", "fp32,int8-static", "--out", str(tmp_path / "p.json")])
+    assert rc == 2
+    assert "were not profiled" in capsys.readouterr().err
+    (tmp_path / "afile").write_text("x")
+    for out, needle in ((tmp_path / "plan.txt", "must end in .json"), (tmp_path / "afile" / "p.json", "is a file")):
+        t0 = time.perf_counter()
+        assert main(["optimize", "--topology", HOME, "--workload", KWS, "--out", str(out)]) == 2
+        assert needle in capsys.readouterr().err
+        assert time.perf_counter() - t0 < 5, "refused before profiling"
