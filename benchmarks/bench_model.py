@@ -28,13 +28,14 @@ from planner_app.core.samples import SAMPLE_MODELS, build_synthetic_model, sampl
 REPEATS = 3
 
 
-def _median_time(fn, repeats: int = REPEATS) -> tuple[float, object]:
+def _median_time(fn, repeats: int = REPEATS, best: bool = False) -> tuple[float, object]:
+    """Median (or best, for sub-millisecond work on a shared machine) of ``repeats`` runs."""
     times, result = [], None
     for _ in range(repeats):
         t0 = time.perf_counter()
         result = fn()
         times.append(time.perf_counter() - t0)
-    return statistics.median(times), result
+    return (min(times) if best else statistics.median(times)), result
 
 
 def _row(label: str, source) -> list[object]:
@@ -44,7 +45,7 @@ def _row(label: str, source) -> list[object]:
         mg._cuts = None  # measure the sweep, not the cache
         return mg.cuts()
 
-    cuts_s, cuts = _median_time(enumerate_cuts)
+    cuts_s, cuts = _median_time(enumerate_cuts, repeats=7, best=True)
     n_units = len(mg.units)
     return [label, mg.graph.number_of_nodes(), n_units, mg.total_flops / 1e9, mg.model_bytes / 1e6,
             load_s * 1e3, cuts_s * 1e3, cuts_s * 1e6 / max(1, n_units), len(cuts)]
@@ -60,7 +61,9 @@ def main() -> None:
         rows.append(_row(f"synthetic_{n}", path))
     print(format_table(
         ["model", "nodes", "units", "GFLOPs", "MB", "load+analyse ms", "cuts ms", "cuts us/unit", "cuts"],
-        rows, title=f"Import, analysis and cut enumeration (median of {REPEATS})"))
+        rows, title=f"Import, analysis (median of {REPEATS}) and cut enumeration (best of 7)"))
+    by_name = {r[0]: r for r in rows}
+    print(f"target: 1,000-node model analysed < 1000 ms -> {by_name['synthetic_1000'][5]:.0f} ms")
 
     # ~25 MB: 6 residual blocks of a 1024x1024 fp32 MatMul (4 MB each) plus biases
     big = tmp / "big_25mb.onnx"
@@ -81,6 +84,7 @@ def main() -> None:
         ["model", "MB", "units", "load ms", "split+write+check ms", "check"],
         [[big.name, big.stat().st_size / 1e6, len(mg.units), load_s * 1e3, split_s * 1e3, str(report).split(":")[0]]],
         title="3-way split of a ~25 MB model, parts written and checked against the model"))
+    print(f"target: split + check < 2000 ms -> {split_s * 1e3:.0f} ms")
 
 
 if __name__ == "__main__":

@@ -13,6 +13,7 @@ __all__ = ["ModelError", "PreparedModel", "prepare_model", "random_inputs", "run
            "ITEMSIZE"]
 
 import functools
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -326,6 +327,50 @@ def _shapes_by_running(
     return None
 
 
+#: initializers up to this many elements stay in the skeleton: shape arithmetic reads their values
+_SKELETON_KEEP_ELEMENTS = 4096
+
+
+def _skeleton(model: onnx.ModelProto) -> onnx.ModelProto:
+    """The model without its large weights, which become typed graph inputs.
+
+    Shape inference only needs the weights' shapes (and the values of small
+    constants such as Reshape targets); sending a 50 MB model through it means
+    serializing and parsing all of it twice, which dominated loading time.
+    """
+    sk = onnx.ModelProto()
+    sk.ir_version = max(model.ir_version, 4)  # initializers need not be inputs from IR 4
+    sk.opset_import.extend(model.opset_import)
+    sk.functions.extend(model.functions)
+    g = sk.graph
+    g.name = model.graph.name
+    g.node.extend(model.graph.node)
+    g.input.extend(model.graph.input)
+    g.output.extend(model.graph.output)
+    g.value_info.extend(model.graph.value_info)
+    declared = {vi.name for vi in model.graph.input}
+    for t in model.graph.initializer:
+        if math.prod(t.dims) <= _SKELETON_KEEP_ELEMENTS:
+            g.initializer.append(t)
+        elif t.name not in declared:
+            g.input.append(helper.make_tensor_value_info(t.name, t.data_type, list(t.dims)))
+    g.sparse_initializer.extend(model.graph.sparse_initializer)
+    return sk
+
+
+def _merge_inferred(model: onnx.ModelProto, shaped: onnx.ModelProto) -> onnx.ModelProto:
+    """``model`` (weights in place) with the shapes inference found on its skeleton."""
+    g = model.graph
+    del g.value_info[:]
+    g.value_info.extend(shaped.graph.value_info)
+    del g.output[:]
+    g.output.extend(shaped.graph.output)
+    # nodes come back with their subgraphs' inferred value_info
+    del g.node[:]
+    g.node.extend(shaped.graph.node)
+    return model
+
+
 def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, list[int]]) -> PreparedModel:
     """Parse, check and shape ``data``; see :func:`planner_app.core.model_graph.load_model`."""
     model = _parse(data, label)
@@ -361,18 +406,20 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
     _name_nodes(model.graph, set())
     inputs, input_dtypes, dynamic = _fix_inputs(model, shapes, label)
     _substitute_dims(model, dynamic)
+    skeleton = _skeleton(model)
     try:
         try:
-            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False, data_prop=True)
+            shaped = onnx.shape_inference.infer_shapes(skeleton, check_type=False, strict_mode=False, data_prop=True)
         except Exception:
             # data propagation is the fragile part: retry without it before blaming the shapes
-            inferred = onnx.shape_inference.infer_shapes(model, check_type=False, strict_mode=False)
+            shaped = onnx.shape_inference.infer_shapes(skeleton, check_type=False, strict_mode=False)
     except Exception as exc:
         first = str(exc).strip().splitlines()[0][:300]
         raise ModelError(
             f"shape inference failed on {label} with input shapes {inputs}: {first}. "
             "Check the --shape values."
         ) from None
+    inferred = _merge_inferred(model, shaped)
 
     tensor_shapes: dict[str, list[int]] = {}
     tensor_dtypes: dict[str, int] = {}
