@@ -160,6 +160,24 @@ def _reference_model(plan: DeploymentPlan, model_path: str | os.PathLike[str] | 
     return None
 
 
+def _check_topology_file(plan: DeploymentPlan, warnings: list[str]) -> None:
+    """Warn when the topology file the plan was made from has changed since (the plan embeds its copy)."""
+    if not plan.topology.path or not Path(plan.topology.path).is_file():
+        return
+    from planner_app.core.plan import canonical_sha256
+    from planner_app.core.topology_io import load_topology
+
+    try:
+        now = canonical_sha256(load_topology(plan.topology.path).to_dict())
+    except PlannerError as exc:
+        warnings.append(f"topology file {plan.topology.path} no longer loads ({exc.message}); the plan uses its embedded copy")
+        return
+    if now != plan.topology.sha256:
+        warnings.append(
+            f"topology file {plan.topology.path} changed since the plan was made: the plan's figures are for "
+            "its embedded copy; run `edgeplan optimize` again to plan for the current topology")
+
+
 def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], names: list[str], rtol: float, atol: float) -> dict[str, float | bool]:
     max_abs = 0.0
     max_rel = 0.0
@@ -218,6 +236,7 @@ def validate_plan(
         rep.problems.extend(exc.problems or [Problem("", exc.message)])
         return rep
     rep.plan = plan
+    _check_topology_file(plan, rep.warnings)
     folder = plan_file.parent
     present: list[Path] = []
     for i, s in enumerate(plan.stages):

@@ -295,3 +295,22 @@ def test_reexport_replaces_the_parts_folder(exported):
     export_plan(plan, blobs, exported)
     assert not stale.exists()
     assert validate_plan(exported).ok
+
+
+def test_changed_topology_file_is_a_warning(tmp_path):
+    from planner_app.core.topology_io import save_topology
+
+    whole, parts = tiny_model()
+    model_file = tmp_path / "tiny.onnx"
+    model_file.write_bytes(whole.SerializeToString())
+    topo_file = tmp_path / "tiny_topology.json"
+    save_topology(tiny_topology(), topo_file)
+    plan, blobs = make_plan(model_file, parts)
+    plan = plan.model_copy(update={"topology": plan.topology.model_copy(update={"path": str(topo_file)})})
+    out = export_plan(plan, blobs, tmp_path / "plan.json")
+    assert validate_plan(out).warnings == []
+    topo = tiny_topology()
+    topo.links[0] = topo.links[0].model_copy(update={"bandwidth_ab_mbps": 1.0})
+    save_topology(topo, topo_file)
+    rep = validate_plan(out)
+    assert rep.ok and any("changed since the plan was made" in w for w in rep.warnings)
