@@ -107,7 +107,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("fit", "&Fit to Window", win.view.fit_all, QKeySequence("Ctrl+0"), "Show everything")
     act("layout", "&Auto-layout by Tier", ed.auto_layout, QKeySequence("Ctrl+L"),
         "Arrange devices in columns: end devices, edge, cloud", icon("auto_layout"))
-    act("grid", "Show &Grid", lambda on: (setattr(win.scene, "grid_visible", on), win.scene.update()),
+    act("grid", "Show &Grid", win.scene.set_grid_visible,
         QKeySequence("Ctrl+'"), checkable=True)
     act("snap", "&Snap to Grid", lambda on: setattr(win.scene, "snap_enabled", on), None, checkable=True)
     for mode in ("left", "hcenter", "right", "top", "vcenter", "bottom"):

@@ -32,8 +32,10 @@ class TopologyDocument(QObject):
 
     deviceAdded = Signal(str)
     deviceRemoved = Signal(str)
-    #: a device record changed (any field, position included)
+    #: a device record changed (any field but position)
     deviceChanged = Signal(str)
+    #: devices moved (ids); one signal for a whole drag or auto-layout
+    devicesMoved = Signal(list)
     linkAdded = Signal(str)
     linkRemoved = Signal(str)
     linkChanged = Signal(str)
@@ -149,8 +151,8 @@ class TopologyDocument(QObject):
                 changed_devices.append(item_id)
         if changed_devices:
             topo._index = None  # the id → record cache must see the new records
-        for i in changed_devices:
-            self.deviceChanged.emit(i)
+        if changed_devices:
+            self.devicesMoved.emit(changed_devices)
         for i in changed_notes:
             self.noteChanged.emit(i)
 

@@ -73,9 +73,8 @@ class TopologyLoader(QObject):
 
 
 def _content_rect(scene: QGraphicsScene) -> QRectF:
-    rect = QRectF()
-    for item in scene.items():
-        rect = rect.united(item.sceneBoundingRect())
+    content = getattr(scene, "content_rect", None)
+    rect = content() if content is not None else scene.itemsBoundingRect()
     return rect.adjusted(-30, -30, 30, 30)
 
 
@@ -84,7 +83,7 @@ def export_scene_image(scene: QGraphicsScene, path: str | Path, scale: float = 2
     target = Path(path)
     suffix = target.suffix.lower()
     rect = _content_rect(scene)
-    if rect.isEmpty() or not scene.items():
+    if rect.width() <= 60 or rect.height() <= 60:
         raise ExportError("the canvas is empty: add devices before exporting an image")
     data = QByteArray()
     buf = QBuffer(data)

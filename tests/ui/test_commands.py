@@ -110,10 +110,10 @@ def test_modified_flag_follows_the_undo_stack(doc):
 
 
 def test_move_signals_the_devices_that_moved(doc):
-    changed: list[str] = []
-    doc.deviceChanged.connect(changed.append)
-    doc.push(MoveCommand(doc, {"cam": (0, 0)}, {"cam": (100, 100)}))
-    assert changed == ["cam"]
+    moved: list[list[str]] = []
+    doc.devicesMoved.connect(moved.append)
+    doc.push(MoveCommand(doc, {"cam": (0, 0), "edge": (400, 100)}, {"cam": (100, 100), "edge": (0, 0)}))
+    assert moved == [["cam", "edge"]]  # one signal for the whole move
     assert doc.topology.device("cam").position == Position(x=100, y=100)
 
 

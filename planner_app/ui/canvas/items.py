@@ -17,7 +17,7 @@ __all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "DEVICE_W", "DEVICE
 import math
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QPointF, QRectF, Qt
+from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (
     QBrush,
     QColor,
@@ -41,6 +41,7 @@ from planner_app.ui.style import (
 )
 
 if TYPE_CHECKING:
+    from planner_app.ui.canvas.link_layer import LinkLayer
     from planner_app.ui.canvas.scene import TopologyScene
 
 DEVICE_W = 176.0
@@ -70,6 +71,7 @@ class DeviceItem(QGraphicsItem):
         super().__init__()
         self.device_id = device.id
         self.links: list[LinkItem] = []
+        self.batch_move = False
         self.setFlags(
             QGraphicsItem.GraphicsItemFlag.ItemIsMovable
             | QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
@@ -96,10 +98,6 @@ class DeviceItem(QGraphicsItem):
         elif device.cost_usd_per_hour:
             figures.append(f"${device.cost_usd_per_hour:g}/h")
         self.figures = " · ".join(figures)
-        self.setToolTip(
-            f"<b>{device.label}</b> ({device.id})<br>{self.kind}, {self.tier} tier"
-            f"<br>{self.figures}" + (f"<br>privacy zone: {self.zone}" if self.zone else "")
-        )
         self.update()
 
     # -- geometry ------------------------------------------------------------------
@@ -187,18 +185,24 @@ class DeviceItem(QGraphicsItem):
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
             return scene.snapped(value)
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
-            for link in self.links:
-                link.adjust()
+            if not self.batch_move:  # a batch re-paths each link once at the end
+                for link in self.links:
+                    link.adjust()
             if scene is not None and self.zone:
                 scene.zone_moved(self.zone)
-        return super().itemChange(change, value)
+        # QGraphicsItem.itemChange only returns ``value``; calling it through
+        # PySide6 on every change mis-counts references to None and crashes
+        # after a few thousand moves, so return ``value`` directly
+        return value
 
 
 class LinkItem(QGraphicsItem):
     """A link drawn between two device items, labelled medium · bandwidth · latency.
 
     ``bend`` offsets the curve sideways so parallel links between the same two
-    devices stay apart (0 = straight).
+    devices stay apart (0 = straight). The item holds the geometry and does
+    hit-testing and selection; a single :class:`LinkLayer` paints all links in
+    a few batched calls, which keeps frames fast with thousands of links.
     """
 
     def __init__(self, link: Link, a: DeviceItem, b: DeviceItem) -> None:
@@ -206,7 +210,12 @@ class LinkItem(QGraphicsItem):
         self.link_id = link.id
         self.a_item, self.b_item = a, b
         self.bend = 0.0
-        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable)
+        self._line: QLineF | None = None
+        self._label_at = QRectF()
+        self._bounds = QRectF()
+        self.layer: LinkLayer | None = None
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
+                      | QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.setZValue(Z_LINK)
         self._path = QPainterPath()
         self._label_rect = QRectF()
@@ -228,8 +237,6 @@ class LinkItem(QGraphicsItem):
         bw = format_mbps(up) if up == down else f"{format_mbps(up)} ↑ {format_mbps(down)} ↓"
         self.label = f"{link.medium} · {bw} · {link.latency_ms:g} ms"
         self.wireless = link.medium.lower() in ("wifi", "lte", "5g", "bluetooth", "lora", "zigbee", "c-v2x")
-        self.setToolTip(f"<b>{link.id}</b>: {link.a} ↔ {link.b}<br>{self.label}"
-                        f"<br>jitter {link.jitter_ms:g} ms, loss {link.loss_pct:g} %, ${link.cost_usd_per_gb:g}/GB")
         fm = QFontMetricsF(_LABEL_FONT)
         w = fm.horizontalAdvance(self.label) + 10
         self._label_rect = QRectF(-w / 2, -8, w, 16)
@@ -240,49 +247,45 @@ class LinkItem(QGraphicsItem):
         self.prepareGeometryChange()
         p1 = self.a_item.pos()
         p2 = self.b_item.pos()
-        path = QPainterPath(p1)
         dx, dy = p2.x() - p1.x(), p2.y() - p1.y()
-        length = math.hypot(dx, dy) or 1.0
         if self.bend:
+            length = math.hypot(dx, dy) or 1.0
             nx, ny = -dy / length, dx / length
             mid = QPointF((p1.x() + p2.x()) / 2 + nx * self.bend * 2, (p1.y() + p2.y()) / 2 + ny * self.bend * 2)
+            path = QPainterPath(p1)
             path.quadTo(mid, p2)
+            self._line = None
             self._label_pos = QPointF(0.25 * p1.x() + 0.5 * mid.x() + 0.25 * p2.x(),
                                       0.25 * p1.y() + 0.5 * mid.y() + 0.25 * p2.y())
         else:
+            path = QPainterPath(p1)
             path.lineTo(p2)
+            self._line = QLineF(p1, p2)
             self._label_pos = QPointF((p1.x() + p2.x()) / 2, (p1.y() + p2.y()) / 2)
         self._path = path
+        self._label_at = self._label_rect.translated(self._label_pos)
+        # computed once here: Qt asks for it many times per frame
+        self._bounds = path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_at)
+        if self.layer is not None:
+            self.layer.update()
 
     def boundingRect(self) -> QRectF:
-        return self._path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_rect.translated(self._label_pos))
+        return self._bounds
 
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
         stroker.setWidth(10)
         shape = stroker.createStroke(self._path)
-        shape.addRect(self._label_rect.translated(self._label_pos))
+        shape.addRect(self._label_at)
         return shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
-        painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        selected = self.isSelected()
-        pen = QPen(QColor("#0D47A1") if selected else QColor("#78909C"), 3.0 if selected else 1.8)
-        if self.wireless:
-            pen.setStyle(Qt.PenStyle.DashLine)
-        painter.setPen(pen)
-        painter.setBrush(Qt.BrushStyle.NoBrush)
-        painter.drawPath(self._path)
-        # the label is unreadable below ~45 % zoom: skip it (and its cost) there
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.45:
-            return
-        rect = self._label_rect.translated(self._label_pos)
-        painter.setPen(QPen(QColor("#B0BEC5"), 0.8))
-        painter.setBrush(QColor(255, 255, 255, 230))
-        painter.drawRoundedRect(rect, 4, 4)
-        painter.setPen(QColor("#263238"))
-        painter.setFont(_LABEL_FONT)
-        painter.drawText(rect, Qt.AlignmentFlag.AlignCenter, self.label)
+        """Nothing: the scene's :class:`~planner_app.ui.canvas.link_layer.LinkLayer` draws links."""
+
+    def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: ANN001, ANN201
+        if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged and self.layer is not None:
+            self.layer.update()
+        return value  # see DeviceItem.itemChange
 
 
 class NoteItem(QGraphicsItem):
@@ -328,7 +331,7 @@ class NoteItem(QGraphicsItem):
         scene = self.scene()
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
             return scene.snapped(value)
-        return super().itemChange(change, value)
+        return value  # see DeviceItem.itemChange
 
 
 class ZoneItem(QGraphicsItem):

@@ -18,10 +18,14 @@ from PySide6.QtWidgets import (
     QGraphicsLineItem,
     QGraphicsScene,
     QGraphicsSceneContextMenuEvent,
+    QGraphicsSceneHelpEvent,
     QGraphicsSceneMouseEvent,
+    QToolTip,
 )
 
+from planner_app.core.topology import Link
 from planner_app.ui.canvas.items import DeviceItem, LinkItem, NoteItem, ZoneItem
+from planner_app.ui.canvas.link_layer import LinkLayer
 from planner_app.ui.commands import MoveCommand
 from planner_app.ui.document import TopologyDocument
 
@@ -64,6 +68,7 @@ class TopologyScene(QGraphicsScene):
         doc.deviceAdded.connect(self._on_device_added)
         doc.deviceRemoved.connect(self._on_device_removed)
         doc.deviceChanged.connect(self._on_device_changed)
+        doc.devicesMoved.connect(self._on_devices_moved)
         doc.linkAdded.connect(self._on_link_added)
         doc.linkRemoved.connect(self._on_link_removed)
         doc.linkChanged.connect(self._on_link_changed)
@@ -81,11 +86,13 @@ class TopologyScene(QGraphicsScene):
         self.notes.clear()
         self.zones.clear()
         self._rubber_link = None
+        self.link_layer = LinkLayer(self.links)
+        self.addItem(self.link_layer)
         topo = self.doc.topology
         for d in topo.devices:
             self._add_device_item(d.id)
         for link in topo.links:
-            self._add_link_item(link.id, bend=False)
+            self._add_link_item(link, bend=False)
         self._rebend_all()
         for n in topo.notes:
             self._on_note_added(n.id)
@@ -93,9 +100,21 @@ class TopologyScene(QGraphicsScene):
         self._refresh_dirty_zones()
         self._update_scene_rect()
 
+    def content_rect(self) -> QRectF:
+        """Scene rectangle of the drawing: devices, links, notes and zones."""
+        rect = QRectF()
+        for mapping in (self.devices, self.notes, self.zones):
+            for it in mapping.values():
+                rect = rect.united(it.sceneBoundingRect())
+        for link in self.links.values():
+            rect = rect.united(link.boundingRect())
+        return rect
+
     def _update_scene_rect(self) -> None:
         # generous margins so the user can drag beyond the current drawing
-        rect = self.itemsBoundingRect() if self.items() else QRectF(-400, -300, 800, 600)
+        rect = self.content_rect()
+        if rect.isEmpty():
+            rect = QRectF(-400, -300, 800, 600)
         self.setSceneRect(rect.adjusted(-2000, -2000, 2000, 2000))
 
     def _add_device_item(self, device_id: str) -> DeviceItem:
@@ -106,11 +125,12 @@ class TopologyScene(QGraphicsScene):
         self.devices[device_id] = item
         return item
 
-    def _add_link_item(self, link_id: str, bend: bool = True) -> LinkItem:
-        link = self.doc.topology.link(link_id)
+    def _add_link_item(self, link: Link, bend: bool = True) -> LinkItem:
         item = LinkItem(link, self.devices[link.a], self.devices[link.b])
+        item.layer = self.link_layer
         self.addItem(item)
-        self.links[link_id] = item
+        self.link_layer.update()
+        self.links[link.id] = item
         if bend:
             self._rebend(link.a, link.b)
         return item
@@ -122,8 +142,10 @@ class TopologyScene(QGraphicsScene):
         n = len(group)
         for i, item in enumerate(group):
             sign = 1.0 if item.a_item.device_id == min(pair) else -1.0  # same side whichever end is a
-            item.bend = sign * (i - (n - 1) / 2) * _PARALLEL_BEND_PX
-            item.adjust()
+            bend = sign * (i - (n - 1) / 2) * _PARALLEL_BEND_PX
+            if bend != item.bend:
+                item.bend = bend
+                item.adjust()
 
     def _rebend_all(self) -> None:
         seen: set[frozenset[str]] = set()
@@ -160,13 +182,40 @@ class TopologyScene(QGraphicsScene):
         for zone in {old_zone, item.zone} - {""}:
             self.zone_moved(zone)
 
+    def _on_devices_moved(self, device_ids: list[str]) -> None:
+        topo = self.doc.topology
+        links: set[LinkItem] = set()
+        zones: set[str] = set()
+        # the model is the truth (undo of a move, auto-layout): no snapping here
+        snap, self.snap_enabled = self.snap_enabled, False
+        try:
+            for dev_id in device_ids:
+                pos = topo.device(dev_id).position
+                item = self.devices[dev_id]
+                if item.pos() != QPointF(pos.x, pos.y):
+                    item.batch_move = True
+                    item.setPos(pos.x, pos.y)
+                    item.batch_move = False
+                    links.update(item.links)
+                    if item.zone:
+                        zones.add(item.zone)
+        finally:
+            self.snap_enabled = snap
+        for link in links:  # once each, however many of its ends moved
+            link.adjust()
+        for zone in zones:
+            self.zone_moved(zone)
+        self._rect_timer.start()
+
     def _on_link_added(self, link_id: str) -> None:
-        self._add_link_item(link_id)
+        self._add_link_item(self.doc.topology.link(link_id))
 
     def _on_link_removed(self, link_id: str) -> None:
         item = self.links.pop(link_id)
         item.detach()
+        item.layer = None
         self.removeItem(item)
+        self.link_layer.update()
         a, b = item.a_item.device_id, item.b_item.device_id
         if a in self.devices and b in self.devices:
             self._rebend(a, b)
@@ -257,6 +306,11 @@ class TopologyScene(QGraphicsScene):
             return pos
         return QPointF(round(pos.x() / GRID_PX) * GRID_PX, round(pos.y() / GRID_PX) * GRID_PX)
 
+    def set_grid_visible(self, visible: bool) -> None:
+        """Show or hide the grid (the views cache the background: invalidate it)."""
+        self.grid_visible = visible
+        self.invalidate(QRectF(), QGraphicsScene.SceneLayer.BackgroundLayer)
+
     def snapped_xy(self, x: float, y: float) -> tuple[float, float]:
         """``(x, y)`` rounded to the grid when snapping is on."""
         p = self.snapped(QPointF(x, y))
@@ -292,6 +346,29 @@ class TopologyScene(QGraphicsScene):
                 return it
         return None
 
+    def helpEvent(self, event: QGraphicsSceneHelpEvent) -> None:
+        """Tooltips are written from the model when asked (items hold no records)."""
+        text = ""
+        topo = self.doc.topology
+        for it in self.items(event.scenePos()):
+            if isinstance(it, DeviceItem):
+                d = topo.device(it.device_id)
+                text = (f"<b>{d.label}</b> ({d.id})<br>{d.kind.value.replace('_', ' ')}, {d.tier.value} tier"
+                        f"<br>{it.figures}" + (f"<br>privacy zone: {d.privacy_zone}" if d.privacy_zone else "")
+                        + "<br><i>drag the round handle to another device to link them</i>")
+                break
+            if isinstance(it, LinkItem):
+                link = topo.link(it.link_id)
+                text = (f"<b>{link.id}</b>: {link.a} ↔ {link.b}<br>{it.label}<br>jitter {link.jitter_ms:g} ms, "
+                        f"loss {link.loss_pct:g} %, ${link.cost_usd_per_gb:g}/GB")
+                break
+        if text:
+            QToolTip.showText(event.screenPos(), text)
+            event.accept()
+        else:
+            QToolTip.hideText()
+            event.ignore()
+
     def mousePressEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if event.button() == Qt.MouseButton.LeftButton:
             dev = self.device_at(event.scenePos())
@@ -306,6 +383,10 @@ class TopologyScene(QGraphicsScene):
         super().mousePressEvent(event)
         if event.button() == Qt.MouseButton.LeftButton:
             self._drag_start = self.movable_positions()
+            if self._drag_start:
+                moving = {link.link_id for dev_id in self._drag_start if dev_id in self.devices
+                          for link in self.devices[dev_id].links}
+                self.link_layer.set_draft(True, moving)
 
     def mouseMoveEvent(self, event: QGraphicsSceneMouseEvent) -> None:
         if self._rubber_link is not None and self._link_source is not None:
@@ -326,6 +407,8 @@ class TopologyScene(QGraphicsScene):
             event.accept()
             return
         super().mouseReleaseEvent(event)
+        if self.link_layer.draft:
+            self.link_layer.set_draft(False)  # back to full quality
         if event.button() == Qt.MouseButton.LeftButton and self._drag_start:
             new = self.movable_positions()
             old = {k: v for k, v in self._drag_start.items() if k in new}

@@ -49,6 +49,8 @@ class TopologyView(QGraphicsView):
         self.setRubberBandSelectionMode(Qt.ItemSelectionMode.IntersectsItemShape)
         self.setResizeAnchor(QGraphicsView.ViewportAnchor.AnchorViewCenter)
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
+        # the grid only changes with zoom/scroll: keep it as a cached image
+        self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
@@ -87,15 +89,9 @@ class TopologyView(QGraphicsView):
 
     def fit_all(self) -> None:
         """Zoom to show every item (never above 100 %)."""
-        scene = self.topology_scene
-        items = [*scene.devices.values(), *scene.notes.values()]
-        if not items:
+        rect = self.topology_scene.content_rect()
+        if rect.isEmpty():
             return
-        rect = items[0].sceneBoundingRect()
-        for it in items[1:]:
-            rect = rect.united(it.sceneBoundingRect())
-        for zone in scene.zones.values():
-            rect = rect.united(zone.sceneBoundingRect())
         self.fitInView(rect.adjusted(-40, -40, 40, 40), Qt.AspectRatioMode.KeepAspectRatio)
         if self.zoom() > 1.0:
             self.resetTransform()

@@ -1,0 +1,191 @@
+"""Benchmark the topology editor offscreen: open, auto-layout and drag on a big topology.
+
+Generates a 500-device / 1,500-link topology (one hub device with 50 links),
+opens it in the main window the way a user does (file read on a worker
+thread, scene built on the GUI thread), auto-layouts it, then drags the hub
+through 100 real mouse moves, painting the viewport after each one. A 5 ms
+heartbeat timer measures how long the GUI thread was ever unresponsive.
+
+Targets: open + layout < 1.5 s; mean frame time during the drag < 16 ms;
+no GUI-thread stall over 100 ms.
+
+Run: ``QT_QPA_PLATFORM=offscreen .venv/bin/python benchmarks/bench_gui.py``
+"""
+
+from __future__ import annotations
+
+import os
+import random
+import statistics
+import sys
+import tempfile
+import time
+from pathlib import Path
+
+os.environ.setdefault("QT_QPA_PLATFORM", "offscreen")
+
+from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QSettings, Qt, QTimer  # noqa: E402
+from PySide6.QtTest import QTest  # noqa: E402
+
+from planner_app.commands._table import format_table  # noqa: E402
+from planner_app.core.topology import Device, Link, Position, Topology  # noqa: E402
+from planner_app.core.topology_io import save_topology  # noqa: E402
+from planner_app.ui.app import create_application  # noqa: E402
+from planner_app.ui.dialogs import Dialogs  # noqa: E402
+from planner_app.ui.main_window import MainWindow  # noqa: E402
+
+N_DEVICES, N_LINKS, HUB_LINKS, MOVES = 500, 1500, 50, 100
+
+
+def generate(seed: int = 7) -> Topology:
+    """500 devices (60 % end devices, 30 % edge, 10 % cloud), 1,500 links, device d0 has 50."""
+    rng = random.Random(seed)
+    kinds = [("camera", "device"), ("sensor", "device"), ("phone", "device"), ("camera", "device"),
+             ("sensor", "device"), ("vehicle", "device"), ("edge_device", "edge"), ("gateway", "edge"),
+             ("edge_server", "edge"), ("cloud", "cloud")]
+    devices = []
+    for i in range(N_DEVICES):
+        kind, tier = kinds[i % 10]
+        devices.append(Device(id=f"d{i}", name=f"{kind.replace('_', ' ')} {i}", kind=kind, tier=tier,
+                              peak_gflops_fp32=5 + i, memory_mb=512 * (1 + i % 8), privacy_zone="site" if i % 50 == 1 else "",
+                              position=Position(x=rng.uniform(0, 6000), y=rng.uniform(0, 4000))))
+    pairs: set[frozenset[int]] = set()
+    for j in range(1, HUB_LINKS + 1):
+        pairs.add(frozenset({0, j}))
+    while len(pairs) < N_LINKS:
+        a, b = rng.randrange(1, N_DEVICES), rng.randrange(1, N_DEVICES)
+        if a != b:
+            pairs.add(frozenset({a, b}))
+    links = []
+    for k, pair in enumerate(sorted(pairs, key=sorted)):
+        a, b = sorted(pair)
+        links.append(Link(id=f"l{k}", a=f"d{a}", b=f"d{b}", medium=rng.choice(["wifi", "ethernet", "5g"]),
+                          bandwidth_ab_mbps=rng.choice([20, 100, 940]), bandwidth_ba_mbps=100, latency_ms=rng.choice([1, 5, 20])))
+    return Topology(name="bench-500", devices=devices, links=links)
+
+
+class Heartbeat:
+    """A 5 ms timer; the longest gap between its ticks is the longest GUI-thread stall."""
+
+    def __init__(self) -> None:
+        self.clock = QElapsedTimer()
+        self.clock.start()
+        self.last = self.clock.elapsed()
+        self.max_gap_ms = 0
+        self.timer = QTimer()
+        self.timer.setInterval(5)
+        self.timer.timeout.connect(self._tick)
+        self.timer.start()
+
+    def _tick(self) -> None:
+        now = self.clock.elapsed()
+        self.max_gap_ms = max(self.max_gap_ms, now - self.last)
+        self.last = now
+
+    def flush(self) -> None:
+        """Count the gap up to now (work that ran since the last tick)."""
+        self._tick()
+
+
+class PaintCounter(QObject):
+    """Counts paint events of the canvas viewport (one per frame shown)."""
+
+    count = 0
+
+    def eventFilter(self, obj: QObject, event: QEvent) -> bool:  # noqa: N802 - Qt name
+        if event.type() == QEvent.Type.Paint:
+            self.count += 1
+        return False
+
+
+def main() -> int:
+    app = create_application()
+    tmp = Path(tempfile.mkdtemp(prefix="bench-gui-"))
+    path = tmp / "bench.json"
+    save_topology(generate(), path)
+    settings = QSettings(str(tmp / "settings.ini"), QSettings.Format.IniFormat)
+    win = MainWindow(settings=settings, dialogs=Dialogs(), recovery_dir=tmp / "recovery")
+    win.resize(1600, 1000)
+    win.show()
+    QTest.qWaitForWindowExposed(win)
+    app.processEvents()
+    beat = Heartbeat()
+
+    # -- open + layout ---------------------------------------------------------------------
+    opened: list[float] = []
+    win.documentOpened.connect(lambda _p: opened.append(time.perf_counter()))
+    t0 = time.perf_counter()
+    win.open_path(path)
+    while not opened:
+        app.processEvents()
+        time.sleep(0.001)
+    t_open = opened[0] - t0
+    t1 = time.perf_counter()
+    win.editor.auto_layout()
+    win.view.fit_all()
+    app.processEvents()
+    win.view.viewport().repaint()
+    t_layout = time.perf_counter() - t1
+    beat.flush()
+
+    # -- drag the hub with 50 links -----------------------------------------------------------
+    win.scene.snap_enabled = False  # every move must change the picture, or no frame is drawn
+    paints = PaintCounter()
+    win.view.viewport().installEventFilter(paints)
+    hub = win.scene.devices["d0"]
+    assert len(hub.links) == HUB_LINKS, len(hub.links)
+    results = {}
+    for label, zoom_fit in (("100 %", False), ("fit all", True)):
+        view = win.view
+        if zoom_fit:
+            view.fit_all()
+        else:
+            view.resetTransform()
+        view.centerOn(hub)
+        app.processEvents()
+        vp = view.viewport()
+        start = view.mapFromScene(hub.pos())
+        QTest.mouseMove(vp, start)
+        QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
+        frames = []
+        for i in range(1, MOVES + 1):
+            f0 = time.perf_counter()
+            p = start + type(start)(int(3 * i), int(2 * i))
+            paints.count = 0
+            QTest.mouseMove(vp, p)
+            # a frame: the move, the scene's dirty-item pass and the paint it causes
+            while paints.count == 0 and time.perf_counter() - f0 < 0.5:
+                app.processEvents()
+            frames.append((time.perf_counter() - f0) * 1000)
+            beat.flush()
+        QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p)
+        app.processEvents()
+        beat.flush()
+        moved = win.doc.topology.device("d0").position
+        assert (moved.x, moved.y) != (hub.pos().x() - 1e9, 0)  # the model took the drag
+        results[label] = frames
+    undo_steps = win.doc.undo_stack.count()
+
+    rows = [
+        ["open (read on worker + build scene)", f"{t_open * 1000:.0f} ms", "", ""],
+        ["auto-layout (+ fit, first paint)", f"{t_layout * 1000:.0f} ms", "", ""],
+        ["open + layout", f"{(t_open + t_layout) * 1000:.0f} ms", "< 1500 ms", "ok" if t_open + t_layout < 1.5 else "MISS"],
+    ]
+    for label, frames in results.items():
+        mean = statistics.fmean(frames)
+        rows.append([f"drag frame, mean ({label})", f"{mean:.1f} ms", "< 16 ms", "ok" if mean < 16 else "MISS"])
+        rows.append([f"drag frame, p95 / max ({label})",
+                     f"{sorted(frames)[int(0.95 * len(frames)) - 1]:.1f} / {max(frames):.1f} ms", "", ""])
+    rows.append(["longest GUI-thread stall (5 ms heartbeat)", f"{beat.max_gap_ms} ms", "< 100 ms",
+                 "ok" if beat.max_gap_ms < 100 else "MISS"])
+    rows.append(["undo steps after layout + 2 drags", str(undo_steps), "3", "ok" if undo_steps == 3 else "MISS"])
+    print(format_table(["measure", "value", "target", ""], rows,
+                       title=f"GUI benchmark: {N_DEVICES} devices, {N_LINKS} links, hub with {HUB_LINKS} links, "
+                             f"{MOVES} moves per drag, window 1600x1000 ({os.environ.get('QT_QPA_PLATFORM')})"))
+    win.doc.undo_stack.setClean()
+    win.close()
+    return 0
+
+
+if __name__ == "__main__":
+    sys.exit(main())

@@ -1,0 +1,143 @@
+"""One item that paints every link of the scene in a few batched calls.
+
+Painting links one item at a time costs a Python call, pen set-up and a
+separate line draw per link per frame; with 1,500 links that alone is far
+over a 16 ms frame. :class:`LinkLayer` draws all straight links with one
+``drawLines`` call per style and only the labels inside the exposed area.
+The per-link :class:`~planner_app.ui.canvas.items.LinkItem` objects stay in
+the scene (``ItemHasNoContents``) for hit-testing, selection and tooltips.
+
+While :attr:`LinkLayer.draft` is set (the scene sets it for the length of a
+drag) lines are drawn aliased and solid, the way many editors draw while the
+user is moving things, and the full-quality look returns on release.
+"""
+
+from __future__ import annotations
+
+__all__ = ["LinkLayer"]
+
+from collections.abc import Iterable, Mapping
+from typing import TYPE_CHECKING
+
+from PySide6.QtCore import QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
+from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
+
+if TYPE_CHECKING:
+    from planner_app.ui.canvas.items import LinkItem
+
+_PEN_WIRED = QPen(QColor("#78909C"), 1.8)
+_PEN_WIRELESS = QPen(QColor("#78909C"), 1.8, Qt.PenStyle.DashLine)
+_PEN_SELECTED = QPen(QColor("#0D47A1"), 3.0)
+_PEN_DRAFT = QPen(QColor("#78909C"), 0)
+_PEN_LABEL_BOX = QPen(QColor("#B0BEC5"), 0.8)
+_PEN_LABEL_TEXT = QPen(QColor("#263238"))
+_BRUSH_LABEL = QBrush(QColor(255, 255, 255, 230))
+_LABEL_FONT = QFont()
+_LABEL_FONT.setPointSizeF(7.5)
+_EVERYWHERE = QRectF(-1e7, -1e7, 2e7, 2e7)
+
+#: below this zoom the labels are too small to read: they are not drawn
+LABEL_MIN_ZOOM = 0.45
+
+
+class LinkLayer(QGraphicsItem):
+    """Paints the links of ``links`` (id → LinkItem), batched by style."""
+
+    def __init__(self, links: Mapping[str, LinkItem]) -> None:
+        super().__init__()
+        self.links = links
+        self.draft = False
+        self.setZValue(0.0)
+        self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
+        self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+
+    def boundingRect(self) -> QRectF:
+        # the layer covers the whole drawing; Qt clips painting to what is exposed
+        return _EVERYWHERE
+
+    def set_draft(self, draft: bool, moving: frozenset[str] | set[str] = frozenset()) -> None:
+        """Switch the cheap drag-time style on or off; ``moving`` names the links
+        that follow the dragged devices (all others are cached as one image)."""
+        self.draft = draft
+        self._moving = frozenset(moving)
+        self._cache = None
+        self.update()
+
+    _moving: frozenset[str] = frozenset()
+    _cache: QPixmap | None = None
+    _cache_key: tuple = ()
+
+    def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
+        exposed = option.exposedRect
+        if not (self.draft and widget is not None):
+            self._draw(painter, self.links.values(), exposed, self.draft)
+            return
+        # During a drag only the moving links change: the others are drawn once
+        # into a viewport-sized image and blitted each frame.
+        t = painter.worldTransform()
+        key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(), widget.width(), widget.height())
+        if self._cache is None or self._cache_key != key:
+            dpr = widget.devicePixelRatioF()
+            cache = QPixmap(int(widget.width() * dpr), int(widget.height() * dpr))
+            cache.setDevicePixelRatio(dpr)
+            cache.fill(Qt.GlobalColor.transparent)
+            p = QPainter(cache)
+            p.setWorldTransform(t)
+            visible = t.inverted()[0].mapRect(QRectF(widget.rect()))
+            moving = self._moving
+            self._draw(p, [it for lid, it in self.links.items() if lid not in moving], visible, True)
+            p.end()
+            self._cache, self._cache_key = cache, key
+        painter.save()
+        painter.resetTransform()
+        painter.drawPixmap(0, 0, self._cache)
+        painter.restore()
+        self._draw(painter, [self.links[lid] for lid in self._moving if lid in self.links], exposed, True)
+
+    def _draw(self, painter: QPainter, items: Iterable[LinkItem], exposed: QRectF, draft: bool) -> None:
+        wired, wireless, selected, curves, labelled = [], [], [], [], []
+        for item in items:
+            if not item._bounds.intersects(exposed):
+                continue
+            labelled.append(item)
+            if item.isSelected():
+                selected.append(item)
+            elif item._line is None:
+                curves.append(item)
+            elif item.wireless:
+                wireless.append(item._line)
+            else:
+                wired.append(item._line)
+        painter.setRenderHint(QPainter.RenderHint.Antialiasing, not draft)
+        painter.setBrush(Qt.BrushStyle.NoBrush)
+        if draft:
+            painter.setPen(_PEN_DRAFT)
+            painter.drawLines(wired + wireless)
+        else:
+            painter.setPen(_PEN_WIRED)
+            painter.drawLines(wired)
+            painter.setPen(_PEN_WIRELESS)
+            painter.drawLines(wireless)
+        for item in curves:
+            painter.setPen(_PEN_DRAFT if draft else (_PEN_WIRELESS if item.wireless else _PEN_WIRED))
+            painter.drawPath(item._path)
+        painter.setPen(_PEN_SELECTED)
+        for item in selected:
+            painter.drawPath(item._path)
+        if QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) < LABEL_MIN_ZOOM:
+            return
+        painter.setFont(_LABEL_FONT)
+        centre = Qt.AlignmentFlag.AlignCenter
+        for item in labelled:
+            rect = item._label_at
+            if not rect.intersects(exposed):
+                continue
+            painter.setPen(_PEN_LABEL_BOX)
+            painter.setBrush(_BRUSH_LABEL)
+            if draft:
+                painter.drawRect(rect)
+            else:
+                painter.drawRoundedRect(rect, 4, 4)
+            painter.setPen(_PEN_LABEL_TEXT)
+            painter.drawText(rect, centre, item.label)
