@@ -335,6 +335,8 @@ def canonical_sha256(document: Any) -> str:
 def plan_json_schema() -> dict[str, Any]:
     """The JSON Schema generated from the records (kept in ``resources/``)."""
     schema = DeploymentPlan.model_json_schema()
+    # defaults make these optional for the records; a plan file must still state them
+    schema["required"] = sorted(set(schema.get("required", [])) | {"schema_version", "tool"})
     schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
     schema["$id"] = "planner_app/plan.schema.json"
     schema["title"] = f"planner_app deployment plan, schema_version {PLAN_SCHEMA_VERSION}"

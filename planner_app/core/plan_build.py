@@ -275,6 +275,12 @@ def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: Buil
     provenance["baselines[].figures"] = "same cost model and time table as the plan"
     solver_note = result.exact_scope if chosen_is_result else "a point of the Pareto front chosen by the user"
     notes = list(run.notes) + list(built.notes) + list(prediction.warnings)
+    floor = problem.constraints.min_fidelity
+    if floor is not None and built.fidelity.score < floor:
+        notes.append(
+            f"WARNING: the exported parts measure fidelity {built.fidelity.score:.4f} on "
+            f"{built.fidelity.samples} synthetic inputs, below the floor {floor:.4f} the plan was made for "
+            "(the prediction used whole-model measurements per level): check with your own samples")
     if built.equal_to_model:
         notes.append("the fp32 parts chained reproduce the model's outputs (checked at export)")
     return DeploymentPlan(
