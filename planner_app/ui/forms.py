@@ -55,18 +55,26 @@ class RecordForm(QWidget):
 
     edited = Signal(str, object)
 
-    def __init__(self, specs: list[FieldSpec], parent: QWidget | None = None) -> None:
+    def __init__(self, specs: list[FieldSpec], parent: QWidget | None = None, columns: int = 1) -> None:
         super().__init__(parent)
         self.specs = {s.name: s for s in specs}
         self.editors: dict[str, QWidget] = {}
         self.errors: dict[str, QLabel] = {}
         self._labels: dict[str, QLabel] = {}
         self._loading = False
-        form = QFormLayout(self)
-        form.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
-        form.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
-        form.setContentsMargins(6, 6, 6, 6)
-        for spec in specs:
+        # one QFormLayout per column, side by side (wide docks read better in two)
+        row_box = QHBoxLayout(self)
+        row_box.setContentsMargins(6, 6, 6, 6)
+        forms = []
+        for _ in range(max(1, columns)):
+            f = QFormLayout()
+            f.setFieldGrowthPolicy(QFormLayout.FieldGrowthPolicy.AllNonFixedFieldsGrow)
+            f.setLabelAlignment(Qt.AlignmentFlag.AlignRight)
+            row_box.addLayout(f, 1)
+            forms.append(f)
+        per_column = -(-len(specs) // len(forms))
+        for i, spec in enumerate(specs):
+            form = forms[i // per_column]
             editor = self._build(spec)
             if spec.tooltip:
                 editor.setToolTip(spec.tooltip)

@@ -81,8 +81,8 @@ class MainWindow(QMainWindow):
         self.workloads_dock = self._dock("Workloads", "workloads", self.workloads, Qt.DockWidgetArea.BottomDockWidgetArea)
         self.tabifyDockWidget(self.inspector_dock, self.history_dock)
         self.inspector_dock.raise_()
-        self.resizeDocks([self.palette_dock, self.inspector_dock], [250, 330], Qt.Orientation.Horizontal)
-        self.resizeDocks([self.workloads_dock], [190], Qt.Orientation.Vertical)
+        self.resizeDocks([self.palette_dock, self.inspector_dock], [290, 340], Qt.Orientation.Horizontal)
+        self.resizeDocks([self.workloads_dock], [200], Qt.Orientation.Vertical)
 
         self.hint = QLabel(self)
         self.counts = QLabel(self)

@@ -74,7 +74,7 @@ class WorkloadsPanel(QWidget):
         self.list = QListWidget(self)
         self.add_button = QPushButton("Add", self)
         self.remove_button = QPushButton("Remove", self)
-        self.form = RecordForm(WORKLOAD_FIELDS, self)
+        self.form = RecordForm(WORKLOAD_FIELDS, self, columns=2)
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
         buttons = QHBoxLayout()

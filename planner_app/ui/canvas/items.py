@@ -12,14 +12,13 @@ Edges follow nodes the way Qt's *elasticnodes* example does: a device sets
 
 from __future__ import annotations
 
-__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "DEVICE_W", "DEVICE_H"]
+__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "TILE", "TEXT_W"]
 
 import math
 from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (
-    QBrush,
     QColor,
     QFont,
     QFontMetricsF,
@@ -27,6 +26,7 @@ from PySide6.QtGui import (
     QPainterPath,
     QPainterPathStroker,
     QPen,
+    QPolygonF,
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -44,10 +44,9 @@ if TYPE_CHECKING:
     from planner_app.ui.canvas.link_layer import LinkLayer
     from planner_app.ui.canvas.scene import TopologyScene
 
-DEVICE_W = 176.0
-DEVICE_H = 62.0
+TILE = 52.0     # the icon tile
+TEXT_W = 176.0  # name and figures under it
 _HANDLE_R = 7.0
-_ICON = 40.0
 
 _NAME_FONT = QFont()
 _NAME_FONT.setPointSizeF(9.5)
@@ -61,10 +60,10 @@ Z_ZONE, Z_LINK, Z_NOTE, Z_DEVICE = -10.0, 0.0, 5.0, 10.0
 
 
 class DeviceItem(QGraphicsItem):
-    """A device card: tier-coloured, with its icon, name and key figures.
+    """A device: a tier-coloured tile with its icon, the name and key figures below.
 
-    The small circle on the right edge is the link handle: drag from it to
-    another device to connect them.
+    The small circle on the tile's right edge is the link handle: drag from it
+    to another device to connect them.
     """
 
     def __init__(self, device: Device) -> None:
@@ -88,6 +87,7 @@ class DeviceItem(QGraphicsItem):
     # -- model → view --------------------------------------------------------------
     def show_record(self, device: Device) -> None:
         """Take the figures to draw from ``device`` (called on every model change)."""
+        self.prepareGeometryChange()  # the shape follows the name's width
         self.kind = str(device.kind)
         self.tier = str(device.tier)
         self.name = device.label
@@ -102,19 +102,27 @@ class DeviceItem(QGraphicsItem):
 
     # -- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return QRectF(-DEVICE_W / 2 - 3, -DEVICE_H / 2 - 3, DEVICE_W + 6 + _HANDLE_R, DEVICE_H + 6)
+        return QRectF(-TEXT_W / 2 - 2, -TILE / 2 - 4, TEXT_W + 4, TILE + 4 + 36)
 
     def card_rect(self) -> QRectF:
-        return QRectF(-DEVICE_W / 2, -DEVICE_H / 2, DEVICE_W, DEVICE_H)
+        """The icon tile (links point at its centre, the item's position)."""
+        return QRectF(-TILE / 2, -TILE / 2, TILE, TILE)
+
+    def text_rect(self) -> QRectF:
+        """Name and figures under the tile."""
+        return QRectF(-TEXT_W / 2, TILE / 2 + 1, TEXT_W, 32)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
-        path.addRoundedRect(self.card_rect(), 8, 8)
+        path.addRoundedRect(self.card_rect(), 10, 10)
         path.addEllipse(self.handle_centre(), _HANDLE_R, _HANDLE_R)
+        fm = QFontMetricsF(_NAME_FONT)
+        w = min(TEXT_W, fm.horizontalAdvance(self.name) + 8)
+        path.addRect(QRectF(-w / 2, TILE / 2 + 1, w, 32))
         return path
 
     def handle_centre(self) -> QPointF:
-        return QPointF(DEVICE_W / 2, 0.0)
+        return QPointF(TILE / 2, 0.0)
 
     def is_on_handle(self, scene_pos: QPointF) -> bool:
         """True when ``scene_pos`` is on the link handle."""
@@ -123,41 +131,26 @@ class DeviceItem(QGraphicsItem):
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
-        rect = self.card_rect()
+        tile = self.card_rect()
         accent = tier_colour(self.tier, accent=True)
         selected = self.isSelected()
-        painter.setPen(QPen(QColor("#0D47A1") if selected else accent, 3.0 if selected else 1.4))
-        painter.setBrush(QBrush(QColor("#FFFFFF")))
-        painter.drawRoundedRect(rect, 8, 8)
-        # tier stripe on the left
-        stripe = QRectF(rect.left(), rect.top(), 54, rect.height())
-        path = QPainterPath()
-        path.addRoundedRect(stripe, 8, 8)
-        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setPen(QPen(QColor("#0D47A1") if selected else accent, 3.0 if selected else 1.6))
         painter.setBrush(tier_colour(self.tier))
-        painter.drawPath(path)
-        painter.drawRect(QRectF(stripe.right() - 8, stripe.top() + 0.7, 8, stripe.height() - 1.4))
-        svg_renderer(self.kind).render(
-            painter, QRectF(rect.left() + 7, -_ICON / 2, _ICON, _ICON)
-        )
-        text_left = rect.left() + 60
-        text_w = rect.right() - text_left - 8
-        painter.setPen(QColor("#212121"))
+        painter.drawRoundedRect(tile, 10, 10)
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+            # far out, icons and text are unreadable specks: the tier colour says more
+            return
+        svg_renderer(self.kind).render(painter, tile.adjusted(8, 8, -8, -8))
+        text = self.text_rect()
         painter.setFont(_NAME_FONT)
-        name = QFontMetricsF(_NAME_FONT).elidedText(self.name, Qt.TextElideMode.ElideRight, text_w)
-        painter.drawText(QRectF(text_left, rect.top() + 8, text_w, 20), Qt.AlignmentFlag.AlignLeft, name)
+        painter.setPen(QColor("#0D47A1") if selected else QColor("#212121"))
+        name = QFontMetricsF(_NAME_FONT).elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
+        painter.drawText(QRectF(text.left(), text.top(), TEXT_W, 17), Qt.AlignmentFlag.AlignHCenter, name)
         painter.setFont(_SMALL_FONT)
         painter.setPen(QColor("#546E7A"))
         fm = QFontMetricsF(_SMALL_FONT)
-        painter.drawText(
-            QRectF(text_left, rect.top() + 28, text_w, 16), Qt.AlignmentFlag.AlignLeft,
-            fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, text_w),
-        )
-        painter.drawText(
-            QRectF(text_left, rect.top() + 43, text_w, 16), Qt.AlignmentFlag.AlignLeft,
-            fm.elidedText(self.kind.replace("_", " ") + (f" · zone {self.zone}" if self.zone else ""),
-                          Qt.TextElideMode.ElideRight, text_w),
-        )
+        painter.drawText(QRectF(text.left(), text.top() + 16, TEXT_W, 16), Qt.AlignmentFlag.AlignHCenter,
+                         fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, TEXT_W))
         if self._hover or selected:
             painter.setPen(QPen(accent, 1.5))
             painter.setBrush(QColor("#FFFFFF"))
@@ -349,17 +342,23 @@ class ZoneItem(QGraphicsItem):
         self._label_pos = QPointF()
 
     def set_members(self, rects: list[QRectF]) -> None:
-        """Cover ``rects`` (scene rectangles of the zone's devices)."""
+        """Cover ``rects`` (scene rectangles of the zone's devices) with one rounded hull."""
         self.prepareGeometryChange()
-        path = QPainterPath()
+        points: list[tuple[float, float]] = []
+        m = self.MARGIN
         for r in rects:
-            path.addRoundedRect(r.adjusted(-self.MARGIN, -self.MARGIN - 14, self.MARGIN, self.MARGIN), 18, 18)
-        self._path = path.simplified()
+            # a circle of radius m around each corner: the hull gets round corners
+            for cx, cy in ((r.left(), r.top()), (r.right(), r.top()), (r.left(), r.bottom()), (r.right(), r.bottom())):
+                for k in range(8):
+                    a = k * math.pi / 4
+                    points.append((cx + m * math.cos(a), cy + m * math.sin(a)))
+        hull = _convex_hull(points)
+        self._path = QPainterPath()
+        if hull:
+            self._path.addPolygon(QPolygonF([QPointF(x, y) for x, y in hull]))
+            self._path.closeSubpath()
         self._rect = self._path.boundingRect()
-        # label the top-left member's blob: the union may be several blobs
-        if rects:
-            first = min(rects, key=lambda r: (r.top(), r.left()))
-            self._label_pos = QPointF(first.left() - self.MARGIN + 12, first.top() - self.MARGIN)
+        self._label_pos = QPointF(self._rect.left() + 14, self._rect.top() + 16)
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-2, -2, 2, 2)
@@ -369,9 +368,32 @@ class ZoneItem(QGraphicsItem):
         fill = QColor(self.colour)
         fill.setAlpha(28)
         pen = QPen(self.colour, 1.4, Qt.PenStyle.DashLine)
+        pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(fill)
         painter.drawPath(self._path)
         painter.setFont(_SMALL_FONT)
         painter.setPen(self.colour.darker(130))
         painter.drawText(self._label_pos, f"privacy zone: {self.zone}")
+
+
+def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
+    """Andrew's monotone chain; counter-clockwise hull of ``points``."""
+    pts = sorted(set(points))
+    if len(pts) <= 2:
+        return pts
+
+    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
+        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+
+    lower: list[tuple[float, float]] = []
+    for p in pts:
+        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
+            lower.pop()
+        lower.append(p)
+    upper: list[tuple[float, float]] = []
+    for p in reversed(pts):
+        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
+            upper.pop()
+        upper.append(p)
+    return lower[:-1] + upper[:-1]

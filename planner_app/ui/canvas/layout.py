@@ -22,7 +22,7 @@ from planner_app.core.topology import Topology
 _TIERS = ("device", "edge", "cloud")
 COLUMN_GAP_X = 320.0   # between tier blocks
 SUBCOLUMN_GAP_X = 210.0  # between columns inside one tier block
-ROW_GAP_Y = 110.0
+ROW_GAP_Y = 130.0
 
 
 def tiers_layout(topology: Topology, origin: tuple[float, float] = (0.0, 0.0)) -> dict[str, tuple[float, float]]:

@@ -105,7 +105,7 @@ class TopologyView(QGraphicsView):
         if item is None:
             return False
         scene.select_ids([item_id])
-        self.centerOn(item)
+        self.centerOn(item.pos())
         return True
 
     # -- pan ---------------------------------------------------------------------------

@@ -1,0 +1,93 @@
+"""Save a PNG of the main window on each sample scenario (for the README).
+
+Run ``python -m planner_app.ui.screenshots OUTDIR`` (``make screenshots`` runs it
+under ``xvfb-run`` so fonts and styles match a desktop). The window uses
+throw-away settings, so the user's layout and recent files are untouched.
+"""
+
+from __future__ import annotations
+
+__all__ = ["save_screenshots", "main"]
+
+import sys
+import tempfile
+from pathlib import Path
+
+from PySide6.QtCore import QCoreApplication, QSettings, Qt
+from PySide6.QtTest import QTest
+
+from planner_app.core.fileio import atomic_write_bytes
+from planner_app.core.resources import sample_topology_paths
+from planner_app.ui.app import create_application
+from planner_app.ui.main_window import MainWindow
+
+#: the device selected in each shot, so the inspector shows a filled form
+_SELECT = {"smart_home": "hub", "autonomous_driving": "vehicle-computer", "hospital_imaging": "hospital-edge",
+           "smart_factory": "line-a-edge"}
+MAX_BYTES = 300_000
+
+
+def _settle(ms: int = 150) -> None:
+    QTest.qWait(ms)
+    QCoreApplication.processEvents()
+
+
+def save_screenshots(out_dir: Path, width: int = 1500, height: int = 900) -> list[Path]:
+    """One ``<sample>.png`` per sample topology in ``out_dir``; returns the paths."""
+    create_application()
+    out_dir.mkdir(parents=True, exist_ok=True)
+    written: list[Path] = []
+    with tempfile.TemporaryDirectory(prefix="planner-shots-") as tmp:
+        for name, path in sample_topology_paths().items():
+            settings = QSettings(str(Path(tmp) / f"{name}.ini"), QSettings.Format.IniFormat)
+            win = MainWindow(settings=settings, recovery_dir=Path(tmp) / "recovery")
+            win.resize(width, height)
+            win.show()
+            _settle()
+            win.open_path(path, wait=True)
+            _settle()
+            win.view.fit_all()
+            device = _SELECT.get(name)
+            if device and device in win.scene.devices:
+                win.scene.select_ids([device])
+            _settle(250)
+            image = win.grab().toImage()
+            target = out_dir / f"{name}.png"
+            data = _png_bytes(image)
+            if len(data) > MAX_BYTES:  # keep the README light: scale down until it fits
+                scale = 0.85
+                while len(data) > MAX_BYTES and scale > 0.4:
+                    data = _png_bytes(image.scaledToWidth(int(image.width() * scale),
+                                                          Qt.TransformationMode.SmoothTransformation))
+                    scale -= 0.1
+            atomic_write_bytes(target, data)
+            written.append(target)
+            win.doc.undo_stack.setClean()
+            win.close()
+            win.deleteLater()
+            _settle(50)
+    return written
+
+
+def _png_bytes(image) -> bytes:  # noqa: ANN001 - QImage
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    image.save(buf, "PNG")
+    buf.close()
+    return bytes(data.data())
+
+
+def main(argv: list[str] | None = None) -> int:
+    """``python -m planner_app.ui.screenshots OUTDIR``."""
+    args = sys.argv[1:] if argv is None else argv
+    out = Path(args[0] if args else "docs/screenshots")
+    for p in save_screenshots(out):
+        print(f"wrote {p} ({p.stat().st_size // 1024} KB)")
+    return 0
+
+
+if __name__ == "__main__":
+    raise SystemExit(main())
