@@ -38,7 +38,6 @@ __all__ = [
     "export_run",
 ]
 
-import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -343,9 +342,3 @@ def export_run(
     run.plan, run.plan_path = plan, path
     return path
 
-
-def finite_or_none(value: float | None) -> float | None:
-    """``value`` when it is a finite number, else None (JSON has no infinity)."""
-    if value is None or not math.isfinite(value):
-        return None
-    return float(value)
