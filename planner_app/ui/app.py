@@ -9,6 +9,7 @@ import sys
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
+from planner_app.ui.compat import binding_problem
 from planner_app.ui.main_window import APP_TITLE, APPLICATION, ORGANISATION, MainWindow
 from planner_app.ui.style import icon
 
@@ -28,6 +29,10 @@ def create_application(argv: list[str] | None = None) -> QApplication:
 def run_app(argv: list[str]) -> int:
     """Open the window on ``argv[0]`` if given (else the last file or the smart-home sample)."""
     app = create_application()
+    problem = binding_problem()
+    if problem:
+        print(f"edgeplan: error: {problem}", file=sys.stderr)
+        return 2
     window = MainWindow()
     window.show()
     window.startup([a for a in argv if a])
