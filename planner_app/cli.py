@@ -6,7 +6,8 @@ Each topic lives in ``planner_app/commands/<topic>.py`` with a
 
 Exit codes: 0 success; 1 an unexpected internal error (a bug: please report it);
 2 bad input (file, field or value), with a message naming it; 3 no feasible
-answer (for example no plan meets the constraints); 130 interrupted.
+answer (for example no plan meets the constraints); 4 a check failed (parts
+written but not equal to the model); 130 interrupted.
 """
 
 from __future__ import annotations
@@ -39,7 +40,7 @@ def build_parser() -> argparse.ArgumentParser:
             "Plan where each part of a neural network runs — device, edge or cloud — and how "
             "much to compress it. Without a command, opens the window."
         ),
-        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 infeasible, 130 interrupted.",
+        epilog="Exit codes: 0 ok, 1 internal error, 2 bad input, 3 infeasible, 4 a check failed, 130 interrupted.",
     )
     parser.add_argument("--version", action="version", version=f"edgeplan {__version__}")
     sub = parser.add_subparsers(dest="command", metavar="COMMAND")
