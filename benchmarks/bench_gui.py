@@ -86,6 +86,12 @@ class Heartbeat:
         """Count the gap up to now (work that ran since the last tick)."""
         self._tick()
 
+    def phase(self) -> int:
+        """The longest gap since the last call (then start a new phase)."""
+        self.flush()
+        worst, self.max_gap_ms = self.max_gap_ms, 0
+        return worst
+
 
 class PaintCounter(QObject):
     """Counts paint events of the canvas viewport (one per frame shown)."""
@@ -120,13 +126,14 @@ def main() -> int:
         app.processEvents()
         time.sleep(0.001)
     t_open = opened[0] - t0
+    stall_open = beat.phase()
     t1 = time.perf_counter()
     win.editor.auto_layout()
     win.view.fit_all()
     app.processEvents()
     win.view.viewport().repaint()
     t_layout = time.perf_counter() - t1
-    beat.flush()
+    stall_layout = beat.phase()
 
     # -- drag the hub with 50 links -----------------------------------------------------------
     win.scene.snap_enabled = False  # every move must change the picture, or no frame is drawn
@@ -135,6 +142,7 @@ def main() -> int:
     hub = win.scene.devices["d0"]
     assert len(hub.links) == HUB_LINKS, len(hub.links)
     results = {}
+    stall_drag = 0
     for label, zoom_fit in (("100 %", False), ("fit all", True)):
         view = win.view
         if zoom_fit:
@@ -146,6 +154,7 @@ def main() -> int:
         vp = view.viewport()
         start = view.mapFromScene(hub.pos())
         QTest.mouseMove(vp, start)
+        beat.phase()  # the drag window starts at the press
         QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, start)
         frames = []
         for i in range(1, MOVES + 1):
@@ -159,8 +168,8 @@ def main() -> int:
             frames.append((time.perf_counter() - f0) * 1000)
             beat.flush()
         QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p)
-        app.processEvents()
-        beat.flush()
+        app.processEvents()  # the release: undo command + full-quality repaint
+        stall_drag = max(stall_drag, beat.phase())
         moved = win.doc.topology.device("d0").position
         assert (moved.x, moved.y) != (hub.pos().x() - 1e9, 0)  # the model took the drag
         results[label] = frames
@@ -176,8 +185,9 @@ def main() -> int:
         rows.append([f"drag frame, mean ({label})", f"{mean:.1f} ms", "< 16 ms", "ok" if mean < 16 else "MISS"])
         rows.append([f"drag frame, p95 / max ({label})",
                      f"{sorted(frames)[int(0.95 * len(frames)) - 1]:.1f} / {max(frames):.1f} ms", "", ""])
-    rows.append(["longest GUI-thread stall (5 ms heartbeat)", f"{beat.max_gap_ms} ms", "< 100 ms",
-                 "ok" if beat.max_gap_ms < 100 else "MISS"])
+    for label, stall in (("open", stall_open), ("auto-layout", stall_layout), ("drags (press to release)", stall_drag)):
+        rows.append([f"longest GUI-thread stall during {label}", f"{stall} ms", "< 100 ms",
+                     "ok" if stall < 100 else "MISS"])
     rows.append(["undo steps after layout + 2 drags", str(undo_steps), "3", "ok" if undo_steps == 3 else "MISS"])
     print(format_table(["measure", "value", "target", ""], rows,
                        title=f"GUI benchmark: {N_DEVICES} devices, {N_LINKS} links, hub with {HUB_LINKS} links, "

@@ -147,6 +147,7 @@ class Editor:
 
     # -- arranging ------------------------------------------------------------------------
     def _move(self, new: dict[str, tuple[float, float]], text: str) -> bool:
+        self.scene.finish_build()  # every item must exist to know where it is
         old = {k: self._position(k) for k in new}
         if all(old[k] == new[k] for k in new):
             return False

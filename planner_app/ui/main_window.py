@@ -111,6 +111,7 @@ class MainWindow(QMainWindow):
         for sig in (doc.deviceAdded, doc.deviceRemoved, doc.linkAdded, doc.linkRemoved):
             sig.connect(self._update_counts)
         doc.topologyReset.connect(self._update_counts)
+        scene.built.connect(self._on_scene_built)
         scene.linkRequested.connect(self._on_link_requested)
         scene.contextMenuRequested.connect(self._on_context_menu)
         scene.selectionChanged.connect(self._on_selection_changed)
@@ -150,12 +151,20 @@ class MainWindow(QMainWindow):
 
     # -- documents -------------------------------------------------------------------------------
     def set_document(self, topology: Topology, path: Path | None, modified: bool = False) -> None:
-        """Show ``topology`` (from ``path``) in the window."""
+        """Show ``topology`` (from ``path``); :attr:`documentOpened` follows once it is drawn."""
+        self._opening = path
+        self.view.setInteractive(False)  # no edits until every item exists
         self.doc.reset(topology, path, modified)
-        self.view.fit_all()
         if path:
             self.add_recent(str(path))
             self.settings.setValue("last_file", str(path))
+
+    _opening: Path | None = None
+
+    def _on_scene_built(self) -> None:
+        self.view.setInteractive(True)
+        self.view.fit_all()
+        path, self._opening = self._opening, None
         self.documentOpened.emit(str(path) if path else "")
 
     def new_document(self) -> bool:

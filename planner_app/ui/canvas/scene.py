@@ -10,7 +10,7 @@ asking for a link preset.
 
 from __future__ import annotations
 
-__all__ = ["TopologyScene", "GRID_PX"]
+__all__ = ["TopologyScene", "GRID_PX", "BUILD_SLICE"]
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
@@ -30,6 +30,8 @@ from planner_app.ui.commands import MoveCommand
 from planner_app.ui.document import TopologyDocument
 
 GRID_PX = 20.0
+#: items drawn per event-loop turn when a big topology is opened
+BUILD_SLICE = 150
 _PARALLEL_BEND_PX = 22.0
 
 
@@ -40,6 +42,8 @@ class TopologyScene(QGraphicsScene):
     linkRequested = Signal(str, str, int, int)
     #: right click: (scene x, scene y, screen x, screen y); the selection is already updated
     contextMenuRequested = Signal(float, float, int, int)
+    #: the drawing of the document is complete (after a rebuild)
+    built = Signal()
 
     def __init__(self, doc: TopologyDocument, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
@@ -64,6 +68,11 @@ class TopologyScene(QGraphicsScene):
         self._rect_timer.setInterval(0)
         self._rect_timer.timeout.connect(self._update_scene_rect)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
+        self._build_steps = None
+        self._build_timer = QTimer(self)
+        self._build_timer.setSingleShot(True)
+        self._build_timer.setInterval(0)
+        self._build_timer.timeout.connect(self._build_slice)
         doc.topologyReset.connect(self.rebuild)
         doc.deviceAdded.connect(self._on_device_added)
         doc.deviceRemoved.connect(self._on_device_removed)
@@ -79,7 +88,13 @@ class TopologyScene(QGraphicsScene):
 
     # -- building ----------------------------------------------------------------------
     def rebuild(self) -> None:
-        """Drop every item and draw the document's topology again."""
+        """Drop every item and draw the document's topology again.
+
+        Big topologies are drawn in slices between event-loop turns so the
+        window keeps answering; :attr:`built` is emitted when the drawing is
+        complete (at once for small ones).
+        """
+        self._build_steps = None
         self.clear()
         self.devices.clear()
         self.links.clear()
@@ -89,16 +104,55 @@ class TopologyScene(QGraphicsScene):
         self.link_layer = LinkLayer(self.links)
         self.addItem(self.link_layer)
         topo = self.doc.topology
-        for d in topo.devices:
-            self._add_device_item(d.id)
-        for link in topo.links:
-            self._add_link_item(link, bend=False)
-        self._rebend_all()
-        for n in topo.notes:
-            self._on_note_added(n.id)
-        self._dirty_zones = {d.privacy_zone for d in topo.devices if d.privacy_zone}
-        self._refresh_dirty_zones()
-        self._update_scene_rect()
+        steps = self._build_plan(topo)
+        if len(topo.devices) + len(topo.links) <= BUILD_SLICE:
+            for step in steps:
+                step()
+            self.built.emit()
+            return
+        self._build_steps = iter(steps)
+        self._build_timer.start()
+
+    def _build_plan(self, topo) -> list:  # noqa: ANN001 - Topology
+        """The build as a list of small callables (slices of items)."""
+        plan = []
+        devices, links = list(topo.devices), list(topo.links)
+        for i in range(0, len(devices), BUILD_SLICE):
+            plan.append(lambda chunk=devices[i:i + BUILD_SLICE]: [self._add_device_item(d.id) for d in chunk])
+        for i in range(0, len(links), BUILD_SLICE):
+            plan.append(lambda chunk=links[i:i + BUILD_SLICE]: [self._add_link_item(x, bend=False) for x in chunk])
+
+        def finish() -> None:
+            self._rebend_all()
+            for n in topo.notes:
+                self._on_note_added(n.id)
+            self._dirty_zones = {d.privacy_zone for d in topo.devices if d.privacy_zone}
+            self._refresh_dirty_zones()
+            self._update_scene_rect()
+
+        plan.append(finish)
+        return plan
+
+    @property
+    def building(self) -> bool:
+        """True while a big topology is still being drawn."""
+        return self._build_steps is not None
+
+    def _build_slice(self) -> None:
+        if self._build_steps is None:
+            return
+        step = next(self._build_steps, None)
+        if step is None:
+            self._build_steps = None
+            self.built.emit()
+            return
+        step()
+        self._build_timer.start()
+
+    def finish_build(self) -> None:
+        """Draw whatever is left now (before an edit needs every item)."""
+        while self._build_steps is not None:
+            self._build_slice()
 
     def content_rect(self) -> QRectF:
         """Scene rectangle of the drawing: devices, links, notes and zones."""
@@ -157,18 +211,21 @@ class TopologyScene(QGraphicsScene):
 
     # -- model events ------------------------------------------------------------------
     def _on_device_added(self, device_id: str) -> None:
+        self.finish_build()
         item = self._add_device_item(device_id)
         self._rect_timer.start()
         if item.zone:
             self.zone_moved(item.zone)
 
     def _on_device_removed(self, device_id: str) -> None:
+        self.finish_build()
         item = self.devices.pop(device_id)
         self.removeItem(item)
         if item.zone:
             self.zone_moved(item.zone)
 
     def _on_device_changed(self, device_id: str) -> None:
+        self.finish_build()
         dev = self.doc.topology.device(device_id)
         item = self.devices[device_id]
         old_zone = item.zone
@@ -183,6 +240,7 @@ class TopologyScene(QGraphicsScene):
             self.zone_moved(zone)
 
     def _on_devices_moved(self, device_ids: list[str]) -> None:
+        self.finish_build()
         topo = self.doc.topology
         links: set[LinkItem] = set()
         zones: set[str] = set()
@@ -208,9 +266,11 @@ class TopologyScene(QGraphicsScene):
         self._rect_timer.start()
 
     def _on_link_added(self, link_id: str) -> None:
+        self.finish_build()
         self._add_link_item(self.doc.topology.link(link_id))
 
     def _on_link_removed(self, link_id: str) -> None:
+        self.finish_build()
         item = self.links.pop(link_id)
         item.detach()
         item.layer = None
@@ -221,6 +281,7 @@ class TopologyScene(QGraphicsScene):
             self._rebend(a, b)
 
     def _on_link_changed(self, link_id: str) -> None:
+        self.finish_build()
         self.links[link_id].show_record(self.doc.topology.link(link_id))
 
     def _on_note_added(self, note_id: str) -> None:
@@ -231,9 +292,11 @@ class TopologyScene(QGraphicsScene):
         self.notes[note_id] = item
 
     def _on_note_removed(self, note_id: str) -> None:
+        self.finish_build()
         self.removeItem(self.notes.pop(note_id))
 
     def _on_note_changed(self, note_id: str) -> None:
+        self.finish_build()
         note = self.doc.note(note_id)
         item = self.notes[note_id]
         item.show_record(note)
