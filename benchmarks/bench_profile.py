@@ -62,18 +62,19 @@ def per_level_table(models: list[str], levels: list[str], settings: ProfileSetti
         took = time.perf_counter() - t0
         for level, lp in prof.levels.items():
             if not lp.applicable:
-                rows.append([name, level, None, None, None, None, None, None, None, None, None, None, f"n/a: {lp.reason[:60]}"])
+                rows.append([name, level, None, None, None, None, None, None, None, None, None, None, None, f"n/a: {lp.reason[:60]}"])
                 continue
             f = lp.fidelity
             shares.append(lp.attributed_share)
             rows.append([
                 name, level, lp.latency_ms_median, 100 * lp.latency_cv, lp.wall_ms_median, lp.size_bytes / 1e6, lp.stored_size_bytes / 1e6,
-                f.sqnr_db, f"{f.cosine:.5f}", f.top1_agreement, 100 * lp.attributed_share, lp.profiling_overhead, "",
+                f.sqnr_db, f"{f.cosine:.5f}", f.top1_agreement, 100 * lp.attributed_share, 100 * lp.kernel_share,
+                lp.profiling_overhead, "",
             ])
         print(f"  {name}: {len(prof.levels)} levels in {took:.1f} s", file=sys.stderr)
     table = format_table(
         ["model", "level", "median ms", "CV %", "wall ms", "MB", "deflated MB", "SQNR dB", "cosine", "top-1",
-         "attributed %", "prof/plain", "note"],
+         "attributed %", "kernels %", "prof/plain", "note"],
         rows, title=f"1. sample models x levels ({settings.runs} runs, {settings.threads} thread, "
                     f"graph optimization '{settings.graph_optimization}'; median/CV in thread CPU time, "
                     "wall = median wall time)",

@@ -25,7 +25,7 @@ from typing import Any
 
 from planner_app.core.fileio import atomic_write_json, cache_dir, sha256_file
 
-CACHE_FORMAT = 1
+CACHE_FORMAT = 2
 
 
 def digest(parts: Any) -> str:

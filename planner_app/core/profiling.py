@@ -8,8 +8,11 @@ figures, and the wall time is kept beside it) and the same runs on
 a profiling session whose per-node kernel times (``cat == "Node"`` events named
 ``<node>_kernel_time``) are summed per run, taken at their median across runs and
 mapped back to the model's units (:mod:`unit_mapping`), even where onnxruntime
-fused or renamed nodes. ``attributed_share`` is the share of a profiled whole run the
-kernels explain (median over runs); unit times are scaled to the plain run so that
+fused or renamed nodes. A node's time is its kernel plus the dispatch gap since the
+previous kernel ended (fences, output allocation: a per-node cost the plain run pays
+too). ``attributed_share`` is the share of a profiled whole run the nodes explain
+(median over runs; ``kernel_share`` the kernels alone); unit times are scaled to the
+plain run so that
 ``sum(unit_ms) + unmapped_ms + overhead_ms == latency_ms_median``, ``overhead_ms``
 being the per-call time no kernel explains.
 
@@ -43,6 +46,7 @@ import os
 import platform
 import tempfile
 import time
+import warnings
 from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
@@ -190,7 +194,10 @@ class LevelProfile:
     latency_cv: float = math.nan
     unit_ms: list[float] = field(default_factory=list)
     overhead_ms: float = 0.0
+    #: share of a profiled run the nodes explain (kernels + their dispatch gaps)
     attributed_share: float = 0.0
+    #: share of a profiled run inside kernels alone
+    kernel_share: float = 0.0
     profiled_latency_ms_median: float = math.nan
     unit_param_bytes: list[int] = field(default_factory=list)
     fidelity: Fidelity | None = None
@@ -202,6 +209,10 @@ class LevelProfile:
     runs: int = 0
     calibration: str = ""
     unmapped_ms: float = 0.0
+    #: per runtime node (names after onnxruntime's fusions), scaled like unit_ms
+    node_ms: dict[str, float] = field(default_factory=dict)
+    #: the unit each runtime node was attributed to (None: unmapped)
+    node_unit: dict[str, int | None] = field(default_factory=dict)
 
     @property
     def profiling_overhead(self) -> float:
@@ -316,27 +327,42 @@ def _timed_runs(
     return times
 
 
-def _node_ms_per_run(profile_file: str, warmup: int) -> tuple[list[dict[str, float]], list[str]]:
-    """Per measured run, the summed kernel ms of every node (runs told apart by model_run
-    spans), and the nodes in execution order."""
+def _node_ms_per_run(
+    profile_file: str, warmup: int
+) -> tuple[list[dict[str, float]], list[dict[str, float]], list[str]]:
+    """Per measured run (runs told apart by model_run spans): each node's kernel ms, each
+    node's span ms (its kernel plus the dispatch gap since the previous kernel ended:
+    fences, output allocation), and the nodes in execution order."""
     with open(profile_file, encoding="utf-8") as fh:
         events = json.load(fh)
     runs = sorted(
         ((e["ts"], e["ts"] + e["dur"]) for e in events if e.get("cat") == "Session" and e.get("name") == "model_run"),
     )
-    per_run: list[dict[str, float]] = [{} for _ in runs]
     starts = [r[0] for r in runs]
-    order: dict[str, int] = {}
+    in_run: list[list[tuple[int, int, str]]] = [[] for _ in runs]
     for e in events:
         if e.get("cat") != "Node" or not e.get("name", "").endswith("_kernel_time"):
             continue
         i = bisect.bisect_right(starts, e["ts"]) - 1
         if i < 0 or e["ts"] > runs[i][1]:
             continue
-        node = e["name"][: -len("_kernel_time")]
-        per_run[i][node] = per_run[i].get(node, 0.0) + e["dur"] / 1e3
-        order.setdefault(node, e["ts"] - runs[i][0])
-    return per_run[warmup:], sorted(order, key=order.__getitem__)
+        in_run[i].append((e["ts"], e["dur"], e["name"][: -len("_kernel_time")]))
+    kernel: list[dict[str, float]] = []
+    span: list[dict[str, float]] = []
+    order: dict[str, int] = {}
+    for (run_start, _), nodes in zip(runs, in_run, strict=True):
+        k: dict[str, float] = {}
+        sp: dict[str, float] = {}
+        prev_end: int | None = None
+        for ts, dur, node in sorted(nodes):
+            k[node] = k.get(node, 0.0) + dur / 1e3
+            gap = max(0, ts - prev_end) if prev_end is not None else 0
+            sp[node] = sp.get(node, 0.0) + (dur + gap) / 1e3
+            prev_end = ts + dur
+            order.setdefault(node, ts - run_start)
+        kernel.append(k)
+        span.append(sp)
+    return kernel[warmup:], span[warmup:], sorted(order, key=order.__getitem__)
 
 
 def profile_level(
@@ -373,7 +399,7 @@ def profile_level(
         prof = open_session(cm.model, **common, profile_prefix=os.path.join(tmp, "ort"),
                             optimized_model_path=opt_path)
         (plain_wall, plain_cpu), (prof_wall, _) = _timed_runs([plain, prof], feed, settings, cancel)
-        per_run, order = _node_ms_per_run(prof.end_profiling(), settings.warmup)
+        kernel_runs, per_run, order = _node_ms_per_run(prof.end_profiling(), settings.warmup)
         del plain, prof
         optimized = onnx.load(opt_path, load_external_data=False)
     node_unit = mapper.map_graph(optimized.graph)
@@ -400,11 +426,14 @@ def profile_level(
             unit_prof[unit] += ms
     plain_ms = plain_cpu if settings.uses_cpu_clock() else plain_wall
     median, p90, mn, cv = _stats(plain_ms)
-    # Share of a profiled run the kernels explain, run by run (a run's kernels against
-    # its own wall time), then the median: robust when another process preempts us
-    # mid-run. Runs are interleaved with the plain ones, so both see the same load.
+    # Share of a profiled run the nodes explain, run by run (a run's node spans, i.e.
+    # kernels plus their dispatch gaps, against its own wall time), then the median:
+    # robust when another process preempts us mid-run. What no node explains is
+    # per-call overhead (bindings, session run set-up, copying outputs).
     ratios = [sum(run.values()) / w for run, w in zip(per_run, prof_wall, strict=False) if w > 0]
     share = min(1.0, float(np.median(ratios))) if ratios else 0.0
+    k_ratios = [sum(run.values()) / w for run, w in zip(kernel_runs, prof_wall, strict=False) if w > 0]
+    kernel_share = min(1.0, float(np.median(k_ratios))) if k_ratios else 0.0
     # Per-unit times keep the proportions of the per-node medians and are scaled to the
     # explained part of the plain run: sum(unit_ms) + unmapped_ms + overhead_ms == median.
     kernel_ms = sum(unit_prof) + unmapped
@@ -414,11 +443,12 @@ def profile_level(
     return LevelProfile(
         level=level, applicable=True, size_bytes=cm.size_bytes, stored_size_bytes=cm.stored_size_bytes,
         latency_ms_median=median, latency_ms_p90=p90, latency_ms_min=mn, latency_cv=cv,
-        unit_ms=unit_ms, overhead_ms=overhead, attributed_share=min(share, 1.0),
+        unit_ms=unit_ms, overhead_ms=overhead, attributed_share=min(share, 1.0), kernel_share=kernel_share,
         profiled_latency_ms_median=float(np.median(prof_wall)), wall_ms_median=float(np.median(plain_wall)),
         clock="thread-cpu" if settings.uses_cpu_clock() else "wall",
         unit_param_bytes=mapper.param_bytes_per_unit(cm.model, n_units),
         fidelity=fid, runs=len(plain_ms), calibration=cm.calibration, unmapped_ms=unmapped * scale,
+        node_ms={n: ms * scale for n, ms in node_median.items()}, node_unit={n: node_unit.get(n) for n in order},
     )
 
 
@@ -496,7 +526,13 @@ def profile_model(
                 variant_sha256=profile_cache.file_sha(variant),
             )
             cached = profile_cache.get(key) if use_cache else None
-            lp = LevelProfile.from_dict(cached) if cached else None
+            lp = None
+            if cached:
+                try:
+                    lp = LevelProfile.from_dict(cached)
+                except (TypeError, KeyError, ValueError) as exc:
+                    warnings.warn(f"profile cache entry {key} for {level} is unreadable ({exc}); measuring again",
+                                  RuntimeWarning, stacklevel=2)
             if lp is None or len(lp.unit_ms) not in (0, len(mg.units)):
                 if reference is None:
                     reference = run_model(mg.model, samples, threads=settings.threads)

@@ -94,6 +94,10 @@ def test_per_unit_times_reconcile_with_the_whole_run(sample_profiles, name):
         # machine (the benchmark measures the share at full size: >= 95 %)
         assert lp.attributed_share > 0.5, (level, lp.attributed_share)
         assert lp.unmapped_ms <= 0.05 * lp.latency_ms_median, level
+        assert 0 < lp.kernel_share <= lp.attributed_share <= 1.0
+        # runtime nodes (after fusions) carry the same time, each tied to a unit
+        assert sum(lp.node_ms.values()) == pytest.approx(sum(lp.unit_ms) + lp.unmapped_ms, rel=1e-9)
+        assert set(lp.node_ms) == set(lp.node_unit)
         heaviest = int(np.argmax([u.flops for u in mg.units]))
         assert lp.unit_ms[heaviest] > 0, level
 
@@ -136,6 +140,13 @@ def test_a_corrupted_cache_file_is_ignored_with_a_warning_and_rebuilt(tmp_path, 
     with warnings.catch_warnings():
         warnings.simplefilter("error")
         profile_model(mg, levels=("fp32",), settings=FAST)
+    # well-formed JSON from another version of the program: also ignored and rebuilt
+    data = json.loads(entry.read_text())
+    data["level"]["from_the_future"] = 1
+    entry.write_text(json.dumps(data))
+    with pytest.warns(RuntimeWarning, match="unreadable"):
+        assert profile_model(mg, levels=("fp32",), settings=FAST).levels["fp32"].applicable
+    assert "from_the_future" not in json.loads(entry.read_text())["level"]
 
 
 @pytest.mark.parametrize("how", ["cancel", "ctrl-c"])
