@@ -234,3 +234,58 @@ def test_notes_can_be_added_moved_and_edited(window):
     note = window.doc.note(note_id)
     assert (note.position.x, note.position.y) == (400, 500)
     assert window.inspector.stack.currentIndex() == 3
+
+
+def test_space_drag_pans_without_moving_devices(window):
+    view = window.view
+    v0 = view.verticalScrollBar().value()
+    QTest.keyPress(view, Qt.Key.Key_Space)
+    drag(view, QPointF(400, 100), QPointF(400, 40))  # starts on a device, but Space means pan
+    QTest.keyRelease(view, Qt.Key.Key_Space)
+    assert view.verticalScrollBar().value() != v0
+    assert window.doc.topology.device("edge").position.y == 100
+    assert window.doc.undo_stack.count() == 0
+
+
+def test_context_menus_offer_item_and_canvas_actions(window):
+    from PySide6.QtWidgets import QMenu
+
+    from planner_app.ui import actions
+
+    window.scene.select_ids(["cam", "phone"])
+    menu = QMenu(window)
+    actions.fill_context_menu(window, menu, 0, 0)
+    texts = [a.text().replace("&", "") for a in menu.actions()]
+    assert "Delete" in texts and "Align and Distribute" in texts
+    window.scene.clearSelection()
+    menu = QMenu(window)
+    actions.fill_context_menu(window, menu, 123, 456)
+    add = next(a for a in menu.actions() if a.text() == "Add Device Here").menu()
+    edge_menu = next(a for a in add.actions() if a.text() == "Edge").menu()
+    edge_menu.actions()[0].trigger()  # adds the first edge preset at the clicked point
+    dev = window.doc.topology.devices[-1]
+    assert str(dev.tier) == "edge" and (dev.position.x, dev.position.y) == (120, 460)
+
+
+def test_standard_shortcuts_are_bound(window):
+    from PySide6.QtGui import QKeySequence
+
+    def keys(name):
+        return {s.toString() for s in window.acts[name].shortcuts()}
+
+    assert QKeySequence(QKeySequence.StandardKey.Undo).toString() in keys("undo")
+    assert "Ctrl+S" in keys("save") and "Ctrl+O" in keys("open") and "Ctrl+F" in keys("find")
+    assert "Ctrl+D" in keys("duplicate") and "Del" in keys("delete")
+    menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
+    assert menus == ["File", "Edit", "View", "Help"]
+
+
+def test_select_all_and_undo_history_view(window):
+    window.acts["select_all"].trigger()
+    assert len(window.scene.selected_device_ids()) == 4 and len(window.scene.selected_link_ids()) == 3
+    window.acts["delete"].trigger()
+    assert window.doc.topology.devices == []
+    assert window.history.stack() is window.doc.undo_stack
+    assert window.doc.undo_stack.text(0).startswith("Delete")
+    window.acts["undo"].trigger()
+    assert len(window.doc.topology.devices) == 4

@@ -173,3 +173,44 @@ def test_200_device_topology_loads_in_the_background_and_auto_layouts(window, tm
     window.doc.undo_stack.undo()
     assert window.doc.topology.device("d0").position == load_topology(path).device("d0").position
     assert time.perf_counter() - t0 < 30
+
+
+def test_edgeplan_gui_opens_the_file_and_quits_cleanly(qapp, tmp_path, qtbot):
+    """``edgeplan gui FILE`` end to end: the real entry point, user settings redirected to tmp."""
+    from PySide6.QtCore import QTimer
+    from PySide6.QtWidgets import QApplication
+
+    from planner_app.cli import main
+
+    QSettings.setPath(QSettings.Format.NativeFormat, QSettings.Scope.UserScope, str(tmp_path / "config"))
+    path = tmp_path / "cli.json"
+    save_topology(small_topology(), path)
+    seen: dict[str, object] = {}
+
+    def close_it() -> None:
+        wins = [w for w in QApplication.topLevelWidgets() if isinstance(w, MainWindow) and w.isVisible()]
+        if not wins or wins[0].doc.path is None:  # still loading: look again soon
+            QTimer.singleShot(100, close_it)
+            return
+        seen["title"] = wins[0].windowTitle()
+        seen["devices"] = len(wins[0].doc.topology.devices)
+        wins[0].close()
+
+    QTimer.singleShot(100, close_it)
+    QTimer.singleShot(20_000, qapp.quit)  # a safety net: never hang the suite
+    assert main(["gui", str(path)]) == 0
+    assert seen == {"title": "cli.json[*] — Edge Planner", "devices": 4}
+    assert (tmp_path / "config").exists()  # settings went to the redirected folder
+
+
+def test_open_sample_menu_and_recent_menu(window, qtbot):
+    sample_menu = next(a.menu() for a in window.menuBar().actions()[0].menu().actions()
+                       if a.text().replace("&", "") == "Open Sample")
+    with qtbot.waitSignal(window.documentOpened, timeout=10_000):
+        next(a for a in sample_menu.actions() if a.text() == "Hospital Imaging").trigger()
+    assert window.doc.path.name == "hospital_imaging.json"
+    assert window.recent_menu.actions()[0].text().endswith("hospital_imaging.json")
+    window.new_document()
+    with qtbot.waitSignal(window.documentOpened, timeout=10_000):
+        window.recent_menu.actions()[0].trigger()
+    assert window.doc.path.name == "hospital_imaging.json"
