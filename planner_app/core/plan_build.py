@@ -256,8 +256,13 @@ def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: Buil
     ]
     pareto = None
     if result.pareto_front:
-        pareto = [ParetoPoint(placement=e.placement.summary(), figures=Figures(**figures_of(e.prediction)),
-                              chosen=e.placement == placement) for e in result.pareto_front]
+        pareto, seen = [], set()
+        for e in result.pareto_front:
+            if e.placement in seen:  # the solver's plan may also be one of its front's labels
+                continue
+            seen.add(e.placement)
+            pareto.append(ParetoPoint(placement=e.placement.summary(), figures=Figures(**figures_of(e.prediction)),
+                                      chosen=e.placement == placement))
     c = problem.constraints
     constraints = Constraints(
         slo_ms=c.slo_ms, max_cost_usd_per_1k=c.max_cost_usd_per_1k, min_fidelity=c.min_fidelity,
