@@ -293,7 +293,8 @@ def plan_deployment(
     cons = Constraints.from_workload(workload, **dict(constraints or {}))
     codecs = dict(profile.cut_codecs) if getattr(profile, "cut_codecs", None) else None
     problem = PlanningProblem.build(topo, workload, ModelStructure.from_model_graph(mg), tt, codecs=codecs,
-                                    constraints=cons, objective=objective)
+                                    constraints=cons, objective=objective,
+                                    levels=list(dict.fromkeys(levels)) if levels else None)
     timings["time_table_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     inner = None if progress is None else (lambda f, m: report(progress, 0.62 + 0.18 * f, m))

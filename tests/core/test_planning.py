@@ -255,3 +255,13 @@ def test_imported_times_and_the_host_device_change_the_time_table(models, tmp_pa
     assert run.time_table.provenance_of("home-server", "fp32") == "measured-local"
     assert run.time_table.time(0, "hub", "fp32") == 5000
     assert "hub" not in {p.device for p in run.result.prediction.parts}, "5 s per unit on the hub is never best"
+
+
+def test_levels_asked_for_are_the_only_ones_considered(models):
+    mg, profile = models("lstm_kws", ("fp32", "int8-dynamic"))
+    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+                          levels=["int8-dynamic"])
+    assert run.problem.levels == ["int8-dynamic"]
+    assert {p.level for p in run.result.prediction.parts} == {"int8-dynamic"}
+    both = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
+    assert both.problem.levels == ["fp32", "int8-dynamic"]  # no --levels: every level of the profile
