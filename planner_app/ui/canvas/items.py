@@ -57,6 +57,7 @@ _LABEL_FONT = QFont()
 _LABEL_FONT.setPointSizeF(7.5)
 
 Z_ZONE, Z_LINK, Z_NOTE, Z_DEVICE = -10.0, 0.0, 5.0, 10.0
+_DEVICE_BOUNDS = QRectF(-TEXT_W / 2 - 2, -TILE / 2 - 4, TEXT_W + 4, TILE + 4 + 36)
 
 
 class DeviceItem(QGraphicsItem):
@@ -102,7 +103,7 @@ class DeviceItem(QGraphicsItem):
 
     # -- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return QRectF(-TEXT_W / 2 - 2, -TILE / 2 - 4, TEXT_W + 4, TILE + 4 + 36)
+        return _DEVICE_BOUNDS  # Qt asks thousands of times per frame: no allocation
 
     def card_rect(self) -> QRectF:
         """The icon tile (links point at its centre, the item's position)."""
@@ -337,6 +338,8 @@ class ZoneItem(QGraphicsItem):
         self.zone = zone
         self.colour = zone_colour(colour_index)
         self.setZValue(Z_ZONE)
+        # a zone changes only when its members move: blit it the rest of the time
+        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._path = QPainterPath()
         self._rect = QRectF()
         self._label_pos = QPointF()

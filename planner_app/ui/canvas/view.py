@@ -51,6 +51,9 @@ class TopologyView(QGraphicsView):
         self.setViewportUpdateMode(QGraphicsView.ViewportUpdateMode.SmartViewportUpdate)
         # the grid only changes with zoom/scroll: keep it as a cached image
         self.setCacheMode(QGraphicsView.CacheModeFlag.CacheBackground)
+        # every item sets the painter state it uses, so Qt need not save/restore it
+        self.setOptimizationFlags(QGraphicsView.OptimizationFlag.DontSavePainterState
+                                  | QGraphicsView.OptimizationFlag.DontAdjustForAntialiasing)
         self.setAcceptDrops(True)
         self.setFocusPolicy(Qt.FocusPolicy.StrongFocus)
         self._pan_from: QPoint | None = None
