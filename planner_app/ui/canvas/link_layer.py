@@ -39,6 +39,8 @@ _EVERYWHERE = QRectF(-1e7, -1e7, 2e7, 2e7)
 
 #: below this zoom the labels are too small to read: they are not drawn
 LABEL_MIN_ZOOM = 0.45
+#: below this zoom links are drawn thin, solid and aliased
+DETAIL_MIN_ZOOM = 0.5
 
 
 class LinkLayer(QGraphicsItem):
@@ -109,6 +111,10 @@ class LinkLayer(QGraphicsItem):
                 wireless.append(item._line)
             else:
                 wired.append(item._line)
+        lod = QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform())
+        # zoomed far out, dashes and antialiasing are invisible in the mesh but
+        # cost most of the frame: draw thin solid lines there too
+        draft = draft or lod < DETAIL_MIN_ZOOM
         painter.setRenderHint(QPainter.RenderHint.Antialiasing, not draft)
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if draft:
@@ -125,7 +131,7 @@ class LinkLayer(QGraphicsItem):
         painter.setPen(_PEN_SELECTED)
         for item in selected:
             painter.drawPath(item._path)
-        if QStyleOptionGraphicsItem.levelOfDetailFromTransform(painter.worldTransform()) < LABEL_MIN_ZOOM:
+        if lod < LABEL_MIN_ZOOM:
             return
         painter.setFont(_LABEL_FONT)
         centre = Qt.AlignmentFlag.AlignCenter

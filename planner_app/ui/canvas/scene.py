@@ -31,7 +31,7 @@ from planner_app.ui.document import TopologyDocument
 
 GRID_PX = 20.0
 #: items drawn per event-loop turn when a big topology is opened
-BUILD_SLICE = 150
+BUILD_SLICE = 80
 _PARALLEL_BEND_PX = 22.0
 
 
