@@ -57,6 +57,7 @@ _LABEL_FONT = QFont()
 _LABEL_FONT.setPointSizeF(7.5)
 
 Z_ZONE, Z_LINK, Z_NOTE, Z_DEVICE = -10.0, 0.0, 5.0, 10.0
+_TEXT_BACKING = QColor(250, 251, 252, 215)
 _DEVICE_BOUNDS = QRectF(-TEXT_W / 2 - 2, -TILE / 2 - 4, TEXT_W + 4, TILE + 4 + 36)
 
 
@@ -143,15 +144,20 @@ class DeviceItem(QGraphicsItem):
             return
         svg_renderer(self.kind).render(painter, tile.adjusted(8, 8, -8, -8))
         text = self.text_rect()
+        name_fm, small_fm = QFontMetricsF(_NAME_FONT), QFontMetricsF(_SMALL_FONT)
+        name = name_fm.elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
+        figures = small_fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, TEXT_W)
+        # a soft backing keeps the name readable where links and their labels pass under it
+        w = min(TEXT_W, max(name_fm.horizontalAdvance(name), small_fm.horizontalAdvance(figures)) + 10)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(_TEXT_BACKING)
+        painter.drawRoundedRect(QRectF(-w / 2, text.top(), w, 32), 4, 4)
         painter.setFont(_NAME_FONT)
         painter.setPen(QColor("#0D47A1") if selected else QColor("#212121"))
-        name = QFontMetricsF(_NAME_FONT).elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
         painter.drawText(QRectF(text.left(), text.top(), TEXT_W, 17), Qt.AlignmentFlag.AlignHCenter, name)
         painter.setFont(_SMALL_FONT)
         painter.setPen(QColor("#546E7A"))
-        fm = QFontMetricsF(_SMALL_FONT)
-        painter.drawText(QRectF(text.left(), text.top() + 16, TEXT_W, 16), Qt.AlignmentFlag.AlignHCenter,
-                         fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, TEXT_W))
+        painter.drawText(QRectF(text.left(), text.top() + 16, TEXT_W, 16), Qt.AlignmentFlag.AlignHCenter, figures)
         if self._hover or selected:
             painter.setPen(QPen(accent, 1.5))
             painter.setBrush(QColor("#FFFFFF"))
