@@ -14,7 +14,7 @@ prints them all and exits 2.
 
 from __future__ import annotations
 
-__all__ = ["ChainCheck", "PlanReport", "random_inputs", "run_parts", "validate_plan"]
+__all__ = ["ChainCheck", "PlanReport", "run_parts", "validate_plan"]
 
 import json
 import math
@@ -69,25 +69,6 @@ class PlanReport:
         if self.problems:
             n = len(self.problems)
             raise PlanError(f"plan '{self.path}' is invalid ({n} problem{'s' if n != 1 else ''})", problems=self.problems)
-
-
-def random_inputs(
-    shapes: dict[str, list[int]], dtypes: dict[str, str], seed: int = 0, int_high: dict[str, int] | None = None
-) -> dict[str, np.ndarray]:
-    """Random inputs of the declared shapes: normal floats, integers in ``[0, int_high[name])``."""
-    rng = np.random.default_rng(seed)
-    out: dict[str, np.ndarray] = {}
-    for name, shape in shapes.items():
-        dtype = np.dtype(dtypes.get(name, "float32"))
-        if dtype.kind == "f":
-            out[name] = rng.standard_normal(shape).astype(dtype)
-        elif dtype.kind in "iu":  # token ids: within the embedding table they index
-            out[name] = rng.integers(0, (int_high or {}).get(name, 2), size=shape).astype(dtype)
-        elif dtype.kind == "b":
-            out[name] = rng.integers(0, 2, size=shape).astype(bool)
-        else:
-            raise PlanError(f"input {name!r} has dtype {dtype}, which the checker cannot generate")
-    return out
 
 
 def _int_highs(models: list[Any], inputs: list[str]) -> dict[str, int]:
@@ -292,6 +273,8 @@ def validate_plan(
     names = list(plan.model.output_names)
     labels = [f"stage {s.index} ({s.artifact.path})" for s in plan.stages]
     ref_sess = _session(str(ref_path)) if ref_path is not None else None
+    from planner_app.core.model_graph import random_inputs
+
     highs = _int_highs(protos, list(plan.model.input_shapes))
     agg: dict[str, Any] = {"max_abs": 0.0, "max_rel": 0.0, "cosine": 1.0, "top1": None, "equal": True}
     for k in range(samples):
