@@ -217,3 +217,14 @@ def test_fidelity_of_a_plan_mixing_levels_is_measured_through_the_chained_parts(
     assert f_mixed.sqnr_db <= min(f_front.sqnr_db, f_back.sqnr_db) + 0.5
     assert f_mixed.max_abs_err != f_front.max_abs_err and f_mixed.max_abs_err > f_back.max_abs_err
     assert f_mixed.sqnr_db > 10 and f_mixed.cosine > 0.95
+
+
+def test_a_stage_part_profiles_like_a_model():
+    mg = small_model("resnet18")
+    n = len(mg.units)
+    part = split_stages(mg, [list(range(n // 2)), list(range(n // 2, n))])[1]
+    part_mg = load_model(part.model.SerializeToString(), name="resnet18.tail")
+    prof = profile_model(part_mg, levels=("fp32", "int8-dynamic"), settings=FAST, use_cache=False)
+    assert len(prof.levels["fp32"].unit_ms) == len(part_mg.units) == n - n // 2
+    assert prof.levels["int8-dynamic"].applicable and prof.levels["int8-dynamic"].fidelity.cosine > 0.97
+    assert prof.input_shapes == {t: mg.tensor_shapes[t] for t in part.inputs}
