@@ -269,7 +269,13 @@ def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: Buil
         levels=list(problem.levels), privacy=c.privacy, private_tensors=list(c.private_tensors),
         pinned_units={str(u): d for u, d in c.pinned_units.items()},
     )
-    provenance = {f"totals.{k}": v for k, v in prediction.provenance.items()}
+    renamed = {"energy_mj_per_request": "energy_j_per_request", "memory_bytes": "memory_bytes_per_device",
+               "fidelity": "predicted_fidelity"}  # the cost model's names -> the plan's keys
+    provenance = {f"totals.{renamed.get(k, k)}": v for k, v in prediction.provenance.items()}
+    provenance.setdefault("totals.bytes_on_links_per_request", "computed: wire bytes × hops of every message")
+    provenance.setdefault("totals.bandwidth_mbps_per_link", "computed: wire bytes per link × the workload rate")
+    provenance.setdefault("totals.cost_usd_per_month", "computed: cost per 1k × the workload rate × 30 days")
+    provenance.setdefault("transfers[].transfer_ms", "computed from the route (latency + wire bytes / bottleneck)")
     provenance["stages[].compute_ms"] = "per stage: see stages[].provenance (time table per device and level)"
     for (dev, lvl), prov in sorted(run.time_table.provenance.items()):
         if lvl in problem.levels:

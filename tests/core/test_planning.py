@@ -115,6 +115,9 @@ def test_exported_parts_chain_to_the_full_models_outputs(models, tmp_path):
     doc = json.loads(run.plan_path.read_text())
     assert {b["name"] for b in doc["baselines"]} >= {"all-on-source", "best-single-split"}
     assert doc["provenance"]["totals.measured_fidelity"].startswith("measured")
+    for key in ("latency_ms", "throughput_rps", "cost_usd_per_1k", "energy_j_per_request", "predicted_fidelity",
+                "memory_bytes_per_device", "bandwidth_mbps_per_link"):  # every headline figure says where it came from
+        assert f"totals.{key}" in doc["provenance"] and key in doc["totals"], key
 
 
 @pytest.mark.slow
