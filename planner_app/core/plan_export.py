@@ -4,7 +4,11 @@ The plan JSON and one ONNX file per stage are first written into a hidden
 temporary folder next to the target; only when every file is on disk (and each
 part's sha256 matches what the plan says) are they moved into place. A failure
 or a cancel before that leaves the target folder as it was: no half-written
-plan, no orphan parts. The parts folder (``parts/`` by default) belongs to the
+plan, no orphan parts (a failure during the move rolls back what was moved).
+The move is two renames, the parts folder then the plan file: only a crash of
+the machine between the two can leave new parts beside the old plan, and then
+``edgeplan plan validate`` reports the hash mismatch; a plan never silently
+names parts it does not describe. The parts folder (``parts/`` by default) belongs to the
 plan: exporting again replaces it as a whole, so keep one plan per folder.
 
 Example
