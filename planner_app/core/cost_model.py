@@ -252,7 +252,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     _check(placement, problem)
     s = problem.structure
     n = s.n_units
-    topo = problem.topology
+    devices = problem.device_records
     tt = problem.time_table
     dev_index = {d: i for i, d in enumerate(problem.devices)}
     lvl_index = {x: i for i, x in enumerate(problem.levels)}
@@ -315,7 +315,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         link_usd += coef.usd_per_1k_per_byte * raw
         wire_ms = coef.wire_ratio * raw * 8.0 / (problem.route(a, b).bottleneck_mbps * 1e3)
         for d in (a, b):
-            dv = topo.device(d)
+            dv = devices[d]
             if dv.battery and dv.radio_power_w:
                 radio_mj[d] = radio_mj.get(d, 0.0) + dv.radio_power_w * wire_ms
         if private[k] and not coef.in_zone:
@@ -345,11 +345,11 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     link_mbps = {lid: rate * b * 8.0 / 1e6 for lid, b in link_bytes.items()}
 
     # -- cost, energy, memory, fidelity --------------------------------------------------
-    device_usd = sum(b / 3.6e6 * topo.device(d).cost_usd_per_hour * 1000.0 for d, b in busy.items())
+    device_usd = sum(b / 3.6e6 * devices[d].cost_usd_per_hour * 1000.0 for d, b in busy.items())
     cost_1k = device_usd + link_usd
     energy: dict[str, float] = {}
     for d, b in busy.items():
-        dv = topo.device(d)
+        dv = devices[d]
         if dv.battery:
             energy[d] = b * dv.power_active_w
     for d, e in radio_mj.items():

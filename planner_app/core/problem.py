@@ -45,13 +45,14 @@ __all__ = [
 import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
+from functools import cached_property
 from typing import Any, Literal
 
 import numpy as np
 
 from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.timetable import DEFAULT_CUT_CODECS, CutCodec, TimeTable
-from planner_app.core.topology import Route, Topology, Workload
+from planner_app.core.topology import Device, Route, Topology, Workload
 
 #: objective name -> the Prediction figure it minimises
 OBJECTIVE_METRICS: dict[str, str] = {
@@ -482,6 +483,11 @@ class PlanningProblem:
         """Measured whole-model fidelity of a level (1.0 where not measured)."""
         return float(self.time_table.fidelity.get(level, 1.0))
 
+    @cached_property
+    def device_records(self) -> dict[str, Device]:
+        """Device id -> record (a plain dict: faster than ``Topology.device`` in hot loops)."""
+        return {d.id: d for d in self.topology.devices}
+
     def privacy_zone_devices(self) -> set[str] | None:
         """Devices private tensors may visit (None = no privacy constraint).
 
@@ -490,13 +496,20 @@ class PlanningProblem:
         c = self.constraints
         if c.privacy != "raw_input_in_zone" and not c.private_tensors:
             return None
-        zone = self.topology.device(self.source).privacy_zone
+        zone = self.device_records[self.source].privacy_zone
         if not zone:
             return {self.source}
         return {d.id for d in self.topology.devices if d.privacy_zone == zone}
 
     def private_cut_mask(self) -> np.ndarray:
         """``mask[k]``: the cut set at boundary ``k`` holds a private tensor."""
+        cached = self.__dict__.get("_private_mask")
+        if cached is not None:
+            return cached
+        self.__dict__["_private_mask"] = mask = self._private_cut_mask()
+        return mask
+
+    def _private_cut_mask(self) -> np.ndarray:
         c = self.constraints
         s = self.structure
         mask = np.zeros(s.n_units + 1, dtype=bool)
@@ -513,7 +526,7 @@ class PlanningProblem:
 
     def memory_limit_bytes(self, device: str) -> float:
         """Device RAM in bytes (``memory_mb`` MiB)."""
-        return float(self.topology.device(device).memory_mb) * 1024.0 * 1024.0
+        return float(self.device_records[device].memory_mb) * 1024.0 * 1024.0
 
     def objective_value(self, prediction: Any) -> float:
         """The scalar the solvers minimise, from a :class:`Prediction`."""

@@ -198,7 +198,7 @@ def _message(problem: PlanningProblem, cols: _Columns, a: str, b: str, codec: st
 
 
 def _prune(problem: PlanningProblem, cols: _Columns, L: np.ndarray, mem_limit: float) -> np.ndarray:
-    keep = np.all(np.isfinite(L), axis=1)
+    keep = np.isfinite(L.sum(axis=1))
     c = problem.constraints
     idx = cols.idx
     if c.slo_ms is not None and "latency" in idx:
@@ -236,14 +236,18 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
     init = [_message(problem, cols, problem.source, stations[j], codec, private) for j in range(R)]
     final = [_message(problem, cols, stations[j], problem.result_device, codec, private) for j in range(R)]
     has_bott, has_busy, has_mem, has_fid = "bott" in idx, "sbusy" in idx, "smem" in idx, "negfid" in idx
+    # one vector to add per (unit, station, level): additive figures and the open stage's resources
+    if has_busy:
+        U[:, :, :, idx["sbusy"]] = ms_st
+    if has_mem:
+        U[:, :, :, idx["smem"]] = pb[:, None, :]
+    stage_cols = [idx[c] for c in ("sbusy", "smem", "sact") if c in idx]
+    sact = idx.get("sact")
 
     def add_unit(L: np.ndarray, i: int, j: int, li: int) -> np.ndarray:
-        L[:, cols.add] += U[i, j, li, cols.add]
-        if has_busy:
-            L[:, idx["sbusy"]] += ms_st[i, j, li]
-        if has_mem:
-            L[:, idx["smem"]] += pb[i, li]
-            L[:, idx["sact"]] = np.maximum(L[:, idx["sact"]], act[i])
+        L += U[i, j, li]
+        if sact is not None:
+            np.maximum(L[:, sact], act[i], out=L[:, sact])
         return L
 
     def open_stage(L: np.ndarray, li: int) -> np.ndarray:
@@ -255,17 +259,15 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
         D, bott, ok = m
         if not ok[k]:
             return L[:0]
-        L = L.copy()
         if has_bott:
-            L[:, idx["bott"]] = np.maximum(L[:, idx["bott"]], L[:, idx["sbusy"]])
-            L[:, idx["bott"]] = np.maximum(L[:, idx["bott"]], bott[k])
-        L[:, cols.add] += D[k, cols.add]
+            L = L.copy()
+            L[:, idx["bott"]] = np.maximum(np.maximum(L[:, idx["bott"]], L[:, idx["sbusy"]]), bott[k])
+            L += D[k]
+        else:
+            L = L + D[k]
         # the closed stage's resources are accounted; the next stage starts empty
-        if has_busy:
-            L[:, idx["sbusy"]] = 0.0
-        if has_mem:
-            L[:, idx["smem"]] = 0.0
-            L[:, idx["sact"]] = 0.0
+        if stage_cols:
+            L[:, stage_cols] = 0.0
         return L
 
     states = [(j, li) for j in range(R) for li in range(nl) if levels_ok[li]]
@@ -324,15 +326,18 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
                 bi.append(Ix)
             if not parts:
                 continue
-            A = np.concatenate(parts)
-            S, Ix = np.concatenate(bs), np.concatenate(bi)
+            A = np.concatenate(parts) if len(parts) > 1 else parts[0]
+            S, Ix = (np.concatenate(bs), np.concatenate(bi)) if len(parts) > 1 else (bs[0], bi[0])
             keep = _prune(problem, cols, A, mem_limit[j])
-            A, S, Ix = A[keep], S[keep], Ix[keep]
+            if not keep.all():
+                A, S, Ix = A[keep], S[keep], Ix[keep]
             if not len(A):
                 continue
-            k = nondominated(A)
-            new[(j, li)] = A[k]
-            back[(j, li)] = (S[k], Ix[k])
+            if len(parts) > 1:  # stay-only labels were non-dominated already; adding one vector keeps them so
+                k = nondominated(A)
+                A, S, Ix = A[k], S[k], Ix[k]
+            new[(j, li)] = A
+            back[(j, li)] = (S, Ix)
         history.append(back)
         cur = new
     # close: last stage's busy into the bottleneck, results to the consumer
@@ -346,6 +351,77 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
     if not finals:
         return np.zeros((0, C)), np.zeros(0, int), np.zeros(0, int), history
     return np.concatenate(finals), np.concatenate(fs), np.concatenate(fi), history
+
+
+def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
+                cancel: CancelToken | None):
+    """The one-column case vectorised over states: one best value per (station, level)."""
+    n = problem.n_units
+    nl = len(problem.levels)
+    R = len(stations)
+    private = problem.private_cut_mask()
+    U = _unit_deltas(problem, cols, stations)[:, :, :, 0]  # (n, R, L)
+    bad_level = ~np.array(levels_ok)
+    U[:, :, bad_level] = np.inf
+    pins = {int(u): d for u, d in problem.constraints.pinned_units.items()}
+    for u, d in pins.items():
+        U[u, [j for j in range(R) if stations[j] != d], :] = np.inf
+    M = np.full((n + 1, R, R), np.inf)
+    for j0 in range(R):
+        for j in range(j0 + 1, R):
+            D, _, ok = _message(problem, cols, stations[j0], stations[j], codec, private)
+            M[:, j0, j] = np.where(ok, D[:, 0], np.inf)
+    init = np.array([np.where(ok[0], D[0, 0], np.inf) for D, _, ok in
+                     (_message(problem, cols, problem.source, st, codec, private) for st in stations)])
+    final = np.array([np.where(ok[n], D[n, 0], np.inf) for D, _, ok in
+                      (_message(problem, cols, st, problem.result_device, codec, private) for st in stations)])
+    c = problem.constraints
+    limit = math.inf
+    if cols.names[0] == "latency" and c.slo_ms is not None:
+        limit = c.slo_ms * _TOL
+    if cols.names[0] == "cost" and c.max_cost_usd_per_1k is not None:
+        limit = c.max_cost_usd_per_1k * _TOL
+    val = init[:, None] + U[0]
+    val[val > limit] = np.inf
+    history = [np.full((R, nl), -1, dtype=np.int64)]
+    state_id = np.arange(R * nl).reshape(R, nl)
+    for i in range(1, n):
+        if cancel is not None and i % 64 == 0:
+            cancel.raise_if_cancelled()
+        stay = val + U[i]
+        bl = val.argmin(axis=1)
+        bv = val[np.arange(R), bl]
+        cand = bv[:, None] + M[i]  # (j0, j)
+        sj = cand.argmin(axis=0)
+        sv = cand[sj, np.arange(R)]
+        arrive = sv[:, None] + U[i]
+        take_stay = stay <= arrive
+        val = np.where(take_stay, stay, arrive)
+        val[val > limit] = np.inf
+        src_state = (sj * nl + bl[sj])[:, None]
+        history.append(np.where(take_stay, state_id, np.broadcast_to(src_state, (R, nl))))
+    fin = val + final[:, None]
+    fin[fin > limit] = np.inf
+    flat = fin.ravel()
+    finite = np.isfinite(flat)
+    if not finite.any():
+        return np.zeros((0, 1)), np.zeros(0, int), np.zeros(0, int), history
+    states = np.nonzero(finite)[0]
+    return flat[states][:, None], states, np.zeros(len(states), dtype=np.int64), history
+
+
+def _reconstruct_scalar(problem: PlanningProblem, stations: list[str], codec: str, history, state: int) -> Placement:
+    nl = len(problem.levels)
+    n = problem.n_units
+    devs: list[str] = [""] * n
+    lvls: list[str] = [""] * n
+    s = int(state)
+    for i in range(n - 1, -1, -1):
+        j, li = divmod(s, nl)
+        devs[i] = stations[j]
+        lvls[i] = problem.levels[li]
+        s = int(history[i][j, li])
+    return Placement(tuple(devs), tuple(lvls), codec)
 
 
 def _reconstruct(problem: PlanningProblem, stations: list[str], codec: str, history, state: int, index: int) -> Placement:
@@ -405,6 +481,7 @@ def solve_chain(
     exact = True
     kept = 0
     jobs = [(r, c) for r in routes for c in problem.codecs]
+    n_units = problem.n_units
     need_bott = "throughput" in problem.weights
     distinct_fid = len({round(f, 12) for f in level_f}) > 1 or any(c.fidelity != 1.0 for c in problem.codecs.values())
     for ji, (stations, codec) in enumerate(jobs):
@@ -419,9 +496,18 @@ def solve_chain(
         if pareto:
             runs.append((True, _Columns(problem, True, False, mem, busy, distinct_fid)))
         for is_front, cols in runs:
-            L, S, Ix, hist = _run(problem, stations, codec, cols, levels_ok, cancel)
-            kept += sum(len(b[0]) for h in hist for b in h.values())
+            scalar = len(cols) == 1 and not is_front and cols.names[0] in _ADDITIVE + ("obj",)
+            if scalar:
+                L, S, Ix, hist = _run_scalar(problem, stations, codec, cols, levels_ok, cancel)
+                kept += n_units * len(stations) * len(problem.levels)
+            else:
+                L, S, Ix, hist = _run(problem, stations, codec, cols, levels_ok, cancel)
+                kept += sum(len(b[0]) for h in hist for b in h.values())
             if not len(L):
+                continue
+            if scalar:
+                k = int(np.argmin(_scalar(cols, L)))
+                candidates.append(_reconstruct_scalar(problem, stations, codec, hist, S[k]))
                 continue
             if is_front:
                 crit = [cols.idx[c] for c in ("latency", "cost", "bytes", "negfid") if c in cols.idx]

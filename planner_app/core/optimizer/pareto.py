@@ -46,6 +46,11 @@ def nondominated(points: np.ndarray, chunk: int = 256) -> np.ndarray:
         return np.arange(m)
     if pts.ndim == 1 or pts.shape[1] == 1:
         return np.array([int(np.argmin(pts.reshape(m)))])
+    if m <= 32:  # small sets (the common case inside the DP): one broadcast, no sort
+        le = np.all(pts[None, :, :] <= pts[:, None, :], axis=2)  # le[i, j]: row j <= row i everywhere
+        lt = np.any(pts[None, :, :] < pts[:, None, :], axis=2)
+        earlier_equal = le & ~lt & np.tri(m, m, -1, dtype=bool)
+        return np.nonzero(~np.any((le & lt) | earlier_equal, axis=1))[0]
     order = np.lexsort(pts.T[::-1])
     a = pts[order]
     if a.shape[1] == 2:

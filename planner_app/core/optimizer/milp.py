@@ -1,0 +1,440 @@
+"""MILP for the general case, solved by HiGHS through ``scipy.optimize.milp``.
+
+Variables (per workload, per cut codec tried):
+
+- ``x[i, d, l]`` binary: unit ``i`` runs on device ``d`` at level ``l``;
+- ``y[k, a, b]`` in [0, 1]: the units on either side of boundary ``k`` run on
+  ``a`` and ``b``. Flow rows ``Σ_b y[k,a,b] = Σ_l x[k-1,a,l]`` and
+  ``Σ_a y[k,a,b] = Σ_l x[k,b,l]`` make ``y`` the product of the one-hot rows,
+  so it is integral without being declared so; ``y[k, a, b]`` with ``a ≠ b``
+  pays boundary ``k``'s message (the cut set) from ``a`` to ``b``. Boundary 0
+  (raw input from the source) and ``n`` (results to the consumer) are linear
+  in ``x`` directly.
+- ``t`` (throughput objective): at least every device's and link direction's
+  busy time per request; ``z[d]`` (memory): at least each unit activation on d.
+
+The latency expression is exactly the cost model's (compute of every unit plus
+every message: parts run in unit order), so the MILP is exact over every
+placement: any device and level per unit, branches of a DAG on different
+devices, devices revisited. Constraints: SLO, $ per 1k, fidelity floor (levels
+filtered), memory, utilization < 1 per device and link direction (summed over
+workloads sharing them in :func:`solve_milp_joint`), privacy (messages that
+carry private tensors may only use routes inside the zone), pinned units.
+
+Example
+-------
+>>> res = solve_milp(problem)                 # doctest: +SKIP
+>>> res.best.summary(), res.status            # doctest: +SKIP
+"""
+
+from __future__ import annotations
+
+__all__ = ["MilpResult", "JointResult", "solve_milp", "solve_milp_joint"]
+
+import itertools
+import math
+import time
+from dataclasses import dataclass, field
+
+import numpy as np
+from scipy.optimize import Bounds, LinearConstraint, milp
+from scipy.sparse import coo_matrix
+
+from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.problem import Placement, PlanningProblem, ProblemError
+from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+_METRICS = ("latency", "cost", "bandwidth", "energy")
+
+
+@dataclass
+class MilpResult:
+    """Best placement found (None if infeasible), its prediction, and how the solve went."""
+
+    best: Placement | None
+    best_prediction: Prediction | None
+    best_value: float
+    exact: bool
+    status: str
+    solve_ms: float
+    n_variables: int = 0
+    n_constraints: int = 0
+
+
+@dataclass
+class JointResult:
+    """Placements of several workloads solved together on shared devices and links."""
+
+    placements: list[Placement] | None
+    predictions: list[Prediction] | None
+    total_value: float
+    exact: bool
+    status: str
+    solve_ms: float
+    #: device or link direction -> utilization summed over the workloads
+    shared_utilization: dict[str, float] = field(default_factory=dict)
+
+
+class _Model:
+    """A sparse MILP under construction."""
+
+    def __init__(self) -> None:
+        self.n = 0
+        self.cost: list[np.ndarray] = []
+        self.lb: list[np.ndarray] = []
+        self.ub: list[np.ndarray] = []
+        self.integ: list[np.ndarray] = []
+        self.rows: list[int] = []
+        self.cols: list[np.ndarray] = []
+        self.vals: list[np.ndarray] = []
+        self.row_lo: list[float] = []
+        self.row_hi: list[float] = []
+        self._r: list[np.ndarray] = []
+
+    def add_vars(self, count: int, lb: float = 0.0, ub: float = 1.0, integer: bool = True) -> np.ndarray:
+        ids = np.arange(self.n, self.n + count)
+        self.n += count
+        self.cost.append(np.zeros(count))
+        self.lb.append(np.full(count, lb))
+        self.ub.append(np.full(count, ub))
+        self.integ.append(np.full(count, 1 if integer else 0))
+        return ids
+
+    def add_row(self, cols: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> None:
+        r = len(self.row_lo)
+        cols = np.asarray(cols, dtype=np.int64)
+        self._r.append(np.full(len(cols), r))
+        self.cols.append(cols)
+        self.vals.append(np.asarray(vals, dtype=float))
+        self.row_lo.append(lo)
+        self.row_hi.append(hi)
+
+    def solve(self, c: np.ndarray, time_limit_s: float):
+        ub = np.concatenate(self.ub)
+        lb = np.concatenate(self.lb)
+        integ = np.concatenate(self.integ)
+        constraints = []
+        if self.row_lo:
+            rows = np.concatenate(self._r)
+            cols = np.concatenate(self.cols)
+            vals = np.concatenate(self.vals)
+            A = coo_matrix((vals, (rows, cols)), shape=(len(self.row_lo), self.n)).tocsr()
+            constraints.append(LinearConstraint(A, np.array(self.row_lo), np.array(self.row_hi)))
+        return milp(c, integrality=integ, bounds=Bounds(lb, ub), constraints=constraints,
+                    options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "presolve": True})
+
+
+class _Expr:
+    """A linear expression as growing lists of (variable ids, coefficients)."""
+
+    def __init__(self) -> None:
+        self.ids: list[np.ndarray] = []
+        self.coef: list[np.ndarray] = []
+
+    def add(self, ids: np.ndarray, coef: np.ndarray | float) -> None:
+        ids = np.asarray(ids, dtype=np.int64)
+        c = np.broadcast_to(np.asarray(coef, dtype=float), ids.shape).ravel()
+        ids = ids.ravel()
+        keep = c != 0
+        if keep.any():
+            self.ids.append(ids[keep])
+            self.coef.append(c[keep].copy())
+
+    def parts(self) -> tuple[np.ndarray, np.ndarray]:
+        if not self.ids:
+            return np.zeros(0, np.int64), np.zeros(0)
+        return np.concatenate(self.ids), np.concatenate(self.coef)
+
+    def value_at(self, xv: np.ndarray) -> float:
+        i, c = self.parts()
+        return float(c @ xv[i]) if len(i) else 0.0
+
+
+@dataclass
+class _Block:
+    """One workload's variables and expressions inside a model."""
+
+    problem: PlanningProblem
+    codec: str
+    x: np.ndarray  # (n, D, L) variable ids
+    metric: dict[str, _Expr]
+    busy: dict[str, _Expr]  # device -> busy ms per request
+    link_busy: dict[tuple[str, str, str], _Expr]
+    mem: dict[str, _Expr]
+    t: int | None
+
+
+def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) -> _Block | None:
+    n, D, L = p.n_units, len(p.devices), len(p.levels)
+    s = p.structure
+    c = p.constraints
+    cf = p.codecs[codec].fidelity if codec != "none" else 1.0
+    lvl_ok = [c.min_fidelity is None or p.level_fidelity(x) * cf >= c.min_fidelity - 1e-12 for x in p.levels]
+    if not any(lvl_ok):
+        return None
+    x = m.add_vars(n * D * L).reshape(n, D, L)
+    xub = m.ub[-1].reshape(n, D, L)
+    finite = np.isfinite(p.ms)
+    xub[~finite] = 0.0
+    for li, ok in enumerate(lvl_ok):
+        if not ok:
+            xub[:, :, li] = 0.0
+    for u, dev in c.pinned_units.items():
+        for d, dv in enumerate(p.devices):
+            if dv != dev:
+                xub[int(u), d, :] = 0.0
+    # one device and level per unit
+    for i in range(n):
+        m.add_row(x[i].ravel(), np.ones(D * L), 1.0, 1.0)
+    topo = p.topology
+    metric = {k: _Expr() for k in _METRICS}
+    busy: dict[str, _Expr] = {d: _Expr() for d in p.devices}
+    link_busy: dict[tuple[str, str, str], _Expr] = {}
+    ms = np.where(finite, p.ms, 0.0)
+    for d, dv in enumerate(p.devices):
+        dev = topo.device(dv)
+        ids = x[:, d, :]
+        metric["latency"].add(ids, ms[:, d, :])
+        metric["cost"].add(ids, ms[:, d, :] * dev.cost_usd_per_hour / 3.6e6 * 1000.0)
+        if dev.battery:
+            metric["energy"].add(ids, ms[:, d, :] * dev.power_active_w)
+        busy[dv].add(ids, ms[:, d, :])
+    private = p.private_cut_mask()
+
+    def message(k: int, a: str, b: str, ids: np.ndarray) -> None:
+        """Charge boundary k's message a -> b to the variables ``ids`` (all 0/1, at most one is 1)."""
+        coef = message_coefficients(p, a, b, codec)
+        B = float(s.cut_bytes[k])
+        metric["latency"].add(ids, coef.fixed_ms + coef.ms_per_byte * B)
+        metric["cost"].add(ids, coef.usd_per_1k_per_byte * B)
+        metric["bandwidth"].add(ids, coef.wire_ratio * coef.hops * B)
+        metric["energy"].add(ids, coef.energy_mj_per_byte * B)
+        for lid, u, v, per_byte in coef.link_dirs:
+            link_busy.setdefault((lid, u, v), _Expr()).add(ids, per_byte * B)
+
+    def forbid_private(k: int, a: str, b: str) -> bool:
+        return bool(private[k]) and not message_coefficients(p, a, b, codec).in_zone
+
+    src, res = p.source, p.result_device
+    if s.cut_tensors[0]:
+        for d, dv in enumerate(p.devices):
+            if dv != src:
+                if forbid_private(0, src, dv):
+                    xub[0, d, :] = 0.0
+                message(0, src, dv, x[0, d, :])
+    if s.cut_tensors[n]:
+        for d, dv in enumerate(p.devices):
+            if dv != res:
+                if forbid_private(n, dv, res):
+                    xub[n - 1, d, :] = 0.0
+                message(n, dv, res, x[n - 1, d, :])
+    for k in range(1, n):
+        if not s.cut_tensors[k] or D == 1:
+            continue
+        y = m.add_vars(D * D, integer=False).reshape(D, D)
+        yub = m.ub[-1].reshape(D, D)
+        for a in range(D):
+            m.add_row(np.r_[y[a, :], x[k - 1, a, :]], np.r_[np.ones(D), -np.ones(L)], 0.0, 0.0)
+        for b in range(D):
+            m.add_row(np.r_[y[:, b], x[k, b, :]], np.r_[np.ones(D), -np.ones(L)], 0.0, 0.0)
+        for a, av in enumerate(p.devices):
+            for b, bv in enumerate(p.devices):
+                if a == b:
+                    continue
+                if forbid_private(k, av, bv):
+                    yub[a, b] = 0.0
+                message(k, av, bv, np.array([y[a, b]]))
+    mem: dict[str, _Expr] = {}
+    if c.memory:
+        worst = float(np.max(p.param_bytes, axis=1).sum() + p.activation_bytes.max())
+        for d, dv in enumerate(p.devices):
+            if worst <= p.memory_limit_bytes(dv):
+                continue
+            e = _Expr()
+            e.add(x[:, d, :], p.param_bytes)
+            z = int(m.add_vars(1, 0.0, math.inf, integer=False)[0])
+            for i in range(n):  # z >= activation of every unit on d
+                m.add_row(np.r_[x[i, d, :], [z]], np.r_[np.full(L, p.activation_bytes[i]), [-1.0]], -math.inf, 0.0)
+            e.add(np.array([z]), 1.0)
+            mem[dv] = e
+            if not shared_mem:
+                i_, c_ = e.parts()
+                m.add_row(i_, c_, -math.inf, p.memory_limit_bytes(dv))
+    t = None
+    if "throughput" in p.weights:
+        t = int(m.add_vars(1, 0.0, math.inf, integer=False)[0])
+        for e in list(busy.values()) + list(link_busy.values()):
+            i_, c_ = e.parts()
+            if len(i_):
+                m.add_row(np.r_[i_, [t]], np.r_[c_, [-1.0]], -math.inf, 0.0)
+    if c.slo_ms is not None:
+        i_, c_ = metric["latency"].parts()
+        m.add_row(i_, c_, -math.inf, c.slo_ms - 1e-7)
+    if c.max_cost_usd_per_1k is not None:
+        i_, c_ = metric["cost"].parts()
+        m.add_row(i_, c_, -math.inf, c.max_cost_usd_per_1k * (1 - 1e-9))
+    return _Block(p, codec, x, metric, busy, link_busy, mem, t)
+
+
+def _objective(m: _Model, blocks: list[_Block]) -> np.ndarray:
+    c = np.zeros(m.n)
+    for b in blocks:
+        w = b.problem.weights
+        for k in _METRICS:
+            if k in w:
+                i_, c_ = b.metric[k].parts()
+                np.add.at(c, i_, w[k] * c_)
+        if b.t is not None:
+            c[b.t] += w["throughput"]
+    scale = np.abs(c).max()
+    # HiGHS stops within an absolute gap of 1e-6: scale so that is negligible for any figure
+    return c * (1e4 / scale) if scale > 0 else c
+
+
+def _capacity_rows(m: _Model, blocks: list[_Block]) -> None:
+    dev_rows: dict[str, _Expr] = {}
+    link_rows: dict[tuple[str, str, str], _Expr] = {}
+    for b in blocks:
+        if not b.problem.constraints.capacity:
+            continue
+        r = b.problem.rate_rps / 1000.0
+        for d, e in b.busy.items():
+            i_, c_ = e.parts()
+            dev_rows.setdefault(d, _Expr()).add(i_, c_ * r)
+        for key, e in b.link_busy.items():
+            i_, c_ = e.parts()
+            link_rows.setdefault(key, _Expr()).add(i_, c_ * r)
+    for e in list(dev_rows.values()) + list(link_rows.values()):
+        i_, c_ = e.parts()
+        if len(i_) and c_.sum() >= 1.0 - 1e-6:  # rows that cannot bind are left out
+            m.add_row(i_, c_, -math.inf, 1.0 - 1e-6)
+
+
+def _decode(b: _Block, xv: np.ndarray) -> Placement:
+    p = b.problem
+    vals = xv[b.x]  # (n, D, L)
+    flat = vals.reshape(p.n_units, -1).argmax(axis=1)
+    d, li = np.divmod(flat, len(p.levels))
+    pl = Placement(tuple(p.devices[i] for i in d), tuple(p.levels[i] for i in li), b.codec)
+    stations = [p.source] + [dv for _, _, dv, _ in pl.parts()] + [p.result_device]
+    if b.codec != "none" and not any(u != v for u, v in zip(stations, stations[1:], strict=False)):
+        pl = Placement(pl.devices, pl.levels, "none")
+    return pl
+
+
+_STATUS = {0: "optimal", 1: "time or node limit reached", 2: "infeasible", 3: "unbounded", 4: "solver error"}
+
+
+def _solve_combo(problems: list[PlanningProblem], codecs: tuple[str, ...], time_limit_s: float):
+    m = _Model()
+    shared = len(problems) > 1
+    blocks = []
+    for p, c in zip(problems, codecs, strict=True):
+        b = _add_problem(m, p, c, shared)
+        if b is None:
+            return None, "no level meets the fidelity floor with codec " + c, m
+        blocks.append(b)
+    if shared:
+        mem_rows: dict[str, _Expr] = {}
+        for b in blocks:
+            for d, e in b.mem.items():
+                i_, c_ = e.parts()
+                mem_rows.setdefault(d, _Expr()).add(i_, c_)
+        for d, e in mem_rows.items():
+            i_, c_ = e.parts()
+            m.add_row(i_, c_, -math.inf, problems[0].memory_limit_bytes(d))
+    _capacity_rows(m, blocks)
+    res = m.solve(_objective(m, blocks), time_limit_s)
+    return (blocks, res), _STATUS.get(res.status, str(res.status)), m
+
+
+def solve_milp(
+    problem: PlanningProblem,
+    time_limit_s: float = 60.0,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> MilpResult:
+    """The exact best placement over every placement (one MILP per cut codec)."""
+    t0 = time.perf_counter()
+    best: tuple[float, Placement, Prediction] | None = None
+    exact = True
+    status = "infeasible"
+    nv = nc = 0
+    codecs = list(problem.codecs)
+    for ci, codec in enumerate(codecs):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        report(progress, ci / len(codecs), f"MILP with cut codec {codec}")
+        out, st, m = _solve_combo([problem], (codec,), time_limit_s)
+        nv, nc = max(nv, m.n), max(nc, len(m.row_lo))
+        if out is None:
+            continue
+        blocks, res = out
+        if res.x is None:
+            if res.status not in (2,):
+                exact = False
+                status = st
+            continue
+        if res.status != 0:
+            exact = False
+            status = st
+        pl = _decode(blocks[0], res.x)
+        pred = evaluate(pl, problem)
+        v = problem.objective_value(pred)
+        if pred.feasible and (best is None or v < best[0]):
+            best = (v, pl, pred)
+            status = "optimal" if exact else status
+    report(progress, 1.0, "MILP done")
+    ms = (time.perf_counter() - t0) * 1000.0
+    if best is None:
+        return MilpResult(None, None, math.inf, exact, status, ms, nv, nc)
+    return MilpResult(best[1], best[2], best[0], exact, status, ms, nv, nc)
+
+
+def solve_milp_joint(
+    problems: list[PlanningProblem], time_limit_s: float = 120.0, cancel: CancelToken | None = None
+) -> JointResult:
+    """Place several workloads at once: devices and links they share carry the sum of their loads.
+
+    The objective is the sum of each problem's objective; memory of a device
+    holds the weights and activations of every model placed on it. The
+    problems must come from one topology (device ids are matched by name).
+    """
+    if not problems:
+        raise ProblemError("solve_milp_joint needs at least one problem")
+    t0 = time.perf_counter()
+    best = None
+    exact = True
+    status = "infeasible"
+    for combo in itertools.product(*[list(p.codecs) for p in problems]):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        out, st, _ = _solve_combo(problems, combo, time_limit_s)
+        if out is None:
+            continue
+        blocks, res = out
+        if res.x is None:
+            if res.status != 2:
+                exact, status = False, st
+            continue
+        if res.status != 0:
+            exact, status = False, st
+        pls = [_decode(b, res.x) for b in blocks]
+        preds = [evaluate(pl, p) for pl, p in zip(pls, problems, strict=True)]
+        total = sum(p.objective_value(pr) for p, pr in zip(problems, preds, strict=True))
+        if best is None or total < best[0]:
+            best = (total, pls, preds)
+            status = "optimal" if exact else status
+    ms = (time.perf_counter() - t0) * 1000.0
+    if best is None:
+        return JointResult(None, None, math.inf, exact, status, ms)
+    shared: dict[str, float] = {}
+    for p, pr in zip(problems, best[2], strict=True):
+        for d, u in pr.device_utilization.items():
+            shared[f"device {d}"] = shared.get(f"device {d}", 0.0) + u
+        for tr in pr.transfers:
+            coef = message_coefficients(p, tr.from_device, tr.to_device, tr.codec)
+            for lid, u, v, per_byte in coef.link_dirs:
+                key = f"link {lid} {u}→{v}"
+                shared[key] = shared.get(key, 0.0) + p.rate_rps * per_byte * tr.bytes / 1000.0
+    return JointResult(best[1], best[2], best[0], exact, status, ms, shared)
