@@ -314,3 +314,32 @@ def test_changed_topology_file_is_a_warning(tmp_path):
     save_topology(topo, topo_file)
     rep = validate_plan(out)
     assert rep.ok and any("changed since the plan was made" in w for w in rep.warnings)
+
+
+def test_failure_while_moving_into_place_rolls_back(exported, monkeypatch):
+    """The disk fails on the last rename (the plan file): the parts folder moved before is restored."""
+    import os
+
+    from planner_app.core import plan_export
+
+    before = {p.relative_to(exported.parent): p.read_bytes() for p in exported.parent.rglob("*") if p.is_file()}
+    whole, parts = tiny_model()
+    other = onnx.ModelProto()
+    other.CopyFrom(parts[1])
+    other.graph.initializer[0].CopyFrom(numpy_helper.from_array(W2 * 2, "w2"))  # new bytes for stage 1
+    plan, blobs = make_plan(Path(load_plan(exported).model.path), [parts[0], other])
+    real_replace = os.replace
+
+    def failing_replace(src, dst):
+        if Path(dst) == exported:
+            raise OSError(28, "No space left on device")
+        return real_replace(src, dst)
+
+    monkeypatch.setattr(plan_export.os, "replace", failing_replace)
+    with pytest.raises(OSError, match="No space"):
+        export_plan(plan, blobs, exported)
+    monkeypatch.undo()
+    after = {p.relative_to(exported.parent): p.read_bytes() for p in exported.parent.rglob("*") if p.is_file()}
+    assert after == before
+    assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]
+    assert validate_plan(exported).ok
