@@ -109,7 +109,10 @@ def format_profile(profile: ModelProfile, top: int = 10) -> str:
             _fmt_bytes(lp.size_bytes), _fmt_bytes(lp.stored_size_bytes),
             f.sqnr_db if f else None, f"{f.cosine:.5f}" if f else None,
             f.top1_agreement if f else None, 100 * lp.attributed_share,
-            lp.calibration and f"calibrated on {lp.calibration}",
+            "; ".join(filter(None, [
+                f.accuracy is not None and f"accuracy {100 * f.accuracy:.1f} % (fp32 {100 * f.reference_accuracy:.1f} %)",
+                lp.calibration and f"calibrated on {lp.calibration}",
+            ])) if f else "",
         ])
     out = [format_table(
         ["level", "median ms", "p90 ms", "CV %", "size", "deflated", "SQNR dB", "cosine", "top-1",

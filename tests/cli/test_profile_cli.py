@@ -47,6 +47,7 @@ def test_profile_with_user_samples_and_a_variant(model_file, tmp_path, capsys):
     out = capsys.readouterr().out
     assert rc == 0
     assert f"user samples from {samples}" in out and "variant:small" in out
+    assert "accuracy" in out and "(fp32 " in out  # the samples carry labels
 
 
 @pytest.mark.parametrize(
