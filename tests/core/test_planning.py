@@ -268,3 +268,18 @@ def test_levels_asked_for_are_the_only_ones_considered(models):
     assert {p.level for p in run.result.prediction.parts} == {"int8-dynamic"}
     both = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
     assert both.problem.levels == ["fp32", "int8-dynamic"]  # no --levels: every level of the profile
+
+
+def test_workload_model_path_is_relative_to_the_topology_file(models, tmp_path, monkeypatch):
+    mg, profile = models("lstm_kws")
+    folder = tmp_path / "project"
+    (folder / "models").mkdir(parents=True)
+    (folder / "models" / "kws.onnx").write_bytes(mg.path.read_bytes())
+    doc = json.loads(SCENARIOS["smart_home"].read_text())
+    w = next(w for w in doc["workloads"] if w["name"] == "hub-keyword-spotting")
+    w["model"] = "models/kws.onnx"
+    (folder / "topo.json").write_text(json.dumps(doc))
+    monkeypatch.chdir(tmp_path)  # not the project folder: the path must resolve next to the topology
+    run = plan_deployment(folder / "topo.json", "hub-keyword-spotting", profile_path=profile)
+    assert run.model.sha256 == mg.sha256
+    assert run.model_source == str(folder / "models" / "kws.onnx")
