@@ -9,7 +9,6 @@ from __future__ import annotations
 
 __all__ = ["Editor"]
 
-from PySide6.QtCore import QMimeData
 from PySide6.QtGui import QGuiApplication
 
 from planner_app.core.catalog import LinkPreset
@@ -101,10 +100,9 @@ class Editor:
         text = self.copy_text()
         if text is None:
             return False
-        mime = QMimeData()
-        mime.setData(MIME_TYPE, text.encode("utf-8"))
-        mime.setText(text)
-        QGuiApplication.clipboard().setMimeData(mime)
+        # plain text (the JSON carries its own "kind" marker): a Python-made
+        # QMimeData left on the clipboard crashes PySide6 at interpreter exit
+        QGuiApplication.clipboard().setText(text)
         return True
 
     def cut(self) -> bool:
