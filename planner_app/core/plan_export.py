@@ -110,9 +110,10 @@ def export_plan(
     for i, (stage, data) in enumerate(zip(plan.stages, blobs, strict=False)):
         if sha256_bytes(data) != stage.artifact.sha256 or len(data) != stage.artifact.bytes:
             problems.append(Problem(f"stages[{i}].artifact", "the part's bytes do not match its sha256/bytes"))
-    top_dirs = sorted({Path(s.artifact.path).parts[0] for s in plan.stages if len(Path(s.artifact.path).parts) > 1})
-    if any(d == target.name for d in top_dirs):
-        problems.append(Problem("stages[].artifact.path", f"a part folder is named like the plan file {target.name!r}"))
+    # what moves into place: the first component of every artifact path (the parts folder, or a file)
+    top_dirs = sorted({Path(s.artifact.path).parts[0] for s in plan.stages})
+    if any(d == target.name or d.startswith(".") for d in top_dirs):
+        problems.append(Problem("stages[].artifact.path", f"a part path starts with {target.name!r} or a hidden name"))
     if problems:
         raise PlanError("cannot export the plan: it does not match its parts", problems=problems)
 

@@ -343,3 +343,19 @@ def test_failure_while_moving_into_place_rolls_back(exported, monkeypatch):
     assert after == before
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")]
     assert validate_plan(exported).ok
+
+
+def test_parts_may_sit_beside_the_plan(tmp_path):
+    """A hand-made plan whose parts are files directly next to it is exported and valid too."""
+    from planner_app.core.plan import Artifact
+
+    whole, parts = tiny_model()
+    model_file = tmp_path / "tiny.onnx"
+    model_file.write_bytes(whole.SerializeToString())
+    plan, blobs = make_plan(model_file, parts)
+    stages = [s.model_copy(update={"artifact": Artifact(path=f"part{i}.onnx", sha256=s.artifact.sha256,
+                                                        bytes=s.artifact.bytes)})
+              for i, s in enumerate(plan.stages)]
+    out = export_plan(plan.model_copy(update={"stages": stages}), blobs, tmp_path / "flat" / "plan.json")
+    assert sorted(p.name for p in out.parent.iterdir()) == ["part0.onnx", "part1.onnx", "plan.json"]
+    assert validate_plan(out).ok
