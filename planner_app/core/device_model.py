@@ -18,7 +18,10 @@ carried over and only the hardware peaks change; whether a unit is compute- or
 memory-bound is decided per device from its FLOPs and bytes. The host is described by
 a :class:`Device` record built from the detected CPU (SIMD width × clock per thread;
 its int8 speed-up calibrated from the fp32 and int8 measurements of the compute
-classes). Units the host measured at zero (fused into a neighbour) stay zero.
+classes; its peak raised when a class measured above it, i.e. the OS reported a clock
+below the turbo clock). Units the host measured at zero (folded away) stay zero. Not
+modelled: a per-kernel launch floor on accelerators (tiny units on a GPU come out
+optimistic) and multi-core scaling beyond the catalog's peak.
 
 Precision rules, documented here because the optimizer relies on them:
 
