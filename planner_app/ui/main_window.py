@@ -154,6 +154,8 @@ class MainWindow(QMainWindow):
         """Show ``topology`` (from ``path``); :attr:`documentOpened` follows once it is drawn."""
         self._opening = path
         self.view.setInteractive(False)  # no edits until every item exists
+        # and no repaint of a half-built drawing after every slice
+        self.view.viewport().setUpdatesEnabled(False)
         self.doc.reset(topology, path, modified)
         if path:
             self.add_recent(str(path))
@@ -163,6 +165,7 @@ class MainWindow(QMainWindow):
 
     def _on_scene_built(self) -> None:
         self.view.setInteractive(True)
+        self.view.viewport().setUpdatesEnabled(True)
         self.view.fit_all()
         path, self._opening = self._opening, None
         self.documentOpened.emit(str(path) if path else "")
