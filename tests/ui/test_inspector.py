@@ -57,7 +57,7 @@ def test_invalid_value_shows_inline_error_and_changes_nothing(window):
     assert window.doc.topology.to_dict() == before
 
 
-def test_multi_selection_edits_shared_fields(window):
+def test_multi_selection_edits_shared_fields(window, qtbot):
     window.scene.select_ids(["cam", "phone"])
     form = window.inspector.device_form
     assert "(mixed)" in form._labels["peak_gflops_fp32"].text()
@@ -67,6 +67,8 @@ def test_multi_selection_edits_shared_fields(window):
     zone.setEditText("lab")
     assert {window.doc.topology.device(d).privacy_zone for d in ("cam", "phone")} == {"lab"}
     assert window.doc.undo_stack.count() == 1
+    # the shading follows: the old zone is gone, the new one covers both devices
+    qtbot.waitUntil(lambda: set(window.scene.zones) == {"lab"})
     window.doc.undo_stack.undo()
     assert window.doc.topology.device("cam").privacy_zone == "home"
 
