@@ -54,6 +54,8 @@ class ChainResult:
     routes: list[list[str]] = field(default_factory=list)
     exact: bool = True
     labels_kept: int = 0
+    #: the objective as the DP's labels added it up (equals ``best_value``, from :func:`evaluate`)
+    label_value: float = math.inf
 
 
 def route_is_exact(problem: PlanningProblem, stations: list[str]) -> bool:
@@ -476,7 +478,7 @@ def solve_chain(
     routes = chain_routes(problem)
     fid_floor = problem.constraints.min_fidelity
     level_f = [problem.level_fidelity(x) for x in problem.levels]
-    candidates: list[Placement] = []
+    candidates: list[tuple[Placement, float]] = []
     front_points: list[Placement] = []
     exact = True
     kept = 0
@@ -506,8 +508,9 @@ def solve_chain(
             if not len(L):
                 continue
             if scalar:
-                k = int(np.argmin(_scalar(cols, L)))
-                candidates.append(_reconstruct_scalar(problem, stations, codec, hist, S[k]))
+                v = _scalar(cols, L)
+                k = int(np.argmin(v))
+                candidates.append((_reconstruct_scalar(problem, stations, codec, hist, S[k]), float(v[k])))
                 continue
             if is_front:
                 crit = [cols.idx[c] for c in ("latency", "cost", "bytes", "negfid") if c in cols.idx]
@@ -516,15 +519,17 @@ def solve_chain(
             else:
                 v = _scalar(cols, L)
                 k = int(np.argmin(v))
-                candidates.append(_reconstruct(problem, stations, codec, hist, S[k], Ix[k]))
+                candidates.append((_reconstruct(problem, stations, codec, hist, S[k], Ix[k]), float(v[k])))
     report(progress, 1.0, "chain DP done")
     best: tuple[float, Placement, Prediction] | None = None
-    for p in candidates:
+    label_value = math.inf
+    for p, lv in candidates:
         p = _canonical_codec(problem, p)
         pred = evaluate(p, problem)
         v = problem.objective_value(pred)
         if pred.feasible and (best is None or v < best[0]):
             best = (v, p, pred)
+            label_value = lv
     front: list[tuple[Placement, Prediction]] = []
     if front_points:
         uniq = list(dict.fromkeys(_canonical_codec(problem, p) for p in front_points))
@@ -536,4 +541,4 @@ def solve_chain(
             front.sort(key=lambda x: x[1].latency_ms)
     if best is None:
         return ChainResult(None, None, math.inf, front, routes, exact, kept)
-    return ChainResult(best[1], best[2], best[0], front, routes, exact, kept)
+    return ChainResult(best[1], best[2], best[0], front, routes, exact, kept, label_value)

@@ -182,6 +182,11 @@ def random_problem(
     """A random problem; the flags switch constraints on (tight enough to bind sometimes)."""
     s = random_structure(rng, n_units, dag)
     topo = random_topology(rng, n_devices, shape, zones=privacy)
+    if memory:  # devices below the cloud hold between a third of the model and all of it
+        need_mib = (float(s.param_bytes.sum()) + float(s.activation_bytes.max())) / 2**20
+        for d in list(topo.devices):
+            if str(d.tier) != "cloud":
+                topo.replace_device(d.model_copy(update={"memory_mb": float(rng.uniform(0.3, 1.3) * need_mib)}))
     tt = random_time_table(rng, s, topo, n_levels)
     cons = Constraints(
         memory=memory,
