@@ -28,6 +28,7 @@ __all__ = [
     "AddWorkloadCommand",
     "RemoveWorkloadCommand",
     "EditWorkloadCommand",
+    "RenameDeviceCommand",
 ]
 
 from collections.abc import Sequence
@@ -44,6 +45,7 @@ _MERGE_EDIT_LINKS = 1002
 _MERGE_MOVE = 1003
 _MERGE_EDIT_NOTE = 1004
 _MERGE_EDIT_WORKLOAD = 1005
+_MERGE_RENAME = 1006
 
 
 class MacroCommand(QUndoCommand):
@@ -328,3 +330,47 @@ class EditWorkloadCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.doc.put_workload(self.index, self.old)
+
+
+class RenameDeviceCommand(QUndoCommand):
+    """Give a device a new id; its links and workloads follow. Merges while typing.
+
+    The canvas sees the device and its links leave and come back under the new
+    id, so no view ever holds a stale id.
+    """
+
+    def __init__(self, doc: TopologyDocument, old_id: str, new_id: str, merge: bool = False) -> None:
+        super().__init__(f"Rename {old_id} to {new_id}")
+        self.doc, self.old_id, self.new_id, self.merge = doc, old_id, new_id, merge
+
+    def id(self) -> int:
+        return _MERGE_RENAME if self.merge else -1
+
+    def mergeWith(self, other: QUndoCommand) -> bool:
+        if not isinstance(other, RenameDeviceCommand) or not other.merge or other.old_id != self.new_id:
+            return False
+        self.new_id = other.new_id  # one step from the first id to the last one typed
+        self.setText(f"Rename {self.old_id} to {self.new_id}")
+        return True
+
+    def redo(self) -> None:
+        self._rename(self.old_id, self.new_id)
+
+    def undo(self) -> None:
+        self._rename(self.new_id, self.old_id)
+
+    def _rename(self, old: str, new: str) -> None:
+        doc = self.doc
+        topo = doc.topology
+        links = [(i, link) for i, link in enumerate(topo.links) if old in (link.a, link.b)]
+        for _, link in reversed(links):
+            doc.take_link(link.id)
+        idx, dev, _ = doc.take_device(old)
+        doc.insert_device(dev.model_copy(update={"id": new}), idx)
+        for i, link in links:
+            doc.insert_link(link.model_copy(update={"a": new if link.a == old else link.a,
+                                                    "b": new if link.b == old else link.b}), i)
+        for i, w in enumerate(topo.workloads):
+            if old in (w.source, w.consumer):
+                doc.put_workload(i, w.model_copy(update={"source": new if w.source == old else w.source,
+                                                         "consumer": new if w.consumer == old else w.consumer}))

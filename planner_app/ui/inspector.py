@@ -29,12 +29,17 @@ from PySide6.QtWidgets import (
 from planner_app.core.catalog import Catalog
 from planner_app.core.topology import DeviceKind, Tier
 from planner_app.ui.canvas.scene import TopologyScene
-from planner_app.ui.commands import EditDevicesCommand, EditLinksCommand, EditNoteCommand
+from planner_app.ui.commands import (
+    EditDevicesCommand,
+    EditLinksCommand,
+    EditNoteCommand,
+    RenameDeviceCommand,
+)
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.forms import FieldSpec, RecordForm
 
 DEVICE_FIELDS = [
-    FieldSpec("id", "Id", "readonly"),
+    FieldSpec("id", "Id", "text", tooltip="unique id; links and workloads follow a rename"),
     FieldSpec("name", "Name", "text"),
     FieldSpec("kind", "Kind", "choice", choices=[k.value for k in DeviceKind]),
     FieldSpec("tier", "Tier", "choice", choices=[t.value for t in Tier]),
@@ -70,7 +75,7 @@ LINK_FIELDS = [
 
 NOTE_FIELDS = [FieldSpec("text", "Text", "multiline")]
 
-_SINGLE_ONLY = {"id", "name", "a", "b", "agent_url"}
+_SINGLE_ONLY = {"id", "name", "a", "b", "agent_url"}  # never set on several records at once
 
 
 def validated_update(records: list[BaseModel], name: str, value: Any) -> tuple[list[BaseModel], str]:
@@ -168,6 +173,8 @@ class InspectorPanel(QWidget):
         scene = self.scene
         if not shiboken6.isValid(scene):  # the window is being torn down
             return
+        if self._renaming:
+            return
         self.device_ids = scene.selected_device_ids()
         self.link_ids = [] if self.device_ids else scene.selected_link_ids()
         notes = [] if (self.device_ids or self.link_ids) else scene.selected_note_ids()
@@ -212,6 +219,9 @@ class InspectorPanel(QWidget):
 
     # -- editing ---------------------------------------------------------------------------
     def _on_device_edited(self, name: str, value: Any) -> None:
+        if name == "id":
+            self._rename(value)
+            return
         records = [self.doc.topology.device(i) for i in self.device_ids]
         new, error = validated_update(records, name, value)
         self.device_form.set_error(name, error)
@@ -219,6 +229,32 @@ class InspectorPanel(QWidget):
             label = next(s.label for s in DEVICE_FIELDS if s.name == name)
             self.doc.push(EditDevicesCommand(self.doc, new, f"Edit {label.lower()}",
                                              merge_key=(name, tuple(self.device_ids))))
+
+    def _rename(self, new_id: str) -> None:
+        if len(self.device_ids) != 1:
+            return
+        old_id = self.device_ids[0]
+        if new_id == old_id:
+            self.device_form.set_error("id", "")
+            return
+        _, error = validated_update([self.doc.topology.device(old_id)], "id", new_id)
+        if not error and (self.doc.topology.has_device(new_id)
+                          or any(x.id == new_id for x in self.doc.topology.links)):
+            error = f"id {new_id!r} is already used"
+        self.device_form.set_error("id", error)
+        if error:
+            return
+        # the item is re-created under the new id: keep this page (and the
+        # keyboard focus in the id field) instead of flashing the empty page
+        self._renaming = True
+        try:
+            self.doc.push(RenameDeviceCommand(self.doc, old_id, new_id, merge=True))
+            self.scene.select_ids([new_id])
+        finally:
+            self._renaming = False
+        self.refresh()
+
+    _renaming = False
 
     def _on_link_edited(self, name: str, value: Any) -> None:
         records = [self.doc.topology.link(i) for i in self.link_ids]

@@ -19,6 +19,7 @@ from planner_app.ui.commands import (
     RemoveLinkCommand,
     RemoveNoteCommand,
     RemoveWorkloadCommand,
+    RenameDeviceCommand,
 )
 from planner_app.ui.document import TopologyDocument
 from tests.ui._helpers import small_topology
@@ -51,6 +52,7 @@ EDITS = {
     "add workload": lambda d: AddWorkloadCommand(d, Workload(name="w2", source="phone", rate_rps=2)),
     "remove workload": lambda d: RemoveWorkloadCommand(d, "detect"),
     "edit workload": lambda d: EditWorkloadCommand(d, 0, d.topology.workloads[0].model_copy(update={"rate_rps": 30.0})),
+    "rename device with links and workload": lambda d: RenameDeviceCommand(d, "cam", "front-cam"),
     "macro": lambda d: MacroCommand("many", [RemoveLinkCommand(d, "l1"), RemoveDeviceCommand(d, "phone"),
                                              AddDeviceCommand(d, _new_device(2))]),
 }

@@ -125,3 +125,25 @@ def test_workloads_panel_add_edit_remove(window):
         window.doc.undo_stack.undo()
     assert [w.name for w in window.doc.topology.workloads] == ["detect"]
     assert panel.list.count() == 1
+
+
+def test_renaming_a_device_moves_its_links_and_workloads_in_one_step(window):
+    window.scene.select_ids(["cam"])
+    before = window.doc.topology.to_dict()
+    line = _editor(window.inspector.device_form, "id")
+    line.setFocus()
+    line.selectAll()
+    QTest.keyClicks(line, "door-cam")
+    topo = window.doc.topology
+    assert topo.has_device("door-cam") and not topo.has_device("cam")
+    assert topo.link("l1").a == "door-cam" and topo.workloads[0].source == "door-cam"
+    assert window.scene.selected_device_ids() == ["door-cam"] and line.hasFocus()
+    assert window.doc.undo_stack.count() == 1  # the keystrokes merged
+    QTest.keyClicks(line, "!")
+    assert "door-cam!" not in window.scene.devices and window.inspector.device_form.errors["id"].text()
+    line.setText("edge")
+    line.textEdited.emit("edge")
+    assert "already used" in window.inspector.device_form.errors["id"].text()
+    window.doc.undo_stack.undo()
+    assert window.doc.topology.to_dict() == before
+    assert "cam" in window.scene.devices and window.scene.links["l1"].a_item.device_id == "cam"
