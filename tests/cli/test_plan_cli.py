@@ -124,3 +124,15 @@ def test_real_process_prints_no_traceback(plan_copy):
                        capture_output=True, text=True, timeout=120)
     assert r.returncode == 2
     assert r.stderr.startswith("edgeplan: error:") and "Traceback" not in r.stderr
+
+
+def test_model_moved_since_export(plan_copy, capsys):
+    doc = json.loads(plan_copy.read_text())
+    real = doc["model"]["path"]
+    doc["model"]["path"] = doc["model"]["source"] = "/nowhere/kws.onnx"
+    plan_copy.write_text(json.dumps(doc))
+    assert main(["plan", "validate", str(plan_copy)]) == 0
+    cap = capsys.readouterr()
+    assert "was not found" in cap.err and "not compared" in cap.out
+    assert main(["plan", "validate", "--model", real, str(plan_copy)]) == 0
+    assert "chain: equals the model" in capsys.readouterr().out
