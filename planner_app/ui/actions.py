@@ -99,7 +99,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
         K.SelectAll)
     act("find", "&Find Device…", win.find_device, K.Find, "Find a device by name and centre on it")
     act("note", "Add &Note", win.add_note_at_centre, QKeySequence("Ctrl+Shift+N"), "Add a text note", icon("note"))
-    act("link_tool", "&Link Tool", lambda on: setattr(win.scene, "link_tool", on), QKeySequence("L"),
+    act("link_tool", "&Link Tool", win.set_link_tool, QKeySequence("L"),
         "Link tool: drag from one device to another to connect them", icon("link_tool"), checkable=True)
 
     act("zoom_in", "Zoom &In", lambda: win.view.zoom_by(1.25), K.ZoomIn)

@@ -117,6 +117,8 @@ class MainWindow(QMainWindow):
         scene.selectionChanged.connect(self._on_selection_changed)
         view.presetDropped.connect(self._on_preset_dropped)
         view.filesDropped.connect(self.open_dropped)
+        view.escapePressed.connect(lambda: self.acts["link_tool"].setChecked(False))
+        view.escapePressed.connect(self.scene.clearSelection)
         view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette.presetActivated.connect(self._on_preset_activated)
         self.loader.loaded.connect(self._on_loaded)
@@ -398,6 +400,12 @@ class MainWindow(QMainWindow):
             return
         self.view.centre_on(found)
         self.show_hint(f"Found {found}")
+
+    def set_link_tool(self, on: bool) -> None:
+        """Edit ▸ Link Tool: drags from any point of a device draw a link."""
+        self.scene.link_tool = on
+        self.view.viewport().setCursor(Qt.CursorShape.CrossCursor if on else Qt.CursorShape.ArrowCursor)
+        self.show_hint("Link tool: drag from one device to another · L or Esc leaves it" if on else None)
 
     def add_note_at_centre(self) -> None:
         """Insert a note in the middle of the view."""

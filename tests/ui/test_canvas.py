@@ -289,3 +289,13 @@ def test_select_all_and_undo_history_view(window):
     assert window.doc.undo_stack.text(0).startswith("Delete")
     window.acts["undo"].trigger()
     assert len(window.doc.topology.devices) == 4
+
+
+def test_escape_leaves_the_link_tool_and_clears_the_selection(window):
+    window.acts["link_tool"].setChecked(True)
+    assert window.scene.link_tool
+    window.scene.select_ids(["cam"])
+    window.view.setFocus()
+    QTest.keyClick(window.view, Qt.Key.Key_Escape)
+    assert not window.scene.link_tool and not window.acts["link_tool"].isChecked()
+    assert window.scene.selected_device_ids() == []

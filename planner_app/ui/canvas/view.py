@@ -39,6 +39,7 @@ class TopologyView(QGraphicsView):
     #: files were dropped on the canvas (local paths)
     filesDropped = Signal(list)
     zoomChanged = Signal(float)
+    escapePressed = Signal()
 
     def __init__(self, scene: TopologyScene, parent=None) -> None:  # noqa: ANN001
         super().__init__(scene, parent)
@@ -144,6 +145,8 @@ class TopologyView(QGraphicsView):
     # -- keys ----------------------------------------------------------------------------
     def keyPressEvent(self, event: QKeyEvent) -> None:
         key = event.key()
+        if key == Qt.Key.Key_Escape:
+            self.escapePressed.emit()
         if key == Qt.Key.Key_Space and not event.isAutoRepeat():
             self._space_down = True
             self.viewport().setCursor(Qt.CursorShape.OpenHandCursor)
