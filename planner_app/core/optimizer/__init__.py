@@ -1,9 +1,11 @@
 """Find the best placement: exact chain DP, MILP (HiGHS), brute force, and baselines.
 
 :func:`optimize` is the entry point. ``solver='auto'`` uses the chain DP when
-every candidate device lies on a chain route from the source whose messages
-use distinct link directions (the DP is then exact over contiguous splits), and
-the MILP otherwise (exact over every placement). Whatever the solver, the plan
+the candidate devices form one route from the source whose messages use
+distinct link directions (a path: the classic device → edge → cloud), the
+MILP otherwise (exact over every placement), and the DP again when the MILP
+would be too large (``MILP_AUTO_LIMIT``; the answer then says which space it
+is exact over). Whatever the solver, the plan
 is compared with the baselines on the same cost model and is never worse than
 a feasible one. An infeasible problem still gets an answer: ``feasible=False``,
 the constraint that fails first, and the closest plan.
@@ -32,6 +34,7 @@ __all__ = [
     "ParetoEntry",
     "optimize",
     "choose_solver",
+    "MILP_AUTO_LIMIT",
     "evaluate",
     "Placement",
     "Prediction",
@@ -107,17 +110,19 @@ class OptimizationResult:
         return theirs / mine
 
 
-def _chain_like(problem: PlanningProblem) -> tuple[bool, list[list[str]]]:
-    routes = chain_routes(problem)
-    covered = {d for r in routes for d in r}
-    ok = covered >= set(problem.devices) and all(route_is_exact(problem, r) for r in routes)
-    return ok, routes
+#: above this many message variables (boundaries x devices²) 'auto' prefers the DP to the MILP
+MILP_AUTO_LIMIT = 250_000
 
 
 def choose_solver(problem: PlanningProblem) -> str:
     """What ``solver='auto'`` picks (see the module docstring)."""
-    ok, _ = _chain_like(problem)
-    return "dp" if ok else "milp"
+    routes = chain_routes(problem)
+    single = len(routes) == 1 and set(routes[0]) == set(problem.devices) and route_is_exact(problem, routes[0])
+    if single:
+        return "dp"
+    if problem.n_units * len(problem.devices) ** 2 <= MILP_AUTO_LIMIT:
+        return "milp"
+    return "dp"
 
 
 def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: ProgressCallback | None,
