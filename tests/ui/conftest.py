@@ -51,3 +51,11 @@ def window(make_window):
     return make_window()
 
 
+
+
+def pytest_collection_modifyitems(config, items):
+    """Mark every test in this folder ``gui`` (deselect them with ``-m "not gui"``)."""
+    here = Path(__file__).parent
+    for item in items:
+        if Path(str(item.fspath)).is_relative_to(here):
+            item.add_marker(pytest.mark.gui)
