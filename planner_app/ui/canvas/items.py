@@ -217,7 +217,7 @@ class LinkItem(QGraphicsItem):
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.setZValue(Z_LINK)
-        self._path = QPainterPath()
+        self._path: QPainterPath | None = None
         self._label_rect = QRectF()
         self._label_pos = QPointF()
         a.links.append(self)
@@ -243,31 +243,39 @@ class LinkItem(QGraphicsItem):
         self.adjust()
 
     def adjust(self) -> None:
-        """Re-path after an end moved."""
+        """Re-path after an end moved (called for every link of a moving device, every frame)."""
         self.prepareGeometryChange()
         p1 = self.a_item.pos()
         p2 = self.b_item.pos()
-        dx, dy = p2.x() - p1.x(), p2.y() - p1.y()
+        x1, y1, x2, y2 = p1.x(), p1.y(), p2.x(), p2.y()
         if self.bend:
+            dx, dy = x2 - x1, y2 - y1
             length = math.hypot(dx, dy) or 1.0
-            nx, ny = -dy / length, dx / length
-            mid = QPointF((p1.x() + p2.x()) / 2 + nx * self.bend * 2, (p1.y() + p2.y()) / 2 + ny * self.bend * 2)
+            mid = QPointF((x1 + x2) / 2 - dy / length * self.bend * 2, (y1 + y2) / 2 + dx / length * self.bend * 2)
             path = QPainterPath(p1)
             path.quadTo(mid, p2)
+            self._path = path
             self._line = None
-            self._label_pos = QPointF(0.25 * p1.x() + 0.5 * mid.x() + 0.25 * p2.x(),
-                                      0.25 * p1.y() + 0.5 * mid.y() + 0.25 * p2.y())
+            self._label_pos = QPointF(0.25 * x1 + 0.5 * mid.x() + 0.25 * x2, 0.25 * y1 + 0.5 * mid.y() + 0.25 * y2)
+            bounds = path.boundingRect()
         else:
-            path = QPainterPath(p1)
-            path.lineTo(p2)
+            self._path = None  # built on demand (hit-testing, selection): most links never need it
             self._line = QLineF(p1, p2)
-            self._label_pos = QPointF((p1.x() + p2.x()) / 2, (p1.y() + p2.y()) / 2)
-        self._path = path
+            self._label_pos = QPointF((x1 + x2) / 2, (y1 + y2) / 2)
+            bounds = QRectF(min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
         self._label_at = self._label_rect.translated(self._label_pos)
         # computed once here: Qt asks for it many times per frame
-        self._bounds = path.boundingRect().adjusted(-4, -4, 4, 4).united(self._label_at)
+        self._bounds = bounds.adjusted(-4, -4, 4, 4).united(self._label_at)
         if self.layer is not None:
             self.layer.update()
+
+    def path(self) -> QPainterPath:
+        """The link's centre line."""
+        if self._path is None:
+            path = QPainterPath(self._line.p1())
+            path.lineTo(self._line.p2())
+            self._path = path
+        return self._path
 
     def boundingRect(self) -> QRectF:
         return self._bounds
@@ -275,7 +283,7 @@ class LinkItem(QGraphicsItem):
     def shape(self) -> QPainterPath:
         stroker = QPainterPathStroker()
         stroker.setWidth(10)
-        shape = stroker.createStroke(self._path)
+        shape = stroker.createStroke(self.path())
         shape.addRect(self._label_at)
         return shape
 

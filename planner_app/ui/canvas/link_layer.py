@@ -127,10 +127,10 @@ class LinkLayer(QGraphicsItem):
             painter.drawLines(wireless)
         for item in curves:
             painter.setPen(_PEN_DRAFT if draft else (_PEN_WIRELESS if item.wireless else _PEN_WIRED))
-            painter.drawPath(item._path)
+            painter.drawPath(item.path())
         painter.setPen(_PEN_SELECTED)
         for item in selected:
-            painter.drawPath(item._path)
+            painter.drawPath(item.path())
         if lod < LABEL_MIN_ZOOM:
             return
         painter.setFont(_LABEL_FONT)
