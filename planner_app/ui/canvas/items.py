@@ -84,6 +84,7 @@ class DeviceItem(QGraphicsItem):
         # painting text + SVG is the costly part; a device-pixel cache makes drags cheap
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._hover = False
+        self._cursor_on_handle = False
         self.show_record(device)
 
     # -- model → view --------------------------------------------------------------
@@ -172,7 +173,10 @@ class DeviceItem(QGraphicsItem):
         super().hoverEnterEvent(event)
 
     def hoverMoveEvent(self, event) -> None:  # noqa: ANN001
-        self.setCursor(Qt.CursorShape.CrossCursor if self.is_on_handle(event.scenePos()) else Qt.CursorShape.ArrowCursor)
+        on_handle = self.is_on_handle(event.scenePos())
+        if on_handle != self._cursor_on_handle:  # setCursor makes Qt hit-test every item: only on change
+            self._cursor_on_handle = on_handle
+            self.setCursor(Qt.CursorShape.CrossCursor if on_handle else Qt.CursorShape.ArrowCursor)
         super().hoverMoveEvent(event)
 
     def hoverLeaveEvent(self, event) -> None:  # noqa: ANN001
@@ -218,6 +222,7 @@ class LinkItem(QGraphicsItem):
                       | QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.setZValue(Z_LINK)
         self._path: QPainterPath | None = None
+        self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
         self._label_pos = QPointF()
         a.links.append(self)
@@ -241,6 +246,8 @@ class LinkItem(QGraphicsItem):
         w = fm.horizontalAdvance(self.label) + 10
         self._label_rect = QRectF(-w / 2, -8, w, 16)
         self.adjust()
+        if self.layer is not None:
+            self.layer.invalidate()  # the label or style may have changed
 
     def adjust(self) -> None:
         """Re-path after an end moved (called for every link of a moving device, every frame)."""
@@ -264,10 +271,11 @@ class LinkItem(QGraphicsItem):
             self._label_pos = QPointF((x1 + x2) / 2, (y1 + y2) / 2)
             bounds = QRectF(min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
         self._label_at = self._label_rect.translated(self._label_pos)
+        self._shape = None
         # computed once here: Qt asks for it many times per frame
         self._bounds = bounds.adjusted(-4, -4, 4, 4).united(self._label_at)
         if self.layer is not None:
-            self.layer.update()
+            self.layer.link_moved(self)
 
     def path(self) -> QPainterPath:
         """The link's centre line."""
@@ -281,18 +289,20 @@ class LinkItem(QGraphicsItem):
         return self._bounds
 
     def shape(self) -> QPainterPath:
-        stroker = QPainterPathStroker()
-        stroker.setWidth(10)
-        shape = stroker.createStroke(self.path())
-        shape.addRect(self._label_at)
-        return shape
+        if self._shape is None:  # hit-testing asks often; the geometry changes rarely
+            stroker = QPainterPathStroker()
+            stroker.setWidth(10)
+            shape = stroker.createStroke(self.path())
+            shape.addRect(self._label_at)
+            self._shape = shape
+        return self._shape
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         """Nothing: the scene's :class:`~planner_app.ui.canvas.link_layer.LinkLayer` draws links."""
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: ANN001, ANN201
         if change == QGraphicsItem.GraphicsItemChange.ItemSelectedHasChanged and self.layer is not None:
-            self.layer.update()
+            self.layer.invalidate()
         return value  # see DeviceItem.itemChange
 
 

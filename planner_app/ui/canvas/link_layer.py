@@ -58,28 +58,52 @@ class LinkLayer(QGraphicsItem):
         # the layer covers the whole drawing; Qt clips painting to what is exposed
         return _EVERYWHERE
 
-    def set_draft(self, draft: bool, moving: frozenset[str] | set[str] = frozenset()) -> None:
-        """Switch the cheap drag-time style on or off; ``moving`` names the links
-        that follow the dragged devices (all others are cached as one image)."""
+    def set_draft(self, draft: bool, moving: frozenset[str] | set[str] | None = None) -> None:
+        """Switch the cheap drag-time style on or off.
+
+        ``moving`` names the links that follow the dragged devices: they are
+        drawn live each frame over a cached image of all the others. The split
+        is kept after the drag, so the repaint on release is cheap too, until a
+        link outside it changes.
+        """
         self.draft = draft
-        self._moving = frozenset(moving)
-        self._cache = None
+        if moving is not None and frozenset(moving) != self._live:
+            self._live = frozenset(moving)
+            self._cache = None
         self.update()
 
-    _moving: frozenset[str] = frozenset()
+    def invalidate(self) -> None:
+        """A link was added, removed, restyled or (de)selected: redraw everything."""
+        self._cache = None
+        self._live = frozenset()
+        self.update()
+
+    def link_moved(self, item: LinkItem) -> None:
+        """``item`` re-pathed: cheap when it is drawn live, a full redraw otherwise."""
+        if item.link_id in self._live:
+            self.update()
+        else:
+            self.invalidate()
+
+    _live: frozenset[str] = frozenset()
     _cache: QPixmap | None = None
     _cache_key: tuple = ()
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         exposed = option.exposedRect
-        if not (self.draft and widget is not None):
+        if widget is None:  # rendering for an export: no caching
             self._draw(painter, self.links.values(), exposed, self.draft)
             return
-        # During a drag only the moving links change: the others are drawn once
-        # into a viewport-sized image and blitted each frame.
         t = painter.worldTransform()
         key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(), widget.width(), widget.height())
-        if self._cache is None or self._cache_key != key:
+        if self._cache is not None and self._cache_key != key:
+            self._cache = None  # zoomed or scrolled
+        if self._cache is None and not (self.draft and self._live):
+            self._draw(painter, self.links.values(), exposed, self.draft)
+            return
+        if self._cache is None:
+            # the links that do not move are drawn once, in full quality, into a
+            # viewport-sized image that every frame of the drag then blits
             dpr = widget.devicePixelRatioF()
             cache = QPixmap(int(widget.width() * dpr), int(widget.height() * dpr))
             cache.setDevicePixelRatio(dpr)
@@ -87,15 +111,15 @@ class LinkLayer(QGraphicsItem):
             p = QPainter(cache)
             p.setWorldTransform(t)
             visible = t.inverted()[0].mapRect(QRectF(widget.rect()))
-            moving = self._moving
-            self._draw(p, [it for lid, it in self.links.items() if lid not in moving], visible, True)
+            live = self._live
+            self._draw(p, [it for lid, it in self.links.items() if lid not in live], visible, False)
             p.end()
             self._cache, self._cache_key = cache, key
         painter.save()
         painter.resetTransform()
         painter.drawPixmap(0, 0, self._cache)
         painter.restore()
-        self._draw(painter, [self.links[lid] for lid in self._moving if lid in self.links], exposed, True)
+        self._draw(painter, [self.links[lid] for lid in self._live if lid in self.links], exposed, self.draft)
 
     def _draw(self, painter: QPainter, items: Iterable[LinkItem], exposed: QRectF, draft: bool) -> None:
         wired, wireless, selected, curves, labelled = [], [], [], [], []

@@ -183,7 +183,7 @@ class TopologyScene(QGraphicsScene):
         item = LinkItem(link, self.devices[link.a], self.devices[link.b])
         item.layer = self.link_layer
         self.addItem(item)
-        self.link_layer.update()
+        self.link_layer.invalidate()
         self.links[link.id] = item
         if bend:
             self._rebend(link.a, link.b)
@@ -275,7 +275,7 @@ class TopologyScene(QGraphicsScene):
         item.detach()
         item.layer = None
         self.removeItem(item)
-        self.link_layer.update()
+        self.link_layer.invalidate()
         a, b = item.a_item.device_id, item.b_item.device_id
         if a in self.devices and b in self.devices:
             self._rebend(a, b)
