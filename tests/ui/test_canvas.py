@@ -299,3 +299,25 @@ def test_escape_leaves_the_link_tool_and_clears_the_selection(window):
     QTest.keyClick(window.view, Qt.Key.Key_Escape)
     assert not window.scene.link_tool and not window.acts["link_tool"].isChecked()
     assert window.scene.selected_device_ids() == []
+
+
+def test_cached_link_drawing_matches_a_fresh_drawing_after_a_drag(window, qtbot):
+    """Links cached during a drag must never show a stale picture after it."""
+    view = window.view
+    vp = view.viewport()
+    # cam also links to nothing that moves, so part of the picture is cached
+    window.editor.add_link("cam", "phone", window.catalog.link_preset("wifi6"))
+    p0 = view.mapFromScene(QPointF(400, 100))
+    QTest.mouseMove(vp, p0)
+    QTest.mousePress(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0)
+    for i in range(1, 6):
+        QTest.mouseMove(vp, p0 + type(p0)(12 * i, 30 * i))
+        qtbot.wait(20)  # let each frame paint
+    QTest.mouseRelease(vp, Qt.MouseButton.LeftButton, Qt.KeyboardModifier.NoModifier, p0 + type(p0)(60, 150))
+    qtbot.wait(50)
+    assert window.scene.link_layer._cache is not None  # the fast path was used
+    cached = view.viewport().grab().toImage()
+    window.scene.link_layer.invalidate()
+    view.viewport().repaint()
+    fresh = view.viewport().grab().toImage()
+    assert cached == fresh
