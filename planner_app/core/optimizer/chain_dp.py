@@ -287,6 +287,14 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
         back: dict[tuple[int, int], tuple[np.ndarray, np.ndarray]] = {}
         # what arrives at station j by a switch (before the level is known)
         arrivals: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        # every label of a station, whatever its level, with where it sits (one send per station pair)
+        by_station: dict[int, tuple[np.ndarray, np.ndarray, np.ndarray]] = {}
+        for j0 in range(R):
+            chunks = [(li0, cur[(j0, li0)]) for li0 in range(nl) if (j0, li0) in cur]
+            if chunks:
+                by_station[j0] = (np.concatenate([c for _, c in chunks]),
+                                  np.concatenate([np.full(len(c), j0 * nl + li0) for li0, c in chunks]),
+                                  np.concatenate([np.arange(len(c)) for _, c in chunks]))
         for j in range(R):
             if pin is not None and stations[j] != pin:
                 continue
@@ -298,15 +306,14 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
                 bi.append(np.zeros(len(L), dtype=np.int64))
             else:
                 for j0 in range(j):
-                    for li0 in range(nl):
-                        prev = cur.get((j0, li0))
-                        if prev is None or not len(prev):
-                            continue
-                        L = send(prev, msg[(j0, j)], i)
-                        if len(L):
-                            parts.append(L)
-                            bs.append(np.full(len(L), j0 * nl + li0))
-                            bi.append(np.arange(len(L)))
+                    merged = by_station.get(j0)
+                    if merged is None:
+                        continue
+                    L = send(merged[0], msg[(j0, j)], i)
+                    if len(L):
+                        parts.append(L)
+                        bs.append(merged[1])
+                        bi.append(merged[2])
             if parts:
                 A = np.concatenate(parts)
                 S, Ix = np.concatenate(bs), np.concatenate(bi)

@@ -109,6 +109,17 @@ class _Model:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
+    def add_rows(self, cols: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> None:
+        """Many rows of equal width at once: ``cols``/``vals`` are (rows, width)."""
+        cols = np.asarray(cols, dtype=np.int64)
+        rows, width = cols.shape
+        r0 = len(self.row_lo)
+        self._r.append(np.repeat(np.arange(r0, r0 + rows), width))
+        self.cols.append(cols.ravel())
+        self.vals.append(np.broadcast_to(np.asarray(vals, dtype=float), cols.shape).ravel())
+        self.row_lo.extend([lo] * rows)
+        self.row_hi.extend([hi] * rows)
+
     def solve(self, c: np.ndarray, time_limit_s: float):
         ub = np.concatenate(self.ub)
         lb = np.concatenate(self.lb)
@@ -184,8 +195,7 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
             if dv != dev:
                 xub[int(u), d, :] = 0.0
     # one device and level per unit
-    for i in range(n):
-        m.add_row(x[i].ravel(), np.ones(D * L), 1.0, 1.0)
+    m.add_rows(x.reshape(n, D * L), 1.0, 1.0, 1.0)
     topo = p.topology
     metric = {k: _Expr() for k in _METRICS}
     busy: dict[str, _Expr] = {d: _Expr() for d in p.devices}
@@ -201,10 +211,10 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
         busy[dv].add(ids, ms[:, d, :])
     private = p.private_cut_mask()
 
-    def message(k: int, a: str, b: str, ids: np.ndarray) -> None:
-        """Charge boundary k's message a -> b to the variables ``ids`` (all 0/1, at most one is 1)."""
+    def message(k: int | np.ndarray, a: str, b: str, ids: np.ndarray) -> None:
+        """Charge boundary k's message a -> b to ``ids`` (0/1 each; ``k`` may be one per id)."""
         coef = message_coefficients(p, a, b, codec)
-        B = float(s.cut_bytes[k])
+        B = s.cut_bytes[k].astype(float)
         metric["latency"].add(ids, coef.fixed_ms + coef.ms_per_byte * B)
         metric["cost"].add(ids, coef.usd_per_1k_per_byte * B)
         metric["bandwidth"].add(ids, coef.wire_ratio * coef.hops * B)
@@ -228,22 +238,22 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
                 if forbid_private(n, dv, res):
                     xub[n - 1, d, :] = 0.0
                 message(n, dv, res, x[n - 1, d, :])
-    for k in range(1, n):
-        if not s.cut_tensors[k] or D == 1:
-            continue
-        y = m.add_vars(D * D, integer=False).reshape(D, D)
-        yub = m.ub[-1].reshape(D, D)
-        for a in range(D):
-            m.add_row(np.r_[y[a, :], x[k - 1, a, :]], np.r_[np.ones(D), -np.ones(L)], 0.0, 0.0)
-        for b in range(D):
-            m.add_row(np.r_[y[:, b], x[k, b, :]], np.r_[np.ones(D), -np.ones(L)], 0.0, 0.0)
+    ks = np.array([k for k in range(1, n) if s.cut_tensors[k]], dtype=np.int64) if D > 1 else np.zeros(0, np.int64)
+    if len(ks):
+        K = len(ks)
+        y = m.add_vars(K * D * D, integer=False).reshape(K, D, D)
+        yub = m.ub[-1].reshape(K, D, D)
+        ones = np.r_[np.ones(D), -np.ones(L)]
+        # flow rows: the y of boundary k leaving a = unit k-1 on a; arriving at b = unit k on b
+        m.add_rows(np.concatenate([y, x[ks - 1]], axis=2).reshape(K * D, D + L), ones, 0.0, 0.0)
+        m.add_rows(np.concatenate([y.transpose(0, 2, 1), x[ks]], axis=2).reshape(K * D, D + L), ones, 0.0, 0.0)
         for a, av in enumerate(p.devices):
             for b, bv in enumerate(p.devices):
                 if a == b:
                     continue
-                if forbid_private(k, av, bv):
-                    yub[a, b] = 0.0
-                message(k, av, bv, np.array([y[a, b]]))
+                if not message_coefficients(p, av, bv, codec).in_zone:
+                    yub[private[ks], a, b] = 0.0
+                message(ks, av, bv, y[:, a, b])
     mem: dict[str, _Expr] = {}
     if c.memory:
         worst = float(np.max(p.param_bytes, axis=1).sum() + p.activation_bytes.max())
@@ -253,8 +263,9 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
             e = _Expr()
             e.add(x[:, d, :], p.param_bytes)
             z = int(m.add_vars(1, 0.0, math.inf, integer=False)[0])
-            for i in range(n):  # z >= activation of every unit on d
-                m.add_row(np.r_[x[i, d, :], [z]], np.r_[np.full(L, p.activation_bytes[i]), [-1.0]], -math.inf, 0.0)
+            # z >= the activation of every unit on d
+            m.add_rows(np.c_[x[:, d, :], np.full(n, z)],
+                       np.c_[np.repeat(p.activation_bytes[:, None], L, axis=1), -np.ones(n)], -math.inf, 0.0)
             e.add(np.array([z]), 1.0)
             mem[dv] = e
             if not shared_mem:
