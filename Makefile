@@ -37,8 +37,11 @@ pytest: $(STAMP)
 schemas: $(STAMP)
 	$(PY) -m planner_app.core.schemas
 
-## Save PNGs of the main window on each sample (needs Xvfb: apt-get install xvfb).
+## Save PNGs of the main window on each sample under Xvfb (installs it if missing; root).
+SCREENSHOT_APT := xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-randr0 \
+                  libxcb-render-util0 libxcb-shape0 libxcb-image0 libxkbcommon-x11-0
 screenshots: $(STAMP)
+	@command -v xvfb-run >/dev/null || (apt-get update -qq && apt-get install -y -qq $(SCREENSHOT_APT))
 	xvfb-run -a -s "-screen 0 1600x1000x24" $(PY) -m planner_app.ui.screenshots docs/screenshots
 
 ## Run every benchmark and print its table.
