@@ -147,6 +147,7 @@ def generated(quick: bool) -> list[list]:
             factors, worse = _vs(full, p)
             rows.append([n_units, n_devices, n_levels, solver, round(solve_ms, 1), pareto_ms and round(pareto_ms, 1),
                          front, round(max(base_ms, 0.0), 1), "yes" if res.feasible else "no", *factors, worse])
+            print(f"# {rows[-1]}", file=sys.stderr, flush=True)
     return rows
 
 

@@ -117,14 +117,13 @@ def test_milp_equals_brute_force_on_every_placement():
     assert binding >= 8, binding
 
 
-@pytest.mark.parametrize("seed", [7, 8, 21])
+@pytest.mark.parametrize("seed", [9, 17, 21, 38])
 def test_pareto_front_of_the_milp_path_has_no_dominated_point(seed):
     from planner_app.core.optimizer import optimize
 
     problem, flags = _instance(seed, max_general=400)
     res = optimize(problem, solver="milp", pareto=True, baselines=False)
-    if not res.feasible:
-        pytest.skip("infeasible instance")
+    assert res.feasible and len(res.pareto_front) >= 4
     bf = brute_force(problem, "general", pareto=True)
     _assert_fronts_equal([(e.placement, e.prediction) for e in res.pareto_front], bf.front, f"seed {seed}")
     _assert_no_dominated([(e.placement, e.prediction) for e in res.pareto_front], f"seed {seed}")

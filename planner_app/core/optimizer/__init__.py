@@ -111,7 +111,7 @@ class OptimizationResult:
 
 
 #: above this many message variables (boundaries x devices²) 'auto' prefers the DP to the MILP
-MILP_AUTO_LIMIT = 250_000
+MILP_AUTO_LIMIT = 40_000
 
 
 def choose_solver(problem: PlanningProblem) -> str:
@@ -137,10 +137,18 @@ def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: Progre
         from planner_app.core.optimizer.milp import solve_milp
 
         res = solve_milp(problem, progress=progress, cancel=cancel)
+        if res.best is None and not res.exact:
+            # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
+            # to the chain DP rather than call the problem infeasible
+            best, pred, front, _, scope = _solve(problem, "dp", pareto, progress, cancel)
+            return best, pred, front, False, f"{scope} (the MILP stopped: {res.status})"
         front: list[ParetoEntry] = []
         if pareto:
             front = _front_for_general(problem, res.best, res.best_prediction, cancel)
-        return res.best, res.best_prediction, front, res.exact, "every placement (any device and level per unit)"
+        scope = "every placement (any device and level per unit)"
+        if not res.exact:
+            scope += f"; the MILP stopped early ({res.status}), best found so far"
+        return res.best, res.best_prediction, front, res.exact, scope
     if solver == "brute":
         res = brute_force(problem, "general", pareto=pareto, cancel=cancel)
         front = [ParetoEntry(p, pr) for p, pr in res.front]
