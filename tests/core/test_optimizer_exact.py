@@ -98,6 +98,27 @@ def test_chain_dp_equals_brute_force_on_its_space():
     assert binding["constrained"] >= 8 and binding["infeasible"] >= 3, binding
 
 
+def test_stagewise_dp_under_memory_and_utilization_limits_equals_brute_force():
+    """Scalar objectives with memory/utilization limits take the stage-wise DP: check it too."""
+    binding = 0
+    for seed in range(7000, 7060):
+        rng = np.random.default_rng(seed)
+        problem = random_problem(
+            rng, int(rng.integers(2, 7)), int(rng.integers(2, 5)), int(rng.integers(1, 4)),
+            dag=bool(seed % 2), shape=("chain", "star", "mesh")[seed % 3], memory=seed % 2 == 0,
+            capacity=seed % 3 != 1, slo=seed % 3 == 1,
+            objective=("latency", "cost", "energy", "bandwidth", {"latency": 1.0, "cost": 100.0})[seed % 5])
+        dp, bf = solve_chain(problem), brute_force(problem, "chain")
+        if bf.best is None:
+            assert dp.best is None, seed
+            continue
+        assert dp.best is not None and _same(dp.best_value, bf.best_value, 1e-9), seed
+        assert _same(dp.label_value, dp.best_value, 1e-9), seed
+        binding += any(not pr.feasible and problem.objective_value(pr) < bf.best_value * (1 - 1e-9)
+                       for _, pr in bf.evaluated)
+    assert binding >= 4, binding
+
+
 def test_milp_equals_brute_force_on_every_placement():
     binding = 0
     for seed in range(1000, 1100):

@@ -419,6 +419,114 @@ def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols:
     return flat[states][:, None], states, np.zeros(len(states), dtype=np.int64), history
 
 
+def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
+                check_mem: bool, check_busy: bool, cancel: CancelToken | None) -> tuple[Placement, float] | None:
+    """One-column DP over whole stages, for when memory or utilization limits can bind.
+
+    ``V[j][k]``: best value with units ``< k`` done and the last stage on station
+    ``j``; a stage ``[k, k')`` is checked as a whole (weights + peak activation,
+    busy time, pins, runnable), so those limits need no label columns.
+    """
+    n = problem.n_units
+    nl = len(problem.levels)
+    R = len(stations)
+    private = problem.private_cut_mask()
+    U = _unit_deltas(problem, cols, stations)[:, :, :, 0]  # (n, R, L), inf where unrunnable
+    dindex = {d: i for i, d in enumerate(problem.devices)}
+    ms = problem.ms[:, [dindex[d] for d in stations], :]
+    finite = np.isfinite(U)
+    zero_pad = np.zeros((1, R, nl))
+    P = np.concatenate([zero_pad, np.cumsum(np.where(finite, U, 0.0), axis=0)])  # (n+1, R, L)
+    BAD = np.concatenate([zero_pad, np.cumsum(~finite, axis=0)])
+    BZ = np.concatenate([zero_pad, np.cumsum(np.where(np.isfinite(ms), ms, 0.0), axis=0)])
+    W = np.concatenate([np.zeros((1, nl)), np.cumsum(problem.param_bytes, axis=0)])  # (n+1, L)
+    pins = {int(u): d for u, d in problem.constraints.pinned_units.items()}
+    PIN = np.zeros((n + 1, R))
+    for u, d in pins.items():
+        for j in range(R):
+            if stations[j] != d:
+                PIN[u + 1:, j] += 1
+    act_max = None
+    if check_mem:  # act_max[k, k'] = largest activation of units k .. k'-1
+        act = problem.activation_bytes
+        act_max = np.full((n + 1, n + 1), np.inf)
+        for k in range(n):
+            act_max[k, k + 1:] = np.maximum.accumulate(act[k:])
+    M = np.full((n + 1, R, R), np.inf)
+    for j0 in range(R):
+        for j in range(j0 + 1, R):
+            D, _, ok = _message(problem, cols, stations[j0], stations[j], codec, private)
+            M[:, j0, j] = np.where(ok, D[:, 0], np.inf)
+    init = [np.where(ok[0], D[0, 0], np.inf) for D, _, ok in
+            (_message(problem, cols, problem.source, st, codec, private) for st in stations)]
+    final = [np.where(ok[n], D[n, 0], np.inf) for D, _, ok in
+             (_message(problem, cols, st, problem.result_device, codec, private) for st in stations)]
+    c = problem.constraints
+    limit = math.inf
+    if cols.names[0] == "latency" and c.slo_ms is not None:
+        limit = c.slo_ms * _TOL
+    if cols.names[0] == "cost" and c.max_cost_usd_per_1k is not None:
+        limit = c.max_cost_usd_per_1k * _TOL
+    rate = problem.rate_rps
+    ks = np.arange(n + 1)
+    upper = ks[:, None] < ks[None, :]  # a stage [k, k') is not empty
+    V = np.full((R, n + 1), np.inf)
+    back_stage = np.zeros((R, n + 1, 2), dtype=np.int64)  # (k, level) of the stage ending at k'
+    back_from = np.full((R, n + 1), -1, dtype=np.int64)  # station before stage start k (-1 = source)
+    for j in range(R):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        A = np.full(n + 1, np.inf)
+        A[0] = init[j]
+        src = np.full(n + 1, -1, dtype=np.int64)
+        for j0 in range(j):
+            cand = V[j0] + M[:, j0, j]
+            better = cand < A
+            A = np.where(better, cand, A)
+            src = np.where(better, j0, src)
+        if not np.isfinite(A).any():
+            continue
+        best = np.full(n + 1, np.inf)
+        arg = np.zeros((n + 1, 2), dtype=np.int64)
+        limit_mem = problem.memory_limit_bytes(stations[j])
+        for li in range(nl):
+            if not levels_ok[li]:
+                continue
+            ok = upper & (BAD[:, j, li][:, None] == BAD[:, j, li][None, :])
+            ok &= PIN[:, j][:, None] == PIN[:, j][None, :]
+            if check_busy and c.capacity:
+                ok &= rate * (BZ[None, :, j, li] - BZ[:, j, li][:, None]) / 1000.0 < 1.0
+            if act_max is not None:
+                ok &= (W[None, :, li] - W[:, li][:, None]) + act_max <= limit_mem
+            cost = np.where(ok, A[:, None] - P[:, j, li][:, None] + P[None, :, j, li], np.inf)
+            kbest = np.argmin(cost, axis=0)
+            vbest = cost[kbest, ks]
+            better = vbest < best
+            best = np.where(better, vbest, best)
+            arg[better] = np.stack([kbest[better], np.full(int(better.sum()), li)], axis=1)
+        best[best > limit] = np.inf
+        V[j] = best
+        back_stage[j] = arg
+        back_from[j] = src[arg[:, 0]]
+    fin = np.array([V[j, n] + final[j] for j in range(R)])
+    fin[fin > limit] = np.inf
+    if not np.isfinite(fin).any():
+        return None
+    j = int(np.argmin(fin))
+    value = float(fin[j])
+    devs: list[str] = [""] * n
+    lvls: list[str] = [""] * n
+    k_end = n
+    while k_end > 0:
+        k, li = (int(x) for x in back_stage[j, k_end])
+        for u in range(k, k_end):
+            devs[u], lvls[u] = stations[j], problem.levels[li]
+        j_prev = int(back_from[j, k_end])
+        k_end = k
+        j = j_prev
+    return Placement(tuple(devs), tuple(lvls), codec), value
+
+
 def _reconstruct_scalar(problem: PlanningProblem, stations: list[str], codec: str, history, state: int) -> Placement:
     nl = len(problem.levels)
     n = problem.n_units
@@ -501,9 +609,17 @@ def solve_chain(
         if not any(levels_ok):
             continue
         mem, busy = _mem_may_bind(problem, stations), _busy_may_bind(problem, stations)
-        runs = [(False, _Columns(problem, False, need_bott, mem, busy, False))]
-        if pareto:
-            runs.append((True, _Columns(problem, True, False, mem, busy, distinct_fid)))
+        plain = _Columns(problem, False, need_bott, False, False, False)
+        if (mem or busy) and len(plain) == 1 and not need_bott:
+            # the stage-wise DP checks memory and utilization per stage without label columns
+            found = _run_stages(problem, stations, codec, plain, levels_ok, mem, busy, cancel)
+            if found is not None:
+                candidates.append(found)
+            runs = [(True, _Columns(problem, True, False, mem, busy, distinct_fid))] if pareto else []
+        else:
+            runs = [(False, _Columns(problem, False, need_bott, mem, busy, False))]
+            if pareto:
+                runs.append((True, _Columns(problem, True, False, mem, busy, distinct_fid)))
         for is_front, cols in runs:
             scalar = len(cols) == 1 and not is_front and cols.names[0] in _ADDITIVE + ("obj",)
             if scalar:
