@@ -4,8 +4,10 @@ from __future__ import annotations
 
 __all__ = ["run_app", "create_application"]
 
+import signal
 import sys
 
+from PySide6.QtCore import QTimer
 from PySide6.QtGui import QIcon
 from PySide6.QtWidgets import QApplication
 
@@ -36,7 +38,25 @@ def run_app(argv: list[str]) -> int:
     window = MainWindow()
     window.show()
     window.startup([a for a in argv if a])
+    _quit_on_ctrl_c(app, window)
     return int(app.exec())
+
+
+def _quit_on_ctrl_c(app: QApplication, window: MainWindow) -> None:
+    """Ctrl-C in the terminal: write the recovery file, then leave with exit code 130.
+
+    Qt's event loop runs in C++, so Python only sees the signal when it gets
+    control back; a short idle timer gives it that chance.
+    """
+
+    def on_sigint(*_args: object) -> None:
+        window.autosaver.autosave()  # unsaved work is offered for recovery next time
+        app.exit(130)
+
+    signal.signal(signal.SIGINT, on_sigint)
+    timer = QTimer(window)
+    timer.timeout.connect(lambda: None)
+    timer.start(200)
 
 
 if __name__ == "__main__":  # pragma: no cover
