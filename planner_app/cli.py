@@ -17,6 +17,7 @@ __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT",
 import argparse
 import importlib
 import sys
+import warnings
 from collections.abc import Sequence
 
 from planner_app import __version__
@@ -68,8 +69,14 @@ def _open_window(path: str | None = None) -> int:
     return run_app([path] if path else [])
 
 
+def show_warning(message, category, filename, lineno, file=None, line=None) -> None:  # noqa: ANN001
+    """Print a warning the way the CLI prints errors: one line, no source location."""
+    print(f"edgeplan: warning: {message}", file=file or sys.stderr)
+
+
 def main(argv: Sequence[str] | None = None) -> int:
     """Run ``edgeplan``; returns the exit code."""
+    warnings.showwarning = show_warning
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list:
         return _open_window()

@@ -35,9 +35,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "(for a payload of --payload-kb kilobytes).",
     )
     s.add_argument("file", metavar="FILE", help="topology .json file")
-    s.add_argument("--payload-kb", type=float, default=150.0,
+    s.add_argument("--payload-kb", type=_non_negative_kb, default=150.0,
                    help="payload used to rank routes, in kB (default 150, a 224x224 RGB image)")
     s.set_defaults(func=_show)
+
+
+def _non_negative_kb(text: str) -> float:
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number of kilobytes") from None
+    if not (value >= 0 and value != float("inf")):  # also refuses nan
+        raise argparse.ArgumentTypeError(f"{text!r}: give a payload of 0 kB or more, e.g. 150")
+    return value
 
 
 def _validate(args: argparse.Namespace) -> int:

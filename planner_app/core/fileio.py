@@ -82,13 +82,15 @@ def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:
     if not raw.strip():
         raise InputFileError(f"{what} '{p}' is empty: expected a JSON document.")
     try:
-        return json.loads(raw.decode("utf-8"))
+        # utf-8-sig: editors on Windows may start the file with a byte-order mark
+        return json.loads(raw.decode("utf-8-sig"))
     except UnicodeDecodeError:
         raise InputFileError(f"{what} '{p}' is not UTF-8 text: is it really a JSON file?") from None
     except json.JSONDecodeError as exc:
         hint = " (the file looks truncated)" if exc.pos >= len(raw.rstrip()) - 1 else ""
+        msg = exc.msg.removesuffix(" at").removesuffix(" starting")
         raise InputFileError(
-            f"{what} '{p}' is not valid JSON at line {exc.lineno}, column {exc.colno}: {exc.msg}{hint}."
+            f"{what} '{p}' is not valid JSON at line {exc.lineno}, column {exc.colno}: {msg.lower()}{hint}."
         ) from None
 
 

@@ -72,6 +72,7 @@ MIGRATIONS: dict[int, Callable[[dict[str, Any]], dict[str, Any]]] = {1: _v1_to_v
 
 def migrate(data: dict[str, Any], source: str = "topology") -> dict[str, Any]:
     """Upgrade a topology document to :data:`SCHEMA_VERSION`."""
+    # files from before schema_version existed are version 1
     version = data.get("schema_version", 1)
     if not isinstance(version, int) or isinstance(version, bool):
         raise TopologyError(f"{source}: schema_version must be an integer, got {version!r}")

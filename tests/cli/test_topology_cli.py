@@ -106,3 +106,19 @@ def test_catalog_lists_presets_with_sources():
 def test_unknown_command_is_a_usage_error():
     r = edgeplan("frobnicate")
     assert r.returncode == 2 and "invalid choice" in r.stderr
+
+
+@pytest.mark.parametrize("payload", ["-5", "nan", "inf", "lots"])
+def test_show_refuses_a_bad_payload(capsys, payload):
+    with pytest.raises(SystemExit) as info:
+        main(["topology", "show", str(SAMPLES["smart_home"]), "--payload-kb", payload])
+    assert info.value.code == 2
+    assert "--payload-kb" in capsys.readouterr().err
+
+
+def test_warnings_print_as_one_plain_line(capsys):
+    from planner_app.cli import show_warning
+
+    show_warning(UserWarning("cache entry x is corrupted; rebuilt"), UserWarning, "/some/file.py", 3)
+    err = capsys.readouterr().err
+    assert err == "edgeplan: warning: cache entry x is corrupted; rebuilt\n"

@@ -105,3 +105,25 @@ def test_samples_validate_against_the_json_schema():
     schema = topology_json_schema()
     for path in sample_topology_paths().values():
         jsonschema.validate(json.loads(path.read_text()), schema)
+
+
+def test_byte_order_mark_is_accepted(tmp_path):
+    p = tmp_path / "bom.json"
+    p.write_text(sample_topology_paths()["smart_home"].read_text(), encoding="utf-8-sig")
+    assert load_topology(p).name == "Smart home"
+
+
+def test_infinite_latency_is_rejected(tmp_path):
+    data = json.loads(sample_topology_paths()["smart_home"].read_text())
+    data["links"][0]["latency_ms"] = float("inf")  # json writes Infinity
+    p = tmp_path / "inf.json"
+    p.write_text(json.dumps(data))
+    with pytest.raises(TopologyError, match=r"links\[0\].latency_ms.*finite"):
+        load_topology(p)
+
+
+def test_file_without_schema_version_is_read_as_version_1(tmp_path):
+    p = tmp_path / "old.json"
+    p.write_text(json.dumps({"devices": [{"id": "a", "kind": "camera", "tier": "device",
+                                          "peak_gflops_fp32": 5, "memory_mb": 64}]}))
+    assert load_topology(p).schema_version == SCHEMA_VERSION
