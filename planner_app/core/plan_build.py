@@ -104,7 +104,7 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
             models.append(part.model)
             levels.append("fp32")
             continue
-        models.append(cm.model)
+        models.append(_keep_io_types(part.model, cm.model))
         levels.append(level)
     blobs = [serialize_part(m) for m in models]
     lossless = all(lv == "fp32" for lv in levels)
@@ -123,6 +123,60 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
         score=float(min(1.0, max(0.0, fid.score()))),
     )
     return BuiltParts(stage_parts, models, levels, blobs, measured, equal if lossless else None, notes)
+
+
+def _keep_io_types(original: Any, converted: Any) -> Any:
+    """``converted`` with the inputs and outputs typed as in ``original`` (Cast nodes added where not).
+
+    A part is fed by the part before it and feeds the next one, so a compressed part
+    must read and write the tensor types of its fp32 original. The fp16 converter
+    keeps them (``keep_io_types``) except when an operator it leaves in fp32 (Resize,
+    for one) produces a graph output: it then casts that output to float16 and
+    declares the output float16. The next fp32 part cannot read it.
+    """
+    import onnx
+
+    def types(values: Any) -> dict[str, int]:
+        return {v.name: v.type.tensor_type.elem_type for v in values}
+
+    want_in, want_out = types(original.graph.input), types(original.graph.output)
+    bad_in = [v for v in converted.graph.input if v.name in want_in and v.type.tensor_type.elem_type != want_in[v.name]]
+    bad_out = [v for v in converted.graph.output
+               if v.name in want_out and v.type.tensor_type.elem_type != want_out[v.name]]
+    if not bad_in and not bad_out:
+        return converted
+    fixed = onnx.ModelProto()
+    fixed.CopyFrom(converted)
+    g = fixed.graph
+    for v in g.input:
+        if v.name not in {b.name for b in bad_in}:
+            continue
+        inner, got = f"{v.name}__as_level", v.type.tensor_type.elem_type
+        for node in g.node:
+            for k, name in enumerate(node.input):
+                if name == v.name:
+                    node.input[k] = inner
+        g.node.insert(0, onnx.helper.make_node("Cast", [v.name], [inner], to=got, name=f"{v.name}__cast_in"))
+        v.type.tensor_type.elem_type = want_in[v.name]
+    for v in g.output:
+        if v.name not in {b.name for b in bad_out}:
+            continue
+        inner = f"{v.name}__as_level"
+        producers = [n for n in g.node if v.name in n.output]
+        if not producers:  # an input passed through: its type was fixed above
+            v.type.tensor_type.elem_type = want_out[v.name]
+            continue
+        for node in g.node:
+            for k, name in enumerate(node.output):
+                if name == v.name:
+                    node.output[k] = inner
+            for k, name in enumerate(node.input):
+                if name == v.name:
+                    node.input[k] = inner
+        g.node.append(onnx.helper.make_node("Cast", [inner], [v.name], to=want_out[v.name],
+                                            name=f"{v.name}__cast_out"))
+        v.type.tensor_type.elem_type = want_out[v.name]
+    return fixed
 
 
 def _run_against_model(mg: Any, blobs: list[bytes], samples: Any,

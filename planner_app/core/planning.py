@@ -335,11 +335,30 @@ def export_run(
         raise InfeasiblePlanError(
             f"the placement {placement.summary()} breaks constraints: {'; '.join(prediction.violations[:3])}", run
         )
+    from planner_app.core.plan_build import ExportError
+
     report(progress, 0.8, "cutting the model into parts and compressing each")
-    built = build_parts(run.model, placement, fidelity_samples=fidelity_samples, cancel=cancel)
-    plan = plan_document(run, placement, prediction, built)
-    inner = None if progress is None else (lambda f, m: report(progress, 0.9 + 0.1 * f, m))
-    path = export_plan(plan, built.blobs, out, progress=inner, cancel=cancel)
+    try:
+        built = build_parts(run.model, placement, fidelity_samples=fidelity_samples, cancel=cancel)
+        plan = plan_document(run, placement, prediction, built)
+        inner = None if progress is None else (lambda f, m: report(progress, 0.9 + 0.1 * f, m))
+        path = export_plan(plan, built.blobs, out, progress=inner, cancel=cancel)
+    except PlannerError:
+        raise
+    except OSError as exc:
+        raise ExportError(
+            f"cannot write the plan {str(out)!r}: {exc.strerror or exc} ({exc.filename or out}); "
+            "choose a writable folder with --out. Nothing was written."
+        ) from exc
+    except Exception as exc:  # onnxruntime, onnx, the converters: never a traceback after the solve
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:400]
+        err = ExportError(
+            f"the plan {placement.summary()} was found, but its parts could not be built and checked: "
+            f"{type(exc).__name__}: {first}. Nothing was written to {out}; try again with --levels fp32 "
+            "to export without compression, and please report this."
+        )
+        err.exit_code = 1  # a bug of ours, not of the input (README: exit 1)
+        raise err from exc
     run.plan, run.plan_path = plan, path
     return path
 

@@ -359,3 +359,21 @@ def test_parts_may_sit_beside_the_plan(tmp_path):
     out = export_plan(plan.model_copy(update={"stages": stages}), blobs, tmp_path / "flat" / "plan.json")
     assert sorted(p.name for p in out.parent.iterdir()) == ["part0.onnx", "part1.onnx", "plan.json"]
     assert validate_plan(out).ok
+
+
+def test_fp16_part_ending_in_an_fp32_operator_keeps_float32_io():
+    """yolo's upsampling (Resize) is left in fp32 by the fp16 converter, which then cast the part's
+    output to float16: the next fp32 part could not read it and the export crashed."""
+    from planner_app.core.model_graph import load_model
+    from planner_app.core.plan_build import build_parts
+    from planner_app.core.problem import Placement
+
+    mg = load_model("sample:yolo_detector")
+    resize = next(u.id for u in mg.units if "Resize" in u.op_types)
+    levels = ["fp32"] * len(mg.units)
+    levels[resize] = "fp16"
+    built = build_parts(mg, Placement(("cam",) * len(mg.units), tuple(levels)), fidelity_samples=1)
+    float32 = TensorProto.FLOAT
+    for model in built.models:
+        assert {v.type.tensor_type.elem_type for v in [*model.graph.input, *model.graph.output]} == {float32}
+    assert built.fidelity.cosine > 0.99
