@@ -34,6 +34,7 @@ from planner_app.core.partition import (
     stages_from_positions,
     write_parts,
 )
+from planner_app.core.plan_export import check_out_dir
 
 #: ``edgeplan model split`` exit status when the parts were written but differ from the model
 EXIT_MISMATCH = 4
@@ -184,6 +185,7 @@ def _split(args: argparse.Namespace) -> int:
         raise PartitionError("model split needs at least one --cut TENSOR[,TENSOR...] or --at POSITION.")
     if args.cut and args.at:
         raise PartitionError("give cuts either as --cut tensors or as --at positions, not both.")
+    check_out_dir(args.out, "the parts", "--out")  # before loading and cutting the model
     mg = load_model_from_args(args)
     if args.cut:
         stages = stages_from_cut_tensors(mg, [c.split(",") for c in args.cut])

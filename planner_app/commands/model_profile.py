@@ -18,6 +18,8 @@ from typing import Any
 
 from planner_app.commands._table import format_table
 from planner_app.core.compression import LEVELS, CompressionError, is_known_level, load_samples
+from planner_app.core.errors import PlannerError
+from planner_app.core.plan_export import check_out_file
 from planner_app.core.profiling import (
     ModelProfile,
     ProfileInterrupted,
@@ -153,6 +155,16 @@ def _progress_printer():
     return show
 
 
+def _save(profile: ModelProfile, out: Path) -> None:
+    try:
+        profile.save(out)
+    except OSError as exc:
+        raise PlannerError(
+            f"the profile was measured (printed above) but cannot be written to {str(out)!r}: "
+            f"{exc.strerror or exc}; run again with a writable --out path (measured levels are cached)."
+        ) from None
+
+
 def run_profile(args: argparse.Namespace) -> int:
     """Profile the model and print (and optionally write) the result."""
     from planner_app.commands.model import load_model_from_args
@@ -161,6 +173,8 @@ def run_profile(args: argparse.Namespace) -> int:
         raise CompressionError("--runs and --threads must be at least 1, --warmup at least 0, --max-seconds above 0.")
     variants = _parse_variants(args.variant)
     levels = _parse_levels(args.levels, variants)
+    if args.out:
+        check_out_file(args.out, "the profile", "--out")  # before minutes of profiling, not after
     mg = load_model_from_args(args)
     samples = load_samples(args.samples, mg) if args.samples else None
     settings = ProfileSettings(threads=args.threads, warmup=args.warmup, runs=args.runs, max_seconds=args.max_seconds)
@@ -172,11 +186,11 @@ def run_profile(args: argparse.Namespace) -> int:
         if exc.partial.levels:
             print(format_profile(exc.partial, args.top))
             if args.out:
-                exc.partial.save(args.out)
+                _save(exc.partial, args.out)
                 print(f"\npartial profile written to {args.out}")
         raise
     print(format_profile(profile, args.top))
     if args.out:
-        profile.save(args.out)
+        _save(profile, args.out)
         print(f"\nprofile written to {args.out}")
     return 0

@@ -316,14 +316,57 @@ def _safe(name: str) -> str:
 
 
 def write_parts(parts: list[StagePart], out_dir: Path) -> list[Path]:
-    """Write ``part_00_<name>.onnx`` ... atomically; returns the paths in stage order.
+    """Write ``part_00_<name>.onnx`` ... into ``out_dir`` as one set; returns the paths in stage order.
 
-    Every part is serialized before the first file is written, so a model that
-    cannot be serialized leaves no partial set behind.
+    Every part is serialized and written into a hidden staging folder inside
+    ``out_dir`` first; only then are the ``part_*.onnx`` files of an earlier split
+    moved aside and the new ones moved in (rolled back if a move fails), so the
+    folder never mixes parts of two splits. Other files in ``out_dir`` are left
+    alone. A file system error becomes a :class:`PartitionError` naming the path.
     """
+    import contextlib
+    import os
+    import shutil
+    import tempfile
+
     out_dir = Path(out_dir)
-    blobs = [(out_dir / f"part_{p.index:02d}_{_safe(p.name)}.onnx", p.model.SerializeToString()) for p in parts]
-    return [atomic_write_bytes(path, data) for path, data in blobs]
+    blobs = [(f"part_{p.index:02d}_{_safe(p.name)}.onnx", p.model.SerializeToString()) for p in parts]
+    staging: Path | None = None
+    moved: list[tuple[Path, Path]] = []
+    placed: list[Path] = []
+    try:
+        out_dir.mkdir(parents=True, exist_ok=True)
+        staging = Path(tempfile.mkdtemp(prefix=".split-", dir=out_dir))
+        for name, data in blobs:
+            atomic_write_bytes(staging / name, data)
+        parked = staging / ".previous"
+        parked.mkdir()
+        for old in sorted(out_dir.glob("part_*.onnx")):
+            os.replace(old, parked / old.name)
+            moved.append((old, parked / old.name))
+        for name, _ in blobs:
+            os.replace(staging / name, out_dir / name)
+            placed.append(out_dir / name)
+        placed.clear()
+        moved.clear()
+    except BaseException as exc:
+        for p in placed:
+            with contextlib.suppress(OSError):
+                p.unlink()
+        for old, parked_at in moved:
+            with contextlib.suppress(OSError):
+                os.replace(parked_at, old)
+        if isinstance(exc, OSError):
+            where = exc.filename or out_dir
+            raise PartitionError(
+                f"cannot write the parts into {str(out_dir)!r}: {exc.strerror or exc} ({where}); "
+                "give a writable folder with --out"
+            ) from None
+        raise
+    finally:
+        if staging is not None:
+            shutil.rmtree(staging, ignore_errors=True)
+    return [out_dir / name for name, _ in blobs]
 
 
 def _session(model: onnx.ModelProto | Path | str | bytes, what: str, error=PartitionError,

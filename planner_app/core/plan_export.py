@@ -20,7 +20,7 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["PARTS_DIR", "check_out_path", "serialize_part", "part_path", "artifact_for", "export_plan"]
+__all__ = ["PARTS_DIR", "check_out_path", "check_out_file", "check_out_dir", "serialize_part", "part_path", "artifact_for", "export_plan"]
 
 import contextlib
 import os
@@ -58,6 +58,52 @@ def artifact_for(index: int, device: str, data: bytes) -> Artifact:
     return Artifact(path=part_path(index, device), sha256=sha256_bytes(data), bytes=len(data))
 
 
+def _check_can_create_in(target: Path, what: str, option: str) -> None:
+    """Refuse ``target`` when the nearest existing folder above it is a file or cannot take new files.
+
+    Writes (and removes) a probe file there: ``os.access`` says yes to root on
+    read-only and virtual file systems such as /proc.
+    """
+    for parent in target.absolute().parents:
+        if not (parent.exists() or parent.is_symlink()):
+            continue
+        if not parent.is_dir():
+            raise PlanError(f"cannot write {what} {str(target)!r}: {str(parent)!r} is a file, not a folder; "
+                            f"give another path with {option}")
+        try:
+            fd, probe = tempfile.mkstemp(prefix=".edgeplan-probe-", dir=parent)
+        except OSError as exc:
+            raise PlanError(f"cannot write {what} {str(target)!r}: folder {str(parent)!r} does not accept new "
+                            f"files ({exc.strerror or exc}); give a writable path with {option}") from None
+        os.close(fd)
+        with contextlib.suppress(OSError):
+            os.unlink(probe)
+        return
+
+
+def check_out_file(out: str | os.PathLike[str], what: str = "the output", option: str = "--out") -> Path:
+    """Refuse, before any work, an output file that cannot be written (a folder, under a file, read-only)."""
+    target = Path(out)
+    if target.is_dir():
+        raise PlanError(f"cannot write {what} {str(target)!r}: it is a folder; give a file name with {option}, "
+                        f"such as {target / ('out' + (target.suffix or '.json'))}")
+    _check_can_create_in(target, what, option)
+    return target
+
+
+def check_out_dir(out: str | os.PathLike[str], what: str = "the parts", option: str = "--out") -> Path:
+    """Refuse, before any work, an output folder that cannot be written (an existing file, read-only)."""
+    target = Path(out)
+    if (target.exists() or target.is_symlink()) and not target.is_dir():
+        raise PlanError(f"cannot write {what} into {str(target)!r}: it is a file, not a folder; give a folder "
+                        f"with {option} (it is created when missing)")
+    if target.is_dir():
+        _check_can_create_in(target / "probe", what, option)
+    else:
+        _check_can_create_in(target, what, option)
+    return target
+
+
 def check_out_path(out: str | os.PathLike[str]) -> Path:
     """Refuse, before any work, a plan path that cannot be written (wrong suffix, a folder, a file as folder)."""
     target = Path(out)
@@ -65,13 +111,7 @@ def check_out_path(out: str | os.PathLike[str]) -> Path:
         raise PlanError(f"plan output {str(target)!r} must end in .json (the parts go next to it in {PARTS_DIR}/)")
     if target.is_dir():
         raise PlanError(f"plan output {str(target)!r} is a folder: give a file name such as {target / 'plan.json'}")
-    for parent in target.parents:
-        if parent.exists():
-            if not parent.is_dir():
-                raise PlanError(f"cannot write the plan under {str(parent)!r}: it is a file, not a folder")
-            if not os.access(parent, os.W_OK):
-                raise PlanError(f"cannot write the plan: folder {str(parent)!r} is not writable")
-            break
+    _check_can_create_in(target, "the plan", "--out")
     return target
 
 

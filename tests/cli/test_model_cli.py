@@ -105,3 +105,26 @@ def test_split_of_a_model_onnxruntime_cannot_run_says_so(tmp_path, capsys):
     err = capsys.readouterr().err
     assert "onnxruntime cannot run" in err and "my.ops:Foo" in err and "--no-check" in err
     assert main(["model", "split", str(path), "--at", "0", "--out", str(tmp_path / "q"), "--no-check"]) == 0
+
+
+@pytest.mark.parametrize("bad", ["file", "proc"])
+def test_split_refuses_an_unwritable_out_before_any_work(small_resnet, tmp_path, capsys, bad):
+    out = tmp_path / "a_file" if bad == "file" else "/proc/edgeplan-parts"
+    if bad == "file":
+        out.write_text("not a folder")
+    rc = main(["model", "split", str(small_resnet), "--at", "5", "--out", str(out)])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert str(out) in err and "--out" in err and "Traceback" not in err
+
+
+def test_split_again_with_fewer_parts_leaves_no_stale_part_files(small_resnet, tmp_path, capsys):
+    out = tmp_path / "parts"
+    (out).mkdir()
+    (out / "notes.txt").write_text("mine")
+    assert main(["model", "split", str(small_resnet), "--at", "5", "--at", "10", "--out", str(out)]) == 0
+    assert len(list(out.glob("part_*.onnx"))) == 3
+    assert main(["model", "split", str(small_resnet), "--at", "5", "--out", str(out)]) == 0
+    assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", *[p.name for p in out.glob("part_*.onnx")]])
+    assert len(list(out.glob("part_*.onnx"))) == 2
+    capsys.readouterr()

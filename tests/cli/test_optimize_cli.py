@@ -139,3 +139,11 @@ def test_levels_the_profile_lacks_and_a_bad_output_path(kws_profile, tmp_path, c
         assert main(["optimize", "--topology", HOME, "--workload", KWS, "--out", str(out)]) == 2
         assert needle in capsys.readouterr().err
         assert time.perf_counter() - t0 < 5, "refused before profiling"
+
+
+def test_optimize_refuses_an_unwritable_out_before_any_work(kws_profile, capsys):
+    rc = main(["optimize", "--topology", HOME, "--workload", KWS, "--profile", kws_profile,
+               "--out", "/proc/edgeplan-plan.json", "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "/proc/edgeplan-plan.json" in err and "--out" in err

@@ -69,3 +69,13 @@ def test_wrong_sample_shape_is_reported(model_file, tmp_path, capsys):
     assert main(["model", "profile", str(model_file), "--samples", str(tmp_path), *ARGS]) == 2
     err = capsys.readouterr().err
     assert "bad.npy" in err and "[1, 3, 16, 16]" in err
+
+
+def test_profile_refuses_a_folder_as_out_before_measuring(model_file, tmp_path, capsys):
+    folder = tmp_path / "t_dir.json"
+    folder.mkdir()
+    rc = main(["model", "profile", str(model_file), "--levels", "fp32", *ARGS, "--out", str(folder)])
+    captured = capsys.readouterr()
+    assert rc == 2
+    assert "is a folder" in captured.err and str(folder) in captured.err
+    assert "median ms" not in captured.out  # refused before the profile ran
