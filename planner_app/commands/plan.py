@@ -6,7 +6,6 @@ import argparse
 import sys
 
 from planner_app.commands._plan_view import plan_text
-from planner_app.core.plan import load_plan
 from planner_app.core.plan_check import validate_plan
 
 
@@ -29,13 +28,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     )
     v.add_argument("file", metavar="PLAN.json", help="the plan file (its parts/ folder sits next to it)")
     v.add_argument("--model", metavar="M.onnx", default=None,
-                   help="the original model, when it is no longer where the plan says")
+                   help="the original model (a file or sample:NAME), when it is no longer where the plan says; "
+                        "it must be the model the plan was made from (same sha256), else exit 2")
     v.add_argument("--no-chain", action="store_true", help="check schema and hashes only (fast)")
     v.add_argument("--samples", type=int, default=2, metavar="N", help="random inputs to run (default 2)")
     v.set_defaults(func=_validate)
 
     s = psub.add_parser("show", help="print the plan's stages, transfers, figures and baselines",
-                        description="Print a validated plan as tables (no part is run).")
+                        description="Print a plan as tables. The cheap checks of `plan validate` run first "
+                        "(schema, fields, each part's presence and sha256; no part is run): a plan that "
+                        "cannot be read exits 2; a readable plan with problems (a part changed or missing) "
+                        "is printed under a NOT VALID banner listing them, and exits 0. Run `edgeplan plan "
+                        "validate` for the full check, including the chain.")
     s.add_argument("file", metavar="PLAN.json")
     s.set_defaults(func=_show)
 
@@ -68,5 +72,19 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
-    print(plan_text(load_plan(args.file)))
+    rep = validate_plan(args.file, check_chain=False)
+    if rep.plan is None:
+        rep.raise_for_problems()  # not readable as a plan: nothing to show (exit 2)
+    for w in rep.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if rep.problems:
+        n = len(rep.problems)
+        banner = [f"WARNING: this plan is NOT VALID ({n} problem{'s' if n != 1 else ''}); "
+                  "its parts do not match what it describes:",
+                  *[f"  - {p}" for p in rep.problems],
+                  "Re-export it with `edgeplan optimize`; `edgeplan plan validate` gives the full check.", ""]
+        print("\n".join(banner))
+        print(f"edgeplan: warning: plan '{args.file}' is not valid ({n} problem{'s' if n != 1 else ''})",
+              file=sys.stderr)
+    print(plan_text(rep.plan))
     return 0

@@ -141,6 +141,33 @@ def _reference_model(plan: DeploymentPlan, model_path: str | os.PathLike[str] | 
     return None
 
 
+def _check_given_model(plan: DeploymentPlan, model_path: str | os.PathLike[str], problems: list[Problem]) -> Path | None:
+    """The file of the model given explicitly (``sample:NAME`` allowed); a problem when it is not the plan's model."""
+    text = str(model_path)
+    where = plan.model.source if plan.model.source and plan.model.source != plan.model.name else ""
+    made_from = f"{plan.model.name} ({where + ', ' if where else ''}sha256 {plan.model.sha256[:12]}…)"
+    if text.startswith("sample:"):
+        try:
+            from planner_app.core.samples import sample_model_path
+
+            path = Path(sample_model_path(text.split(":", 1)[1]))
+        except (PlannerError, KeyError) as exc:
+            problems.append(Problem("--model", f"{text} is not a sample model: {getattr(exc, 'message', exc)}"))
+            return None
+    else:
+        path = Path(text)
+    if not path.is_file():
+        problems.append(Problem("--model", f"model file {text} does not exist; the plan was made from {made_from}"))
+        return None
+    digest = sha256_file(path)
+    if digest != plan.model.sha256:
+        problems.append(Problem(
+            "--model", f"the plan was made from model {made_from}, but you gave {text} (sha256 {digest[:12]}…): "
+            "give the model the plan was made from, or run `edgeplan optimize` again for this model"))
+        return None
+    return path
+
+
 def _check_topology_file(plan: DeploymentPlan, warnings: list[str]) -> None:
     """Warn when the topology file the plan was made from has changed since (the plan embeds its copy)."""
     if not plan.topology.path or not Path(plan.topology.path).is_file():
@@ -218,6 +245,8 @@ def validate_plan(
         return rep
     rep.plan = plan
     _check_topology_file(plan, rep.warnings)
+    if model_path is not None:
+        model_path = _check_given_model(plan, model_path, rep.problems)
     folder = plan_file.parent
     present: list[Path] = []
     for i, s in enumerate(plan.stages):

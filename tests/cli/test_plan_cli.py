@@ -136,3 +136,25 @@ def test_model_moved_since_export(plan_copy, capsys):
     assert "was not found" in cap.err and "not compared" in cap.out
     assert main(["plan", "validate", "--model", real, str(plan_copy)]) == 0
     assert "chain: equals the model" in capsys.readouterr().out
+
+
+@pytest.mark.parametrize("given", ["sample", "file"])
+def test_validate_with_another_model_is_an_error(plan_copy, tmp_path, capsys, given):
+    if given == "sample":
+        other = "sample:resnet18"
+    else:
+        other = str(tmp_path / "other.onnx")
+        Path(other).write_bytes(b"not the plan's model")
+    assert main(["plan", "validate", "--model", other, str(plan_copy)]) == 2
+    err = capsys.readouterr().err
+    assert "the plan was made from model lstm_kws" in err and f"you gave {other}" in err
+
+
+def test_show_warns_when_a_part_no_longer_matches(plan_copy, capsys):
+    part = sorted((plan_copy.parent / "parts").iterdir())[0]
+    part.write_bytes(part.read_bytes() + b"\0")
+    assert main(["plan", "show", str(plan_copy)]) == 0
+    captured = capsys.readouterr()
+    assert captured.out.startswith("WARNING: this plan is NOT VALID (1 problem)")
+    assert part.name in captured.out and "Stages (" in captured.out
+    assert "not valid" in captured.err
