@@ -62,6 +62,17 @@ def load_model_from_args(args: argparse.Namespace) -> ModelGraph:
     return load_model(args.model, parse_shape_args(args.shape))
 
 
+def _tolerance(text: str) -> float:
+    """A check tolerance: a finite number >= 0 (argparse turns the error into exit 2 with usage)."""
+    try:
+        value = float(text)
+    except ValueError:
+        raise argparse.ArgumentTypeError(f"{text!r} is not a number (e.g. 1e-5)") from None
+    if not (value >= 0 and value != float("inf")):
+        raise argparse.ArgumentTypeError(f"{text!r}: a tolerance must be a finite number >= 0 (e.g. 1e-5)")
+    return value
+
+
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
         "model", help="inspect an ONNX model or split it into runnable parts",
@@ -103,8 +114,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="cut after unit POSITION instead (repeatable; positions as `inspect --units` shows)")
     s.add_argument("--out", required=True, metavar="DIR", help="folder for the part files (created)")
     s.add_argument("--no-check", action="store_true", help="write the parts without the equivalence check")
-    s.add_argument("--rtol", type=float, default=1e-5, help="relative tolerance of the check (default 1e-5)")
-    s.add_argument("--atol", type=float, default=1e-6, help="absolute tolerance of the check (default 1e-6)")
+    s.add_argument("--rtol", type=_tolerance, default=1e-5,
+                   help="relative tolerance of the check, a number >= 0 (default 1e-5)")
+    s.add_argument("--atol", type=_tolerance, default=1e-6,
+                   help="absolute tolerance of the check, a number >= 0 (default 1e-6)")
     s.set_defaults(func=_split)
 
     try:

@@ -34,6 +34,7 @@ __all__ = [
 
 import difflib
 import json
+import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -473,6 +474,9 @@ def check_chain(
     (relative to the output's scale: an element-wise relative test is
     meaningless for elements near zero).
     """
+    for name, tol in (("rtol", rtol), ("atol", atol)):
+        if not (tol >= 0 and math.isfinite(tol)):
+            raise PartitionError(f"{name} must be a finite number >= 0, got {tol!r}")
     feeds = inputs if inputs is not None else random_inputs(mg.inputs, mg.input_dtypes, seed, _int_ranges(mg))
     report(progress, 0.0, "running the whole model")
     whole = _session(mg.model, mg.label, ModelError, optimize=optimize)

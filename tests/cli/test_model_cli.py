@@ -128,3 +128,14 @@ def test_split_again_with_fewer_parts_leaves_no_stale_part_files(small_resnet, t
     assert sorted(p.name for p in out.iterdir()) == sorted(["notes.txt", *[p.name for p in out.glob("part_*.onnx")]])
     assert len(list(out.glob("part_*.onnx"))) == 2
     capsys.readouterr()
+
+
+@pytest.mark.parametrize("option", ["--rtol", "--atol"])
+@pytest.mark.parametrize("value", ["-1", "nan", "lots"])
+def test_split_refuses_a_tolerance_below_zero(small_resnet, tmp_path, capsys, option, value):
+    with pytest.raises(SystemExit) as exc:
+        main(["model", "split", str(small_resnet), "--at", "5", "--out", str(tmp_path / "p"), f"{option}={value}"])
+    assert exc.value.code == 2
+    err = capsys.readouterr().err
+    assert option in err and value in err
+    assert not (tmp_path / "p").exists()
