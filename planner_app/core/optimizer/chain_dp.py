@@ -118,9 +118,16 @@ class _Columns:
             names += ["smem", "sact"]
         if fid:
             names.append("negfid")
+        if busy or need_bott or mem:
+            # the open stage's resources are fixed by where it started (for a given unit, station and
+            # level, a later start means fewer units: less of every resource), so labels compare on
+            # -start instead of on each resource: one column, not three, in every dominance test
+            names.append("kstart")
         self.names = names
         self.idx = {n: i for i, n in enumerate(names)}
         self.add = [i for i, n in enumerate(names) if n in _ADDITIVE or n == "obj"]
+        self.dom = [i for i, n in enumerate(names) if n not in ("sbusy", "smem", "sact")]
+        self.dom_arrival = [i for i in self.dom if names[i] != "kstart"]
         self.weights = weights
 
     def __len__(self) -> int:
@@ -215,8 +222,14 @@ def _prune(problem: PlanningProblem, cols: _Columns, L: np.ndarray, mem_limit: f
 
 
 def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
-         cancel: CancelToken | None):
-    """One DP over one route and codec; returns final labels with back-pointers."""
+         cancel: CancelToken | None, known: np.ndarray | None = None):
+    """One DP over one route and codec; returns final labels with back-pointers.
+
+    ``known``: criteria (latency, cost, bytes[, -fidelity]) of feasible plans already found (they
+    join the front). A label is dropped when one of them is no worse than the label plus a lower
+    bound on what the remaining units add (their fastest time on this or a later station): every
+    completion of the label would then be dominated by, or equal to, a known plan.
+    """
     n = problem.n_units
     nl = len(problem.levels)
     R = len(stations)
@@ -252,9 +265,13 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
             np.maximum(L[:, sact], act[i], out=L[:, sact])
         return L
 
-    def open_stage(L: np.ndarray, li: int) -> np.ndarray:
+    kcol = idx.get("kstart")
+
+    def open_stage(L: np.ndarray, li: int, i: int) -> np.ndarray:
         if has_fid:
             L[:, idx["negfid"]] = np.maximum(L[:, idx["negfid"]], -fid[li])
+        if kcol is not None:
+            L[:, kcol] = -float(i)
         return L
 
     def send(L: np.ndarray, m, k: int) -> np.ndarray:
@@ -273,6 +290,14 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
         return L
 
     states = [(j, li) for j in range(R) for li in range(nl) if levels_ok[li]]
+    crit = [idx[c] for c in ("latency", "cost", "bytes", "negfid") if c in idx]
+    lower = np.zeros((R, n + 1, len(crit)))
+    if known is not None and "latency" in idx:
+        # fastest time of each unit on this or a later station, summed over the units still to place
+        fast = np.where(np.isfinite(ms_st), ms_st, np.inf)[:, :, [li for li in range(nl) if levels_ok[li]]].min(axis=2)
+        later = np.minimum.accumulate(fast[:, ::-1], axis=1)[:, ::-1]  # (n, R): min over stations >= j
+        suffix = np.concatenate([np.cumsum(later[::-1], axis=0)[::-1], np.zeros((1, R))])  # (n+1, R)
+        lower[:, :, crit.index(idx["latency"])] = suffix.T
     # labels[s] = (array (m, C), back_state (m,), back_index (m,))
     history: list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]] = []
     cur: dict[tuple[int, int], np.ndarray] = {}
@@ -317,7 +342,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
             if parts:
                 A = np.concatenate(parts)
                 S, Ix = np.concatenate(bs), np.concatenate(bi)
-                keep = nondominated(A)
+                keep = nondominated(A[:, cols.dom_arrival])
                 arrivals[j] = (A[keep], S[keep], Ix[keep])
         for j, li in states:
             if pin is not None and stations[j] != pin:
@@ -330,7 +355,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
                 bi.append(np.arange(len(prev)))
             if j in arrivals:
                 A, S, Ix = arrivals[j]
-                parts.append(add_unit(open_stage(A.copy(), li), i, j, li))
+                parts.append(add_unit(open_stage(A.copy(), li, i), i, j, li))
                 bs.append(S)
                 bi.append(Ix)
             if not parts:
@@ -338,12 +363,15 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
             A = np.concatenate(parts) if len(parts) > 1 else parts[0]
             S, Ix = (np.concatenate(bs), np.concatenate(bi)) if len(parts) > 1 else (bs[0], bi[0])
             keep = _prune(problem, cols, A, mem_limit[j])
+            if known is not None and len(known):
+                bounded = A[:, crit] + lower[j, i + 1]
+                keep &= ~np.any(np.all(known[None, :, :] <= bounded[:, None, :], axis=2), axis=1)
             if not keep.all():
                 A, S, Ix = A[keep], S[keep], Ix[keep]
             if not len(A):
                 continue
             if len(parts) > 1:  # stay-only labels were non-dominated already; adding one vector keeps them so
-                k = nondominated(A)
+                k = nondominated(A[:, cols.dom])
                 A, S, Ix = A[k], S[k], Ix[k]
             new[(j, li)] = A
             back[(j, li)] = (S, Ix)
@@ -594,6 +622,13 @@ def solve_chain(
     fid_floor = problem.constraints.min_fidelity
     level_f = [problem.level_fidelity(x) for x in problem.levels]
     candidates: list[tuple[Placement, float]] = []
+    # plans that are each best on one criterion seed the front and bound the label search
+    seeds: list[tuple[Placement, Prediction]] = []
+    if pareto:
+        for name in ("latency", "cost", "bandwidth"):
+            r = solve_chain(problem.with_changes(objective=name), cancel=cancel)
+            if r.best is not None:
+                seeds.append((r.best, r.best_prediction))
     front_points: list[Placement] = []
     exact = True
     kept = 0
@@ -626,7 +661,11 @@ def solve_chain(
                 L, S, Ix, hist = _run_scalar(problem, stations, codec, cols, levels_ok, cancel)
                 kept += n_units * len(stations) * len(problem.levels)
             else:
-                L, S, Ix, hist = _run(problem, stations, codec, cols, levels_ok, cancel)
+                known = None
+                if is_front and seeds:
+                    with_fid = "negfid" in cols.idx
+                    known = np.array([criteria_vector(pr, with_fid) for _, pr in seeds])
+                L, S, Ix, hist = _run(problem, stations, codec, cols, levels_ok, cancel, known)
                 kept += sum(len(b[0]) for h in hist for b in h.values())
             if not len(L):
                 continue
@@ -654,6 +693,7 @@ def solve_chain(
             best = (v, p, pred)
             label_value = lv
     front: list[tuple[Placement, Prediction]] = []
+    front_points += [p for p, _ in seeds]
     if front_points:
         uniq = list(dict.fromkeys(_canonical_codec(problem, p) for p in front_points))
         evals = [(p, evaluate(p, problem)) for p in uniq]
