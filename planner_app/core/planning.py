@@ -213,6 +213,19 @@ def _get_profile(mg: Any, profile_path: Any, levels: list[str] | None,
     return profile, True, chosen
 
 
+def _check_levels(levels: Sequence[str]) -> None:
+    """Refuse unknown compression levels up front, listing the valid ones."""
+    from planner_app.core.compression import LEVELS, is_known_level
+
+    bad = [lv for lv in levels if not is_known_level(lv)]
+    if bad:
+        which = ", ".join(repr(b) for b in bad)
+        raise PlannerError(
+            f"unknown compression level{'s' if len(bad) > 1 else ''} {which} in --levels: the levels are "
+            f"{', '.join(LEVELS)} and variant:NAME (a model you profiled with `edgeplan model profile --variant`)"
+        )
+
+
 def plan_deployment(
     topology: Topology | str | os.PathLike[str],
     workload_name: str | None = None,
@@ -249,6 +262,8 @@ def plan_deployment(
     from planner_app.core.plan_export import check_out_path
     from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem
 
+    if levels:
+        _check_levels(levels)
     if out is not None:
         check_out_path(out)  # before minutes of profiling, not after
     timings: dict[str, float] = {}

@@ -147,3 +147,13 @@ def test_optimize_refuses_an_unwritable_out_before_any_work(kws_profile, capsys)
     err = capsys.readouterr().err
     assert rc == 2
     assert "/proc/edgeplan-plan.json" in err and "--out" in err
+
+
+def test_unknown_level_is_named_with_the_valid_levels(kws_profile, tmp_path, capsys):
+    rc = main(["optimize", "--topology", HOME, "--workload", KWS, "--profile", kws_profile,
+               "--levels", "fp32,bogus", "--out", str(tmp_path / "p.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "unknown compression level 'bogus'" in err and "model profile --levels bogus" not in err
+    for level in ("fp32", "fp16", "int8-dynamic", "int8-static", "pruned-50", "pruned-75", "variant:NAME"):
+        assert level in err
