@@ -94,6 +94,13 @@ def _fmt_bytes(n: int) -> str:
     return f"{n} B"
 
 
+def _sqnr(db: float) -> float | str:
+    """The SQNR column: identical outputs (the fidelity module's 200 dB placeholder) read ``exact``."""
+    from planner_app.core.fidelity import SQNR_IDENTICAL_DB
+
+    return "exact" if db >= SQNR_IDENTICAL_DB else round(float(db), 1)
+
+
 def _clock_words(profile: ModelProfile) -> str:
     return "thread CPU time (a dedicated core)" if profile.settings.uses_cpu_clock() else "wall time"
 
@@ -109,7 +116,7 @@ def format_profile(profile: ModelProfile, top: int = 10) -> str:
         rows.append([
             level, lp.latency_ms_median, lp.latency_ms_p90, 100 * lp.latency_cv,
             _fmt_bytes(lp.size_bytes), _fmt_bytes(lp.stored_size_bytes),
-            f.sqnr_db if f else None, f"{f.cosine:.5f}" if f else None,
+            _sqnr(f.sqnr_db) if f else None, f"{f.cosine:.5f}" if f else None,
             f.top1_agreement if f else None, 100 * lp.attributed_share,
             "; ".join(filter(None, [
                 f.accuracy is not None and f"accuracy {100 * f.accuracy:.1f} % (fp32 {100 * f.reference_accuracy:.1f} %)",

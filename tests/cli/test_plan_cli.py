@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import re
 import shutil
 import subprocess
 import sys
@@ -158,3 +159,25 @@ def test_show_warns_when_a_part_no_longer_matches(plan_copy, capsys):
     assert captured.out.startswith("WARNING: this plan is NOT VALID (1 problem)")
     assert part.name in captured.out and "Stages (" in captured.out
     assert "not valid" in captured.err
+
+
+def test_show_uses_one_plain_convention_for_costs_fidelity_and_bytes(plan_copy, capsys):
+    doc = json.loads(plan_copy.read_text())
+    doc["totals"]["cost_usd_per_1k"] = 1.47e-06
+    doc["totals"]["bytes_on_links_per_request"] = 76.1
+    doc["baselines"][0]["figures"]["predicted_fidelity"] = 0.99951
+    point = {"placement": " → ".join(f"device-{i}[{i}] int8-dynamic" for i in range(12)) + " | codec int8",
+             "figures": doc["baselines"][0]["figures"], "chosen": False}
+    doc["pareto"] = [dict(point, figures=dict(point["figures"], latency_ms=10.0 + i)) for i in range(45)]
+    plan_copy.write_text(json.dumps(doc))
+    assert main(["plan", "show", str(plan_copy)]) == 0
+    out = capsys.readouterr().out
+    assert not re.search(r"\d(\.\d+)?e[-+]\d", out), "no scientific notation"
+    assert "0.00147 USD per 1M requests" in out and "USD/1M req" in out and "USD/1k" not in out
+    assert "76.1" not in out and "    76  " in out
+    assert "0.9995" in out and "1.0000" in out
+    assert "measured on the exported parts (" in out and "cosine" in out and "SQNR exact" in out
+    assert "(15 more, see the plan JSON" in out
+    pareto = out[out.index("Pareto front"):].splitlines()
+    assert max(len(line) for line in pareto) < 160 and "… | codec int8" in out
+    assert "KB" not in out

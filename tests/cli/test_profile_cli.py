@@ -79,3 +79,10 @@ def test_profile_refuses_a_folder_as_out_before_measuring(model_file, tmp_path, 
     assert rc == 2
     assert "is a folder" in captured.err and str(folder) in captured.err
     assert "median ms" not in captured.out  # refused before the profile ran
+
+
+def test_identical_outputs_read_exact_not_200_db(model_file, capsys):
+    assert main(["model", "profile", str(model_file), "--levels", "fp32", *ARGS]) == 0
+    out = capsys.readouterr().out
+    fp32_row = next(line for line in out.splitlines() if line.startswith("fp32 "))
+    assert "exact" in fp32_row and "200" not in fp32_row
