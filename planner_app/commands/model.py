@@ -146,10 +146,17 @@ def _dims(shape: list[int]) -> str:
 def _inspect(args: argparse.Namespace) -> int:
     mg = load_model_from_args(args)
     summary = mg.summary()
-    summary["cheapest_cuts"] = [
-        {"position": c.position, "after_unit": mg.units[c.position].name, "bytes": c.bytes, "tensors": c.tensors}
-        for c in mg.cheapest_cuts(max(0, args.cuts))
-    ]
+    cuts = []
+    for c in mg.cuts():
+        later_inputs = _inputs_read_after(mg, c.position)
+        extra = sum(mg.tensor_bytes.get(t, 0) for t in later_inputs)
+        cuts.append({
+            "position": c.position, "after_unit": mg.units[c.position].name, "bytes": c.bytes, "tensors": c.tensors,
+            "graph_inputs_after": later_inputs, "graph_input_bytes": extra, "total_bytes": c.bytes + extra,
+        })
+    # cheapest by what the part after the cut must receive: the crossing tensors and the model inputs it reads
+    cuts.sort(key=lambda c: (c["total_bytes"], c["position"]))
+    summary["cheapest_cuts"] = cuts[: max(0, args.cuts)]
     if args.json:
         if args.units:
             summary["unit_list"] = [
@@ -180,17 +187,27 @@ def _inspect(args: argparse.Namespace) -> int:
     if args.units:
         out.append("")
         out.append(format_table(
-            ["unit", "name", "ops", "MFLOPs", "param KB", "out KB"],
+            ["unit", "name", "ops", "MFLOPs", "param kB", "out kB"],
             [[u.id, u.name, "+".join(u.op_types[:4]) + ("+..." if len(u.op_types) > 4 else ""),
               u.flops / 1e6, u.param_bytes / 1e3, u.output_bytes / 1e3] for u in mg.units],
             title=f"Units ({len(mg.units)})"))  # fmt: skip
     out.append("")
+    cuts = summary["cheapest_cuts"]
     out.append(format_table(
-        ["after unit", "name", "KB", "tensors (--cut)"],
-        [[c["position"], c["after_unit"], c["bytes"] / 1e3, ",".join(c["tensors"])] for c in summary["cheapest_cuts"]],
-        title=f"Cheapest cuts ({len(summary['cheapest_cuts'])} of {max(0, len(mg.units) - 1)})"))  # fmt: skip
+        ["after unit", "name", "cut kB", "+ inputs kB", "total kB", "tensors (--cut)", "+ graph inputs"],
+        [[c["position"], c["after_unit"], c["bytes"] / 1e3, c["graph_input_bytes"] / 1e3, c["total_bytes"] / 1e3,
+          ",".join(c["tensors"]), ",".join(c["graph_inputs_after"]) or "-"] for c in cuts],
+        title=f"Cheapest cuts ({len(cuts)} of {max(0, len(mg.units) - 1)}, by total bytes sent across)"))  # fmt: skip
+    if any(c["graph_input_bytes"] for c in cuts):
+        out.append("  + inputs: model inputs that the part after the cut reads too (sent from the source "
+                   "alongside the cut tensors); `model split` lists them among the part's inputs")
     print("\n".join(out))
     return 0
+
+
+def _inputs_read_after(mg: ModelGraph, position: int) -> list[str]:
+    """The model inputs that a unit after ``position`` reads (the part after a cut there needs them too)."""
+    return [name for name in mg.inputs if any(u > position for u in mg.tensor_consumers.get(name, []))]
 
 
 def _split(args: argparse.Namespace) -> int:
@@ -207,7 +224,7 @@ def _split(args: argparse.Namespace) -> int:
     parts = split_stages(mg, stages)
     paths = write_parts(parts, Path(args.out))
     print(format_table(
-        ["part", "file", "units", "inputs", "outputs", "KB"],
+        ["part", "file", "units", "inputs", "outputs", "kB"],
         [[p.index, path.name, f"{p.unit_ids[0]}-{p.unit_ids[-1]}", ",".join(p.inputs), ",".join(p.outputs),
           path.stat().st_size / 1e3] for p, path in zip(parts, paths, strict=True)],
         title=f"{len(parts)} parts of {mg.name} in {args.out}"))  # fmt: skip

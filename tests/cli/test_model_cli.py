@@ -24,7 +24,7 @@ def test_inspect_prints_summary_and_ten_cheapest_cuts(small_resnet, capsys):
     assert main(["model", "inspect", str(small_resnet), "--units"]) == 0
     out = capsys.readouterr().out
     for text in ("FLOPs", "parameters", "opsets", "ai.onnx 17", "dynamic dims  none", "not costed    none",
-                 "Operators", "BatchNormalization", "Units (23)", "Cheapest cuts (10 of 22)"):
+                 "Operators", "BatchNormalization", "Units (23)", "Cheapest cuts (10 of 22,"):
         assert text in out, text
 
 
@@ -139,3 +139,17 @@ def test_split_refuses_a_tolerance_below_zero(small_resnet, tmp_path, capsys, op
     err = capsys.readouterr().err
     assert option in err and value in err
     assert not (tmp_path / "p").exists()
+
+
+def test_inspect_counts_the_model_inputs_a_cut_also_needs(capsys):
+    """transformer_encoder reads `embeddings` again after the first units (the residual): a cut there sends
+    it too, and `model split` lists it among the inputs of the part after the cut."""
+    assert main(["model", "inspect", "sample:transformer_encoder", "--json", "--cuts", "50"]) == 0
+    cuts = {c["position"]: c for c in json.loads(capsys.readouterr().out)["cheapest_cuts"]}
+    first = cuts[0]
+    assert first["graph_inputs_after"] == ["embeddings"]
+    assert first["graph_input_bytes"] == 1 * 128 * 256 * 4
+    assert first["total_bytes"] == first["bytes"] + first["graph_input_bytes"]
+    assert main(["model", "inspect", "sample:transformer_encoder"]) == 0
+    out = capsys.readouterr().out
+    assert "+ inputs kB" in out and "total kB" in out and "KB" not in out
