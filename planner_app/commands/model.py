@@ -15,16 +15,18 @@ __all__ = [
     "add_model_argument",
     "load_model_from_args",
     "EXIT_MISMATCH",
+    "named_as_given",
 ]
 
 import argparse
+import contextlib
 import json
 import sys
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 
 from planner_app.commands._table import format_table
-from planner_app.core.errors import PlannerError
+from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.model_graph import ModelGraph, load_model, parse_shape_args
 from planner_app.core.partition import (
     PartitionError,
@@ -145,6 +147,11 @@ def _dims(shape: list[int]) -> str:
 
 def _inspect(args: argparse.Namespace) -> int:
     mg = load_model_from_args(args)
+    with named_as_given(mg, args.model):
+        return _inspect_model(args, mg)
+
+
+def _inspect_model(args: argparse.Namespace, mg: ModelGraph) -> int:
     summary = mg.summary()
     cuts = []
     for c in mg.cuts():
@@ -166,7 +173,8 @@ def _inspect(args: argparse.Namespace) -> int:
             ]
         print(json.dumps(summary, indent=2))
         return 0
-    out = [f"Model {mg.name}" + (f" ({mg.path})" if mg.path else ""), f"  sha256        {mg.sha256}"]
+    where = args.model if not mg.path or args.model == str(mg.path) else f"{args.model}, file {mg.path}"
+    out = [f"Model {mg.name} ({where})", f"  sha256        {mg.sha256}"]
     out.append("  opsets        " + ", ".join(f"{d} {v}" for d, v in mg.opsets.items()))
     for name, shape in mg.inputs.items():
         out.append(f"  input         {name}: {mg.input_dtypes[name]} {_dims(shape)}")
@@ -210,6 +218,27 @@ def _inputs_read_after(mg: ModelGraph, position: int) -> list[str]:
     return [name for name in mg.inputs if any(u > position for u in mg.tensor_consumers.get(name, []))]
 
 
+@contextlib.contextmanager
+def named_as_given(mg: ModelGraph, given: str) -> Iterator[None]:
+    """Errors inside name the model as the user gave it (``sample:resnet18``), not by its cache file."""
+    try:
+        yield
+    except PlannerError as exc:
+        cached = str(mg.path) if mg.path else ""
+        if not cached or given == cached:
+            raise
+        if cached not in str(exc):
+            raise
+
+        def fix(text: str) -> str:
+            return text.replace(cached, given)
+
+        exc.message = fix(exc.message)
+        exc.args = (exc.message,)
+        exc.problems = [Problem(fix(p.location), fix(p.message)) for p in exc.problems]
+        raise
+
+
 def _split(args: argparse.Namespace) -> int:
     if not args.cut and not args.at:
         raise PartitionError("model split needs at least one --cut TENSOR[,TENSOR...] or --at POSITION.")
@@ -217,6 +246,11 @@ def _split(args: argparse.Namespace) -> int:
         raise PartitionError("give cuts either as --cut tensors or as --at positions, not both.")
     check_out_dir(args.out, "the parts", "--out")  # before loading and cutting the model
     mg = load_model_from_args(args)
+    with named_as_given(mg, args.model):
+        return _split_model(args, mg)
+
+
+def _split_model(args: argparse.Namespace, mg: ModelGraph) -> int:
     if args.cut:
         stages = stages_from_cut_tensors(mg, [c.split(",") for c in args.cut])
     else:

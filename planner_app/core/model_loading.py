@@ -234,6 +234,7 @@ def _fix_inputs(
             for v in given:
                 tt.shape.dim.add().dim_value = v
         fixed: list[int] = []
+        unset: list[str] = []
         for axis, d in enumerate(tt.shape.dim):
             if d.HasField("dim_value") and d.dim_value > 0:
                 fixed.append(int(d.dim_value))
@@ -242,13 +243,16 @@ def _fix_inputs(
             elif d.dim_param and d.dim_param in dynamic:
                 fixed.append(dynamic[d.dim_param])
             else:
-                what = f"'{d.dim_param}'" if d.dim_param else "(unnamed)"
-                problems.append(Problem(
-                    f"input '{vi.name}' axis {axis}",
-                    f"dynamic dimension {what} has no value: pass --shape {vi.name}="
-                    + "x".join(str(x.dim_value) if x.dim_value > 0 else (x.dim_param or "N") for x in tt.shape.dim),
-                ))
+                unset.append(f"'{d.dim_param}' (axis {axis})" if d.dim_param else f"an unnamed one (axis {axis})")
                 fixed.append(-1)
+        if unset:
+            dims = "x".join(str(x.dim_value) if x.dim_value > 0 else (x.dim_param or "N") for x in tt.shape.dim)
+            problems.append(Problem(
+                f"input '{vi.name}'",
+                f"dynamic dimension{'s' if len(unset) > 1 else ''} {', '.join(unset)} "
+                f"{'have' if len(unset) > 1 else 'has'} no value: pass --shape {vi.name}={dims} "
+                "with a number for each name",
+            ))
         for d, v in zip(tt.shape.dim, fixed, strict=True):
             if v > 0:
                 d.Clear()
@@ -256,8 +260,8 @@ def _fix_inputs(
         inputs[vi.name] = fixed
     if problems:
         raise ModelError(
-            f"{label} has dynamic input dimensions without values; give them with --shape "
-            "NAME=DIMS (for example --shape input=1x3x224x224):",
+            f"{label} has dynamic input dimensions without values; give each input's full shape with "
+            "--shape NAME=DIMS (for example --shape input=1x3x224x224):",
             problems=problems,
         )
     return inputs, dtypes, dynamic

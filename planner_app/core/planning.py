@@ -213,6 +213,18 @@ def _get_profile(mg: Any, profile_path: Any, levels: list[str] | None,
     return profile, True, chosen
 
 
+def _actionable(exc: PlannerError, workload: Workload, topo_path: Path | None) -> PlannerError:
+    """The problem builder's message, reworded where it suggests what no option does."""
+    text = exc.message
+    advice = "link it or drop those devices from the candidates"
+    if advice in text:
+        where = f"topology file {str(topo_path)!r}" if topo_path else "the topology"
+        text = text.replace(advice, (
+            f"add a link from those devices toward {workload.result_device!r} in {where} (or in the window), "
+            f"or set the consumer of workload {workload.name!r} to a device they reach"))
+    return type(exc)(text, problems=exc.problems)
+
+
 def _check_levels(levels: Sequence[str]) -> None:
     """Refuse unknown compression levels up front, listing the valid ones."""
     from planner_app.core.compression import LEVELS, is_known_level
@@ -260,7 +272,7 @@ def plan_deployment(
     from planner_app.core.device_model import build_time_table
     from planner_app.core.optimizer import optimize
     from planner_app.core.plan_export import check_out_path
-    from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem
+    from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem, ProblemError
 
     if levels:
         _check_levels(levels)
@@ -307,9 +319,12 @@ def plan_deployment(
         notes.append(f"levels {', '.join(not_applicable)} do not apply to {mg.name} on this host")
     cons = Constraints.from_workload(workload, **dict(constraints or {}))
     codecs = dict(profile.cut_codecs) if getattr(profile, "cut_codecs", None) else None
-    problem = PlanningProblem.build(topo, workload, ModelStructure.from_model_graph(mg), tt, codecs=codecs,
-                                    constraints=cons, objective=objective,
-                                    levels=list(dict.fromkeys(levels)) if levels else None)
+    try:
+        problem = PlanningProblem.build(topo, workload, ModelStructure.from_model_graph(mg), tt, codecs=codecs,
+                                        constraints=cons, objective=objective,
+                                        levels=list(dict.fromkeys(levels)) if levels else None)
+    except ProblemError as exc:
+        raise _actionable(exc, workload, topo_path) from None
     timings["time_table_s"] = time.perf_counter() - t2
     t3 = time.perf_counter()
     inner = None if progress is None else (lambda f, m: report(progress, 0.62 + 0.18 * f, m))

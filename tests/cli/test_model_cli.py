@@ -153,3 +153,19 @@ def test_inspect_counts_the_model_inputs_a_cut_also_needs(capsys):
     assert main(["model", "inspect", "sample:transformer_encoder"]) == 0
     out = capsys.readouterr().out
     assert "+ inputs kB" in out and "total kB" in out and "KB" not in out
+
+
+def test_missing_dynamic_dims_give_one_combined_suggestion(tmp_path, capsys):
+    path = tmp_path / "dyn.onnx"
+    onnx.save(dynamic_conv(), str(path))
+    assert main(["model", "inspect", str(path)]) == 2
+    err = capsys.readouterr().err
+    assert err.count("--shape x=") == 1
+    assert "'batch' (axis 0), 'H' (axis 2), 'W' (axis 3)" in err
+
+
+def test_errors_name_a_sample_model_as_given_not_by_its_cache_file(tmp_path, capsys):
+    assert main(["model", "split", "sample:resnet18", "--cut", "nonexistent", "--out", str(tmp_path / "p")]) == 2
+    err = capsys.readouterr().err
+    assert "sample:resnet18 has no tensor 'nonexistent'" in err
+    assert ".cache" not in err and ".onnx" not in err

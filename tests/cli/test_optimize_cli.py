@@ -157,3 +157,17 @@ def test_unknown_level_is_named_with_the_valid_levels(kws_profile, tmp_path, cap
     assert "unknown compression level 'bogus'" in err and "model profile --levels bogus" not in err
     for level in ("fp32", "fp16", "int8-dynamic", "int8-static", "pruned-50", "pruned-75", "variant:NAME"):
         assert level in err
+
+
+def test_unreachable_consumer_says_what_the_user_can_do(kws_profile, tmp_path, capsys):
+    def edit(doc):
+        doc["links"] = [lk for lk in doc["links"] if {lk["a"], lk["b"]} != {"hub", "home-server"}]
+        next(w for w in doc["workloads"] if w["name"] == KWS)["consumer"] = "cloud-cpu"
+
+    topo = _edited_topology(tmp_path, edit)
+    rc = main(["optimize", "--topology", topo, "--workload", KWS, "--profile", kws_profile,
+               "--out", str(tmp_path / "p.json"), "--quiet"])
+    err = capsys.readouterr().err
+    assert rc == 2
+    assert "unreachable" in err and "drop those devices from the candidates" not in err
+    assert "add a link" in err and "consumer" in err and topo in err
