@@ -3,36 +3,82 @@
 For every device and level, :func:`build_time_table` takes, best first:
 
 1. ``measured-agent``: a profile an agent measured on that device;
-2. ``imported``: times measured elsewhere and imported from a file
-   (units the file does not name are estimated);
+2. ``imported``: times measured elsewhere and imported from a file;
 3. ``measured-local``: the host's own profile, when the device *is* this host;
-4. ``estimated``: the host measurement of the unit scaled by a roofline ratio.
+4. ``estimated``: the host measurement of the unit scaled to the device (below).
 
-The estimate for unit ``u`` at level ``l`` on device ``d`` is::
+Measured, imported and agent figures are used as they are. Estimates on a device
+that has measurements at some level are *anchored* to them (see "Anchoring").
 
-    t_d = t_host(u, l) × roofline_d(u, l) / roofline_host(u, l)
-    roofline_x(u, l) = max(FLOPs / peak_gflops_x(precision), bytes_moved / bandwidth_x)
+The estimate (a batch-1 roofline calibrated on the host)
+--------------------------------------------------------
+The host measures one request with ``ProfileSettings.threads`` threads (one by
+default), so the host's reference is **one core**: its peak is SIMD FLOPs/cycle ×
+clock of one core (:meth:`HostInfo.peak_gflops_fp32_per_core`; ``HostInfo.cores``,
+the logical CPUs, is *not* the reference; with SMT we assume the measuring thread
+had its core's SIMD units to itself), raised when a compute class measured above it
+(the OS reported a clock below the turbo clock), and its memory bandwidth is what
+one thread streams (``12 GB/s``, STREAM on a desktop/server core). For unit ``u``
+at level ``l`` on device ``d``::
 
-so the host's measured efficiency on that unit (kernel quality, cache effects) is
-carried over and only the hardware peaks change; whether a unit is compute- or
-memory-bound is decided per device from its FLOPs and bytes. The host is described by
-a :class:`Device` record built from the detected CPU (SIMD width × clock per thread;
-its int8 speed-up calibrated from the fp32 and int8 measurements of the compute
-classes; its peak raised when a class measured above it, i.e. the OS reported a clock
-below the turbo clock). Units the host measured at zero (folded away) stay zero. Not
-modelled: a per-kernel launch floor on accelerators (tiny units on a GPU come out
-optimistic) and multi-core scaling beyond the catalog's peak.
+    t_d(u, l) = t_host(u, l') × k_d(u) / g_d(l)          (then floors and a ceiling)
+    k_d(u)    = roof_d(u) / roof_host(u)
+    roof_x(u) = max(FLOPs / rate_x(u), bytes / bandwidth_x(u))     (fp32 figures)
 
-Precision rules, documented here because the optimizer relies on them:
+so the host's measured efficiency on that unit (kernel quality, cache effects,
+per-node dispatch) is carried over and only the *usable* per-request throughput of
+the hardware changes:
 
-* a device without ``int8`` gets ``np.inf`` at int8 levels (no kernels to run them);
-* a device without ``fp16`` still runs an fp16 model (onnxruntime inserts casts, as
-  on this host), at its fp32 peak: no speed-up, but the weights stay half size; its
-  estimate starts from the host's fp16 measurement (casts included);
-* a device with native ``fp16`` when the host has none: the estimate starts from the
-  host's fp32 measurement (the math the host really did) and applies the device's
-  fp16 roofline, since the host's cast overhead would not exist there;
-* pruned levels and variants run at fp32 peak: a sparse speed-up is never assumed.
+* **CPU devices.** A batch-1 request uses a few cores at best: ``rate = peak/cores
+  × S(u)`` with the Amdahl speed-up ``S = 1 / ((1-p) + p/n)``, ``n = min(cores, 8)``
+  and a parallel fraction that grows with the unit's work, ``p = 0.9 × F / (F +
+  100 MFLOP)``: a 230 MFLOP ResNet conv gets ``p ≈ 0.63`` (×1.9 on 4 cores, ×2.2 on
+  8), a 10 MFLOP MobileNet layer ``p ≈ 0.08`` (×1.06). These are conservative
+  fits to onnxruntime's intra-op scaling at batch 1 (thread wake-up and
+  synchronisation cost tens of µs per op; ResNet-class networks gain 2–3× from 4–8
+  threads, depthwise/pointwise stacks and recurrent nets far less). Recurrent units
+  (LSTM/GRU/RNN) use the work of *one time step* (a matrix-vector product that
+  waits for the previous step), so they do not scale. Bandwidth: one thread
+  streams ``min(bandwidth, 12 GB/s)``, a request ``min(bandwidth, that × S)``.
+  ``peak/cores`` is the average core of a hybrid (big.LITTLE, P+E) CPU.
+* **Accelerators** (GPU-class: a preset ``jetson-*``, ``aws-g4dn*``, ``aws-g5*``,
+  ``gcp-g2*``, or more than 300 GFLOPS per CPU core, which no CPU core reaches): batch 1
+  fills a small part of the chip
+  (≈27 % of peak for a 230 MFLOP conv, ≈1 % for a 0.3 MFLOP op, in line with
+  published batch-1 ResNet/MobileNet latencies on T4/Jetson at fp32), bandwidth
+  ``× 0.6 × B / (B + 2 MB)``, plus a **kernel-launch floor of 0.03 ms per unit**.
+* **Floors and ceiling.** On a CPU a unit is never faster than ``min(2 µs, its host
+  time)`` (a node dispatch); no unit runs above half the device's peak at its
+  precision (or above one core's peak on a one-core CPU, where the host
+  measurement already shows what a core reaches): batch-1 inference never fills a
+  big device. Units the host measured at zero (folded away) stay zero.
+
+Levels on a device
+------------------
+The ratio between levels on a device is the ratio the host measured for that unit,
+adjusted by a bounded factor ``g_d(l)`` for what the device has and the host has
+not: ``t_d(u,l)/t_d(u,fp32) = (t_host(u,l)/t_host(u,fp32)) / g_d(l)``:
+
+* int8 levels: ``g = sqrt(int8_speedup_d / int8_speedup_host)``, clamped to
+  [0.5, 2]; the host's nominal int8 speed-up is 4 with AVX-512 (VNNI), else 2
+  (AVX2 ``vpmaddubsw``, NEON). The square root because only the GEMM part of an
+  int8 unit speeds up by the datasheet peak ratio (quantize/dequantize and memory
+  traffic do not). A device without ``int8`` gets ``np.inf`` (no kernels).
+* fp16 on a device with native fp16 (the host has none: its fp16 run is fp32 math
+  plus casts): starts from the host's fp32 measurement with ``g = sqrt(fp16_speedup)``
+  clamped to [1, 2]; a device without ``fp16`` does what the host did (casts
+  included, weights half size), ``g = 1``.
+* pruned levels and variants: the host's measured ratio, ``g = 1`` (a sparse
+  speed-up is never assumed).
+
+Anchoring
+---------
+When an agent or an imported file gives times on a device at some level (``fp32``
+when present, else the first measured level), the estimates of every other level
+on that device follow it: for a unit measured there, ``t = measured(u, l0) ×
+est(u, l) / est(u, l0)`` (the host's level ratio, device-adjusted, scaled onto the
+measurement); units it does not time are scaled by ``Σ measured / Σ est`` over the
+units it does. Those figures stay ``estimated``.
 
 Example
 -------
@@ -43,14 +89,24 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["HostCalibration", "host_device_record", "calibrate_host", "op_class", "build_time_table"]
+__all__ = [
+    "HostCalibration",
+    "host_device_record",
+    "calibrate_host",
+    "op_class",
+    "is_accelerator",
+    "parallel_speedup",
+    "build_time_table",
+]
 
+import math
 from dataclasses import dataclass, field
 from typing import Any
 
 import numpy as np
 
 from planner_app.core.compression import level_precision
+from planner_app.core.errors import Problem
 from planner_app.core.imported import ImportedTimesError
 from planner_app.core.profiling import HostInfo, ModelProfile, ProfileError
 from planner_app.core.timetable import TimeTable
@@ -58,12 +114,43 @@ from planner_app.core.topology import Device, DeviceKind, Precision, Tier
 
 _CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger"}
 _MATMUL_OPS = {"MatMul", "Gemm", "Attention", "LSTM", "GRU", "RNN", "Einsum", "MatMulInteger", "QGemm"}
-
-#: bytes of an activation value at each level (weights come from the measured model)
-_ACTIVATION_SCALE = {"fp16": 0.5, "int8-static": 0.25}
+_RECURRENT_OPS = {"LSTM", "GRU", "RNN"}
 
 #: memory bandwidth one thread of a desktop/server core sustains (STREAM-like, GB/s)
 _HOST_BW_PER_THREAD_GB_PER_S = 12.0
+
+# --- batch-1 parallelism on CPUs (Amdahl), see the module docstring
+#: parallel fraction of a very large conv/GEMM at batch 1
+_PARALLEL_MAX = 0.9
+#: FLOPs at which a unit reaches half of ``_PARALLEL_MAX``
+_PARALLEL_HALF_FLOPS = 100e6
+#: cores one request can use at all (more only add synchronisation)
+_MAX_USEFUL_CORES = 8
+
+# --- batch-1 efficiency of accelerators (GPU-class devices)
+_ACCELERATOR_PRESETS = ("jetson-", "aws-g4dn", "aws-g5", "gcp-g2")
+#: fp32 GFLOPS per CPU core above which a device is an accelerator: no CPU core reaches it
+#: (2 × 512-bit FMA × ~4 GHz ≈ 256 GFLOPS; the Jetsons, 200-450 per core, are caught by preset)
+_ACCELERATOR_GFLOPS_PER_CORE = 300.0
+_GPU_EFFICIENCY_MAX = 0.30
+_GPU_EFFICIENCY_HALF_FLOPS = 2e6
+_GPU_BW_EFFICIENCY_MAX = 0.6
+_GPU_BW_HALF_BYTES = 2e6
+#: kernel launch + synchronisation per unit on a GPU, ms
+_GPU_UNIT_FLOOR_MS = 0.03
+#: each further time step of a recurrent unit on a GPU (one small kernel per step), ms
+_GPU_STEP_FLOOR_MS = 0.005
+#: dispatch of one node by onnxruntime on a CPU, ms
+_CPU_UNIT_FLOOR_MS = 0.002
+#: at batch 1 no unit runs above this share of a multi-core device's or accelerator's peak
+_BATCH1_PEAK_SHARE = 0.5
+
+# --- level ratios
+#: bounds of the device-over-host adjustment of a level's speed-up
+_LEVEL_FACTOR_BOUNDS = (0.5, 2.0)
+_FP16_FACTOR_BOUNDS = (1.0, 2.0)
+#: nominal int8/fp32 throughput of the host's SIMD (AVX-512 hosts have VNNI since 2019)
+_HOST_NOMINAL_INT8 = {"avx512": 4.0, "avx2": 2.0, "neon": 2.0, "sse": 2.0}
 
 
 def op_class(op_types: list[str] | tuple[str, ...]) -> str:
@@ -74,6 +161,23 @@ def op_class(op_types: list[str] | tuple[str, ...]) -> str:
     if ops & _MATMUL_OPS:
         return "matmul"
     return "memory"
+
+
+def is_accelerator(device: Device) -> bool:
+    """True for GPU-class devices (batch-1 efficiency far below peak, a launch floor)."""
+    preset = (device.preset or "").lower()
+    if preset.startswith(_ACCELERATOR_PRESETS):
+        return True
+    return device.peak_gflops_fp32 / max(1, device.cpu_cores) > _ACCELERATOR_GFLOPS_PER_CORE
+
+
+def parallel_speedup(flops: float, cores: int) -> float:
+    """Amdahl speed-up of one batch-1 unit of ``flops`` on ``cores`` CPU cores."""
+    n = max(1, min(int(cores), _MAX_USEFUL_CORES))
+    if n == 1 or flops <= 0:
+        return 1.0
+    p = _PARALLEL_MAX * flops / (flops + _PARALLEL_HALF_FLOPS)
+    return 1.0 / ((1.0 - p) + p / n)
 
 
 @dataclass
@@ -125,30 +229,80 @@ def calibrate_host(mg: Any, profile: ModelProfile, host_device: Device) -> HostC
     return cal
 
 
+def _host_threads(host: HostInfo, threads: int) -> int:
+    """Cores the profile used: ``threads``, or every logical CPU when 0 (onnxruntime's default)."""
+    return max(1, threads if threads > 0 else host.cores)
+
+
 def host_device_record(
-    host: HostInfo, threads: int = 1, *, int8_speedup: float = 2.0, peak_gflops_fp32: float | None = None
+    host: HostInfo, threads: int = 1, *, int8_speedup: float | None = None, peak_gflops_fp32: float | None = None
 ) -> Device:
     """A :class:`Device` for this host as the profile used it (``threads`` cores).
 
-    The fp32 peak is SIMD width × clock per thread unless ``peak_gflops_fp32`` (a
-    calibrated value) is given.
+    The fp32 peak is SIMD width × clock of one core × ``threads`` unless
+    ``peak_gflops_fp32`` (a calibrated value) is given; ``int8_speedup`` defaults to
+    the nominal int8/fp32 ratio of the host's SIMD.
     """
+    n = _host_threads(host, threads)
     return Device(
         id="this-host",
         name=f"this host ({host.cpu_model})",
         kind=DeviceKind.edge_server,
         tier=Tier.edge,
-        cpu_cores=max(1, threads),
-        peak_gflops_fp32=peak_gflops_fp32 or host.peak_gflops_fp32_per_core() * max(1, threads),
-        int8_speedup=int8_speedup,
+        cpu_cores=n,
+        peak_gflops_fp32=peak_gflops_fp32 or host.peak_gflops_fp32_per_core() * n,
+        int8_speedup=int8_speedup or _HOST_NOMINAL_INT8.get(host.simd, 2.0),
         memory_mb=16384,
-        memory_bandwidth_gb_per_s=_HOST_BW_PER_THREAD_GB_PER_S * max(1, threads),
+        memory_bandwidth_gb_per_s=_HOST_BW_PER_THREAD_GB_PER_S * n,
         precisions=[Precision.fp32, Precision.int8],
     )
 
 
-def _roofline_s(flops: float, nbytes: float, device: Device, precision: str) -> float:
-    return max(flops / (device.peak_gflops(precision) * 1e9), nbytes / (device.memory_bandwidth_gb_per_s * 1e9))
+def _recurrent_steps(mg: Any, unit: Any) -> int:
+    """Time steps of a recurrent unit (longest non-feature dim of its first 3-d input), else 1."""
+    if not set(unit.op_types) & _RECURRENT_OPS:
+        return 1
+    shapes = getattr(mg, "tensor_shapes", {}) or {}
+    for t in getattr(unit, "inputs", []) or []:
+        shape = shapes.get(t)
+        if shape and len(shape) >= 3:
+            return max([1] + [int(d) for d in shape[:-1] if isinstance(d, int) and d > 0])
+    return 1
+
+
+def _cpu_request_s(device: Device, flops: np.ndarray, par_flops: np.ndarray, nbytes: np.ndarray) -> np.ndarray:
+    """Seconds one batch-1 request spends on each unit on a CPU: the roofline of what it can use (fp32)."""
+    peak = device.peak_gflops_fp32 * 1e9
+    bw = device.memory_bandwidth_gb_per_s * 1e9
+    speedup = np.asarray([parallel_speedup(f, device.cpu_cores) for f in par_flops])
+    rate = peak / device.cpu_cores * speedup
+    bw_eff = np.minimum(bw, min(bw, _HOST_BW_PER_THREAD_GB_PER_S * 1e9) * speedup)
+    return np.maximum(flops / rate, nbytes / bw_eff)
+
+
+def _device_scaling(
+    device: Device, host_s: np.ndarray, flops: np.ndarray, par_flops: np.ndarray, nbytes: np.ndarray,
+    steps: np.ndarray,
+) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """Per unit at fp32: ``k`` (device over host time of the host-measured work), an absolute
+    lower bound in ms (small work cannot fill an accelerator) and the per-unit floor in ms."""
+    n = len(flops)
+    if not is_accelerator(device):
+        dev_s = _cpu_request_s(device, flops, par_flops, nbytes)
+        k = np.divide(dev_s, host_s, out=np.ones(n), where=host_s > 0)
+        return k, np.zeros(n), np.full(n, _CPU_UNIT_FLOOR_MS)
+    peak = device.peak_gflops_fp32 * 1e9
+    bw = device.memory_bandwidth_gb_per_s * 1e9
+    # the host's efficiency on the unit carried over, at most _GPU_EFFICIENCY_MAX of the peaks
+    dev_s = np.maximum(flops / (peak * _GPU_EFFICIENCY_MAX), nbytes / (bw * _GPU_BW_EFFICIENCY_MAX))
+    k = np.divide(dev_s, host_s, out=np.ones(n), where=host_s > 0)
+    # what the size of the work allows, whatever the host reached: small ops fill few SMs
+    eff = _GPU_EFFICIENCY_MAX * par_flops / (par_flops + _GPU_EFFICIENCY_HALF_FLOPS)
+    bw_eff = _GPU_BW_EFFICIENCY_MAX * nbytes / (nbytes + _GPU_BW_HALF_BYTES)
+    compute = np.divide(flops, peak * eff, out=np.zeros(n), where=eff > 0)
+    memory = np.divide(nbytes, bw * bw_eff, out=np.zeros(n), where=bw_eff > 0)
+    floor = _GPU_UNIT_FLOOR_MS + _GPU_STEP_FLOOR_MS * (steps - 1)
+    return k, np.maximum(compute, memory) * 1e3, floor
 
 
 def _effective_precision(device: Device, level: str) -> str | None:
@@ -162,11 +316,97 @@ def _effective_precision(device: Device, level: str) -> str | None:
     return "fp32"
 
 
+def _level_factor(device: Device, host: Device, level: str) -> float:
+    """``g``: how much more the device gains from ``level`` than the host did (bounded)."""
+    prec = _effective_precision(device, level)
+    if prec == "int8":
+        lo, hi = _LEVEL_FACTOR_BOUNDS
+        return min(hi, max(lo, math.sqrt(device.int8_speedup / host.int8_speedup)))
+    if prec == "fp16" and level_precision(level) == "fp16":
+        lo, hi = _FP16_FACTOR_BOUNDS
+        return min(hi, max(lo, math.sqrt(device.fp16_speedup)))
+    return 1.0
+
+
 def _level_param_bytes(mg: Any, lp: Any, level: str) -> np.ndarray:
     if lp is not None and lp.applicable and len(lp.unit_param_bytes) == len(mg.units):
         return np.asarray(lp.unit_param_bytes, dtype=float)
     base = np.asarray([float(u.param_bytes or 0) for u in mg.units])
     return base * {"fp16": 0.5, "int8": 0.25}.get(level_precision(level), 1.0)
+
+
+def _check_imported_devices(imported: Any, ids: list[str]) -> None:
+    strangers = [d for d in imported.devices if d not in ids]
+    if not strangers:
+        return
+    rows_of = getattr(imported, "device_rows", {}) or {}
+    problems = [
+        Problem(where, f"device '{d}' is not in the topology")
+        for d in strangers for where in (rows_of.get(d) or ["(rows)"])
+    ]
+    raise ImportedTimesError(
+        f"imported times '{imported.source}': {len(problems)} row(s) name devices the topology lacks "
+        f"({', '.join(strangers)}; topology devices: {', '.join(ids)}): rename them in the file or add the devices:",
+        problems=problems,
+    )
+
+
+def _estimate(
+    dev: Device, host: Device, level: str, host_ms: np.ndarray, fp32_ms: np.ndarray | None,
+    scaling: tuple[np.ndarray, np.ndarray, np.ndarray], flops: np.ndarray,
+) -> np.ndarray:
+    """The estimated column of ``dev`` at ``level`` from the host's times (see the module docstring)."""
+    prec = _effective_precision(dev, level)
+    if prec is None:
+        return np.full(len(host_ms), np.inf)
+    k, lower, floor = scaling
+    base = host_ms
+    if prec == "fp16" and fp32_ms is not None:
+        base = fp32_ms  # native fp16 there; the host's fp16 run was fp32 math plus casts
+    g = _level_factor(dev, host, level)
+    col = np.maximum(base * k, lower) / g
+    if is_accelerator(dev) or dev.cpu_cores > 1:
+        col = np.maximum(col, flops / (dev.peak_gflops(prec) * 1e9 * _BATCH1_PEAK_SHARE) * 1e3)
+    col = np.maximum(col, floor if is_accelerator(dev) else np.minimum(floor, base))
+    return np.where(base > 0, col, 0.0)
+
+
+def _bound_level_ratio(est: dict[str, np.ndarray], host_ms: dict[str, np.ndarray | None], dev: Device,
+                       host: Device) -> None:
+    """Raise a level's column where the device's whole-model speed-up over fp32 would exceed
+    the host's measured one × ``g`` (per-unit attribution differs between levels)."""
+    e32, h32 = est.get("fp32"), host_ms.get("fp32")
+    if e32 is None or h32 is None or not np.all(np.isfinite(e32)):
+        return
+    for level, col in est.items():
+        hl = host_ms.get(level)
+        if level == "fp32" or hl is None or not np.all(np.isfinite(col)) or col.sum() <= 0:
+            continue
+        native_fp16 = level_precision(level) == "fp16" and _effective_precision(dev, level) == "fp16"
+        host_ratio = 1.0 if native_fp16 else float(hl.sum()) / float(h32.sum()) if h32.sum() > 0 else 1.0
+        least = float(e32.sum()) * host_ratio / _level_factor(dev, host, level)
+        if col.sum() < least:
+            est[level] = col * (least / float(col.sum()))
+
+
+def _anchor(est: dict[str, np.ndarray], measured: dict[str, np.ndarray], levels: list[str]) -> dict[str, np.ndarray]:
+    """Estimates scaled onto what was measured on the device (see "Anchoring")."""
+    given = {lv: m for lv, m in measured.items() if np.any(np.isfinite(m))}
+    if not given:
+        return est
+    l0 = "fp32" if "fp32" in given else next(lv for lv in levels if lv in given)
+    meas, base = given[l0], est[l0]
+    anchored = np.isfinite(meas) & np.isfinite(base) & (base > 0)
+    total = float(base[anchored].sum())
+    scale = float(meas[anchored].sum()) / total if total > 0 else 1.0
+    out = {}
+    for lv, col in est.items():
+        new = col * scale
+        with np.errstate(invalid="ignore", divide="ignore"):
+            per_unit = meas * col / base
+        new[anchored] = per_unit[anchored]
+        out[lv] = new
+    return out
 
 
 def build_time_table(
@@ -203,20 +443,15 @@ def build_time_table(
     devices = list(topology.devices)
     ids = [d.id for d in devices]
     if imported is not None:
-        strangers = [d for d in imported.devices if d not in ids]
-        if strangers:
-            raise ImportedTimesError(
-                f"imported times '{imported.source}' name devices {strangers} that the topology lacks "
-                f"(devices: {', '.join(ids)}): rename them in the file or add the devices."
-            )
-    nominal = host_device_record(profile.host, profile.settings.threads)
+        _check_imported_devices(imported, ids)
+    threads = profile.settings.threads
+    nominal = host_device_record(profile.host, threads)
     cal = calibrate_host(mg, profile, nominal)
     # a measured rate above the nominal peak means the clock read from the OS is below the
     # turbo clock: raise the peak so the host never looks faster than its own roofline
-    best = max((cal.effective_gflops.get(c, 0.0) for c in ("conv", "matmul")), default=0.0)
+    best = max((cal.effective_gflops.get(c, 0.0) for c in ("conv", "matmul")), default=0.0) / nominal.cpu_cores
     host = host_device_record(
-        profile.host, profile.settings.threads, int8_speedup=cal.int8_speedup,
-        peak_gflops_fp32=max(nominal.peak_gflops_fp32, best / 0.9),
+        profile.host, threads, peak_gflops_fp32=max(nominal.peak_gflops_fp32, best / 0.9 * nominal.cpu_cores)
     )
     ms = np.full((n_units, len(devices), len(levels)), np.inf)
     param_bytes = np.zeros((n_units, len(levels)))
@@ -224,57 +459,56 @@ def build_time_table(
     fidelity: dict[str, float] = {}
     act_bytes = np.asarray([_unit_bytes(mg, u) for u in mg.units])
     flops = np.asarray([float(u.flops or 0) for u in mg.units])
+    steps = np.asarray([_recurrent_steps(mg, u) for u in mg.units], dtype=float)
+    par_flops = flops / steps
+    fp32_lp = profile.levels.get("fp32")
+    fp32_ok = fp32_lp is not None and fp32_lp.applicable and len(fp32_lp.unit_ms) == n_units
+    moved32 = _level_param_bytes(mg, fp32_lp, "fp32") + act_bytes
+    fp32_ms = np.asarray(fp32_lp.unit_ms, dtype=float) if fp32_ok else None
+    host_s = _cpu_request_s(host, flops, par_flops, moved32)
+    host_ms: dict[str, np.ndarray | None] = {"fp32": fp32_ms}
     for li, level in enumerate(levels):
         lp = profile.levels[level]
-        pbytes = _level_param_bytes(mg, lp, level)
-        param_bytes[:, li] = pbytes
+        param_bytes[:, li] = _level_param_bytes(mg, lp, level)
         # a level that does not apply has np.inf times; 0.0 keeps the fidelity lookup total
         fidelity[level] = (lp.fidelity.score() if lp.fidelity else float(level == "fp32")) if lp.applicable else 0.0
-        moved = pbytes + act_bytes * _ACTIVATION_SCALE.get(level, 1.0)
-        host_prec = _effective_precision(host, level) or "fp32"
-        host_roof = np.asarray([_roofline_s(f, b, host, host_prec) for f, b in zip(flops, moved, strict=True)])
-        host_ms = np.asarray(lp.unit_ms, dtype=float) if lp.applicable else None
-        # Where the host lacks the level's precision natively (fp16 on most CPUs) its
-        # measurement is fp32 math plus casts. A device with native support is better
-        # estimated from the host's fp32 run; one without it does what the host did.
-        native_base = None
-        fp32_lp = profile.levels.get("fp32")
-        if (host_ms is not None and level_precision(level) != host_prec and fp32_lp is not None
-                and fp32_lp.applicable and len(fp32_lp.unit_ms) == n_units):
-            moved32 = _level_param_bytes(mg, fp32_lp, "fp32") + act_bytes
-            native_base = (
-                np.asarray(fp32_lp.unit_ms, dtype=float),
-                np.asarray([_roofline_s(f, b, host, "fp32") for f, b in zip(flops, moved32, strict=True)]),
-            )
-        for di, dev in enumerate(devices):
-            agent = (agent_profiles or {}).get(dev.id)
+        host_ms[level] = np.asarray(lp.unit_ms, dtype=float) if lp.applicable and len(lp.unit_ms) == n_units else None
+    for di, dev in enumerate(devices):
+        is_host = host_device is not None and dev.id == host_device.id
+        scaling = _device_scaling(dev, host_s, flops, par_flops, moved32, steps)
+        est: dict[str, np.ndarray] = {}
+        prov: dict[str, str] = {}
+        for level in dict.fromkeys(["fp32", *levels]):
+            hm = host_ms.get(level)
+            if hm is None:  # measured here as not applicable: only a measurement elsewhere says otherwise
+                est[level], prov[level] = np.full(n_units, np.inf), "measured-local"
+            elif is_host:
+                est[level], prov[level] = hm.copy(), "measured-local"
+            else:
+                est[level], prov[level] = _estimate(dev, host, level, hm, fp32_ms, scaling, flops), "estimated"
+        if not is_host:
+            _bound_level_ratio(est, host_ms, dev, host)
+        measured: dict[str, np.ndarray] = {}
+        agent = (agent_profiles or {}).get(dev.id)
+        for level in levels:
             alp = agent.levels.get(level) if agent is not None else None
             if alp is not None and alp.applicable and len(alp.unit_ms) == n_units:
-                ms[:, di, li] = alp.unit_ms
-                provenance[(dev.id, level)] = "measured-agent"
+                measured[level] = np.asarray(alp.unit_ms, dtype=float)
+                prov[level] = "measured-agent"
                 continue
             imp = imported.times_for(dev.id, level) if imported is not None else None
-            if host_ms is not None and host_device is not None and dev.id == host_device.id:
-                col, prov = host_ms.copy(), "measured-local"
-            elif host_ms is None:
-                # measured here as not applicable: only a file that timed it elsewhere says otherwise
-                col, prov = np.full(n_units, np.inf), "measured-local"
-            else:
-                prec = _effective_precision(dev, level)
-                col, prov = np.full(n_units, np.inf), "estimated"
-                if prec is not None:
-                    base_ms, base_roof = host_ms, host_roof
-                    if native_base is not None and prec == level_precision(level):
-                        base_ms, base_roof = native_base
-                    dev_roof = np.asarray([_roofline_s(f, b, dev, prec) for f, b in zip(flops, moved, strict=True)])
-                    ratio = np.divide(dev_roof, base_roof, out=np.ones_like(dev_roof), where=base_roof > 0)
-                    col = base_ms * ratio
             if imp is not None:
-                given = ~np.isnan(imp)
-                col[given] = imp[given]
-                prov = "imported"
+                measured[level] = imp
+                prov[level] = "imported"
+        cols = _anchor(est, measured, levels)
+        for li, level in enumerate(levels):
+            col = est[level].copy() if prov[level] == "measured-local" else cols[level].copy()
+            m = measured.get(level)
+            if m is not None:
+                given = np.isfinite(m)
+                col[given] = m[given]
             ms[:, di, li] = col
-            provenance[(dev.id, level)] = prov
+            provenance[(dev.id, level)] = prov[level]
     return TimeTable(
         device_ids=ids, levels=levels, ms=ms, param_bytes=param_bytes,
         provenance=provenance, fidelity=fidelity, activation_bytes=act_bytes,
