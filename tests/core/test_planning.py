@@ -285,3 +285,23 @@ def test_workload_model_path_is_relative_to_the_topology_file(models, tmp_path, 
     run = plan_deployment(folder / "topo.json", "hub-keyword-spotting", profile_path=profile)
     assert run.model.sha256 == mg.sha256
     assert run.model_source == str(folder / "models" / "kws.onnx")
+
+
+def test_an_unexpected_failure_while_building_the_parts_is_a_clear_error(models, tmp_path, monkeypatch):
+    import onnxruntime
+
+    from planner_app.core.plan_build import ExportError
+
+    mg, profile = models("lstm_kws")
+    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
+    assert run.feasible
+
+    def broken(self, *args, **kwargs):
+        raise RuntimeError("simulated onnxruntime failure")
+
+    monkeypatch.setattr(onnxruntime.InferenceSession, "run", broken)
+    with pytest.raises(ExportError) as err:
+        export_run(run, tmp_path / "plan.json")
+    assert err.value.exit_code == 1
+    assert "simulated onnxruntime failure" in err.value.message and "Nothing was written" in err.value.message
+    assert not any(tmp_path.iterdir())
