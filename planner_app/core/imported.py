@@ -9,9 +9,13 @@ per unit or per layer come from a file, one row per measurement::
     phone,int8-static,7,0.9              # a unit id
 
 JSON holds the same rows as a list of objects (or ``{"rows": [...]}``), or nested
-``{"devices": {"phone": {"fp32": {"conv1": 3.2}}}}``. Every row must name a unit
-(name or id) or an original ONNX node of the model; rows that match nothing are
-listed together, with the nearest names as suggestions.
+``{"devices": {"phone": {"fp32": {"conv1": 3.2}}}}``. Every row must name a device,
+a known level, a unit (name or id) or an original ONNX node of the model, and a time
+>= 0. Every bad row is reported, with its line number in the file (``rows[i]`` or
+``devices.D.L.U`` in JSON), each of its reasons, and the nearest names as suggestions
+for unknown units; the count in the message is the number of bad rows. Devices are
+checked against a topology when one is given (``device_ids``), else when the time
+table is built.
 
 Example
 -------
@@ -26,7 +30,6 @@ __all__ = ["ImportedTimes", "ImportedTimesError", "load_imported_times"]
 
 import csv
 import difflib
-import io
 import json
 import math
 from dataclasses import dataclass, field
@@ -52,6 +55,8 @@ class ImportedTimes:
     source: str
     n_units: int
     times: dict[tuple[str, str], np.ndarray] = field(default_factory=dict)
+    #: where each device is named in the file ("row 3", "rows[2]"), to point at unknown devices
+    device_rows: dict[str, list[str]] = field(default_factory=dict)
 
     def times_for(self, device_id: str, level: str) -> np.ndarray | None:
         """Milliseconds per unit (``nan`` = not in the file), or None when the pair is absent."""
@@ -84,7 +89,8 @@ def _rows_from_json(data: Any, path: Path) -> list[dict[str, Any]]:
             for level, per_unit in per_level.items():
                 if not isinstance(per_unit, dict):
                     raise ImportedTimesError(f"imported times '{path}': devices.{device}.{level} must map units to ms.")
-                rows.extend({"device": device, "level": level, "unit": u, "ms": ms} for u, ms in per_unit.items())
+                rows.extend({"device": device, "level": level, "unit": u, "ms": ms,
+                             "_where": f"devices.{device}.{level}.{u}"} for u, ms in per_unit.items())
         return rows
     raise ImportedTimesError(
         f"imported times '{path}': expected a list of rows, {{\"rows\": [...]}} or {{\"devices\": {{...}}}}."
@@ -92,9 +98,13 @@ def _rows_from_json(data: Any, path: Path) -> list[dict[str, Any]]:
 
 
 def _rows_from_csv(text: str, path: Path) -> list[dict[str, Any]]:
-    lines = [ln for ln in text.splitlines() if ln.strip() and not ln.lstrip().startswith("#")]
-    reader = csv.DictReader(io.StringIO("\n".join(lines)))
-    header = [h.strip().lower() for h in (reader.fieldnames or [])]
+    """The data rows, each with ``_where`` = its line number in the file (comment and blank
+    lines are skipped but still counted)."""
+    kept = [(no, ln) for no, ln in enumerate(text.splitlines(), start=1)
+            if ln.strip() and not ln.lstrip().startswith("#")]
+    reader = csv.reader(ln for _, ln in kept)
+    header_raw = next(reader, None) or []
+    header = [h.strip().lower() for h in header_raw]
     need = {"device", "level", "unit"}
     if not need <= set(header) or not set(_MS_KEYS) & set(header):
         raise ImportedTimesError(
@@ -102,8 +112,12 @@ def _rows_from_csv(text: str, path: Path) -> list[dict[str, Any]]:
             "device, level, unit, ms."
         )
     rows = []
-    for raw in reader:
-        row = {(k or "").strip().lower(): (v or "").split("#")[0].strip() for k, v in raw.items()}
+    start = reader.line_num  # lines of ``kept`` consumed so far; a record starts after them
+    for values in reader:
+        row: dict[str, Any] = {"_where": f"line {kept[start][0]}"}
+        start = reader.line_num
+        for k, v in zip(header, values, strict=False):
+            row[k] = v.split("#")[0].strip()
         rows.append(row)
     return rows
 
@@ -122,12 +136,25 @@ def _read_rows(path: Path) -> list[dict[str, Any]]:
     raise ImportedTimesError(f"imported times '{path}': use a .csv or .json file.")
 
 
-def load_imported_times(path: str | Path, mg: Any) -> ImportedTimes:
+def _unit_of(token: str, unit_by_name: dict[str, int], node_to_unit: dict[str, int], n_units: int) -> int | None:
+    if token in unit_by_name:
+        return unit_by_name[token]
+    if token in node_to_unit:
+        return node_to_unit[token]
+    if token.isdigit() and int(token) < n_units:
+        return int(token)
+    return None
+
+
+def load_imported_times(path: str | Path, mg: Any, device_ids: list[str] | None = None) -> ImportedTimes:
     """Read and validate an imported times file against the units of ``mg``.
 
-    Rows naming original nodes are summed into their unit. Every problem (unknown
-    unit with suggestions, unknown level, bad number, repeated row) is collected and
-    raised together as :class:`ImportedTimesError`.
+    Rows naming original nodes are summed into their unit. Every bad row (no or
+    unknown device, unknown level, unknown unit with suggestions, bad number,
+    repeated row) is listed with its line number (``rows[i]`` in JSON) and every
+    reason, and raised together as :class:`ImportedTimesError`. Devices are checked
+    against ``device_ids`` when given (a topology's devices); else
+    :func:`~planner_app.core.device_model.build_time_table` checks them, naming the rows.
     """
     path = Path(path)
     rows = _read_rows(path)
@@ -137,50 +164,60 @@ def load_imported_times(path: str | Path, mg: Any) -> ImportedTimes:
     node_to_unit = dict(mg.node_to_unit)
     n_units = len(mg.units)
     known_names = list(unit_by_name) + [n for n in node_to_unit if n not in unit_by_name]
+    known_devices = None if device_ids is None else list(device_ids)
     times: dict[tuple[str, str], np.ndarray] = {}
-    seen: dict[tuple[str, str, str], int] = {}
+    device_rows: dict[str, list[str]] = {}
+    seen: dict[tuple[str, str, str], str] = {}
     problems: list[Problem] = []
-    unknown_rows = 0
-    for i, row in enumerate(rows, start=2 if path.suffix.lower() == ".csv" else 0):
-        where = f"row {i}" if path.suffix.lower() == ".csv" else f"rows[{i}]"
-        device = str(row.get("device", "")).strip()
-        level = str(row.get("level", "")).strip()
-        unit_token = str(row.get("unit", "")).strip()
+    counts: dict[str, int] = {}
+    for i, row in enumerate(rows):
+        where = str(row.get("_where") or f"rows[{i}]")
+        device = str(row.get("device") or "").strip()
+        level = str(row.get("level") or "").strip()
+        unit_token = str(row.get("unit") if row.get("unit") is not None else "").strip()
         ms_raw = next((row[k] for k in _MS_KEYS if k in row and row[k] not in ("", None)), None)
+        reasons: list[tuple[str, str]] = []
         if not device:
-            problems.append(Problem(where, "no device"))
-            continue
-        if not is_known_level(level):
-            problems.append(Problem(where, f"unknown level '{level}' (levels: {', '.join(LEVELS)}, variant:NAME)"))
-            continue
+            reasons.append(("missing device", "no device"))
+        elif known_devices is not None and device not in known_devices:
+            reasons.append(("unknown device",
+                            f"device '{device}' is not in the topology (devices: {', '.join(known_devices)})"))
+        if not level:
+            reasons.append(("missing level", "no level"))
+        elif not is_known_level(level):
+            reasons.append(("unknown level", f"unknown level '{level}' (levels: {', '.join(LEVELS)}, variant:NAME)"))
+        unit = _unit_of(unit_token, unit_by_name, node_to_unit, n_units)
+        if not unit_token:
+            reasons.append(("missing unit", "no unit"))
+        elif unit is None:
+            near = difflib.get_close_matches(unit_token, known_names, n=3, cutoff=0.6)
+            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
+            reasons.append(("unknown unit",
+                            f"unit '{unit_token}' matches no unit name, unit id (0-{n_units - 1}) or node of {mg.name}{hint}"))
+        ms = math.nan
         try:
             ms = float(ms_raw)  # type: ignore[arg-type]
         except (TypeError, ValueError):
-            problems.append(Problem(where, f"ms '{ms_raw}' is not a number"))
-            continue
-        if not math.isfinite(ms) or ms < 0:
-            problems.append(Problem(where, f"ms {ms_raw} must be a finite number >= 0"))
-            continue
-        if unit_token in unit_by_name:
-            unit = unit_by_name[unit_token]
-        elif unit_token in node_to_unit:
-            unit = node_to_unit[unit_token]
-        elif unit_token.isdigit() and int(unit_token) < n_units:
-            unit = int(unit_token)
+            reasons.append(("bad ms", f"ms '{ms_raw if ms_raw is not None else ''}' is not a number"))
         else:
-            unknown_rows += 1
-            near = difflib.get_close_matches(unit_token, known_names, n=3, cutoff=0.6)
-            hint = f"; did you mean {', '.join(repr(n) for n in near)}?" if near else ""
-            problems.append(Problem(where, f"unit '{unit_token}' matches no unit name, unit id (0-{n_units - 1}) or node of {mg.name}{hint}"))
-            continue
+            if not math.isfinite(ms) or ms < 0:
+                reasons.append(("bad ms", f"ms {ms_raw} must be a finite number >= 0"))
         key = (device, level, unit_token)
-        if key in seen:
-            problems.append(Problem(where, f"repeats {seen[key]} ({device}, {level}, {unit_token})"))
+        if not reasons and key in seen:
+            reasons.append(("repeated", f"repeats {seen[key]} ({device}, {level}, {unit_token})"))
+        if reasons:
+            for kind in dict.fromkeys(k for k, _ in reasons):
+                counts[kind] = counts.get(kind, 0) + 1
+            problems.append(Problem(where, "; ".join(m for _, m in reasons)))
             continue
-        seen[key] = where  # type: ignore[assignment]
+        seen[key] = where
+        device_rows.setdefault(device, []).append(where)
         arr = times.setdefault((device, level), np.full(n_units, np.nan))
-        arr[unit] = ms if np.isnan(arr[unit]) else arr[unit] + ms
+        arr[unit] = ms if np.isnan(arr[unit]) else arr[unit] + ms  # type: ignore[index]
     if problems:
-        what = f"{unknown_rows} row(s) match no unit of the model" if unknown_rows else "bad rows"
-        raise ImportedTimesError(f"imported times '{path}': {what}; fix or remove them:", problems=problems)
-    return ImportedTimes(source=str(path), n_units=n_units, times=times)
+        what = ", ".join(f"{kind}: {n}" for kind, n in counts.items())
+        raise ImportedTimesError(
+            f"imported times '{path}': {len(problems)} of {len(rows)} row(s) are bad ({what}); fix or remove them:",
+            problems=problems,
+        )
+    return ImportedTimes(source=str(path), n_units=n_units, times=times, device_rows=device_rows)

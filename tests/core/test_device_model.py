@@ -128,9 +128,15 @@ def test_an_imported_profile_is_used_in_place_of_measurement(measured, tmp_path)
     # units the file does not time keep their estimate
     assert np.all(np.isfinite(tt.ms[1:, 0, i8]))
     assert tt.provenance_of("edge", "fp32") == "estimated"
-    (tmp_path / "ghost.csv").write_text("device,level,unit,ms\nghost,fp32,0,1\n")
-    with pytest.raises(ImportedTimesError, match="ghost"):
+    # a device the topology lacks is only known when the table is built: every row naming it is listed
+    (tmp_path / "ghost.csv").write_text("device,level,unit,ms\nghost,fp32,0,1\nphone,fp32,1,1\n"
+                                        "# comment\nghost,fp32,1,2\ngoblin,fp32,0,1\n")
+    with pytest.raises(ImportedTimesError) as err:
         build_time_table(mg, _topology(_dev("phone")), prof, imported=load_imported_times(tmp_path / "ghost.csv", mg))
+    text = str(err.value)
+    assert "3 row(s) name devices the topology lacks (ghost, goblin; topology devices: phone)" in text
+    assert "line 2: device 'ghost'" in text and "line 5: device 'ghost'" in text and "line 6: device 'goblin'" in text
+    assert "line 3" not in text
 
 
 def test_wrong_profile_or_missing_level_is_a_clear_error(measured):
