@@ -310,8 +310,11 @@ def profile_model(
                 try:
                     lp = LevelProfile.from_dict(cached)
                 except (TypeError, KeyError, ValueError) as exc:
-                    warnings.warn(f"profile cache entry {key} for {level} is unreadable ({exc}); measuring again",
-                                  RuntimeWarning, stacklevel=2)
+                    warnings.warn(
+                        f"profile cache entry {profile_cache.entry_path(key)} is corrupted "
+                        f"(its {level} profile does not load: {exc}); ignored and rebuilt",
+                        RuntimeWarning, stacklevel=2,
+                    )
             if lp is None or len(lp.unit_ms) not in (0, len(mg.units)):
                 if reference is None:
                     reference = run_model(mg.model, samples, threads=settings.threads)

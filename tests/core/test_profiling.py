@@ -144,8 +144,12 @@ def test_a_corrupted_cache_file_is_ignored_with_a_warning_and_rebuilt(tmp_path, 
     data = json.loads(entry.read_text())
     data["level"]["from_the_future"] = 1
     entry.write_text(json.dumps(data))
-    with pytest.warns(RuntimeWarning, match="unreadable"):
+    with pytest.warns(RuntimeWarning) as caught:
         assert profile_model(mg, levels=("fp32",), settings=FAST).levels["fp32"].applicable
+    # a message that reads on its own (the CLI prints it as "edgeplan: warning: ...")
+    (msg,) = [str(w.message) for w in caught]
+    assert msg.startswith(f"profile cache entry {entry} is corrupted (its fp32 profile does not load: ")
+    assert "from_the_future" in msg and msg.endswith("); ignored and rebuilt") and "\n" not in msg
     assert "from_the_future" not in json.loads(entry.read_text())["level"]
 
 
