@@ -393,7 +393,7 @@ def plan_from_dict(data: Any, source: str = "plan") -> DeploymentPlan:
         )
     problems = _schema_problems(data)
     if problems:
-        raise PlanError(f"{source}: does not match the plan schema ({len(problems)} problems)", problems=problems)
+        raise PlanError(f"{source}: does not match the plan schema ({len(problems)} problem{'s' if len(problems) != 1 else ''})", problems=problems)
     try:
         plan = DeploymentPlan.model_validate(data)
     except ValidationError as exc:
