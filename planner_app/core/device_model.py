@@ -21,7 +21,7 @@ had its core's SIMD units to itself), raised when a compute class measured above
 one thread streams (``12 GB/s``, STREAM on a desktop/server core). For unit ``u``
 at level ``l`` on device ``d``::
 
-    t_d(u, l) = t_host(u, l') × k_d(u) / g_d(l)          (then floors and a ceiling)
+    t_d(u, l) = t_host(u, l') × k_d(u) / g_d(l)          (then bounds, floors and a ceiling)
     k_d(u)    = roof_d(u) / roof_host(u)
     roof_x(u) = max(FLOPs / rate_x(u), bytes / bandwidth_x(u))     (fp32 figures)
 
@@ -43,10 +43,16 @@ the hardware changes:
   ``peak/cores`` is the average core of a hybrid (big.LITTLE, P+E) CPU.
 * **Accelerators** (GPU-class: a preset ``jetson-*``, ``aws-g4dn*``, ``aws-g5*``,
   ``gcp-g2*``, or more than 300 GFLOPS per CPU core, which no CPU core reaches): batch 1
-  fills a small part of the chip
-  (≈27 % of peak for a 230 MFLOP conv, ≈1 % for a 0.3 MFLOP op, in line with
-  published batch-1 ResNet/MobileNet latencies on T4/Jetson at fp32), bandwidth
-  ``× 0.6 × B / (B + 2 MB)``, plus a **kernel-launch floor of 0.03 ms per unit**.
+  fills a small part of the chip. The host-scaled time uses at most 30 % of the
+  fp32 peak and 60 % of the bandwidth (``k`` above with those rates), and is never
+  below what the size of the work allows whatever the host reached: ``F / (peak ×
+  0.30 × F/(F + 2 MFLOP))`` and ``B / (bandwidth × 0.6 × B/(B + 2 MB))`` (small ops
+  fill few SMs: ≈30 % of peak for a 230 MFLOP conv, ≈4 % for a 0.3 MFLOP op; one
+  LSTM step counts as one op). A **kernel-launch floor of 0.03 ms per unit** (plus
+  0.005 ms per further time step of a recurrent unit) comes on top as a minimum.
+  The result is in line with published batch-1 fp32 latencies (ResNet-18: ~2 ms on
+  a T4, ~10 ms on an Orin Nano); the 30 % is the share of peak large batch-1 convs
+  reach in cuDNN without TensorRT.
 * **Floors and ceiling.** On a CPU a unit is never faster than ``min(2 µs, its host
   time)`` (a node dispatch); no unit runs above half the device's peak at its
   precision (or above one core's peak on a one-core CPU, where the host
