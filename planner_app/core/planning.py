@@ -310,7 +310,7 @@ def plan_deployment(
     if imported is not None:
         from planner_app.core.imported import load_imported_times
 
-        imported_times = load_imported_times(imported, mg)
+        imported_times = load_imported_times(imported, mg, device_ids=[d.id for d in topo.devices])
         notes.append(f"times imported from '{imported}' for {', '.join(imported_times.devices)}")
     host = topo.device(host_device) if host_device is not None else None
     tt = build_time_table(mg, topo, profile, chosen, host_device=host, imported=imported_times)
