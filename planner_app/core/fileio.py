@@ -11,6 +11,7 @@ __all__ = [
     "atomic_write_bytes",
     "atomic_write_text",
     "atomic_write_json",
+    "read_bytes",
     "read_json",
     "sha256_bytes",
     "sha256_file",
@@ -25,7 +26,7 @@ import tempfile
 from pathlib import Path
 from typing import Any
 
-from planner_app.core.errors import InputFileError
+from planner_app.core.errors import InputFileError, PlannerError
 
 
 def atomic_write_bytes(path: str | os.PathLike[str], data: bytes) -> Path:
@@ -68,17 +69,31 @@ def atomic_write_json(path: str | os.PathLike[str], data: Any) -> Path:
     return atomic_write_text(path, json.dumps(data, indent=2, ensure_ascii=False) + "\n")
 
 
+def read_bytes(
+    path: str | os.PathLike[str],
+    what: str = "file",
+    *,
+    error: type[PlannerError] = InputFileError,
+    suffix: str = ".json",
+    hint: str = "check the path",
+) -> bytes:
+    """Read a whole file, raising ``error`` that names the file when it is missing,
+    a directory, or unreadable."""
+    p = Path(path)
+    if not p.exists():
+        raise error(f"{what} '{p}' does not exist: {hint}.")
+    if p.is_dir():
+        raise error(f"{what} '{p}' is a directory: give the path of a {suffix} file inside it.")
+    try:
+        return p.read_bytes()
+    except OSError as exc:
+        raise error(f"{what} '{p}' cannot be read: {exc.strerror or exc}.") from None
+
+
 def read_json(path: str | os.PathLike[str], what: str = "file") -> Any:
     """Read a JSON file, raising :class:`InputFileError` that names the file and the problem."""
     p = Path(path)
-    if not p.exists():
-        raise InputFileError(f"{what} '{p}' does not exist: check the path.")
-    if p.is_dir():
-        raise InputFileError(f"{what} '{p}' is a directory: give the path of a .json file inside it.")
-    try:
-        raw = p.read_bytes()
-    except OSError as exc:
-        raise InputFileError(f"{what} '{p}' cannot be read: {exc.strerror or exc}.") from None
+    raw = read_bytes(p, what)
     if not raw.strip():
         raise InputFileError(f"{what} '{p}' is empty: expected a JSON document.")
     try:

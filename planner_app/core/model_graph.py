@@ -45,7 +45,7 @@ import networkx as nx
 import numpy as np
 import onnx
 
-from planner_app.core.fileio import sha256_bytes
+from planner_app.core.fileio import read_bytes, sha256_bytes
 from planner_app.core.model_analysis import Cut, Unit, analyse, outer_scope_inputs
 from planner_app.core.model_loading import ModelError, prepare_model, random_inputs
 from planner_app.core.progress import CancelToken, ProgressCallback, report
@@ -222,14 +222,8 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, P
         path = sample_model_path(sample)
         return path.read_bytes(), path, name or sample
     path = Path(text)
-    if not path.exists():
-        raise ModelError(f"model '{path}' does not exist: check the path (or use sample:NAME for a sample).")
-    if path.is_dir():
-        raise ModelError(f"model '{path}' is a directory: give the path of a .onnx file inside it.")
-    try:
-        data = path.read_bytes()
-    except OSError as exc:
-        raise ModelError(f"model '{path}' cannot be read: {exc.strerror or exc}.") from None
+    data = read_bytes(path, "model", error=ModelError, suffix=".onnx",
+                      hint="check the path (or use sample:NAME for a sample)")
     return data, path, name or path.stem
 
 
