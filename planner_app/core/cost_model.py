@@ -8,7 +8,10 @@ station's device to the next one's.
 The figures, and the model behind each:
 
 - **latency_ms** — the critical path of one request when the system is idle:
-  every part's compute (``TimeTable.ms``) plus every message. A message costs
+  every part's compute (``TimeTable.ms``, plus ``PART_OVERHEAD_MS`` — or the
+  problem's ``part_overhead_ms`` — per part: each part is one session call on
+  its device; the overhead also counts in the device's busy time, hence in
+  cost, energy and throughput) plus every message. A message costs
   ``route latency + wire bytes·8 / bottleneck bandwidth + MESSAGE_OVERHEAD_MS +
   (encode + decode ms per MB)·MB``. Wire bytes are the cut set's bytes times the
   codec's ``wire_ratio``. Parts run one after another (as the chained ONNX parts
@@ -44,6 +47,7 @@ from __future__ import annotations
 
 __all__ = [
     "MESSAGE_OVERHEAD_MS",
+    "PART_OVERHEAD_MS",
     "PartPrediction",
     "TransferPrediction",
     "Prediction",
@@ -58,7 +62,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from planner_app.core.errors import PlannerError
-from planner_app.core.problem import Placement, PlanningProblem
+from planner_app.core.problem import PART_OVERHEAD_MS, Placement, PlanningProblem
 
 #: fixed cost of one message (serialization, framing, one RPC round on a LAN); ms
 MESSAGE_OVERHEAD_MS = 0.5
@@ -140,10 +144,13 @@ class PartPrediction:
     device: str
     level: str
     unit_ids: list[int]
+    #: the units' compute plus ``overhead_ms``
     compute_ms: float
     weights_bytes: float
     peak_activation_bytes: float
     provenance: str
+    #: the fixed cost of running the part (one session call)
+    overhead_ms: float = 0.0
 
 
 @dataclass
@@ -269,10 +276,11 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     weights: dict[str, float] = {}
     peak_act: dict[str, float] = {}
     provs: set[str] = set()
+    overhead = problem.overhead_ms
     for pi, (start, end, dev, lvl) in enumerate(placement.parts()):
         d, li = dev_index[dev], lvl_index[lvl]
         times = problem.ms[start:end, d, li]
-        compute = float(times.sum())
+        compute = float(times.sum()) + overhead
         if not math.isfinite(compute):
             bad = [s.unit_names[start + i] for i, t in enumerate(times) if not math.isfinite(t)]
             violate("runnable", f"units {', '.join(bad[:5])} cannot run at level {lvl} on {dev}", 1.0)
@@ -280,7 +288,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         act = float(problem.activation_bytes[start:end].max())
         prov = tt.provenance_of(dev, lvl)
         provs.add(prov)
-        parts.append(PartPrediction(pi, dev, lvl, list(range(start, end)), compute, w, act, prov))
+        parts.append(PartPrediction(pi, dev, lvl, list(range(start, end)), compute, w, act, prov, overhead))
         busy[dev] = busy.get(dev, 0.0) + compute
         weights[dev] = weights.get(dev, 0.0) + w
         peak_act[dev] = max(peak_act.get(dev, 0.0), act)
@@ -397,7 +405,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     provenance = {
         "compute_ms": f"{compute_prov} (time table: {', '.join(measured)})",
         "transfer_ms": f"computed from topology routes + {MESSAGE_OVERHEAD_MS} ms per message",
-        "latency_ms": f"{compute_prov} compute + computed transfers",
+        "latency_ms": f"{compute_prov} compute + {overhead:g} ms per part + computed transfers",
         "queueing_ms": "M/D/1 model at the workload rate",
         "throughput_rps": "computed: busiest device or link direction",
         "cost_usd_per_1k": "computed from device $/hour and link $/GB",

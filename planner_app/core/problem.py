@@ -40,6 +40,9 @@ __all__ = [
     "Placement",
     "ProblemError",
     "objective_weights",
+    "PART_OVERHEAD_MS",
+    "TIE_BREAKERS",
+    "lex_better",
 ]
 
 import math
@@ -62,6 +65,31 @@ OBJECTIVE_METRICS: dict[str, str] = {
     "bandwidth": "link_bytes_per_request",
     "energy": "energy_mj_per_request",
 }
+
+#: fixed cost of running one part (one onnxruntime session call on its device), in ms, when the
+#: problem gives none (``PlanningProblem.part_overhead_ms``; profiling measures it as
+#: ``LevelProfile.overhead_ms``, typically 0.05-0.3 ms). Counted in latency and device busy time.
+PART_OVERHEAD_MS = 0.1
+
+#: what breaks ties of the objective, in order: latency, then bytes on links, then number of parts
+TIE_BREAKERS = ("latency_ms", "link_bytes_per_request", "n_parts")
+
+#: relative tolerance under which two figures count as equal when breaking ties
+TIE_RTOL = 1e-9
+
+
+def lex_better(a: Sequence[float], b: Sequence[float], rtol: float = TIE_RTOL) -> bool:
+    """Key ``a`` is strictly better than ``b``: lexicographic, components equal within ``rtol``."""
+    for x, y in zip(a, b, strict=True):
+        if x == y:
+            continue
+        tol = rtol * max(abs(x), abs(y)) if math.isfinite(x) and math.isfinite(y) else 0.0
+        if x < y - tol:
+            return True
+        if x > y + tol:
+            return False
+    return False
+
 
 #: the order in which constraints are added when looking for the one that fails first
 CONSTRAINT_ORDER = ("runnable", "pinned", "privacy", "memory", "capacity", "fidelity", "slo", "cost")
@@ -335,6 +363,8 @@ class PlanningProblem:
     ms: np.ndarray
     param_bytes: np.ndarray
     activation_bytes: np.ndarray
+    #: fixed ms of running one part (see ``PART_OVERHEAD_MS``, the default); e.g. from a profile
+    part_overhead_ms: float | None = None
 
     @classmethod
     def build(
@@ -349,12 +379,16 @@ class PlanningProblem:
         objective: str | Mapping[str, float] = "latency",
         candidate_devices: Sequence[str] | None = None,
         levels: Sequence[str] | None = None,
+        part_overhead_ms: float | None = None,
     ) -> PlanningProblem:
         """Check the inputs fit together and pre-compute routes.
 
         ``codecs``: names from ``DEFAULT_CUT_CODECS`` or CutCodec records (default: all three).
         ``constraints``: default :meth:`Constraints.from_workload`.
+        ``part_overhead_ms``: fixed ms per part (default ``PART_OVERHEAD_MS``).
         """
+        if part_overhead_ms is not None and not (part_overhead_ms >= 0 and math.isfinite(part_overhead_ms)):
+            raise ProblemError(f"part_overhead_ms is {part_overhead_ms}; it must be finite and >= 0")
         if not isinstance(workload, Workload):
             workload = topology.workload(workload)
         objective_weights(objective)
@@ -424,7 +458,7 @@ class PlanningProblem:
         act = (np.asarray(time_table.activation_bytes, float) if time_table.activation_bytes is not None
                else structure.activation_bytes)
         return cls(topology, workload, structure, time_table, codec_map, cons, objective,
-                   devices, lv, routes, ms, pb, np.asarray(act, float))
+                   devices, lv, routes, ms, pb, np.asarray(act, float), part_overhead_ms)
 
     # -- derived views --------------------------------------------------------------
     @property
@@ -442,6 +476,11 @@ class PlanningProblem:
     @property
     def rate_rps(self) -> float:
         return float(self.workload.rate_rps)
+
+    @property
+    def overhead_ms(self) -> float:
+        """Fixed ms of one part: ``part_overhead_ms``, or ``PART_OVERHEAD_MS`` when not given."""
+        return float(PART_OVERHEAD_MS if self.part_overhead_ms is None else self.part_overhead_ms)
 
     @property
     def weights(self) -> dict[str, float]:
@@ -531,3 +570,13 @@ class PlanningProblem:
     def objective_value(self, prediction: Any) -> float:
         """The scalar the solvers minimise, from a :class:`Prediction`."""
         return float(sum(w * getattr(prediction, OBJECTIVE_METRICS[k]) for k, w in self.weights.items()))
+
+    def objective_key(self, prediction: Any) -> tuple[float, float, float, float]:
+        """What every solver minimises, lexicographically: the objective, then the tie-breakers.
+
+        Among plans of equal objective (within ``TIE_RTOL``, see :func:`lex_better`) the one
+        with the lowest latency wins, then the fewest bytes on links, then the fewest parts:
+        a plan is never dominated by another plan with the same objective value.
+        """
+        return (self.objective_value(prediction), float(prediction.latency_ms),
+                float(prediction.link_bytes_per_request), float(len(prediction.parts)))

@@ -8,7 +8,12 @@ import math
 import numpy as np
 import pytest
 
-from planner_app.core.cost_model import MESSAGE_OVERHEAD_MS, PlacementError, evaluate
+from planner_app.core.cost_model import (
+    MESSAGE_OVERHEAD_MS,
+    PART_OVERHEAD_MS,
+    PlacementError,
+    evaluate,
+)
 from planner_app.core.problem import (
     Constraints,
     ModelStructure,
@@ -49,6 +54,7 @@ def _table(levels=("fp32",), fidelity=None) -> TimeTable:
 
 
 def _problem(**kw) -> PlanningProblem:
+    kw.setdefault("part_overhead_ms", 0.0)  # the hand figures below leave the per-part overhead out
     topo = kw.pop("topology", None) or _topology()
     return PlanningProblem.build(topo, None, _model(), kw.pop("table", None) or _table(),
                                  codecs=kw.pop("codecs", ["none"]), **kw)
@@ -83,6 +89,26 @@ def test_hand_computed_split():
     assert pred.latency_at_rate_ms == pytest.approx(pred.latency_ms + q)
     assert pred.fidelity == 1.0 and pred.feasible and pred.violations == []
     assert [(p.device, p.unit_ids, p.provenance) for p in pred.parts] == [("cam", [0], "measured-local"), ("cloud", [1], "estimated")]
+
+
+def test_part_overhead_counts_once_per_part_in_latency_busy_time_cost_and_energy():
+    assert PART_OVERHEAD_MS > 0
+    table = _table(("fp32", "int8"))
+    base = evaluate(SPLIT, _problem(table=table))
+    pred = evaluate(SPLIT, _problem(table=table, part_overhead_ms=0.25))
+    assert pred.latency_ms == pytest.approx(base.latency_ms + 2 * 0.25, rel=1e-12)  # two parts
+    assert [p.overhead_ms for p in pred.parts] == [0.25, 0.25]
+    assert pred.device_busy_ms == pytest.approx({"cam": 4.25, "cloud": 1.25})
+    assert pred.cost_usd_per_1k == pytest.approx(base.cost_usd_per_1k + 0.25 * 3.6 / 3.6e6 * 1000, rel=1e-12)
+    assert pred.energy_mj_per_request == pytest.approx(base.energy_mj_per_request + 0.25 * 2.0, rel=1e-12)
+    # a part is a run on one device at one level: a level change on the camera is a second part there
+    flip = Placement(("cam", "cam"), ("fp32", "int8"))
+    assert len(evaluate(flip, _problem(table=table, part_overhead_ms=0.25)).parts) == 2
+    assert evaluate(flip, _problem(table=table, part_overhead_ms=0.25)).device_busy_ms["cam"] == pytest.approx(4 + 3 + 2 * 0.25)
+    # the default
+    assert _problem(part_overhead_ms=None).overhead_ms == PART_OVERHEAD_MS
+    with pytest.raises(ProblemError, match="part_overhead_ms"):
+        _problem(part_overhead_ms=-1.0)
 
 
 def test_all_local_sends_nothing():

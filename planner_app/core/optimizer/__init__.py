@@ -62,6 +62,7 @@ from planner_app.core.problem import (
     Placement,
     PlanningProblem,
     ProblemError,
+    lex_better,
 )
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
@@ -238,7 +239,8 @@ def optimize(
     value = problem.objective_value(pred)
     for b in base:
         bv = problem.objective_value(b.prediction)
-        if b.prediction.feasible and bv < value * (1 - 1e-9):
+        # ties on the objective go to the lower latency, then fewer bytes, then fewer parts
+        if b.prediction.feasible and lex_better(problem.objective_key(b.prediction), problem.objective_key(pred)):
             notes.append(f"baseline {b.name} ({bv:.6g}) beat the {used} plan ({value:.6g}), which searched "
                          f"{scope}; the baseline's plan is returned")
             best, pred, value, used = b.placement, b.prediction, bv, f"baseline:{b.name}"

@@ -29,7 +29,7 @@ import networkx as nx
 import numpy as np
 
 from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
-from planner_app.core.problem import Placement, PlanningProblem
+from planner_app.core.problem import Placement, PlanningProblem, lex_better
 from planner_app.core.progress import CancelToken
 
 
@@ -43,8 +43,10 @@ class BaselineResult:
     prediction: Prediction
 
 
-def _rank(problem: PlanningProblem, pred: Prediction) -> tuple[int, float, float]:
-    return (0 if pred.feasible else 1, pred.total_violation if not pred.feasible else 0.0, problem.objective_value(pred))
+def _rank(problem: PlanningProblem, pred: Prediction) -> tuple[float, ...]:
+    """Feasible first, then the least violation, then :meth:`PlanningProblem.objective_key`."""
+    return (0 if pred.feasible else 1, pred.total_violation if not pred.feasible else 0.0,
+            *problem.objective_key(pred))
 
 
 def _best_uniform(problem: PlanningProblem, device: str) -> tuple[Placement, Prediction] | None:
@@ -52,7 +54,7 @@ def _best_uniform(problem: PlanningProblem, device: str) -> tuple[Placement, Pre
     for lv in problem.levels:
         p = Placement.uniform(problem.n_units, device, lv)
         pred = evaluate(p, problem)
-        if best is None or _rank(problem, pred) < _rank(problem, best[1]):
+        if best is None or lex_better(_rank(problem, pred), _rank(problem, best[1])):
             best = (p, pred)
     return best
 
@@ -85,7 +87,7 @@ def _best_split(problem: PlanningProblem, cancel: CancelToken | None) -> tuple[P
             if res.best is None:
                 continue
             pred = evaluate(res.best, problem)
-            if best is None or _rank(problem, pred) < _rank(problem, best[1]):
+            if best is None or lex_better(_rank(problem, pred), _rank(problem, best[1])):
                 best = (res.best, pred, d)
     return best
 
@@ -157,7 +159,7 @@ def compute_baselines(problem: PlanningProblem, cancel: CancelToken | None = Non
                     continue
                 q = _dads(problem, other, lv)
                 qp = evaluate(q, problem)
-                if best_dads is None or _rank(problem, qp) < _rank(problem, best_dads[1]):
+                if best_dads is None or lex_better(_rank(problem, qp), _rank(problem, best_dads[1])):
                     best_dads = (q, qp)
             if best_dads is not None:
                 out.append(BaselineResult("dads-min-cut", f"DADS-style min-cut between {src} and {other}", *best_dads))

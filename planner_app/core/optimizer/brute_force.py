@@ -23,7 +23,7 @@ import numpy as np
 
 from planner_app.core.cost_model import Prediction, evaluate
 from planner_app.core.optimizer.pareto import criteria_vector, nondominated
-from planner_app.core.problem import Placement, PlanningProblem, ProblemError
+from planner_app.core.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.progress import CancelToken
 
 #: refuse spaces larger than this many placements
@@ -106,8 +106,9 @@ def _canonical(p: Placement, pred: Prediction) -> bool:
 def brute_force(
     problem: PlanningProblem, space: str = "general", pareto: bool = False, cancel: CancelToken | None = None
 ) -> BruteForceResult:
-    """Evaluate every placement; the best by the problem's objective, ties to the first."""
-    best: tuple[float, Placement, Prediction] | None = None
+    """Evaluate every placement; the best by :meth:`PlanningProblem.objective_key` (the objective,
+    then latency, bytes on links and parts), remaining ties to the first."""
+    best: tuple[tuple[float, ...], Placement, Prediction] | None = None
     evaluated: list[tuple[Placement, Prediction]] = []
     for i, p in enumerate(enumerate_placements(problem, space)):
         if cancel is not None and i % 512 == 0:
@@ -118,9 +119,9 @@ def brute_force(
         evaluated.append((p, pred))
         if not pred.feasible:
             continue
-        v = problem.objective_value(pred)
-        if best is None or v < best[0]:
-            best = (v, p, pred)
+        key = problem.objective_key(pred)
+        if best is None or lex_better(key, best[0]):
+            best = (key, p, pred)
     front: list[tuple[Placement, Prediction]] = []
     if pareto:
         feas = [(p, pr) for p, pr in evaluated if pr.feasible]
@@ -129,4 +130,4 @@ def brute_force(
             front = [feas[i] for i in nondominated(pts)]
     if best is None:
         return BruteForceResult(None, None, float("inf"), evaluated, front)
-    return BruteForceResult(best[1], best[2], best[0], evaluated, front)
+    return BruteForceResult(best[1], best[2], best[0][0], evaluated, front)

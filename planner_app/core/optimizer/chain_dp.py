@@ -36,11 +36,47 @@ import numpy as np
 from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
 from planner_app.core.optimizer.brute_force import chain_routes
 from planner_app.core.optimizer.pareto import criteria_vector, nondominated
-from planner_app.core.problem import Placement, PlanningProblem
+from planner_app.core.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
-_ADDITIVE = ("latency", "cost", "bytes", "energy")
+_ADDITIVE = ("latency", "cost", "bytes", "energy", "parts")
 _TOL = 1 + 1e-9
+#: relative tolerance of tie-breaking inside the DP's steps (the final pick uses ``lex_better``'s)
+_STEP_RTOL = 1e-12
+
+
+def _lexargmin(A: np.ndarray, axis: int, rtol: float = _STEP_RTOL) -> np.ndarray:
+    """Index of the lexicographically smallest vector along ``axis`` (vectors on the last axis).
+
+    Components within ``rtol`` of the smallest count as equal and the next component decides.
+    """
+    mask = np.ones(A.shape[:-1], dtype=bool)
+    for c in range(A.shape[-1]):
+        col = np.where(mask, A[..., c], np.inf)
+        m = col.min(axis=axis, keepdims=True)
+        tol = np.where(np.isfinite(m), rtol * np.abs(m), 0.0)
+        mask &= col <= m + tol
+    return mask.argmax(axis=axis)
+
+
+def _lexle(a: np.ndarray, b: np.ndarray, rtol: float = _STEP_RTOL) -> np.ndarray:
+    """``a <= b`` lexicographically (vectors on the last axis; equal within ``rtol``)."""
+    out = np.zeros(a.shape[:-1], dtype=bool)
+    open_ = np.ones(a.shape[:-1], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for c in range(a.shape[-1]):
+            x, y = a[..., c], b[..., c]
+            big = np.maximum(np.abs(x), np.abs(y))
+            tol = np.where(np.isfinite(big), rtol * big, 0.0)
+            lt, gt = x < y - tol, x > y + tol
+            out |= open_ & lt
+            open_ &= ~(lt | gt)
+    return out | open_
+
+
+def _lexlt(a: np.ndarray, b: np.ndarray, rtol: float = _STEP_RTOL) -> np.ndarray:
+    """``a < b`` lexicographically (see :func:`_lexle`)."""
+    return ~_lexle(b, a, rtol)
 
 
 @dataclass
@@ -89,7 +125,7 @@ class _Columns:
     """Which label components a run needs, and where they sit."""
 
     def __init__(self, problem: PlanningProblem, pareto: bool, need_bott: bool, mem: bool, busy: bool,
-                 fid: bool) -> None:
+                 fid: bool, ties: bool = False) -> None:
         weights = problem.weights
         c = problem.constraints
         names: list[str] = []
@@ -123,6 +159,16 @@ class _Columns:
             # level, a later start means fewer units: less of every resource), so labels compare on
             # -start instead of on each resource: one column, not three, in every dominance test
             names.append("kstart")
+        #: columns that only break ties of the objective (latency, bytes, parts), in key order
+        self.n_base = len(names)
+        self.tie_cols: list[int] = []
+        if ties and not pareto:
+            for t in ("latency", "bytes", "parts"):
+                if t == self.obj_metric:
+                    continue
+                if t not in names:
+                    names.append(t)
+                self.tie_cols.append(names.index(t))
         self.names = names
         self.idx = {n: i for i, n in enumerate(names)}
         self.add = [i for i, n in enumerate(names) if n in _ADDITIVE or n == "obj"]
@@ -171,6 +217,26 @@ def _unit_deltas(problem: PlanningProblem, cols: _Columns, stations: list[str]) 
         # unrunnable units poison every column so the label is dropped
         U[:, j][~np.isfinite(raw)] = np.inf
     return U
+
+
+def _overhead_deltas(problem: PlanningProblem, cols: _Columns, stations: list[str]) -> np.ndarray:
+    """``OH[j]``: what opening a stage (one part: a session call) on station j adds to each column."""
+    oh = problem.overhead_ms
+    OH = np.zeros((len(stations), len(cols)))
+    w = cols.weights
+    for j, dev_id in enumerate(stations):
+        dev = problem.device_records[dev_id]
+        per = {"latency": oh, "cost": oh * dev.cost_usd_per_hour / 3.6e6 * 1000.0, "bytes": 0.0,
+               "energy": oh * (dev.power_active_w if dev.battery else 0.0), "parts": 1.0}
+        for name, ci in cols.idx.items():
+            if name in per:
+                OH[j, ci] = per[name]
+            elif name == "obj":
+                OH[j, ci] = sum(w.get(k, 0.0) * per[m] for k, m in
+                               (("latency", "latency"), ("cost", "cost"), ("bandwidth", "bytes"), ("energy", "energy")))
+            elif name == "sbusy":
+                OH[j, ci] = oh
+    return OH
 
 
 def _message(problem: PlanningProblem, cols: _Columns, a: str, b: str, codec: str, private: np.ndarray):
@@ -237,6 +303,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
     idx = cols.idx
     private = problem.private_cut_mask()
     U = _unit_deltas(problem, cols, stations)
+    OH = _overhead_deltas(problem, cols, stations)
     dindex = {d: i for i, d in enumerate(problem.devices)}
     ms_st = problem.ms[:, [dindex[d] for d in stations], :]
     pb = problem.param_bytes
@@ -267,7 +334,8 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
 
     kcol = idx.get("kstart")
 
-    def open_stage(L: np.ndarray, li: int, i: int) -> np.ndarray:
+    def open_stage(L: np.ndarray, li: int, i: int, j: int) -> np.ndarray:
+        L += OH[j]
         if has_fid:
             L[:, idx["negfid"]] = np.maximum(L[:, idx["negfid"]], -fid[li])
         if kcol is not None:
@@ -355,7 +423,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
                 bi.append(np.arange(len(prev)))
             if j in arrivals:
                 A, S, Ix = arrivals[j]
-                parts.append(add_unit(open_stage(A.copy(), li, i), i, j, li))
+                parts.append(add_unit(open_stage(A.copy(), li, i, j), i, j, li))
                 bs.append(S)
                 bi.append(Ix)
             if not parts:
@@ -392,25 +460,33 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
 
 def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
                 cancel: CancelToken | None):
-    """The one-column case vectorised over states: one best value per (station, level)."""
+    """The one-objective case vectorised over states: one best key per (station, level).
+
+    The key is the objective column then the tie-breaking columns (``cols.tie_cols``), compared
+    lexicographically: every column is additive, so the lexicographic order is kept by adding
+    and the DP stays exact for it. Returns final keys ``(m, 1 + ties)``.
+    """
     n = problem.n_units
     nl = len(problem.levels)
     R = len(stations)
+    key = [0, *cols.tie_cols]
+    K = len(key)
     private = problem.private_cut_mask()
-    U = _unit_deltas(problem, cols, stations)[:, :, :, 0]  # (n, R, L)
+    U = _unit_deltas(problem, cols, stations)[:, :, :, key]  # (n, R, L, K)
+    OH = _overhead_deltas(problem, cols, stations)[:, key]  # (R, K)
     bad_level = ~np.array(levels_ok)
     U[:, :, bad_level] = np.inf
     pins = {int(u): d for u, d in problem.constraints.pinned_units.items()}
     for u, d in pins.items():
         U[u, [j for j in range(R) if stations[j] != d], :] = np.inf
-    M = np.full((n + 1, R, R), np.inf)
+    M = np.full((n + 1, R, R, K), np.inf)
     for j0 in range(R):
         for j in range(j0 + 1, R):
             D, _, ok = _message(problem, cols, stations[j0], stations[j], codec, private)
-            M[:, j0, j] = np.where(ok, D[:, 0], np.inf)
-    init = np.array([np.where(ok[0], D[0, 0], np.inf) for D, _, ok in
+            M[:, j0, j] = np.where(ok[:, None], D[:, key], np.inf)
+    init = np.array([np.where(ok[0], D[0, key], np.inf) for D, _, ok in
                      (_message(problem, cols, problem.source, st, codec, private) for st in stations)])
-    final = np.array([np.where(ok[n], D[n, 0], np.inf) for D, _, ok in
+    final = np.array([np.where(ok[n], D[n, key], np.inf) for D, _, ok in
                       (_message(problem, cols, st, problem.result_device, codec, private) for st in stations)])
     c = problem.constraints
     limit = math.inf
@@ -418,53 +494,61 @@ def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols:
         limit = c.slo_ms * _TOL
     if cols.names[0] == "cost" and c.max_cost_usd_per_1k is not None:
         limit = c.max_cost_usd_per_1k * _TOL
-    val = init[:, None] + U[0]
-    val[val > limit] = np.inf
+
+    def cap(v: np.ndarray) -> np.ndarray:
+        v[v[..., 0] > limit] = np.inf
+        return v
+
+    val = cap(init[:, None, :] + OH[:, None, :] + U[0])  # (R, L, K)
     history = [np.full((R, nl), -1, dtype=np.int64)]
     state_id = np.arange(R * nl).reshape(R, nl)
+    ar = np.arange(R)
     for i in range(1, n):
         if cancel is not None and i % 64 == 0:
             cancel.raise_if_cancelled()
         stay = val + U[i]
-        bl = val.argmin(axis=1)
-        bv = val[np.arange(R), bl]
-        cand = bv[:, None] + M[i]  # (j0, j)
-        sj = cand.argmin(axis=0)
-        sv = cand[sj, np.arange(R)]
-        arrive = sv[:, None] + U[i]
-        take_stay = stay <= arrive
-        val = np.where(take_stay, stay, arrive)
-        val[val > limit] = np.inf
+        bl = _lexargmin(val, axis=1)  # best level of each station
+        bv = val[ar, bl]  # (R, K)
+        cand = bv[:, None, :] + M[i]  # (j0, j, K)
+        sj = _lexargmin(cand, axis=0)
+        sv = cand[sj, ar]  # (R, K)
+        arrive = sv[:, None, :] + OH[:, None, :] + U[i]
+        take_stay = _lexle(stay, arrive)
+        val = cap(np.where(take_stay[..., None], stay, arrive))
         src_state = (sj * nl + bl[sj])[:, None]
         history.append(np.where(take_stay, state_id, np.broadcast_to(src_state, (R, nl))))
-    fin = val + final[:, None]
-    fin[fin > limit] = np.inf
-    flat = fin.ravel()
-    finite = np.isfinite(flat)
+    fin = cap(val + final[:, None, :])
+    flat = fin.reshape(R * nl, K)
+    finite = np.isfinite(flat[:, 0])
     if not finite.any():
-        return np.zeros((0, 1)), np.zeros(0, int), np.zeros(0, int), history
+        return np.zeros((0, K)), np.zeros(0, int), np.zeros(0, int), history
     states = np.nonzero(finite)[0]
-    return flat[states][:, None], states, np.zeros(len(states), dtype=np.int64), history
+    return flat[states], states, np.zeros(len(states), dtype=np.int64), history
 
 
 def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
                 check_mem: bool, check_busy: bool, cancel: CancelToken | None) -> tuple[Placement, float] | None:
-    """One-column DP over whole stages, for when memory or utilization limits can bind.
+    """One-objective DP over whole stages, for when memory or utilization limits can bind.
 
-    ``V[j][k]``: best value with units ``< k`` done and the last stage on station
+    ``V[j][k]``: best key with units ``< k`` done and the last stage on station
     ``j``; a stage ``[k, k')`` is checked as a whole (weights + peak activation,
-    busy time, pins, runnable), so those limits need no label columns.
+    busy time, pins, runnable), so those limits need no label columns. Keys are
+    the objective then ``cols.tie_cols``, compared lexicographically.
     """
     n = problem.n_units
     nl = len(problem.levels)
     R = len(stations)
+    key = [0, *cols.tie_cols]
+    K = len(key)
     private = problem.private_cut_mask()
-    U = _unit_deltas(problem, cols, stations)[:, :, :, 0]  # (n, R, L), inf where unrunnable
+    U = _unit_deltas(problem, cols, stations)[:, :, :, key]  # (n, R, L, K), inf where unrunnable
+    OH = _overhead_deltas(problem, cols, stations)[:, key]  # (R, K)
+    oh = problem.overhead_ms
     dindex = {d: i for i, d in enumerate(problem.devices)}
     ms = problem.ms[:, [dindex[d] for d in stations], :]
-    finite = np.isfinite(U)
+    finite = np.isfinite(U[..., 0])
     zero_pad = np.zeros((1, R, nl))
-    P = np.concatenate([zero_pad, np.cumsum(np.where(finite, U, 0.0), axis=0)])  # (n+1, R, L)
+    P = np.concatenate([np.zeros((1, R, nl, K)), np.cumsum(np.where(finite[..., None], U, 0.0), axis=0)])
     BAD = np.concatenate([zero_pad, np.cumsum(~finite, axis=0)])
     BZ = np.concatenate([zero_pad, np.cumsum(np.where(np.isfinite(ms), ms, 0.0), axis=0)])
     W = np.concatenate([np.zeros((1, nl)), np.cumsum(problem.param_bytes, axis=0)])  # (n+1, L)
@@ -480,14 +564,14 @@ def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols:
         act_max = np.full((n + 1, n + 1), np.inf)
         for k in range(n):
             act_max[k, k + 1:] = np.maximum.accumulate(act[k:])
-    M = np.full((n + 1, R, R), np.inf)
+    M = np.full((n + 1, R, R, K), np.inf)
     for j0 in range(R):
         for j in range(j0 + 1, R):
             D, _, ok = _message(problem, cols, stations[j0], stations[j], codec, private)
-            M[:, j0, j] = np.where(ok, D[:, 0], np.inf)
-    init = [np.where(ok[0], D[0, 0], np.inf) for D, _, ok in
+            M[:, j0, j] = np.where(ok[:, None], D[:, key], np.inf)
+    init = [np.where(ok[0], D[0, key], np.inf) for D, _, ok in
             (_message(problem, cols, problem.source, st, codec, private) for st in stations)]
-    final = [np.where(ok[n], D[n, 0], np.inf) for D, _, ok in
+    final = [np.where(ok[n], D[n, key], np.inf) for D, _, ok in
              (_message(problem, cols, st, problem.result_device, codec, private) for st in stations)]
     c = problem.constraints
     limit = math.inf
@@ -498,23 +582,23 @@ def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols:
     rate = problem.rate_rps
     ks = np.arange(n + 1)
     upper = ks[:, None] < ks[None, :]  # a stage [k, k') is not empty
-    V = np.full((R, n + 1), np.inf)
+    V = np.full((R, n + 1, K), np.inf)
     back_stage = np.zeros((R, n + 1, 2), dtype=np.int64)  # (k, level) of the stage ending at k'
     back_from = np.full((R, n + 1), -1, dtype=np.int64)  # station before stage start k (-1 = source)
     for j in range(R):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        A = np.full(n + 1, np.inf)
+        A = np.full((n + 1, K), np.inf)
         A[0] = init[j]
         src = np.full(n + 1, -1, dtype=np.int64)
         for j0 in range(j):
             cand = V[j0] + M[:, j0, j]
-            better = cand < A
-            A = np.where(better, cand, A)
+            better = _lexlt(cand, A)
+            A = np.where(better[:, None], cand, A)
             src = np.where(better, j0, src)
-        if not np.isfinite(A).any():
+        if not np.isfinite(A[:, 0]).any():
             continue
-        best = np.full(n + 1, np.inf)
+        best = np.full((n + 1, K), np.inf)
         arg = np.zeros((n + 1, 2), dtype=np.int64)
         limit_mem = problem.memory_limit_bytes(stations[j])
         for li in range(nl):
@@ -523,25 +607,34 @@ def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols:
             ok = upper & (BAD[:, j, li][:, None] == BAD[:, j, li][None, :])
             ok &= PIN[:, j][:, None] == PIN[:, j][None, :]
             if check_busy and c.capacity:
-                ok &= rate * (BZ[None, :, j, li] - BZ[:, j, li][:, None]) / 1000.0 < 1.0
+                ok &= rate * (BZ[None, :, j, li] - BZ[:, j, li][:, None] + oh) / 1000.0 < 1.0
             if act_max is not None:
                 ok &= (W[None, :, li] - W[:, li][:, None]) + act_max <= limit_mem
-            cost = np.where(ok, A[:, None] - P[:, j, li][:, None] + P[None, :, j, li], np.inf)
-            kbest = np.argmin(cost, axis=0)
-            vbest = cost[kbest, ks]
-            better = vbest < best
-            best = np.where(better, vbest, best)
+            # the objective column over every (start k, end k'); the tie columns only where it ties
+            start = A - P[:, j, li]  # (n+1, K)
+            prim = np.where(ok, start[:, 0][:, None] + P[None, :, j, li, 0] + OH[j, 0], np.inf)
+            pmin = prim.min(axis=0)
+            tied = prim <= pmin + np.where(np.isfinite(pmin), _STEP_RTOL * np.abs(pmin), 0.0)
+            kbest = tied.argmax(axis=0)
+            if K > 1:
+                multi = np.nonzero(tied.sum(axis=0) > 1)[0]
+                if len(multi):
+                    sub = np.where(tied[:, multi, None], start[:, None, :] + P[None, multi, j, li] + OH[j], np.inf)
+                    kbest[multi] = _lexargmin(sub, axis=0)
+            vbest = np.where(ok[kbest, ks][:, None], start[kbest] + P[ks, j, li] + OH[j], np.inf)
+            better = _lexlt(vbest, best)
+            best = np.where(better[:, None], vbest, best)
             arg[better] = np.stack([kbest[better], np.full(int(better.sum()), li)], axis=1)
-        best[best > limit] = np.inf
+        best[best[:, 0] > limit] = np.inf
         V[j] = best
         back_stage[j] = arg
         back_from[j] = src[arg[:, 0]]
     fin = np.array([V[j, n] + final[j] for j in range(R)])
-    fin[fin > limit] = np.inf
-    if not np.isfinite(fin).any():
+    fin[fin[:, 0] > limit] = np.inf
+    if not np.isfinite(fin[:, 0]).any():
         return None
-    j = int(np.argmin(fin))
-    value = float(fin[j])
+    j = int(_lexargmin(fin, axis=0))
+    value = float(fin[j, 0])
     devs: list[str] = [""] * n
     lvls: list[str] = [""] * n
     k_end = n
@@ -605,7 +698,7 @@ def _busy_may_bind(problem: PlanningProblem, stations: list[str]) -> bool:
     dindex = {d: i for i, d in enumerate(problem.devices)}
     for d in stations:
         ms = problem.ms[:, dindex[d], :]
-        worst = float(np.where(np.isfinite(ms), ms, 0.0).max(axis=1).sum())
+        worst = float(np.where(np.isfinite(ms), ms, 0.0).max(axis=1).sum()) + problem.overhead_ms
         if problem.rate_rps * worst / 1000.0 >= 1.0:
             return True
     return False
@@ -644,19 +737,19 @@ def solve_chain(
         if not any(levels_ok):
             continue
         mem, busy = _mem_may_bind(problem, stations), _busy_may_bind(problem, stations)
-        plain = _Columns(problem, False, need_bott, False, False, False)
-        if (mem or busy) and len(plain) == 1 and not need_bott:
+        plain = _Columns(problem, False, need_bott, False, False, False, ties=True)
+        if (mem or busy) and plain.n_base == 1 and not need_bott:
             # the stage-wise DP checks memory and utilization per stage without label columns
             found = _run_stages(problem, stations, codec, plain, levels_ok, mem, busy, cancel)
             if found is not None:
                 candidates.append(found)
             runs = [(True, _Columns(problem, True, False, mem, busy, distinct_fid))] if pareto else []
         else:
-            runs = [(False, _Columns(problem, False, need_bott, mem, busy, False))]
+            runs = [(False, _Columns(problem, False, need_bott, mem, busy, False, ties=True))]
             if pareto:
                 runs.append((True, _Columns(problem, True, False, mem, busy, distinct_fid)))
         for is_front, cols in runs:
-            scalar = len(cols) == 1 and not is_front and cols.names[0] in _ADDITIVE + ("obj",)
+            scalar = cols.n_base == 1 and not is_front and cols.names[0] in _ADDITIVE + ("obj",)
             if scalar:
                 L, S, Ix, hist = _run_scalar(problem, stations, codec, cols, levels_ok, cancel)
                 kept += n_units * len(stations) * len(problem.levels)
@@ -670,8 +763,10 @@ def solve_chain(
             if not len(L):
                 continue
             if scalar:
-                v = _scalar(cols, L)
-                k = int(np.argmin(v))
+                full = np.zeros((len(L), len(cols)))
+                full[:, [0, *cols.tie_cols]] = L
+                v = _scalar(cols, full)
+                k = int(_lexargmin(np.c_[v, L[:, 1:]], axis=0, rtol=TIE_RTOL))
                 candidates.append((_reconstruct_scalar(problem, stations, codec, hist, S[k]), float(v[k])))
                 continue
             if is_front:
@@ -680,17 +775,17 @@ def solve_chain(
                     front_points.append(_reconstruct(problem, stations, codec, hist, S[k], Ix[k]))
             else:
                 v = _scalar(cols, L)
-                k = int(np.argmin(v))
+                k = int(_lexargmin(np.c_[v, L[:, cols.tie_cols]], axis=0, rtol=TIE_RTOL))
                 candidates.append((_reconstruct(problem, stations, codec, hist, S[k], Ix[k]), float(v[k])))
     report(progress, 1.0, "chain DP done")
-    best: tuple[float, Placement, Prediction] | None = None
+    best: tuple[tuple[float, ...], Placement, Prediction] | None = None
     label_value = math.inf
     for p, lv in candidates:
         p = _canonical_codec(problem, p)
         pred = evaluate(p, problem)
-        v = problem.objective_value(pred)
-        if pred.feasible and (best is None or v < best[0]):
-            best = (v, p, pred)
+        key = problem.objective_key(pred)
+        if pred.feasible and (best is None or lex_better(key, best[0])):
+            best = (key, p, pred)
             label_value = lv
     front: list[tuple[Placement, Prediction]] = []
     front_points += [p for p, _ in seeds]
@@ -704,4 +799,4 @@ def solve_chain(
             front.sort(key=lambda x: x[1].latency_ms)
     if best is None:
         return ChainResult(None, None, math.inf, front, routes, exact, kept)
-    return ChainResult(best[1], best[2], best[0], front, routes, exact, kept, label_value)
+    return ChainResult(best[1], best[2], best[0][0], front, routes, exact, kept, label_value)

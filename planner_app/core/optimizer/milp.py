@@ -12,6 +12,15 @@ Variables (per workload, per cut codec tried):
   in ``x`` directly.
 - ``t`` (throughput objective): at least every device's and link direction's
   busy time per request; ``z[d]`` (memory): at least each unit activation on d.
+- ``s[i, d, l]`` in [0, 1]: a part starts at unit ``i`` on ``d`` at level ``l``
+  (``s ≥ x[i,d,l] − x[i−1,d,l]``; unit 0 starts one): each start pays the
+  per-part overhead (``PlanningProblem.overhead_ms``) in latency, busy time,
+  cost and energy, exactly as the cost model counts parts.
+
+Ties: the objective is minimised first; then, with the objective held at its
+optimum (within a relative 1e-9), latency, then bytes on links, then the
+number of parts — the same lexicographic key as
+:meth:`~planner_app.core.problem.PlanningProblem.objective_key`.
 
 The latency expression is exactly the cost model's (compute of every unit plus
 every message: parts run in unit order), so the MILP is exact over every
@@ -41,10 +50,12 @@ from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
 from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
-from planner_app.core.problem import Placement, PlanningProblem, ProblemError
+from planner_app.core.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 _METRICS = ("latency", "cost", "bandwidth", "energy")
+#: what breaks ties of the objective, in order (see ``PlanningProblem.objective_key``)
+_TIES = ("latency", "bandwidth", "parts")
 
 
 @dataclass
@@ -197,7 +208,7 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
     # one device and level per unit
     m.add_rows(x.reshape(n, D * L), 1.0, 1.0, 1.0)
     topo = p.topology
-    metric = {k: _Expr() for k in _METRICS}
+    metric = {k: _Expr() for k in (*_METRICS, "parts")}
     busy: dict[str, _Expr] = {d: _Expr() for d in p.devices}
     link_busy: dict[tuple[str, str, str], _Expr] = {}
     ms = np.where(finite, p.ms, 0.0)
@@ -209,6 +220,25 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
         if dev.battery:
             metric["energy"].add(ids, ms[:, d, :] * dev.power_active_w)
         busy[dv].add(ids, ms[:, d, :])
+    # part starts: unit 0 starts one; unit i does where its (device, level) differs from unit i-1's
+    oh = p.overhead_ms
+    if n > 1:
+        st = m.add_vars((n - 1) * D * L, integer=False).reshape(n - 1, D, L)
+        m.add_rows(np.stack([st, x[1:], x[:-1]], axis=-1).reshape(-1, 3), np.array([1.0, -1.0, 1.0]), 0.0, math.inf)
+        starts = [x[:1], st]
+    else:
+        starts = [x[:1]]
+    for sid in starts:
+        metric["parts"].add(sid, 1.0)
+        if oh > 0:
+            for d, dv in enumerate(p.devices):
+                dev = topo.device(dv)
+                ids = sid[:, d, :]
+                metric["latency"].add(ids, oh)
+                metric["cost"].add(ids, oh * dev.cost_usd_per_hour / 3.6e6 * 1000.0)
+                if dev.battery:
+                    metric["energy"].add(ids, oh * dev.power_active_w)
+                busy[dv].add(ids, oh)
     private = p.private_cut_mask()
 
     def message(k: int | np.ndarray, a: str, b: str, ids: np.ndarray) -> None:
@@ -287,7 +317,7 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
     return _Block(p, codec, x, metric, busy, link_busy, mem, t)
 
 
-def _objective(m: _Model, blocks: list[_Block]) -> np.ndarray:
+def _raw_objective(m: _Model, blocks: list[_Block]) -> np.ndarray:
     c = np.zeros(m.n)
     for b in blocks:
         w = b.problem.weights
@@ -297,6 +327,10 @@ def _objective(m: _Model, blocks: list[_Block]) -> np.ndarray:
                 np.add.at(c, i_, w[k] * c_)
         if b.t is not None:
             c[b.t] += w["throughput"]
+    return c
+
+
+def _scaled(c: np.ndarray) -> np.ndarray:
     scale = np.abs(c).max()
     # HiGHS stops within an absolute gap of 1e-6: scale so that is negligible for any figure
     return c * (1e4 / scale) if scale > 0 else c
@@ -355,8 +389,38 @@ def _solve_combo(problems: list[PlanningProblem], codecs: tuple[str, ...], time_
             i_, c_ = e.parts()
             m.add_row(i_, c_, -math.inf, problems[0].memory_limit_bytes(d))
     _capacity_rows(m, blocks)
-    res = m.solve(_objective(m, blocks), time_limit_s)
+    raw = _raw_objective(m, blocks)
+    res = m.solve(_scaled(raw), time_limit_s)
+    if res.status == 0 and res.x is not None and len(blocks) == 1:
+        res = _break_ties(m, blocks[0], raw, res, time_limit_s)
     return (blocks, res), _STATUS.get(res.status, str(res.status)), m
+
+
+def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res, time_limit_s: float):
+    """Hold each criterion at its optimum (relative 1e-9) and minimise the next: latency, bytes, parts."""
+    stages = [raw]
+    for k in _TIES:
+        if b.problem.weights == {k: b.problem.weights.get(k)}:
+            continue  # the objective itself
+        i_, c_ = b.metric[k].parts()
+        c = np.zeros(m.n)
+        np.add.at(c, i_, c_)
+        stages.append(c)
+    for prev, nxt in zip(stages, stages[1:], strict=False):
+        v = float(prev @ res.x)
+        big = float(np.abs(prev).max())
+        if big == 0:
+            continue
+        f = 1e4 / max(abs(v), big)
+        nz = np.nonzero(prev)[0]
+        m.add_row(nz, prev[nz] * f, -math.inf, f * v + max(1e-9 * abs(f * v), 1e-6))
+        if not np.abs(nxt).max() > 0:
+            continue
+        r2 = m.solve(_scaled(nxt), time_limit_s)
+        if r2.status != 0 or r2.x is None:
+            break  # keep the plan we have: it is optimal for the objective
+        res = r2
+    return res
 
 
 def solve_milp(
@@ -367,7 +431,7 @@ def solve_milp(
 ) -> MilpResult:
     """The exact best placement over every placement (one MILP per cut codec)."""
     t0 = time.perf_counter()
-    best: tuple[float, Placement, Prediction] | None = None
+    best: tuple[tuple[float, ...], Placement, Prediction] | None = None
     exact = True
     status = "infeasible"
     nv = nc = 0
@@ -391,15 +455,15 @@ def solve_milp(
             status = st
         pl = _decode(blocks[0], res.x)
         pred = evaluate(pl, problem)
-        v = problem.objective_value(pred)
-        if pred.feasible and (best is None or v < best[0]):
-            best = (v, pl, pred)
+        key = problem.objective_key(pred)
+        if pred.feasible and (best is None or lex_better(key, best[0])):
+            best = (key, pl, pred)
             status = "optimal" if exact else status
     report(progress, 1.0, "MILP done")
     ms = (time.perf_counter() - t0) * 1000.0
     if best is None:
         return MilpResult(None, None, math.inf, exact, status, ms, nv, nc)
-    return MilpResult(best[1], best[2], best[0], exact, status, ms, nv, nc)
+    return MilpResult(best[1], best[2], best[0][0], exact, status, ms, nv, nc)
 
 
 def solve_milp_joint(
