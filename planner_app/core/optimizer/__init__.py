@@ -241,7 +241,9 @@ def optimize(
         bv = problem.objective_value(b.prediction)
         # ties on the objective go to the lower latency, then fewer bytes, then fewer parts
         if b.prediction.feasible and lex_better(problem.objective_key(b.prediction), problem.objective_key(pred)):
-            notes.append(f"baseline {b.name} ({bv:.6g}) beat the {used} plan ({value:.6g}), which searched "
+            how = ("ties the objective with less latency, fewer link bytes or fewer parts than"
+                   if lex_better((bv,), (value,)) is False else "beat")
+            notes.append(f"baseline {b.name} ({bv:.6g}) {how} the {used} plan ({value:.6g}), which searched "
                          f"{scope}; the baseline's plan is returned")
             best, pred, value, used = b.placement, b.prediction, bv, f"baseline:{b.name}"
     if pareto and front:

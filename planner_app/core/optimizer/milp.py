@@ -390,14 +390,23 @@ def _solve_combo(problems: list[PlanningProblem], codecs: tuple[str, ...], time_
             m.add_row(i_, c_, -math.inf, problems[0].memory_limit_bytes(d))
     _capacity_rows(m, blocks)
     raw = _raw_objective(m, blocks)
+    t0 = time.perf_counter()
     res = m.solve(_scaled(raw), time_limit_s)
     if res.status == 0 and res.x is not None and len(blocks) == 1:
-        res = _break_ties(m, blocks[0], raw, res, time_limit_s)
+        # each tie-breaking solve gets at most as long as the main one took (at least 1 s)
+        tie_limit = min(time_limit_s, max(1.0, time.perf_counter() - t0))
+        res = _break_ties(m, blocks[0], raw, res, tie_limit)
     return (blocks, res), _STATUS.get(res.status, str(res.status)), m
 
 
 def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res, time_limit_s: float):
-    """Hold each criterion at its optimum (relative 1e-9) and minimise the next: latency, bytes, parts."""
+    """Hold each criterion at its optimum (relative 1e-9) and minimise the next: latency, bytes, parts.
+
+    A tie-breaking solve that stops early keeps its plan when it improves the criterion (it meets
+    the held rows, so the objective is still optimal); one that finds nothing ends the refinement.
+    The result keeps the main solve's status: the objective is proven optimal either way.
+    """
+    status = res.status
     stages = [raw]
     for k in _TIES:
         if b.problem.weights == {k: b.problem.weights.get(k)}:
@@ -417,9 +426,12 @@ def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res, time_limit_s: float)
         if not np.abs(nxt).max() > 0:
             continue
         r2 = m.solve(_scaled(nxt), time_limit_s)
-        if r2.status != 0 or r2.x is None:
+        if r2.x is None or float(nxt @ r2.x) > float(nxt @ res.x):
             break  # keep the plan we have: it is optimal for the objective
         res = r2
+        if r2.status != 0:
+            break  # the next criterion would be held at a value that is not its optimum
+    res.status = status
     return res
 
 
