@@ -722,6 +722,14 @@ def solve_chain(
             r = solve_chain(problem.with_changes(objective=name), cancel=cancel)
             if r.best is not None:
                 seeds.append((r.best, r.best_prediction))
+        # every one-part plan too: ties on those objectives go to the lowest latency, so the most
+        # faithful level (a front point of its own) is not always among the plans above
+        for dev in problem.devices:
+            for lvl in problem.levels:
+                q = Placement.uniform(problem.n_units, dev, lvl)
+                pr = evaluate(q, problem)
+                if pr.feasible:
+                    seeds.append((q, pr))
     front_points: list[Placement] = []
     exact = True
     kept = 0
