@@ -7,7 +7,10 @@ MILP otherwise (exact over every placement), and the DP again when the MILP
 would be too large (``MILP_AUTO_LIMIT``; the answer then says which space it
 is exact over). Whatever the solver, the plan
 is compared with the baselines on the same cost model and is never worse than
-a feasible one. An infeasible problem still gets an answer: ``feasible=False``,
+a feasible one. Every solver minimises
+:meth:`~planner_app.core.problem.PlanningProblem.objective_key`: the objective,
+then latency, link bytes and parts on ties, so a plan is never dominated by one
+of equal objective. An infeasible problem still gets an answer: ``feasible=False``,
 the constraint that fails first, and the closest plan.
 
 Example

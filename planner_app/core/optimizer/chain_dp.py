@@ -13,6 +13,14 @@ limits). A label is kept unless another label of the same state is no worse in
 every component, so the final labels hold the exact optimum of any objective
 that is monotone in them, and the exact Pareto front.
 
+Every stage is one part: opening it adds the per-part overhead
+(``PlanningProblem.overhead_ms``) to latency, busy time, cost and energy, as
+:func:`evaluate` counts it. Ties of the objective are broken as
+:meth:`~planner_app.core.problem.PlanningProblem.objective_key` does (latency,
+then link bytes, then parts): the one-objective DPs compare keys
+lexicographically (all additive, so the order survives adding and the DP stays
+exact), the label DP carries the tie columns as label components.
+
 Exactness needs the messages of a plan to use distinct link directions (true
 on a path topology, checked by :func:`route_is_exact`); elsewhere the DP's
 link-capacity and bottleneck figures can miss sharing, and ``optimize`` uses
