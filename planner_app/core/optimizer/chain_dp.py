@@ -59,11 +59,13 @@ def _lexargmin(A: np.ndarray, axis: int, rtol: float = _STEP_RTOL) -> np.ndarray
     Components within ``rtol`` of the smallest count as equal and the next component decides.
     """
     mask = np.ones(A.shape[:-1], dtype=bool)
-    for c in range(A.shape[-1]):
-        col = np.where(mask, A[..., c], np.inf)
-        m = col.min(axis=axis, keepdims=True)
-        tol = np.where(np.isfinite(m), rtol * np.abs(m), 0.0)
-        mask &= col <= m + tol
+    with np.errstate(invalid="ignore"):
+        for c in range(A.shape[-1]):
+            col = A[..., c] if c == 0 else np.where(mask, A[..., c], np.inf)
+            m = col.min(axis=axis, keepdims=True)
+            mask &= col <= m + rtol * np.abs(m)  # inf minima: every inf entry ties
+            if c + 1 < A.shape[-1] and not ((mask & np.isfinite(col)).sum(axis=axis) > 1).any():
+                break  # no finite tie left: later components cannot change the answer
     return mask.argmax(axis=axis)
 
 
@@ -79,6 +81,12 @@ def _lexle(a: np.ndarray, b: np.ndarray, rtol: float = _STEP_RTOL) -> np.ndarray
             lt, gt = x < y - tol, x > y + tol
             out |= open_ & lt
             open_ &= ~(lt | gt)
+            if c == 0:  # inf == inf (both unusable): equal on every component
+                fin = np.isfinite(x)
+                out |= open_ & ~fin
+                open_ &= fin
+            if not open_.any():
+                return out
     return out | open_
 
 
