@@ -519,11 +519,12 @@ def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols:
     history = [np.full((R, nl), -1, dtype=np.int64)]
     state_id = np.arange(R * nl).reshape(R, nl)
     ar = np.arange(R)
+    zero_l = np.zeros(R, dtype=np.int64)
     for i in range(1, n):
         if cancel is not None and i % 64 == 0:
             cancel.raise_if_cancelled()
         stay = val + U[i]
-        bl = _lexargmin(val, axis=1)  # best level of each station
+        bl = _lexargmin(val, axis=1) if nl > 1 else zero_l  # best level of each station
         bv = val[ar, bl]  # (R, K)
         cand = bv[:, None, :] + M[i]  # (j0, j, K)
         sj = _lexargmin(cand, axis=0)
@@ -633,7 +634,7 @@ def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols:
             tied = prim <= pmin + np.where(np.isfinite(pmin), _STEP_RTOL * np.abs(pmin), 0.0)
             kbest = tied.argmax(axis=0)
             if K > 1:
-                multi = np.nonzero(tied.sum(axis=0) > 1)[0]
+                multi = np.nonzero((tied & np.isfinite(prim)).sum(axis=0) > 1)[0]
                 if len(multi):
                     sub = np.where(tied[:, multi, None], start[:, None, :] + P[None, multi, j, li] + OH[j], np.inf)
                     kbest[multi] = _lexargmin(sub, axis=0)
