@@ -38,6 +38,7 @@ __all__ = [
     "export_run",
 ]
 
+import math
 import os
 import time
 from collections.abc import Mapping, Sequence
@@ -238,6 +239,17 @@ def _check_levels(levels: Sequence[str]) -> None:
         )
 
 
+def measured_part_overhead_ms(profile: Any) -> float | None:
+    """The per-call overhead the profile measured at fp32 (each part is one call), or
+    None to use the cost model's default when there is no such measurement."""
+    levels = getattr(profile, "levels", None) or {}
+    fp32 = levels.get("fp32")
+    if fp32 is None or not getattr(fp32, "applicable", False):
+        return None
+    overhead = float(getattr(fp32, "overhead_ms", 0.0) or 0.0)
+    return overhead if overhead > 0 and math.isfinite(overhead) else None
+
+
 def plan_deployment(
     topology: Topology | str | os.PathLike[str],
     workload_name: str | None = None,
@@ -322,7 +334,8 @@ def plan_deployment(
     try:
         problem = PlanningProblem.build(topo, workload, ModelStructure.from_model_graph(mg), tt, codecs=codecs,
                                         constraints=cons, objective=objective,
-                                        levels=list(dict.fromkeys(levels)) if levels else None)
+                                        levels=list(dict.fromkeys(levels)) if levels else None,
+                                        part_overhead_ms=measured_part_overhead_ms(profile))
     except ProblemError as exc:
         raise _actionable(exc, workload, topo_path) from None
     timings["time_table_s"] = time.perf_counter() - t2

@@ -1,0 +1,23 @@
+"""The per-part overhead the optimizer charges comes from the profile when it measured one."""
+
+from __future__ import annotations
+
+from planner_app.core.model_graph import load_model
+from planner_app.core.planning import measured_part_overhead_ms, plan_deployment
+from planner_app.core.problem import PART_OVERHEAD_MS
+from planner_app.core.profiling import ProfileSettings, profile_model
+from planner_app.core.resources import sample_topology_paths
+
+
+def test_plan_uses_the_measured_per_call_overhead(tmp_path):
+    mg = load_model("sample:lstm_kws")
+    profile = profile_model(mg, levels=("fp32",), settings=ProfileSettings(runs=5, warmup=1))
+    measured = profile.levels["fp32"].overhead_ms
+    assert measured > 0
+    run = plan_deployment(sample_topology_paths()["smart_home"], "hub-keyword-spotting",
+                          model_source=mg, profile_path=profile, levels=["fp32"])
+    assert run.problem.overhead_ms == measured != PART_OVERHEAD_MS
+
+
+def test_no_measurement_means_the_default():
+    assert measured_part_overhead_ms(None) is None
