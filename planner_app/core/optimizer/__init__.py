@@ -117,6 +117,11 @@ class OptimizationResult:
 #: above this many message variables (boundaries x devices²) 'auto' prefers the DP to the MILP
 MILP_AUTO_LIMIT = 40_000
 
+#: seconds HiGHS gets per solve when 'auto' picked the MILP: an interactive answer within
+#: a minute, flagged "not proven optimal" when the limit cuts it short ('milp' asked for
+#: explicitly keeps the solver's own, longer limit)
+AUTO_MILP_TIME_LIMIT_S = 8.0
+
 
 def choose_solver(problem: PlanningProblem) -> str:
     """What ``solver='auto'`` picks (see the module docstring)."""
@@ -130,7 +135,8 @@ def choose_solver(problem: PlanningProblem) -> str:
 
 
 def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: ProgressCallback | None,
-           cancel: CancelToken | None) -> tuple[Placement | None, Prediction | None, list[ParetoEntry], bool, str]:
+           cancel: CancelToken | None, milp_time_limit_s: float | None = None,
+           ) -> tuple[Placement | None, Prediction | None, list[ParetoEntry], bool, str]:
     """Run one solver: (best, prediction, front, exact, scope)."""
     if solver == "dp":
         res = solve_chain(problem, pareto=pareto, progress=progress, cancel=cancel)
@@ -140,7 +146,8 @@ def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: Progre
     if solver == "milp":
         from planner_app.core.optimizer.milp import solve_milp
 
-        res = solve_milp(problem, progress=progress, cancel=cancel)
+        limit = {} if milp_time_limit_s is None else {"time_limit_s": milp_time_limit_s}
+        res = solve_milp(problem, progress=progress, cancel=cancel, **limit)
         if res.best is None and not res.exact:
             # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
             # to the chain DP rather than call the problem infeasible
@@ -216,7 +223,8 @@ def optimize(
     used = choose_solver(problem) if solver == "auto" else solver
     report(progress, 0.0, f"solving with {used}")
     inner = None if progress is None else (lambda f, m: report(progress, 0.7 * f, m))
-    best, pred, front, exact, scope = _solve(problem, used, pareto, inner, cancel)
+    limit = AUTO_MILP_TIME_LIMIT_S if solver == "auto" else None
+    best, pred, front, exact, scope = _solve(problem, used, pareto, inner, cancel, limit)
     solve_ms = (time.perf_counter() - t0) * 1000.0
     notes: list[str] = []
     if not exact:
