@@ -65,7 +65,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_valida
 
 from planner_app import __version__
 from planner_app.core.errors import PlannerError, Problem
-from planner_app.core.fileio import atomic_write_json, read_json, sha256_bytes
+from planner_app.core.fileio import read_json, sha256_bytes
 from planner_app.core.resources import resource_path
 from planner_app.core.topology import Workload
 
@@ -334,20 +334,20 @@ def canonical_sha256(document: Any) -> str:
 # -- schema -------------------------------------------------------------------------
 def plan_json_schema() -> dict[str, Any]:
     """The JSON Schema generated from the records (kept in ``resources/``)."""
-    schema = DeploymentPlan.model_json_schema()
+    from planner_app.core.schemas import schema_document
+
+    schema = schema_document(DeploymentPlan, PLAN_SCHEMA_PATH,
+                             f"planner_app deployment plan, schema_version {PLAN_SCHEMA_VERSION}")
     # defaults make these optional for the records; a plan file must still state them
     schema["required"] = sorted(set(schema.get("required", [])) | {"schema_version", "tool"})
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "planner_app/plan.schema.json"
-    schema["title"] = f"planner_app deployment plan, schema_version {PLAN_SCHEMA_VERSION}"
     return schema
 
 
 def write_schemas() -> list[Path]:
     """Regenerate ``resources/plan.schema.json`` (``make schemas``)."""
-    target = resource_path(PLAN_SCHEMA_PATH, must_exist=False)
-    atomic_write_json(target, plan_json_schema())
-    return [target]
+    from planner_app.core.schemas import write_schema
+
+    return write_schema(PLAN_SCHEMA_PATH, plan_json_schema())
 
 
 def _shipped_schema() -> dict[str, Any]:

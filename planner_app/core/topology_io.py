@@ -33,7 +33,6 @@ from pydantic import ValidationError
 
 from planner_app.core.errors import Problem, TopologyError
 from planner_app.core.fileio import atomic_write_json, read_json
-from planner_app.core.resources import resource_path
 from planner_app.core.topology import (
     SCHEMA_VERSION,
     Topology,
@@ -176,18 +175,16 @@ TOPOLOGY_SCHEMA_PATH = "topology.schema.json"
 
 def topology_json_schema() -> dict[str, Any]:
     """The JSON Schema generated from the records (kept in ``resources/``)."""
-    schema = Topology.model_json_schema()
-    schema["$schema"] = "https://json-schema.org/draft/2020-12/schema"
-    schema["$id"] = "planner_app/topology.schema.json"
-    schema["title"] = f"planner_app topology, schema_version {SCHEMA_VERSION}"
-    return schema
+    from planner_app.core.schemas import schema_document
+
+    return schema_document(Topology, TOPOLOGY_SCHEMA_PATH, f"planner_app topology, schema_version {SCHEMA_VERSION}")
 
 
 def write_schemas() -> list[Path]:
     """Regenerate the JSON Schemas in ``resources/`` (``make schemas``)."""
-    target = resource_path(TOPOLOGY_SCHEMA_PATH, must_exist=False)
-    atomic_write_json(target, topology_json_schema())
-    return [target]
+    from planner_app.core.schemas import write_schema
+
+    return write_schema(TOPOLOGY_SCHEMA_PATH, topology_json_schema())
 
 
 if __name__ == "__main__":  # pragma: no cover - a maintenance command
