@@ -35,7 +35,7 @@ pytest: $(STAMP)
 
 ## Regenerate the JSON Schemas in resources/ from the records.
 schemas: $(STAMP)
-	$(PY) -m planner_app.core.schemas
+	$(PY) -m planner_app.core.planning.schemas
 
 ## Save PNGs of the main window on each sample under Xvfb (installs it if missing; root).
 SCREENSHOT_APT := xvfb libxcb-cursor0 libxcb-icccm4 libxcb-keysyms1 libxcb-xinerama0 libxcb-randr0 \

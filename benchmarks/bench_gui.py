@@ -28,8 +28,8 @@ from PySide6.QtCore import QElapsedTimer, QEvent, QObject, QSettings, Qt, QTimer
 from PySide6.QtTest import QTest  # noqa: E402
 
 from planner_app.commands._table import format_table  # noqa: E402
-from planner_app.core.topology import Device, Link, Position, Topology  # noqa: E402
-from planner_app.core.topology_io import save_topology  # noqa: E402
+from planner_app.core.topology.io import save_topology  # noqa: E402
+from planner_app.core.topology.records import Device, Link, Position, Topology  # noqa: E402
 from planner_app.ui.app import create_application  # noqa: E402
 from planner_app.ui.dialogs import Dialogs  # noqa: E402
 from planner_app.ui.main_window import MainWindow  # noqa: E402

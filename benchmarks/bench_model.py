@@ -21,9 +21,14 @@ import time
 from pathlib import Path
 
 from planner_app.commands._table import format_table
-from planner_app.core.model_graph import load_model
-from planner_app.core.partition import check_chain, split_stages, stages_from_positions, write_parts
-from planner_app.core.samples import SAMPLE_MODELS, build_synthetic_model, sample_model_path
+from planner_app.core.models.graph import load_model
+from planner_app.core.models.partition import (
+    check_chain,
+    split_stages,
+    stages_from_positions,
+    write_parts,
+)
+from planner_app.core.models.samples import SAMPLE_MODELS, build_synthetic_model, sample_model_path
 
 REPEATS = 3
 

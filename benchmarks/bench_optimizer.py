@@ -39,13 +39,13 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from planner_app.commands._table import format_table  # noqa: E402
 from planner_app.core.optimizer import OptimizationResult, choose_solver, optimize  # noqa: E402
 from planner_app.core.optimizer.chain_dp import solve_chain  # noqa: E402
+from planner_app.core.optimizer.problem import Constraints, ModelStructure, PlanningProblem  # noqa: E402
 from planner_app.core.optimizer.synthetic import (  # noqa: E402
     random_structure,
     random_topology,
     time_table_from_flops,
 )
-from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem  # noqa: E402
-from planner_app.core.topology import Device, Link, Topology, Workload  # noqa: E402
+from planner_app.core.topology.records import Device, Link, Topology, Workload  # noqa: E402
 
 ROOT = Path(__file__).resolve().parents[1]
 BASELINES = ("all-on-source", "all-in-cloud", "best-single-split", "dads-min-cut")
@@ -68,9 +68,9 @@ def _vs(res: OptimizationResult, problem: PlanningProblem) -> tuple[list[float |
 
 
 def scenarios(quick: bool) -> list[list]:
-    from planner_app.core.model_graph import load_model
-    from planner_app.core.samples import SAMPLE_MODELS, sample_model_path
-    from planner_app.core.topology_io import load_topology
+    from planner_app.core.models.graph import load_model
+    from planner_app.core.models.samples import SAMPLE_MODELS, sample_model_path
+    from planner_app.core.topology.io import load_topology
 
     rows = []
     models = {}

@@ -22,13 +22,13 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner_app.commands._table import format_table  # noqa: E402
-from planner_app.core.model_graph import load_model  # noqa: E402
-from planner_app.core.plan_check import validate_plan  # noqa: E402
-from planner_app.core.planning import export_run, plan_deployment  # noqa: E402
-from planner_app.core.profiling import ProfileSettings, profile_model  # noqa: E402
+from planner_app.core.models.graph import load_model  # noqa: E402
+from planner_app.core.models.samples import SAMPLE_MODELS  # noqa: E402
+from planner_app.core.planning.pipeline import export_run, plan_deployment  # noqa: E402
+from planner_app.core.plans.check import validate_plan  # noqa: E402
+from planner_app.core.profiling.runner import ProfileSettings, profile_model  # noqa: E402
 from planner_app.core.resources import sample_topology_paths  # noqa: E402
-from planner_app.core.samples import SAMPLE_MODELS  # noqa: E402
-from planner_app.core.topology_io import load_topology  # noqa: E402
+from planner_app.core.topology.io import load_topology  # noqa: E402
 
 LEVELS = ("fp32", "int8-dynamic")
 SETTINGS = ProfileSettings(warmup=1, runs=5, max_seconds=3.0, fidelity_samples=2)

@@ -27,10 +27,10 @@ import onnx
 from onnx import TensorProto, helper, numpy_helper
 
 from planner_app.commands._table import format_table
-from planner_app.core.compression import LEVELS
-from planner_app.core.model_graph import load_model
-from planner_app.core.profiling import HostInfo, ProfileSettings, profile_model
-from planner_app.core.samples import SAMPLE_MODELS
+from planner_app.core.compression.levels import LEVELS
+from planner_app.core.models.graph import load_model
+from planner_app.core.models.samples import SAMPLE_MODELS
+from planner_app.core.profiling.runner import HostInfo, ProfileSettings, profile_model
 
 
 def mlp_chain(n_layers: int, width: int = 256, seed: int = 0) -> onnx.ModelProto:

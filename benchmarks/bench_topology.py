@@ -18,9 +18,9 @@ from pathlib import Path
 sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 
 from planner_app.commands._table import format_table  # noqa: E402
-from planner_app.core.catalog import load_catalog  # noqa: E402
-from planner_app.core.topology import Topology, Workload  # noqa: E402
-from planner_app.core.topology_io import load_topology, save_topology  # noqa: E402
+from planner_app.core.topology.catalog import load_catalog  # noqa: E402
+from planner_app.core.topology.io import load_topology, save_topology  # noqa: E402
+from planner_app.core.topology.records import Topology, Workload  # noqa: E402
 
 
 def generate(n_devices: int, links_per_device: int = 3, seed: int = 0) -> Topology:

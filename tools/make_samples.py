@@ -1,7 +1,7 @@
 """Regenerates the sample scenarios in sample_topologies/ from catalog presets."""
-from planner_app.core.catalog import load_catalog
-from planner_app.core.topology import Device, Note, Position, Topology, Workload
-from planner_app.core.topology_io import save_topology
+from planner_app.core.topology.catalog import load_catalog
+from planner_app.core.topology.records import Device, Note, Position, Topology, Workload
+from planner_app.core.topology.io import save_topology
 
 cat = load_catalog()
 def D(pid, did, name, x, y, zone="", **upd):

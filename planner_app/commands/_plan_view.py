@@ -28,7 +28,7 @@ import math
 from typing import Any
 
 from planner_app.commands._table import fmt_num, format_table
-from planner_app.core.plan import DeploymentPlan, Figures
+from planner_app.core.plans.records import DeploymentPlan, Figures
 
 #: rows of the Pareto table before "(N more, see the plan JSON)"
 PARETO_MAX_ROWS = 30

@@ -5,7 +5,7 @@ from __future__ import annotations
 import argparse
 
 from planner_app.commands._table import format_table
-from planner_app.core.catalog import load_catalog
+from planner_app.core.topology.catalog import load_catalog
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

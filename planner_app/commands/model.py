@@ -27,8 +27,8 @@ from pathlib import Path
 
 from planner_app.commands._table import format_table
 from planner_app.core.errors import PlannerError, Problem
-from planner_app.core.model_graph import ModelGraph, load_model, parse_shape_args
-from planner_app.core.partition import (
+from planner_app.core.models.graph import ModelGraph, load_model, parse_shape_args
+from planner_app.core.models.partition import (
     PartitionError,
     check_chain,
     split_stages,
@@ -36,7 +36,7 @@ from planner_app.core.partition import (
     stages_from_positions,
     write_parts,
 )
-from planner_app.core.plan_export import check_out_dir
+from planner_app.core.plans.export import check_out_dir
 
 #: ``edgeplan model split`` exit status when the parts were written but differ from the model
 EXIT_MISMATCH = 4

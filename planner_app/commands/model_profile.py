@@ -17,10 +17,15 @@ from pathlib import Path
 from typing import Any
 
 from planner_app.commands._table import format_table
-from planner_app.core.compression import LEVELS, CompressionError, is_known_level, load_samples
+from planner_app.core.compression.levels import (
+    LEVELS,
+    CompressionError,
+    is_known_level,
+    load_samples,
+)
 from planner_app.core.errors import PlannerError
-from planner_app.core.plan_export import check_out_file
-from planner_app.core.profiling import (
+from planner_app.core.plans.export import check_out_file
+from planner_app.core.profiling.runner import (
     ModelProfile,
     ProfileInterrupted,
     ProfileSettings,
@@ -96,7 +101,7 @@ def _fmt_bytes(n: int) -> str:
 
 def _sqnr(db: float) -> float | str:
     """The SQNR column: identical outputs (the fidelity module's 200 dB placeholder) read ``exact``."""
-    from planner_app.core.fidelity import SQNR_IDENTICAL_DB
+    from planner_app.core.compression.fidelity import SQNR_IDENTICAL_DB
 
     return "exact" if db >= SQNR_IDENTICAL_DB else round(float(db), 1)
 

@@ -8,7 +8,7 @@ import time
 
 from planner_app.commands._plan_view import closest_text, plan_text
 from planner_app.core.errors import PlannerError
-from planner_app.core.plan import OBJECTIVES
+from planner_app.core.plans.records import OBJECTIVES
 
 _SOLVERS = ("auto", "dp", "milp", "brute")
 
@@ -86,8 +86,8 @@ def _progress_printer(quiet: bool):
 
 
 def _optimize(args: argparse.Namespace) -> int:
-    from planner_app.core.model_graph import parse_shape_args
-    from planner_app.core.planning import InfeasiblePlanError, plan_deployment
+    from planner_app.core.models.graph import parse_shape_args
+    from planner_app.core.planning.pipeline import InfeasiblePlanError, plan_deployment
 
     _check_numbers(args)
     constraints = {}

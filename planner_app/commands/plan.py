@@ -6,7 +6,7 @@ import argparse
 import sys
 
 from planner_app.commands._plan_view import plan_text
-from planner_app.core.plan_check import validate_plan
+from planner_app.core.plans.check import validate_plan
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -7,8 +7,8 @@ import sys
 
 from planner_app.commands._table import fmt_num, format_table
 from planner_app.core.errors import PlannerError
-from planner_app.core.topology import Topology
-from planner_app.core.topology_io import load_topology
+from planner_app.core.topology.io import load_topology
+from planner_app.core.topology.records import Topology
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]

@@ -12,6 +12,7 @@ __all__ = [
     "PlannerError",
     "InputFileError",
     "TopologyError",
+    "ProblemError",
     "Problem",
 ]
 
@@ -52,3 +53,7 @@ class InputFileError(PlannerError):
 
 class TopologyError(PlannerError):
     """A topology is invalid; :attr:`problems` lists each field and offending value."""
+
+
+class ProblemError(PlannerError):
+    """A planning problem cannot be posed (bad objective, unreachable devices, ...)."""

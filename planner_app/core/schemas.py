@@ -1,12 +1,13 @@
-"""Regenerate every JSON Schema in ``resources/`` (``make schemas``).
+"""Build and write the JSON Schemas shipped in ``resources/``.
 
-Each schema is generated from the pydantic records; a test fails when a file in
-``resources/`` is stale, so run this after changing a record.
+Each schema is generated from its pydantic records (``topology.io`` and
+``plans.records`` call these helpers); ``planning.schemas`` writes them all
+(``make schemas``). A test fails when a file in ``resources/`` is stale.
 """
 
 from __future__ import annotations
 
-__all__ = ["write_all", "schema_document", "write_schema"]
+__all__ = ["schema_document", "write_schema"]
 
 from pathlib import Path
 from typing import Any
@@ -31,20 +32,3 @@ def write_schema(file_name: str, schema: dict[str, Any]) -> list[Path]:
     target = resource_path(file_name, must_exist=False)
     atomic_write_json(target, schema)
     return [target]
-
-
-def write_all() -> list[Path]:
-    """Write all schemas; returns the paths written."""
-    from planner_app.core import topology_io
-
-    written = topology_io.write_schemas()
-    try:  # the plan schema exists once core.plan does
-        from planner_app.core import plan
-    except ImportError:
-        return written
-    return written + plan.write_schemas()
-
-
-if __name__ == "__main__":  # pragma: no cover
-    for p in write_all():
-        print(f"wrote {p}")

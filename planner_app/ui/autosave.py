@@ -19,8 +19,8 @@ from PySide6.QtCore import QObject, QTimer
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import atomic_write_json, cache_dir, read_json
-from planner_app.core.topology import Topology
-from planner_app.core.topology_io import topology_from_dict
+from planner_app.core.topology.io import topology_from_dict
+from planner_app.core.topology.records import Topology
 from planner_app.ui.document import TopologyDocument
 
 _KIND = "planner_app/recovery"

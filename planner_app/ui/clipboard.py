@@ -7,7 +7,7 @@ it by an offset, rewriting link ends to the new device ids.
 
 Example
 -------
->>> from planner_app.core.topology import Topology, Device
+>>> from planner_app.core.topology.records import Topology, Device
 >>> topo = Topology(devices=[Device(id="cam", kind="camera", tier="device",
 ...                                 peak_gflops_fp32=10, memory_mb=512)])
 >>> text = selection_to_json(topo, ["cam"], [])
@@ -24,7 +24,7 @@ import json
 from collections.abc import Iterable
 
 from planner_app.core.errors import PlannerError
-from planner_app.core.topology import Device, Link, Note, Position, Topology
+from planner_app.core.topology.records import Device, Link, Note, Position, Topology
 
 MIME_TYPE = "application/x-planner-topology-items"
 _KIND = "planner_app/clipboard"

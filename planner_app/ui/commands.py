@@ -36,7 +36,7 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from planner_app.core.topology import Device, Link, Note, Workload
+from planner_app.core.topology.records import Device, Link, Note, Workload
 from planner_app.ui.document import TopologyDocument
 
 # ids for mergeWith(): commands of one kind and the same target merge while typing

@@ -14,7 +14,7 @@ from typing import Literal
 from PySide6.QtCore import QPoint
 from PySide6.QtWidgets import QFileDialog, QInputDialog, QMenu, QMessageBox, QWidget
 
-from planner_app.core.catalog import LinkPreset
+from planner_app.core.topology.catalog import LinkPreset
 from planner_app.ui.style import format_mbps
 
 SaveAnswer = Literal["save", "discard", "cancel"]

@@ -1,6 +1,6 @@
 """The edited topology: the core model, its undo stack and its change events.
 
-:class:`TopologyDocument` owns one :class:`~planner_app.core.topology.Topology`
+:class:`TopologyDocument` owns one :class:`~planner_app.core.topology.records.Topology`
 and the :class:`QUndoStack` of edits made to it. The primitive mutations below
 are called only by the undo commands in :mod:`planner_app.ui.commands`; each
 one changes the core record and then emits a signal naming what changed. The
@@ -23,8 +23,8 @@ from pathlib import Path
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
-from planner_app.core.topology import Device, Link, Note, Position, Topology, Workload
-from planner_app.core.topology_io import save_topology
+from planner_app.core.topology.io import save_topology
+from planner_app.core.topology.records import Device, Link, Note, Position, Topology, Workload
 
 
 class TopologyDocument(QObject):

@@ -11,8 +11,8 @@ __all__ = ["Editor"]
 
 from PySide6.QtGui import QGuiApplication
 
-from planner_app.core.catalog import LinkPreset
-from planner_app.core.topology import Note, Position, Tier
+from planner_app.core.topology.catalog import LinkPreset
+from planner_app.core.topology.records import Note, Position, Tier
 from planner_app.ui.canvas.layout import align, distribute, tiers_layout
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.clipboard import MIME_TYPE, records_for_paste, selection_to_json

@@ -29,7 +29,7 @@ from PySide6.QtWidgets import QGraphicsItem, QGraphicsScene
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import atomic_write_bytes
-from planner_app.core.topology_io import load_topology
+from planner_app.core.topology.io import load_topology
 
 
 class ExportError(PlannerError):

@@ -26,8 +26,8 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from planner_app.core.catalog import Catalog
-from planner_app.core.topology import DeviceKind, Tier
+from planner_app.core.topology.catalog import Catalog
+from planner_app.core.topology.records import DeviceKind, Tier
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.commands import (
     EditDevicesCommand,

@@ -19,7 +19,7 @@ from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QUndoView
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.resources import sample_topology_paths
-from planner_app.core.topology import Topology
+from planner_app.core.topology.records import Topology
 from planner_app.ui import actions
 from planner_app.ui.autosave import Autosaver, default_recovery_dir, find_recovery_files
 from planner_app.ui.canvas.scene import TopologyScene

@@ -12,7 +12,7 @@ __all__ = ["PalettePanel"]
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
 from PySide6.QtWidgets import QLineEdit, QTreeWidget, QTreeWidgetItem, QVBoxLayout, QWidget
 
-from planner_app.core.catalog import Catalog
+from planner_app.core.topology.catalog import Catalog
 from planner_app.ui.canvas.view import PRESET_MIME
 from planner_app.ui.style import format_gflops, format_mb, icon, tier_colour
 

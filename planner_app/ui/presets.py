@@ -1,6 +1,6 @@
 """The catalog as the editor sees it: presets, default link per tier pair, new records.
 
-Thin glue over :mod:`planner_app.core.catalog`: the catalog is loaded once per
+Thin glue over :mod:`planner_app.core.topology.catalog`: the catalog is loaded once per
 process, and a new device or link gets a fresh id from the topology.
 """
 
@@ -10,8 +10,8 @@ __all__ = ["catalog", "default_link_preset", "device_from_preset", "link_from_pr
 
 from functools import lru_cache
 
-from planner_app.core.catalog import Catalog, DevicePreset, LinkPreset, load_catalog
-from planner_app.core.topology import Device, Link, Topology
+from planner_app.core.topology.catalog import Catalog, DevicePreset, LinkPreset, load_catalog
+from planner_app.core.topology.records import Device, Link, Topology
 
 #: unordered tier pair → link preset id a user most likely wants there
 DEFAULT_LINK_BY_TIERS: dict[frozenset[str], str] = {

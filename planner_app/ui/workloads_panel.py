@@ -22,7 +22,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
-from planner_app.core.topology import Workload
+from planner_app.core.topology.records import Workload
 from planner_app.ui.commands import AddWorkloadCommand, EditWorkloadCommand, RemoveWorkloadCommand
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.forms import FieldSpec, RecordForm

@@ -9,7 +9,7 @@ import pytest
 from onnx import helper
 
 from planner_app.cli import main
-from planner_app.core.samples import build_sample_model
+from planner_app.core.models.samples import build_sample_model
 from tests.core._model_helpers import dynamic_conv, init, make, vi
 
 

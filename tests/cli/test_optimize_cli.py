@@ -16,10 +16,10 @@ from pathlib import Path
 import pytest
 
 from planner_app.cli import main
-from planner_app.core.model_graph import load_model
-from planner_app.core.plan import load_plan
-from planner_app.core.plan_check import validate_plan
-from planner_app.core.profiling import ProfileSettings, profile_model
+from planner_app.core.models.graph import load_model
+from planner_app.core.plans.check import validate_plan
+from planner_app.core.plans.records import load_plan
+from planner_app.core.profiling.runner import ProfileSettings, profile_model
 from planner_app.core.resources import sample_topology_paths
 
 HOME = str(sample_topology_paths()["smart_home"])

@@ -12,9 +12,9 @@ from pathlib import Path
 import pytest
 
 from planner_app.cli import main
-from planner_app.core.model_graph import load_model
-from planner_app.core.planning import plan_deployment
-from planner_app.core.profiling import ProfileSettings, profile_model
+from planner_app.core.models.graph import load_model
+from planner_app.core.planning.pipeline import plan_deployment
+from planner_app.core.profiling.runner import ProfileSettings, profile_model
 from planner_app.core.resources import sample_topology_paths
 
 

@@ -7,7 +7,7 @@ import onnx
 import pytest
 
 from planner_app.cli import main
-from planner_app.core.profiling import ModelProfile
+from planner_app.core.profiling.runner import ModelProfile
 from tests.core._tiny_models import tiny_cnn
 
 ARGS = ["--runs", "4", "--warmup", "1"]

@@ -100,8 +100,8 @@ def analysed_sample(name: str):
 
     Shared by the model, partition and sample tests (treat the result as read-only).
     """
-    from planner_app.core.model_graph import load_model
-    from planner_app.core.samples import build_sample_model
+    from planner_app.core.models.graph import load_model
+    from planner_app.core.models.samples import build_sample_model
 
     return load_model(build_sample_model(name).SerializeToString(), name=name)
 

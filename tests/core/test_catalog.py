@@ -4,9 +4,9 @@ from __future__ import annotations
 
 import pytest
 
-from planner_app.core.catalog import load_catalog
 from planner_app.core.errors import PlannerError
-from planner_app.core.topology import Tier
+from planner_app.core.topology.catalog import load_catalog
+from planner_app.core.topology.records import Tier
 
 
 def test_catalog_has_enough_presets_with_sources():

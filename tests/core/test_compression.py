@@ -7,15 +7,15 @@ import onnx
 import pytest
 from onnx import numpy_helper
 
-from planner_app.core.compression import (
+from planner_app.core.compression.cut_codecs import decode_tensor, encode_tensor, measure_cut_codecs
+from planner_app.core.compression.fidelity import run_model
+from planner_app.core.compression.levels import (
     LEVELS,
     CompressionError,
     compress,
     load_samples,
     synthetic_samples,
 )
-from planner_app.core.cut_codecs import decode_tensor, encode_tensor, measure_cut_codecs
-from planner_app.core.fidelity import run_model
 from tests.core._tiny_models import relu_only, tiny_cnn, tiny_lstm
 
 

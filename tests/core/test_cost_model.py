@@ -8,13 +8,14 @@ import math
 import numpy as np
 import pytest
 
-from planner_app.core.cost_model import (
+from planner_app.core.compression.cut_codecs import CutCodec
+from planner_app.core.optimizer.cost_model import (
     MESSAGE_OVERHEAD_MS,
     PART_OVERHEAD_MS,
     PlacementError,
     evaluate,
 )
-from planner_app.core.problem import (
+from planner_app.core.optimizer.problem import (
     Constraints,
     ModelStructure,
     Placement,
@@ -22,8 +23,8 @@ from planner_app.core.problem import (
     ProblemError,
     TensorInfo,
 )
-from planner_app.core.timetable import CutCodec, TimeTable
-from planner_app.core.topology import Device, Link, Topology, Workload
+from planner_app.core.profiling.timetable import TimeTable
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 
 def _topology(rate_rps: float = 10.0, cam_memory_mb: float = 512, privacy: str = "none") -> Topology:
@@ -206,8 +207,8 @@ def test_bad_placements_and_problems_are_named():
 
 
 def test_adapter_from_a_real_model_graph():
-    from planner_app.core.model_graph import load_model
-    from planner_app.core.samples import sample_model_path
+    from planner_app.core.models.graph import load_model
+    from planner_app.core.models.samples import sample_model_path
 
     mg = load_model(sample_model_path("mobilenet_v2", image_size=96, width_mult=0.5))
     s = ModelStructure.from_model_graph(mg)

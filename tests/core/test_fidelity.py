@@ -7,13 +7,13 @@ import math
 import numpy as np
 import pytest
 
-from planner_app.core.compression import compress, synthetic_samples
-from planner_app.core.fidelity import (
+from planner_app.core.compression.fidelity import (
     SQNR_IDENTICAL_DB,
     compare_outputs,
     measure_fidelity,
     run_model,
 )
+from planner_app.core.compression.levels import compress, synthetic_samples
 from tests.core._tiny_models import tiny_cnn
 
 

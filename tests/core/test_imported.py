@@ -8,9 +8,9 @@ import numpy as np
 import pytest
 
 from planner_app.core.errors import InputFileError
-from planner_app.core.imported import ImportedTimesError, load_imported_times
-from planner_app.core.model_graph import load_model
-from planner_app.core.samples import build_sample_model
+from planner_app.core.models.graph import load_model
+from planner_app.core.models.samples import build_sample_model
+from planner_app.core.profiling.imported import ImportedTimesError, load_imported_times
 
 
 @pytest.fixture(scope="module")

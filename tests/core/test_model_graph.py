@@ -8,10 +8,10 @@ import onnx
 import pytest
 from onnx import TensorProto, helper
 
-from planner_app.core.model_graph import ModelError, load_model, parse_shape_args
-from planner_app.core.partition import check_chain, split_stages, stages_from_positions
+from planner_app.core.models.graph import ModelError, load_model, parse_shape_args
+from planner_app.core.models.partition import check_chain, split_stages, stages_from_positions
+from planner_app.core.models.samples import SAMPLE_MODELS, build_sample_model
 from planner_app.core.progress import Cancelled, CancelToken
-from planner_app.core.samples import SAMPLE_MODELS, build_sample_model
 from tests.core._model_helpers import (
     analysed_sample,
     batched_matmul,

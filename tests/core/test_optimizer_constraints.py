@@ -6,14 +6,14 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner_app.core.cost_model import evaluate
 from planner_app.core.optimizer import choose_solver, optimize
+from planner_app.core.optimizer.cost_model import evaluate
 from planner_app.core.optimizer.milp import solve_milp_joint
+from planner_app.core.optimizer.problem import Constraints, ModelStructure, PlanningProblem
 from planner_app.core.optimizer.synthetic import random_problem, time_table_from_flops
-from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem
+from planner_app.core.profiling.timetable import TimeTable
 from planner_app.core.progress import Cancelled, CancelToken
-from planner_app.core.timetable import TimeTable
-from planner_app.core.topology import Device, Link, Topology, Workload
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 INT8 = {"precisions": ["fp32", "int8"], "int8_speedup": 3.0}
 
@@ -196,7 +196,7 @@ def test_progress_and_cancel():
 
 
 def test_pinned_unit_to_a_non_candidate_is_refused():
-    from planner_app.core.problem import ProblemError
+    from planner_app.core.optimizer.problem import ProblemError
 
     with pytest.raises(ProblemError, match="pinned to 'phone'"):
         _problem(constraints=Constraints(pinned_units={0: "phone"}))

@@ -13,9 +13,9 @@ import math
 import numpy as np
 import pytest
 
-from planner_app.core.cost_model import evaluate
 from planner_app.core.optimizer.brute_force import brute_force
 from planner_app.core.optimizer.chain_dp import solve_chain
+from planner_app.core.optimizer.cost_model import evaluate
 from planner_app.core.optimizer.milp import solve_milp
 from planner_app.core.optimizer.pareto import criteria_vector, dominates
 from planner_app.core.optimizer.synthetic import random_problem

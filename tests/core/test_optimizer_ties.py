@@ -6,15 +6,15 @@ from __future__ import annotations
 import numpy as np
 import pytest
 
-from planner_app.core.cost_model import PART_OVERHEAD_MS, evaluate
 from planner_app.core.optimizer import optimize
 from planner_app.core.optimizer.brute_force import brute_force
 from planner_app.core.optimizer.chain_dp import solve_chain
+from planner_app.core.optimizer.cost_model import PART_OVERHEAD_MS, evaluate
 from planner_app.core.optimizer.milp import solve_milp
+from planner_app.core.optimizer.problem import Constraints, ModelStructure, PlanningProblem
 from planner_app.core.optimizer.synthetic import random_problem, time_table_from_flops
-from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem
-from planner_app.core.timetable import TimeTable
-from planner_app.core.topology import Device, Link, Topology, Workload
+from planner_app.core.profiling.timetable import TimeTable
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 INT8 = {"precisions": ["fp32", "int8"], "int8_speedup": 3.0}
 

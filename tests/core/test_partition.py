@@ -12,8 +12,8 @@ from hypothesis import given, settings
 from hypothesis import strategies as st
 from onnx import helper, numpy_helper
 
-from planner_app.core.model_graph import load_model
-from planner_app.core.partition import (
+from planner_app.core.models.graph import load_model
+from planner_app.core.models.partition import (
     PartitionError,
     check_chain,
     run_chain,
@@ -22,7 +22,7 @@ from planner_app.core.partition import (
     stages_from_positions,
     write_parts,
 )
-from planner_app.core.samples import SAMPLE_MODELS
+from planner_app.core.models.samples import SAMPLE_MODELS
 from tests.core._model_helpers import analysed_sample, init, make, vi
 
 

@@ -17,7 +17,9 @@ from onnx import TensorProto, helper, numpy_helper
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import read_json, sha256_bytes
-from planner_app.core.plan import (
+from planner_app.core.plans.check import validate_plan
+from planner_app.core.plans.export import artifact_for, export_plan, serialize_part
+from planner_app.core.plans.records import (
     PLAN_SCHEMA_PATH,
     Constraints,
     DeploymentPlan,
@@ -33,11 +35,9 @@ from planner_app.core.plan import (
     load_plan,
     plan_json_schema,
 )
-from planner_app.core.plan_check import validate_plan
-from planner_app.core.plan_export import artifact_for, export_plan, serialize_part
 from planner_app.core.progress import Cancelled, CancelToken
 from planner_app.core.resources import resource_path
-from planner_app.core.topology import Device, Link, Topology, Workload
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 RNG = np.random.default_rng(7)
 W1 = RNG.standard_normal((8, 16)).astype(np.float32)
@@ -298,7 +298,7 @@ def test_reexport_replaces_the_parts_folder(exported):
 
 
 def test_changed_topology_file_is_a_warning(tmp_path):
-    from planner_app.core.topology_io import save_topology
+    from planner_app.core.topology.io import save_topology
 
     whole, parts = tiny_model()
     model_file = tmp_path / "tiny.onnx"
@@ -320,7 +320,7 @@ def test_failure_while_moving_into_place_rolls_back(exported, monkeypatch):
     """The disk fails on the last rename (the plan file): the parts folder moved before is restored."""
     import os
 
-    from planner_app.core import plan_export
+    from planner_app.core.plans import export as plan_export
 
     before = {p.relative_to(exported.parent): p.read_bytes() for p in exported.parent.rglob("*") if p.is_file()}
     whole, parts = tiny_model()
@@ -347,7 +347,7 @@ def test_failure_while_moving_into_place_rolls_back(exported, monkeypatch):
 
 def test_parts_may_sit_beside_the_plan(tmp_path):
     """A hand-made plan whose parts are files directly next to it is exported and valid too."""
-    from planner_app.core.plan import Artifact
+    from planner_app.core.plans.records import Artifact
 
     whole, parts = tiny_model()
     model_file = tmp_path / "tiny.onnx"
@@ -364,9 +364,9 @@ def test_parts_may_sit_beside_the_plan(tmp_path):
 def test_fp16_part_ending_in_an_fp32_operator_keeps_float32_io():
     """yolo's upsampling (Resize) is left in fp32 by the fp16 converter, which then cast the part's
     output to float16: the next fp32 part could not read it and the export crashed."""
-    from planner_app.core.model_graph import load_model
-    from planner_app.core.plan_build import build_parts
-    from planner_app.core.problem import Placement
+    from planner_app.core.models.graph import load_model
+    from planner_app.core.optimizer.problem import Placement
+    from planner_app.core.plans.build import build_parts
 
     mg = load_model("sample:yolo_detector")
     resize = next(u.id for u in mg.units if "Resize" in u.op_types)

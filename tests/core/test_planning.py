@@ -13,15 +13,20 @@ import math
 import pytest
 
 from planner_app.core.errors import PlannerError, TopologyError
-from planner_app.core.model_graph import ModelError, load_model
-from planner_app.core.plan import load_plan
-from planner_app.core.plan_check import validate_plan
-from planner_app.core.planning import InfeasiblePlanError, export_run, plan_deployment
-from planner_app.core.profiling import ModelProfile, ProfileError, ProfileSettings, profile_model
+from planner_app.core.models.graph import ModelError, load_model
+from planner_app.core.models.samples import SAMPLE_MODELS
+from planner_app.core.planning.pipeline import InfeasiblePlanError, export_run, plan_deployment
+from planner_app.core.plans.check import validate_plan
+from planner_app.core.plans.records import load_plan
+from planner_app.core.profiling.runner import (
+    ModelProfile,
+    ProfileError,
+    ProfileSettings,
+    profile_model,
+)
 from planner_app.core.progress import Cancelled, CancelToken
 from planner_app.core.resources import sample_topology_paths
-from planner_app.core.samples import SAMPLE_MODELS
-from planner_app.core.topology_io import load_topology
+from planner_app.core.topology.io import load_topology
 
 QUICK = ProfileSettings(warmup=1, runs=3, max_seconds=2.0, fidelity_samples=2)
 SCENARIOS = sample_topology_paths()
@@ -290,7 +295,7 @@ def test_workload_model_path_is_relative_to_the_topology_file(models, tmp_path, 
 def test_an_unexpected_failure_while_building_the_parts_is_a_clear_error(models, tmp_path, monkeypatch):
     import onnxruntime
 
-    from planner_app.core.plan_build import ExportError
+    from planner_app.core.plans.build import ExportError
 
     mg, profile = models("lstm_kws")
     run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)

@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from planner_app.core.errors import PlannerError
-from planner_app.core.planning import plan_deployment
+from planner_app.core.planning.pipeline import plan_deployment
 from planner_app.core.resources import sample_topology_paths
 
 

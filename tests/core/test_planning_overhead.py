@@ -2,10 +2,10 @@
 
 from __future__ import annotations
 
-from planner_app.core.model_graph import load_model
-from planner_app.core.planning import measured_part_overhead_ms, plan_deployment
-from planner_app.core.problem import PART_OVERHEAD_MS
-from planner_app.core.profiling import ProfileSettings, profile_model
+from planner_app.core.models.graph import load_model
+from planner_app.core.optimizer.problem import PART_OVERHEAD_MS
+from planner_app.core.planning.pipeline import measured_part_overhead_ms, plan_deployment
+from planner_app.core.profiling.runner import ProfileSettings, profile_model
 from planner_app.core.resources import sample_topology_paths
 
 

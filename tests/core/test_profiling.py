@@ -9,12 +9,13 @@ import warnings
 import numpy as np
 import pytest
 
-from planner_app.core import profile_cache
-from planner_app.core.compression import LEVELS, compress, part_samples, synthetic_samples
-from planner_app.core.fidelity import SQNR_IDENTICAL_DB, measure_fidelity
-from planner_app.core.model_graph import load_model
-from planner_app.core.partition import split_stages
-from planner_app.core.profiling import (
+from planner_app.core.compression.fidelity import SQNR_IDENTICAL_DB, measure_fidelity
+from planner_app.core.compression.levels import LEVELS, compress, part_samples, synthetic_samples
+from planner_app.core.models.graph import load_model
+from planner_app.core.models.partition import split_stages
+from planner_app.core.models.samples import SAMPLE_MODELS, build_sample_model
+from planner_app.core.profiling import cache as profile_cache
+from planner_app.core.profiling.runner import (
     ModelProfile,
     ProfileError,
     ProfileInterrupted,
@@ -22,7 +23,6 @@ from planner_app.core.profiling import (
     profile_model,
 )
 from planner_app.core.progress import CancelToken
-from planner_app.core.samples import SAMPLE_MODELS, build_sample_model
 
 #: the same architectures at small sizes keep the suite fast (quantizing the full
 #: ResNet-18 alone takes seconds); the benchmark profiles the full-size models

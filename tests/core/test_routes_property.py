@@ -10,8 +10,8 @@ import networkx as nx
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from planner_app.core.topology import Device, Link, Topology, Workload
-from planner_app.core.topology_io import load_topology, save_topology
+from planner_app.core.topology.io import load_topology, save_topology
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 KINDS = [("camera", "device"), ("edge_server", "edge"), ("cloud", "cloud"), ("gateway", "edge")]
 

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from planner_app.core.resources import sample_topology_paths
-from planner_app.core.topology import Tier
-from planner_app.core.topology_io import load_topology
+from planner_app.core.topology.io import load_topology
+from planner_app.core.topology.records import Tier
 
 SAMPLES = sample_topology_paths()
 

@@ -6,8 +6,8 @@ import numpy as np
 import onnxruntime as ort
 import pytest
 
-from planner_app.core.model_graph import ModelError, load_model, random_inputs
-from planner_app.core.samples import (
+from planner_app.core.models.graph import ModelError, load_model, random_inputs
+from planner_app.core.models.samples import (
     SAMPLE_MODELS,
     build_sample_model,
     build_synthetic_model,

@@ -5,8 +5,8 @@ from __future__ import annotations
 import pytest
 
 from planner_app.core.errors import TopologyError
-from planner_app.core.topology import Device, Link, Topology, Workload
-from planner_app.core.topology_io import topology_from_dict
+from planner_app.core.topology.io import topology_from_dict
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 
 def dev(i: str, tier: str = "edge", kind: str = "edge_device", **kw) -> Device:

@@ -10,8 +10,8 @@ import pytest
 
 from planner_app.core.errors import InputFileError, TopologyError
 from planner_app.core.resources import resource_path, sample_topology_paths
-from planner_app.core.topology import SCHEMA_VERSION
-from planner_app.core.topology_io import load_topology, save_topology, topology_json_schema
+from planner_app.core.topology.io import load_topology, save_topology, topology_json_schema
+from planner_app.core.topology.records import SCHEMA_VERSION
 
 
 @pytest.fixture

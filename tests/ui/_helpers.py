@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QPoint, QPointF, Qt
 from PySide6.QtTest import QTest
 
-from planner_app.core.topology import Device, Link, Position, Topology, Workload
+from planner_app.core.topology.records import Device, Link, Position, Topology, Workload
 from planner_app.ui.dialogs import Dialogs
 
 

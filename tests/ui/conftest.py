@@ -11,7 +11,7 @@ pytest.importorskip("pytestqt")
 
 from PySide6.QtCore import QSettings  # noqa: E402
 
-from planner_app.core.topology import Topology  # noqa: E402
+from planner_app.core.topology.records import Topology  # noqa: E402
 from tests.ui._helpers import ScriptedDialogs, small_topology  # noqa: E402
 
 

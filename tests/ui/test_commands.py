@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from planner_app.core.topology import Device, Link, Note, Position, Workload
+from planner_app.core.topology.records import Device, Link, Note, Position, Workload
 from planner_app.ui.commands import (
     AddDeviceCommand,
     AddLinkCommand,

@@ -8,14 +8,14 @@ would be too large (``MILP_AUTO_LIMIT``; the answer then says which space it
 is exact over). Whatever the solver, the plan
 is compared with the baselines on the same cost model and is never worse than
 a feasible one. Every solver minimises
-:meth:`~planner_app.core.problem.PlanningProblem.objective_key`: the objective,
+:meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`: the objective,
 then latency, link bytes and parts on ties, so a plan is never dominated by one
 of equal objective. An infeasible problem still gets an answer: ``feasible=False``,
 the constraint that fails first, and the closest plan.
 
 Example
 -------
->>> from planner_app.core.problem import ModelStructure, PlanningProblem
+>>> from planner_app.core.optimizer.problem import ModelStructure, PlanningProblem
 >>> from planner_app.core.optimizer.synthetic import random_topology, time_table_from_flops
 >>> import numpy as np
 >>> topo = random_topology(np.random.default_rng(0), 3)
@@ -53,12 +53,12 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner_app.core.cost_model import Prediction, evaluate
 from planner_app.core.optimizer.baselines import BaselineResult, compute_baselines
 from planner_app.core.optimizer.brute_force import MAX_BRUTE_FORCE, brute_force, chain_routes
 from planner_app.core.optimizer.chain_dp import route_is_exact, solve_chain
+from planner_app.core.optimizer.cost_model import Prediction, evaluate
 from planner_app.core.optimizer.pareto import criteria_vector, nondominated
-from planner_app.core.problem import (
+from planner_app.core.optimizer.problem import (
     CONSTRAINT_ORDER,
     Constraints,
     ModelStructure,

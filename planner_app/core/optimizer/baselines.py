@@ -28,8 +28,8 @@ from dataclasses import dataclass
 import networkx as nx
 import numpy as np
 
-from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
-from planner_app.core.problem import Placement, PlanningProblem, lex_better
+from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.problem import Placement, PlanningProblem, lex_better
 from planner_app.core.progress import CancelToken
 
 

@@ -21,9 +21,9 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner_app.core.cost_model import Prediction, evaluate
+from planner_app.core.optimizer.cost_model import Prediction, evaluate
 from planner_app.core.optimizer.pareto import criteria_vector, nondominated
-from planner_app.core.problem import Placement, PlanningProblem, ProblemError, lex_better
+from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.progress import CancelToken
 
 #: refuse spaces larger than this many placements

@@ -16,7 +16,7 @@ that is monotone in them, and the exact Pareto front.
 Every stage is one part: opening it adds the per-part overhead
 (``PlanningProblem.overhead_ms``) to latency, busy time, cost and energy, as
 :func:`evaluate` counts it. Ties of the objective are broken as
-:meth:`~planner_app.core.problem.PlanningProblem.objective_key` does (latency,
+:meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key` does (latency,
 then link bytes, then parts): the one-objective DPs compare keys
 lexicographically (all additive, so the order survives adding and the DP stays
 exact), the label DP carries the tie columns as label components.
@@ -41,10 +41,10 @@ from dataclasses import dataclass, field
 
 import numpy as np
 
-from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
 from planner_app.core.optimizer.brute_force import chain_routes
+from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
 from planner_app.core.optimizer.pareto import criteria_vector, nondominated
-from planner_app.core.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
+from planner_app.core.optimizer.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 _ADDITIVE = ("latency", "cost", "bytes", "energy", "parts")

@@ -20,7 +20,7 @@ Variables (per workload, per cut codec tried):
 Ties: the objective is minimised first; then, with the objective held at its
 optimum (within a relative 1e-9), latency, then bytes on links, then the
 number of parts — the same lexicographic key as
-:meth:`~planner_app.core.problem.PlanningProblem.objective_key`.
+:meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`.
 
 The latency expression is exactly the cost model's (compute of every unit plus
 every message: parts run in unit order), so the MILP is exact over every
@@ -49,8 +49,8 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
-from planner_app.core.cost_model import Prediction, evaluate, message_coefficients
-from planner_app.core.problem import Placement, PlanningProblem, ProblemError, lex_better
+from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 _METRICS = ("latency", "cost", "bandwidth", "energy")

@@ -27,9 +27,14 @@ from collections.abc import Sequence
 
 import numpy as np
 
-from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem, TensorInfo
-from planner_app.core.timetable import TimeTable
-from planner_app.core.topology import Device, Link, Topology, Workload
+from planner_app.core.optimizer.problem import (
+    Constraints,
+    ModelStructure,
+    PlanningProblem,
+    TensorInfo,
+)
+from planner_app.core.profiling.timetable import TimeTable
+from planner_app.core.topology.records import Device, Link, Topology, Workload
 
 #: level -> (precision used on the device, weight bytes factor, fidelity)
 LEVEL_SPEEDUP: dict[str, tuple[str, float, float]] = {

@@ -30,7 +30,7 @@ from PySide6.QtGui import (
 )
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
-from planner_app.core.topology import Device, Link, Note
+from planner_app.core.topology.records import Device, Link, Note
 from planner_app.ui.style import (
     format_gflops,
     format_mb,

@@ -5,7 +5,7 @@ undo commands can store their result as plain ``{id: (x, y)}`` maps.
 
 Example
 -------
->>> from planner_app.core.topology import Topology
+>>> from planner_app.core.topology.records import Topology
 >>> tiers_layout(Topology())
 {}
 """
@@ -17,7 +17,7 @@ __all__ = ["tiers_layout", "align", "distribute", "snap", "ALIGN_MODES"]
 import math
 from collections import defaultdict
 
-from planner_app.core.topology import Topology
+from planner_app.core.topology.records import Topology
 
 _TIERS = ("device", "edge", "cloud")
 COLUMN_GAP_X = 320.0   # between tier blocks

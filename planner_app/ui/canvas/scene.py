@@ -23,7 +23,7 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
-from planner_app.core.topology import Link
+from planner_app.core.topology.records import Link
 from planner_app.ui.canvas.items import DeviceItem, LinkItem, NoteItem, ZoneItem
 from planner_app.ui.canvas.link_layer import LinkLayer
 from planner_app.ui.commands import MoveCommand

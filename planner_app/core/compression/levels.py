@@ -59,7 +59,7 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from planner_app.core.calibration_samples import (
+from planner_app.core.compression.calibration import (
     CompressionError,
     SampleSet,
     input_specs,
@@ -68,7 +68,7 @@ from planner_app.core.calibration_samples import (
     part_samples,
     synthetic_samples,
 )
-from planner_app.core.cut_codecs import decode_tensor, encode_tensor, measure_cut_codecs
+from planner_app.core.compression.cut_codecs import decode_tensor, encode_tensor, measure_cut_codecs
 
 LEVELS = ("fp32", "fp16", "int8-dynamic", "int8-static", "pruned-50", "pruned-75")
 

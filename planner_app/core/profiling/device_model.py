@@ -111,12 +111,12 @@ from typing import Any
 
 import numpy as np
 
-from planner_app.core.compression import level_precision
+from planner_app.core.compression.levels import level_precision
 from planner_app.core.errors import Problem
-from planner_app.core.imported import ImportedTimesError
-from planner_app.core.profiling import HostInfo, ModelProfile, ProfileError
-from planner_app.core.timetable import TimeTable
-from planner_app.core.topology import Device, DeviceKind, Precision, Tier
+from planner_app.core.profiling.imported import ImportedTimesError
+from planner_app.core.profiling.runner import HostInfo, ModelProfile, ProfileError
+from planner_app.core.profiling.timetable import TimeTable
+from planner_app.core.topology.records import Device, DeviceKind, Precision, Tier
 
 _CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger"}
 _MATMUL_OPS = {"MatMul", "Gemm", "Attention", "LSTM", "GRU", "RNN", "Einsum", "MatMulInteger", "QGemm"}
@@ -430,7 +430,7 @@ def build_time_table(
     ``levels`` defaults to every level in ``profile``; a level the profile lacks
     raises :class:`ProfileError`. ``host_device`` is a topology device that *is*
     this host (its times are the measurement itself); ``imported`` an
-    :class:`~planner_app.core.imported.ImportedTimes`; ``agent_profiles`` maps
+    :class:`~planner_app.core.profiling.imported.ImportedTimes`; ``agent_profiles`` maps
     device ids to profiles their agents measured.
     """
     if profile.model_sha256 != mg.sha256:

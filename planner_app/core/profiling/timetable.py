@@ -1,4 +1,4 @@
-"""What the optimizer is fed: per-unit compute times and cut codecs.
+"""What the optimizer is fed: per-unit compute times.
 
 A :class:`TimeTable` holds the time of every unit of a model on every device at
 every compression level, with where each figure came from. Profiling and the
@@ -17,7 +17,7 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["PROVENANCES", "TimeTable", "CutCodec", "DEFAULT_CUT_CODECS"]
+__all__ = ["PROVENANCES", "TimeTable"]
 
 from dataclasses import dataclass, field
 
@@ -76,27 +76,3 @@ class TimeTable:
 
     def provenance_of(self, device_id: str, level: str) -> str:
         return self.provenance.get((device_id, level), "estimated")
-
-
-@dataclass(frozen=True)
-class CutCodec:
-    """How activations crossing a link are encoded on the wire.
-
-    ``wire_ratio`` scales the bytes sent; encode/decode cost is per MB of the
-    uncompressed tensor on the host (scaled to devices by the device model);
-    ``fidelity`` is the measured effect on outputs (1.0 = lossless).
-    """
-
-    name: str
-    wire_ratio: float
-    encode_ms_per_mb: float = 0.0
-    decode_ms_per_mb: float = 0.0
-    fidelity: float = 1.0
-
-
-#: defaults until measured on this host (profiling replaces the costs with measurements)
-DEFAULT_CUT_CODECS: dict[str, CutCodec] = {
-    "none": CutCodec("none", 1.0),
-    "fp16": CutCodec("fp16", 0.5, 0.3, 0.3, 0.9999),
-    "int8": CutCodec("int8", 0.25, 0.6, 0.4, 0.999),
-}

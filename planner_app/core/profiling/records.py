@@ -30,12 +30,12 @@ from dataclasses import asdict, dataclass, field
 from pathlib import Path
 from typing import Any
 
-from planner_app.core import profile_cache
+from planner_app.core.compression.cut_codecs import CutCodec
+from planner_app.core.compression.fidelity import Fidelity
 from planner_app.core.errors import PlannerError
-from planner_app.core.fidelity import Fidelity
 from planner_app.core.fileio import atomic_write_json, read_json
+from planner_app.core.profiling import cache as profile_cache
 from planner_app.core.progress import Cancelled
-from planner_app.core.timetable import CutCodec
 
 PROFILE_FORMAT = 1
 

@@ -447,17 +447,10 @@ class Topology(_Record):
         return [d.id for d in self.devices if d.id not in reach]
 
     # -- files --------------------------------------------------------------------
-    @classmethod
-    def from_dict(cls, data: Any, source: str = "topology") -> Topology:
-        """Validate a dict (after migration); :class:`TopologyError` lists every problem."""
-        from planner_app.core.topology_io import topology_from_dict
-
-        return topology_from_dict(data, source)
-
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with stable key order."""
         return self.model_dump(mode="json")
 
 
 # Route and Router live in routes.py; re-exported here for callers of this module.
-from planner_app.core.routes import Route, Router  # noqa: E402
+from planner_app.core.topology.routes import Route, Router  # noqa: E402

@@ -1,6 +1,6 @@
 """Cut a model into stages and write one runnable ONNX file per stage; check the chain.
 
-A *stage* is an ordered set of units (see :mod:`planner_app.core.model_graph`).
+A *stage* is an ordered set of units (see :mod:`planner_app.core.models.graph`).
 :func:`split_stages` turns stages into self-contained ONNX models: each holds
 its nodes, only the weights it reads (shared weights are duplicated), the
 original opsets and local functions, typed inputs and outputs, and metadata
@@ -46,8 +46,8 @@ from onnx import helper
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import atomic_write_bytes
-from planner_app.core.model_analysis import node_inputs
-from planner_app.core.model_graph import ModelError, ModelGraph, random_inputs
+from planner_app.core.models.analysis import node_inputs
+from planner_app.core.models.graph import ModelError, ModelGraph, random_inputs
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: metadata keys written into every part

@@ -25,7 +25,7 @@ from pydantic import BaseModel, ConfigDict, Field, ValidationError
 from planner_app.core.errors import InputFileError, PlannerError
 from planner_app.core.fileio import read_json
 from planner_app.core.resources import resource_path
-from planner_app.core.topology import Device, DeviceKind, Link, Position, Precision, Tier
+from planner_app.core.topology.records import Device, DeviceKind, Link, Position, Precision, Tier
 
 _DEVICE_SPEC_FIELDS = (
     "kind", "tier", "cpu_cores", "peak_gflops_fp32", "fp16_speedup", "int8_speedup", "memory_mb",

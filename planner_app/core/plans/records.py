@@ -12,8 +12,8 @@ their names, and is validated on import twice: against the JSON Schema in
 ``resources/plan.schema.json`` (generated from these records by
 :func:`write_schemas`; a test fails when it is stale) and by the records
 themselves, then cross-checked (stage numbering, transfers, the embedded
-topology's hash). Writing with parts is :func:`planner_app.core.plan_export.export_plan`;
-checking parts and their chain is :func:`planner_app.core.plan_check.validate_plan`.
+topology's hash). Writing with parts is :func:`planner_app.core.plans.export.export_plan`;
+checking parts and their chain is :func:`planner_app.core.plans.check.validate_plan`.
 
 Example
 -------
@@ -50,8 +50,6 @@ __all__ = [
     "plan_from_dict",
     "load_plan",
     "plan_to_json",
-    "export_plan",
-    "validate_plan",
 ]
 
 import json
@@ -59,7 +57,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import TYPE_CHECKING, Annotated, Any, Literal
+from typing import Annotated, Any, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -67,10 +65,7 @@ from planner_app import __version__
 from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.fileio import read_json, sha256_bytes
 from planner_app.core.resources import resource_path
-from planner_app.core.topology import Workload
-
-if TYPE_CHECKING:  # pragma: no cover
-    from planner_app.core.plan_check import PlanReport
+from planner_app.core.topology.records import Workload
 
 PLAN_SCHEMA_VERSION = 1
 PLAN_SCHEMA_PATH = "plan.schema.json"
@@ -413,18 +408,3 @@ def load_plan(path: str | os.PathLike[str]) -> DeploymentPlan:
 def plan_to_json(plan: DeploymentPlan) -> dict[str, Any]:
     """The JSON-ready document, keys in record order (stable across runs)."""
     return plan.model_dump(mode="json")
-
-
-# -- the heavy parts live in their own modules; these keep one entry point ---------
-def export_plan(plan: DeploymentPlan, part_models: list[Any], out: str | os.PathLike[str], **kwargs: Any) -> Path:
-    """Write ``plan`` and one ONNX file per stage; see :func:`planner_app.core.plan_export.export_plan`."""
-    from planner_app.core.plan_export import export_plan as _export
-
-    return _export(plan, part_models, out, **kwargs)
-
-
-def validate_plan(path: str | os.PathLike[str], **kwargs: Any) -> PlanReport:
-    """Check a plan file and its parts; see :func:`planner_app.core.plan_check.validate_plan`."""
-    from planner_app.core.plan_check import validate_plan as _validate
-
-    return _validate(path, **kwargs)

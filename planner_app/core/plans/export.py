@@ -33,7 +33,7 @@ from typing import Any
 
 from planner_app.core.errors import Problem
 from planner_app.core.fileio import sha256_bytes
-from planner_app.core.plan import Artifact, DeploymentPlan, PlanError, plan_to_json
+from planner_app.core.plans.records import Artifact, DeploymentPlan, PlanError, plan_to_json
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: folder next to the plan that holds its parts

@@ -7,7 +7,7 @@ atomic: a failed save leaves the previous file intact.
 
 Example
 -------
->>> from planner_app.core.topology_io import load_topology  # doctest: +SKIP
+>>> from planner_app.core.topology.io import load_topology  # doctest: +SKIP
 >>> topo = load_topology("sample_topologies/smart_home.json")  # doctest: +SKIP
 """
 
@@ -33,7 +33,7 @@ from pydantic import ValidationError
 
 from planner_app.core.errors import Problem, TopologyError
 from planner_app.core.fileio import atomic_write_json, read_json
-from planner_app.core.topology import (
+from planner_app.core.topology.records import (
     SCHEMA_VERSION,
     Topology,
     _ReferenceProblems,

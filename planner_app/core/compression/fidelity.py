@@ -26,7 +26,7 @@ from typing import Any
 import numpy as np
 import onnx
 
-from planner_app.core.compression import SampleSet, open_session, synthetic_samples
+from planner_app.core.compression.levels import SampleSet, open_session, synthetic_samples
 
 #: SQNR reported for outputs equal to fp32 bit for bit (a finite stand-in for +inf, JSON-safe)
 SQNR_IDENTICAL_DB = 200.0
@@ -153,7 +153,7 @@ def measure_fidelity(
         reference = run_model(model, samples)
     out_names = [o.name for o in model.graph.output]
     if isinstance(candidate, list):
-        from planner_app.core.partition import run_chain
+        from planner_app.core.models.partition import run_chain
 
         cand = []
         for s in samples.inputs:

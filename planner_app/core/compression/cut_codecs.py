@@ -15,7 +15,7 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["CODECS", "EncodedTensor", "encode_tensor", "decode_tensor", "measure_cut_codecs"]
+__all__ = ["CutCodec", "DEFAULT_CUT_CODECS", "CODECS", "EncodedTensor", "encode_tensor", "decode_tensor", "measure_cut_codecs"]
 
 import struct
 import time
@@ -23,7 +23,30 @@ from dataclasses import dataclass
 
 import numpy as np
 
-from planner_app.core.timetable import CutCodec
+
+@dataclass(frozen=True)
+class CutCodec:
+    """How activations crossing a link are encoded on the wire.
+
+    ``wire_ratio`` scales the bytes sent; encode/decode cost is per MB of the
+    uncompressed tensor on the host (scaled to devices by the device model);
+    ``fidelity`` is the measured effect on outputs (1.0 = lossless).
+    """
+
+    name: str
+    wire_ratio: float
+    encode_ms_per_mb: float = 0.0
+    decode_ms_per_mb: float = 0.0
+    fidelity: float = 1.0
+
+
+#: defaults until measured on this host (profiling replaces the costs with measurements)
+DEFAULT_CUT_CODECS: dict[str, CutCodec] = {
+    "none": CutCodec("none", 1.0),
+    "fp16": CutCodec("fp16", 0.5, 0.3, 0.3, 0.9999),
+    "int8": CutCodec("int8", 0.25, 0.6, 0.4, 0.999),
+}
+
 
 CODECS = ("none", "fp16", "int8")
 _HEADER = struct.Struct("<ff")  # scale, zero point (as float to keep it exact for uint8 range)

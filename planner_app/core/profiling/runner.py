@@ -52,17 +52,17 @@ from typing import Any
 import numpy as np
 import onnx
 
-from planner_app.core import profile_cache
-from planner_app.core.compression import (
+from planner_app.core.compression.cut_codecs import measure_cut_codecs
+from planner_app.core.compression.fidelity import measure_fidelity, run_model
+from planner_app.core.compression.levels import (
     SampleSet,
     compress,
     input_specs,
     open_session,
     synthetic_samples,
 )
-from planner_app.core.cut_codecs import measure_cut_codecs
-from planner_app.core.fidelity import measure_fidelity, run_model
-from planner_app.core.profile_records import (
+from planner_app.core.profiling import cache as profile_cache
+from planner_app.core.profiling.records import (
     PROFILE_FORMAT,
     HostInfo,
     LevelProfile,
@@ -71,8 +71,8 @@ from planner_app.core.profile_records import (
     ProfileInterrupted,
     ProfileSettings,
 )
+from planner_app.core.profiling.unit_mapping import UnitMapper
 from planner_app.core.progress import Cancelled, CancelToken, ProgressCallback, report
-from planner_app.core.unit_mapping import UnitMapper
 
 # ---------------------------------------------------------------------------- measuring
 

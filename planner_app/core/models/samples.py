@@ -36,9 +36,9 @@ from typing import Any
 import onnx
 
 from planner_app.core.fileio import atomic_write_bytes, cache_dir, sha256_bytes
-from planner_app.core.model_loading import ModelError
-from planner_app.core.sample_builder import GraphBuilder
-from planner_app.core.sample_nets import (
+from planner_app.core.models.loading import ModelError
+from planner_app.core.models.sample_builder import GraphBuilder
+from planner_app.core.models.sample_nets import (
     build_lstm_kws,
     build_transformer_encoder,
     build_yolo_detector,

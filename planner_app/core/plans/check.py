@@ -27,7 +27,7 @@ import numpy as np
 
 from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.fileio import read_json, sha256_file
-from planner_app.core.plan import DeploymentPlan, PlanError, plan_from_dict
+from planner_app.core.plans.records import DeploymentPlan, PlanError, plan_from_dict
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: levels whose parts must equal the fp32 model (no lossy transform)
@@ -121,7 +121,7 @@ def _reference_model(plan: DeploymentPlan, model_path: str | os.PathLike[str] | 
         candidates.append(Path(plan.model.path))
     if plan.model.source.startswith("sample:"):
         try:
-            from planner_app.core.samples import sample_model_path
+            from planner_app.core.models.samples import sample_model_path
 
             candidates.append(Path(sample_model_path(plan.model.source.split(":", 1)[1])))
         except (ImportError, PlannerError, KeyError):
@@ -148,7 +148,7 @@ def _check_given_model(plan: DeploymentPlan, model_path: str | os.PathLike[str],
     made_from = f"{plan.model.name} ({where + ', ' if where else ''}sha256 {plan.model.sha256[:12]}…)"
     if text.startswith("sample:"):
         try:
-            from planner_app.core.samples import sample_model_path
+            from planner_app.core.models.samples import sample_model_path
 
             path = Path(sample_model_path(text.split(":", 1)[1]))
         except (PlannerError, KeyError) as exc:
@@ -172,8 +172,8 @@ def _check_topology_file(plan: DeploymentPlan, warnings: list[str]) -> None:
     """Warn when the topology file the plan was made from has changed since (the plan embeds its copy)."""
     if not plan.topology.path or not Path(plan.topology.path).is_file():
         return
-    from planner_app.core.plan import canonical_sha256
-    from planner_app.core.topology_io import load_topology
+    from planner_app.core.plans.records import canonical_sha256
+    from planner_app.core.topology.io import load_topology
 
     try:
         now = canonical_sha256(load_topology(plan.topology.path).to_dict())
@@ -269,7 +269,7 @@ def validate_plan(
 
     import onnx
 
-    from planner_app.core.compression import is_known_level
+    from planner_app.core.compression.levels import is_known_level
 
     protos = []
     for i, (s, f) in enumerate(zip(plan.stages, present, strict=True)):
@@ -302,7 +302,7 @@ def validate_plan(
     names = list(plan.model.output_names)
     labels = [f"stage {s.index} ({s.artifact.path})" for s in plan.stages]
     ref_sess = _session(str(ref_path)) if ref_path is not None else None
-    from planner_app.core.model_graph import random_inputs
+    from planner_app.core.models.graph import random_inputs
 
     highs = _int_highs(protos, list(plan.model.input_shapes))
     agg: dict[str, Any] = {"max_abs": 0.0, "max_rel": 0.0, "cosine": 1.0, "top1": None, "equal": True}

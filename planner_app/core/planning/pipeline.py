@@ -48,7 +48,7 @@ from typing import Any
 
 from planner_app.core.errors import PlannerError, TopologyError
 from planner_app.core.progress import CancelToken, ProgressCallback, report
-from planner_app.core.topology import Topology, Workload
+from planner_app.core.topology.records import Topology, Workload
 
 #: levels profiled when no profile is given and no levels are asked for
 DEFAULT_LEVELS: tuple[str, ...] = ("fp32", "fp16", "int8-dynamic")
@@ -101,7 +101,7 @@ def _read_topology(topology: Topology | str | os.PathLike[str]) -> tuple[Topolog
     if isinstance(topology, Topology):
         topology.validate_references()
         return topology, None
-    from planner_app.core.topology_io import load_topology
+    from planner_app.core.topology.io import load_topology
 
     return load_topology(topology), Path(topology)
 
@@ -130,7 +130,7 @@ def _workload_model(workload: Workload, topo_path: Path | None) -> str | None:
         if beside.exists():
             return str(beside)
     if not Path(text).exists():
-        from planner_app.core.samples import SAMPLE_MODELS
+        from planner_app.core.models.samples import SAMPLE_MODELS
 
         if text in SAMPLE_MODELS:
             return f"sample:{text}"
@@ -138,7 +138,7 @@ def _workload_model(workload: Workload, topo_path: Path | None) -> str | None:
 
 
 def _load_model(workload: Workload, source: Any, shapes: Mapping[str, Sequence[int]] | None) -> Any:
-    from planner_app.core.model_graph import ModelError, ModelGraph, load_model
+    from planner_app.core.models.graph import ModelError, ModelGraph, load_model
 
     given = {k: list(v) for k, v in (shapes or {}).items()}
     declared = {k: list(v) for k, v in workload.input_shapes.items()}
@@ -178,7 +178,7 @@ def _load_model(workload: Workload, source: Any, shapes: Mapping[str, Sequence[i
 def _get_profile(mg: Any, profile_path: Any, levels: list[str] | None,
                  settings: Any, progress: ProgressCallback | None, cancel: CancelToken | None,
                  notes: list[str]) -> tuple[Any, bool, list[str]]:
-    from planner_app.core.profiling import (
+    from planner_app.core.profiling.runner import (
         ModelProfile,
         ProfileError,
         ProfileSettings,
@@ -228,7 +228,7 @@ def _actionable(exc: PlannerError, workload: Workload, topo_path: Path | None) -
 
 def _check_levels(levels: Sequence[str]) -> None:
     """Refuse unknown compression levels up front, listing the valid ones."""
-    from planner_app.core.compression import LEVELS, is_known_level
+    from planner_app.core.compression.levels import LEVELS, is_known_level
 
     bad = [lv for lv in levels if not is_known_level(lv)]
     if bad:
@@ -273,7 +273,7 @@ def plan_deployment(
     """Plan where each part of a model runs, and export the plan (see the module docstring).
 
     ``constraints`` overrides the workload's own limits with keys of
-    :class:`planner_app.core.problem.Constraints` (``slo_ms``,
+    :class:`planner_app.core.optimizer.problem.Constraints` (``slo_ms``,
     ``max_cost_usd_per_1k``, ``min_fidelity``, ``pinned_units``, ...).
     ``levels``: compression levels to consider (default: every applicable level
     of the given profile, or :data:`DEFAULT_LEVELS` when profiling now).
@@ -281,10 +281,15 @@ def plan_deployment(
     (default: the workload's model); ``profile_path`` a profile file or a loaded
     ``ModelProfile`` (default: profile now).
     """
-    from planner_app.core.device_model import build_time_table
     from planner_app.core.optimizer import optimize
-    from planner_app.core.plan_export import check_out_path
-    from planner_app.core.problem import Constraints, ModelStructure, PlanningProblem, ProblemError
+    from planner_app.core.optimizer.problem import (
+        Constraints,
+        ModelStructure,
+        PlanningProblem,
+        ProblemError,
+    )
+    from planner_app.core.plans.export import check_out_path
+    from planner_app.core.profiling.device_model import build_time_table
 
     if levels:
         _check_levels(levels)
@@ -320,7 +325,7 @@ def plan_deployment(
     report(progress, 0.6, "building the time table (estimating devices not measured)")
     imported_times = None
     if imported is not None:
-        from planner_app.core.imported import load_imported_times
+        from planner_app.core.profiling.imported import load_imported_times
 
         imported_times = load_imported_times(imported, mg, device_ids=[d.id for d in topo.devices])
         notes.append(f"times imported from '{imported}' for {', '.join(imported_times.devices)}")
@@ -366,9 +371,9 @@ def export_run(
     cancel: CancelToken | None = None,
 ) -> Path:
     """Cut, compress, check and write the run's plan (or ``placement``, e.g. a Pareto point)."""
-    from planner_app.core.cost_model import evaluate
-    from planner_app.core.plan_build import build_parts, plan_document
-    from planner_app.core.plan_export import export_plan
+    from planner_app.core.optimizer.cost_model import evaluate
+    from planner_app.core.plans.build import PlanContext, build_parts, model_info, plan_document
+    from planner_app.core.plans.export import export_plan
 
     if placement is None:
         placement, prediction = run.result.placement, run.result.prediction
@@ -378,12 +383,14 @@ def export_run(
         raise InfeasiblePlanError(
             f"the placement {placement.summary()} breaks constraints: {'; '.join(prediction.violations[:3])}", run
         )
-    from planner_app.core.plan_build import ExportError
+    from planner_app.core.plans.build import ExportError
 
     report(progress, 0.8, "cutting the model into parts and compressing each")
     try:
         built = build_parts(run.model, placement, fidelity_samples=fidelity_samples, cancel=cancel)
-        plan = plan_document(run, placement, prediction, built)
+        context = PlanContext(run.topology, run.topology_path, run.workload, model_info(run.model, run.model_source),
+                              run.problem, run.result, run.time_table, tuple(run.notes))
+        plan = plan_document(context, placement, prediction, built)
         inner = None if progress is None else (lambda f, m: report(progress, 0.9 + 0.1 * f, m))
         path = export_plan(plan, built.blobs, out, progress=inner, cancel=cancel)
     except PlannerError:

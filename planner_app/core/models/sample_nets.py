@@ -1,6 +1,6 @@
 """Builders of the non-CNN-classifier samples: transformer encoder, YOLO-style detector, LSTM KWS.
 
-See :mod:`planner_app.core.samples` for the registry and the cache.
+See :mod:`planner_app.core.models.samples` for the registry and the cache.
 """
 
 from __future__ import annotations
@@ -10,7 +10,7 @@ __all__ = ["build_transformer_encoder", "build_yolo_detector", "build_lstm_kws"]
 import numpy as np
 import onnx
 
-from planner_app.core.sample_builder import GraphBuilder
+from planner_app.core.models.sample_builder import GraphBuilder
 
 
 def _layer_norm(b: GraphBuilder, x: str, d: int, name: str, opset: int) -> str:

@@ -38,7 +38,7 @@ from typing import Any
 
 import numpy as np
 
-from planner_app.core.compression import LEVELS, is_known_level
+from planner_app.core.compression.levels import LEVELS, is_known_level
 from planner_app.core.errors import InputFileError, PlannerError, Problem
 
 _MS_KEYS = ("ms", "time_ms", "latency_ms")
@@ -154,7 +154,7 @@ def load_imported_times(path: str | Path, mg: Any, device_ids: list[str] | None 
     repeated row) is listed with its line number (``rows[i]`` in JSON) and every
     reason, and raised together as :class:`ImportedTimesError`. Devices are checked
     against ``device_ids`` when given (a topology's devices); else
-    :func:`~planner_app.core.device_model.build_time_table` checks them, naming the rows.
+    :func:`~planner_app.core.profiling.device_model.build_time_table` checks them, naming the rows.
     """
     path = Path(path)
     rows = _read_rows(path)

@@ -46,8 +46,8 @@ import numpy as np
 import onnx
 
 from planner_app.core.fileio import read_bytes, sha256_bytes
-from planner_app.core.model_analysis import Cut, Unit, analyse, outer_scope_inputs
-from planner_app.core.model_loading import ModelError, prepare_model, random_inputs
+from planner_app.core.models.analysis import Cut, Unit, analyse, outer_scope_inputs
+from planner_app.core.models.loading import ModelError, prepare_model, random_inputs
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: ``load_model("sample:resnet18")`` builds (or reuses) a sample model
@@ -216,7 +216,7 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, P
         return bytes(source), None, name or "model"
     text = str(source)
     if text.startswith(SAMPLE_PREFIX):
-        from planner_app.core.samples import sample_model_path  # samples import this module
+        from planner_app.core.models.samples import sample_model_path  # samples import this module
 
         sample = text[len(SAMPLE_PREFIX):]
         path = sample_model_path(sample)

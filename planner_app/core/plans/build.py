@@ -4,23 +4,25 @@
 placement, compresses each at its level (int8-static parts are calibrated on
 the activations the fp32 parts before them produce), and measures the chained
 compressed parts against the fp32 model; fp32 plans must equal the model.
-:func:`plan_document` fills a :class:`~planner_app.core.plan.DeploymentPlan`
-from the run, the prediction and the parts. The orchestration lives in
-:mod:`planner_app.core.planning`.
+:func:`plan_document` fills a :class:`~planner_app.core.plans.records.DeploymentPlan`
+from the run, the prediction and the parts. The planning session
+(:mod:`planner_app.core.planning`) calls both.
 """
 
 from __future__ import annotations
 
-__all__ = ["BuiltParts", "build_parts", "figures_of", "plan_document"]
+__all__ = ["BuiltParts", "ExportError", "PlanContext", "build_parts", "figures_of", "model_info", "plan_document"]
 
 import math
 from dataclasses import dataclass, field
+from pathlib import Path
 from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from planner_app.core.errors import PlannerError
-from planner_app.core.plan import (
+from planner_app.core.plans.export import artifact_for, serialize_part
+from planner_app.core.plans.records import (
     Baseline,
     Constraints,
     DeploymentPlan,
@@ -36,11 +38,44 @@ from planner_app.core.plan import (
     Transfer,
     canonical_sha256,
 )
-from planner_app.core.plan_export import artifact_for, serialize_part
 from planner_app.core.progress import CancelToken
+from planner_app.core.topology.records import Topology, Workload
 
 if TYPE_CHECKING:  # pragma: no cover
-    from planner_app.core.planning import PlanningRun
+    from planner_app.core.models.graph import ModelGraph
+    from planner_app.core.optimizer import OptimizationResult
+    from planner_app.core.optimizer.problem import PlanningProblem
+    from planner_app.core.profiling.timetable import TimeTable
+
+
+@dataclass(frozen=True)
+class PlanContext:
+    """What a plan document records besides its placement: where the figures came from.
+
+    The planning session fills it; ``model`` is the plan's model record, so the
+    plan needs no ONNX graph (a layer-table model has none).
+    """
+
+    topology: Topology
+    topology_path: Path | None
+    workload: Workload
+    model: ModelInfo
+    problem: PlanningProblem
+    result: OptimizationResult
+    time_table: TimeTable
+    notes: tuple[str, ...] = ()
+
+
+def model_info(mg: ModelGraph, source: str) -> ModelInfo:
+    """The plan's record of an ONNX model (identity, opsets, inputs and outputs)."""
+    return ModelInfo(
+        name=mg.name, source=source, path=str(mg.path.resolve()) if mg.path else None,
+        sha256=mg.sha256, bytes=int(mg.model_bytes), opsets={k: int(v) for k, v in mg.opsets.items()},
+        input_shapes={k: list(v) for k, v in mg.inputs.items()},
+        input_dtypes={k: str(np.dtype(v)) for k, v in mg.input_dtypes.items()},
+        output_names=list(mg.outputs), output_shapes={k: list(v) for k, v in mg.outputs.items()},
+        units=len(mg.units), total_flops=float(mg.total_flops),
+    )
 
 
 class ExportError(PlannerError):
@@ -62,7 +97,7 @@ class BuiltParts:
 
 def _part_samples(stage_parts: list[Any], samples: Any) -> list[Any]:
     """Per part, the inputs it sees when the fp32 parts run on ``samples`` (int8-static calibration)."""
-    from planner_app.core.compression import SampleSet, open_session
+    from planner_app.core.compression.levels import SampleSet, open_session
 
     sessions = [open_session(p.model) for p in stage_parts]
     per_part: list[list[dict[str, np.ndarray]]] = [[] for _ in stage_parts]
@@ -78,8 +113,8 @@ def _part_samples(stage_parts: list[Any], samples: Any) -> list[Any]:
 
 def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
     """Split ``mg`` along ``placement``'s parts, compress each, and check the chain."""
-    from planner_app.core.compression import compress, synthetic_samples
-    from planner_app.core.partition import split_stages
+    from planner_app.core.compression.levels import compress, synthetic_samples
+    from planner_app.core.models.partition import split_stages
 
     runs = placement.parts()
     stage_parts = split_stages(mg, [list(range(start, end)) for start, end, _, _ in runs])
@@ -186,12 +221,12 @@ def _run_against_model(mg: Any, blobs: list[bytes], samples: Any,
     Both sides run without graph fusions (fusions differ across a cut and would
     reorder sums), so fp32 parts are expected to match the model to rounding:
     equal means ``|chain - whole| <= atol + rtol * max|whole|`` for each output,
-    as :func:`planner_app.core.partition.check_chain` defines it. Returns the
-    fidelity (:func:`planner_app.core.fidelity.compare_outputs`), equality, and
+    as :func:`planner_app.core.models.partition.check_chain` defines it. Returns the
+    fidelity (:func:`planner_app.core.compression.fidelity.compare_outputs`), equality, and
     the largest absolute difference.
     """
-    from planner_app.core.compression import open_session
-    from planner_app.core.fidelity import compare_outputs
+    from planner_app.core.compression.fidelity import compare_outputs
+    from planner_app.core.compression.levels import open_session
 
     whole = open_session(mg.model, graph_optimization="disable")
     names = [o.name for o in whole.get_outputs()]
@@ -249,18 +284,6 @@ def figures_of(pred: Any) -> dict[str, Any]:
     }
 
 
-def _model_info(run: PlanningRun) -> ModelInfo:
-    mg = run.model
-    return ModelInfo(
-        name=mg.name, source=run.model_source, path=str(mg.path.resolve()) if mg.path else None,
-        sha256=mg.sha256, bytes=int(mg.model_bytes), opsets={k: int(v) for k, v in mg.opsets.items()},
-        input_shapes={k: list(v) for k, v in mg.inputs.items()},
-        input_dtypes={k: str(np.dtype(v)) for k, v in mg.input_dtypes.items()},
-        output_names=list(mg.outputs), output_shapes={k: list(v) for k, v in mg.outputs.items()},
-        units=len(mg.units), total_flops=float(mg.total_flops),
-    )
-
-
 def _objective(objective: Any) -> Objective:
     if isinstance(objective, str):
         return Objective(name=objective)
@@ -268,9 +291,10 @@ def _objective(objective: Any) -> Objective:
     return Objective(name="weighted", weights=weights)
 
 
-def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: BuiltParts) -> DeploymentPlan:
-    """The plan record for ``placement`` of ``run`` with its built parts."""
-    problem, result, mg = run.problem, run.result, run.model
+def plan_document(run: PlanContext, placement: Any, prediction: Any, built: BuiltParts) -> DeploymentPlan:
+    """The plan record for ``placement`` in ``run``'s context, with its built parts."""
+    problem, result = run.problem, run.result
+    unit_names = problem.structure.unit_names
     doc = run.topology.to_dict()
     stages = []
     for pp, part, level, blob in zip(prediction.parts, built.stage_parts, built.levels, built.blobs, strict=True):
@@ -278,7 +302,7 @@ def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: Buil
         act = int(round(pp.peak_activation_bytes))
         stages.append(Stage(
             index=pp.index, device=pp.device, level=level, unit_ids=list(pp.unit_ids),
-            unit_names=[mg.units[u].name for u in pp.unit_ids], node_names=list(part.node_names),
+            unit_names=[unit_names[u] for u in pp.unit_ids], node_names=list(part.node_names),
             inputs=list(part.inputs), outputs=list(part.outputs), artifact=artifact_for(pp.index, pp.device, blob),
             compute_ms=_nonneg(pp.compute_ms), weights_bytes=weights, peak_activation_bytes=act,
             memory_bytes=weights + act, provenance=pp.provenance,
@@ -351,7 +375,7 @@ def plan_document(run: PlanningRun, placement: Any, prediction: Any, built: Buil
     return DeploymentPlan(
         topology=TopologyInfo(name=run.topology.name, path=str(run.topology_path) if run.topology_path else None,
                               sha256=canonical_sha256(doc), document=doc),
-        model=_model_info(run),
+        model=run.model,
         workload=run.workload,
         objective=_objective(problem.objective),
         constraints=constraints,

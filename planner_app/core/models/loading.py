@@ -376,7 +376,7 @@ def _merge_inferred(model: onnx.ModelProto, shaped: onnx.ModelProto) -> onnx.Mod
 
 
 def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, list[int]]) -> PreparedModel:
-    """Parse, check and shape ``data``; see :func:`planner_app.core.model_graph.load_model`."""
+    """Parse, check and shape ``data``; see :func:`planner_app.core.models.graph.load_model`."""
     model = _parse(data, label)
     external_bytes = _load_external(model, path, label)
     opsets = {("ai.onnx" if o.domain in ("", "ai.onnx") else o.domain): int(o.version) for o in model.opset_import}

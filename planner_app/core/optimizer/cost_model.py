@@ -1,7 +1,7 @@
 """The cost model: what a placement costs, per request and at the workload's rate.
 
-:func:`evaluate` turns a :class:`~planner_app.core.problem.Placement` into a
-:class:`Prediction`. The execution model is in :mod:`planner_app.core.problem`:
+:func:`evaluate` turns a :class:`~planner_app.core.optimizer.problem.Placement` into a
+:class:`Prediction`. The execution model is in :mod:`planner_app.core.optimizer.problem`:
 parts run in unit order, each boundary ships its cut set from the previous
 station's device to the next one's.
 
@@ -62,7 +62,7 @@ from dataclasses import asdict, dataclass, field
 from typing import Any
 
 from planner_app.core.errors import PlannerError
-from planner_app.core.problem import PART_OVERHEAD_MS, Placement, PlanningProblem
+from planner_app.core.optimizer.problem import PART_OVERHEAD_MS, Placement, PlanningProblem
 
 #: fixed cost of one message (serialization, framing, one RPC round on a LAN); ms
 MESSAGE_OVERHEAD_MS = 0.5
@@ -229,7 +229,7 @@ class Prediction:
 
     def metric(self, name: str) -> float:
         """A figure by objective name ('latency', 'cost', ...) or attribute name."""
-        from planner_app.core.problem import OBJECTIVE_METRICS
+        from planner_app.core.optimizer.problem import OBJECTIVE_METRICS
 
         return float(getattr(self, OBJECTIVE_METRICS.get(name, name)))
 

@@ -31,8 +31,8 @@ import numpy as np
 import onnx
 from onnx import numpy_helper
 
-from planner_app.core.model_flops import ELEMENTWISE_FLOPS, NodeCost, node_cost
-from planner_app.core.model_loading import ITEMSIZE
+from planner_app.core.models.flops import ELEMENTWISE_FLOPS, NodeCost, node_cost
+from planner_app.core.models.loading import ITEMSIZE
 
 #: nodes that always fold into a neighbour
 FOLD_ALWAYS = frozenset(

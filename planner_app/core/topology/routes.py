@@ -6,7 +6,7 @@ every device that minimises ``Σ latency + size / bottleneck`` exactly.
 
 Example
 -------
->>> from planner_app.core.topology import Device, Link, Topology
+>>> from planner_app.core.topology.records import Device, Link, Topology
 >>> topo = Topology(devices=[
 ...     Device(id="a", kind="camera", tier="device", peak_gflops_fp32=1, memory_mb=1),
 ...     Device(id="b", kind="cloud", tier="cloud", peak_gflops_fp32=1, memory_mb=1)],
@@ -20,12 +20,38 @@ from __future__ import annotations
 __all__ = ["Route", "Router"]
 
 import math
-from typing import TYPE_CHECKING
+from collections.abc import Sequence
+from typing import Protocol
 
 from planner_app.core.errors import TopologyError
 
-if TYPE_CHECKING:
-    from planner_app.core.topology import Topology
+
+class _HasId(Protocol):
+    @property
+    def id(self) -> str: ...
+
+
+class _LinkLike(Protocol):
+    @property
+    def id(self) -> str: ...
+    @property
+    def a(self) -> str: ...
+    @property
+    def b(self) -> str: ...
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def cost_usd_per_gb(self) -> float: ...
+    def bandwidth_from(self, device_id: str) -> float: ...
+
+
+class Graph(Protocol):
+    """What routing reads of a topology (records.Topology satisfies it; routes never import it)."""
+
+    @property
+    def devices(self) -> Sequence[_HasId]: ...
+    @property
+    def links(self) -> Sequence[_LinkLike]: ...
 
 
 class Route:
@@ -83,7 +109,7 @@ class Router:
     #: added to every latency so that 0 ms links stay edges in the sparse graph
     _EPS_MS = 1e-9
 
-    def __init__(self, topology: Topology) -> None:
+    def __init__(self, topology: Graph) -> None:
         import numpy as np
 
         self._ids = [d.id for d in topology.devices]
