@@ -24,7 +24,7 @@ if TYPE_CHECKING:
     from planner_app.ui.main_window import MainWindow
 
 SHORTCUTS_HELP = """<table cellpadding=3>
-<tr><td><b>Ctrl+N / Ctrl+O / Ctrl+S</b></td><td>new, open, save</td></tr>
+<tr><td><b>Ctrl+N / Ctrl+O / Ctrl+S / Ctrl+W</b></td><td>new, open, save, close</td></tr>
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo, redo</td></tr>
 <tr><td><b>Ctrl+X / Ctrl+C / Ctrl+V</b></td><td>cut, copy, paste (links inside the selection come along)</td></tr>
 <tr><td><b>Ctrl+D</b></td><td>duplicate the selection</td></tr>
@@ -77,6 +77,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("open", "&Open…", win.open_dialog, K.Open, "Open a topology file", _std(win, SP.SP_DialogOpenButton))
     act("save", "&Save", win.save, K.Save, "Save the topology", _std(win, SP.SP_DialogSaveButton))
     act("save_as", "Save &As…", win.save_as, K.SaveAs, "Save under a new name")
+    act("close", "&Close", win.close_document, QKeySequence("Ctrl+W"), "Close this topology (asks to save changes)")
     act("export", "&Export Image…", win.export_image, QKeySequence("Ctrl+E"), "Export the canvas as PNG or SVG")
     act("quit", "&Quit", win.close, K.Quit, "Close the window")
 
@@ -129,7 +130,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
         samples.addAction(name.replace("_", " ").title(), partial(win.open_sample, name))
     win.recent_menu = m.addMenu("&Recent")
     m.addSeparator()
-    for n in ("save", "save_as", "export"):
+    for n in ("save", "save_as", "export", "close"):
         m.addAction(acts[n])
     m.addSeparator()
     m.addAction(acts["quit"])

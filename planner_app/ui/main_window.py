@@ -39,6 +39,15 @@ APPLICATION = "edgeplan"
 MAX_RECENT = 8
 
 
+def _is_sample(path: str | Path) -> bool:
+    """True for one of the shipped sample topologies (opened as templates)."""
+    try:
+        target = Path(path).resolve()
+    except OSError:
+        return False
+    return any(target == p.resolve() for p in sample_topology_paths().values())
+
+
 class MainWindow(QMainWindow):
     """The topology editor window."""
 
@@ -177,6 +186,16 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
         self.set_document(Topology(name="untitled"), None)
+        self.show_hint()  # not "Opened <the old file>"
+        return True
+
+    def close_document(self) -> bool:
+        """File ▸ Close: put the document away (asks to save changes) and leave an empty one."""
+        name = self.doc.display_name
+        if not self.maybe_save():
+            return False
+        self.set_document(Topology(name="untitled"), None)
+        self.show_hint(f"Closed {name}")
         return True
 
     def open_path(self, path: str | Path, wait: bool = False) -> None:
@@ -196,6 +215,11 @@ class MainWindow(QMainWindow):
             QCoreApplication.processEvents()  # deliver the queued result now
 
     def _on_loaded(self, path: str, topology: Topology) -> None:
+        if _is_sample(path):
+            # a sample is a template: editing it must never overwrite the shipped file
+            self.set_document(topology, None)
+            self.show_hint(f"Opened the sample {Path(path).name} as an untitled copy: Save asks where to keep it")
+            return
         self.set_document(topology, Path(path))
         self.show_hint(f"Opened {path}")
 
@@ -249,6 +273,8 @@ class MainWindow(QMainWindow):
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        if self.doc.topology.name in ("", "untitled"):
+            self.doc.set_name(path.stem)  # the file name is the better name from now on
         try:
             self.doc.save(path)
         except (PlannerError, OSError) as exc:

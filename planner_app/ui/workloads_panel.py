@@ -44,6 +44,8 @@ WORKLOAD_FIELDS = [
 ]
 
 _SAME_AS_SOURCE = "(same as source)"
+_BLANK_FORM = {"name": "", "source": "", "consumer": "", "model": "", "rate_rps": 1.0, "input_shapes": "",
+               "slo_ms": None, "accuracy_budget_pct": None, "privacy": "none", "private_tensors": ""}
 
 
 def parse_shapes(text: str) -> dict[str, list[int]]:
@@ -127,6 +129,8 @@ class WorkloadsPanel(QWidget):
         self.remove_button.setEnabled(has)
         self.form.clear_errors()
         if not has:
+            # blank, not the last workload shown (it may belong to a file no longer open)
+            self.form.set_values(_BLANK_FORM)
             return
         w = self.doc.topology.workloads[row]
         self.form.set_values({
