@@ -31,6 +31,7 @@ from planner_app.ui.files import TopologyLoader, export_scene_image
 from planner_app.ui.inspector import InspectorPanel
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
+from planner_app.ui.undo_keys import UndoKeyRouter
 from planner_app.ui.workloads_panel import WorkloadsPanel
 
 APP_TITLE = "Edge Planner"
@@ -101,6 +102,9 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
 
         self.acts = actions.build(self)
+        # Ctrl+Z in an inspector or workloads field undoes the document, not the field's text
+        self.undo_keys = UndoKeyRouter(self.acts["undo"], self.acts["redo"], self)
+        self.undo_keys.watch(self)
         self._restore_settings()
         self._connect()
         self._update_title()
