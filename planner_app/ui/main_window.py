@@ -21,7 +21,12 @@ from planner_app.core.errors import PlannerError
 from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology import Topology
 from planner_app.ui import actions
-from planner_app.ui.autosave import Autosaver, default_recovery_dir, find_recovery_files
+from planner_app.ui.autosave import (
+    AUTOSAVE_DELAY_MS,
+    Autosaver,
+    default_recovery_dir,
+    find_recovery_files,
+)
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.canvas.view import TopologyView
 from planner_app.ui.dialogs import Dialogs
@@ -62,7 +67,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         dialogs: Dialogs | None = None,
         recovery_dir: Path | None = None,
-        autosave_ms: int = 60_000,
+        autosave_ms: int = AUTOSAVE_DELAY_MS,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -136,6 +141,7 @@ class MainWindow(QMainWindow):
         self.palette.presetActivated.connect(self._on_preset_activated)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
+        self.autosaver.failed.connect(lambda message: self.show_hint(f"Autosave failed: {message}"))
         self.zoom_label.setText("100 %")
 
     # -- status and title ----------------------------------------------------------------------
@@ -328,25 +334,32 @@ class MainWindow(QMainWindow):
             self.open_path(samples["smart_home"])
 
     def offer_recovery(self) -> bool:
-        """Offer work left by a crashed session; True if it was recovered."""
+        """Offer work left by a crashed session; True if it was recovered.
+
+        Recovering keeps the recovery file (this session autosaves into it)
+        until the recovered work is saved; "later" keeps every file for the
+        next start; only "discard" deletes them.
+        """
         found = find_recovery_files(self.autosaver.directory)
         if not found:
             return False
         newest = found[0]
-        accepted = self.dialogs.ask_recover(self, newest.describe())
-        recovered = False
-        if accepted:
-            try:
-                topo = newest.load()
-            except PlannerError as exc:
-                self.dialogs.error(self, "Cannot recover", str(exc))
-            else:
-                self.set_document(topo, Path(newest.original_path) if newest.original_path else None, modified=True)
-                self.show_hint("Recovered unsaved work: save it to keep it")
-                recovered = True
-        for rf in found:  # offered once: never ask again about the same files
-            rf.path.unlink(missing_ok=True)
-        return recovered
+        answer = self.dialogs.ask_recover(self, newest.describe())
+        if answer == "discard":
+            for rf in found:
+                rf.path.unlink(missing_ok=True)
+            return False
+        if answer != "recover":
+            return False
+        try:
+            topo = newest.load()
+        except PlannerError as exc:
+            self.dialogs.error(self, "Cannot recover", str(exc))
+            return False
+        self.set_document(topo, Path(newest.original_path) if newest.original_path else None, modified=True)
+        self.autosaver.adopt(newest.path)
+        self.show_hint("Recovered unsaved work: save it to keep it")
+        return True
 
     def recent_files(self) -> list[str]:
         """Recently opened or saved files, newest first."""

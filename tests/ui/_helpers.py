@@ -15,7 +15,7 @@ class ScriptedDialogs(Dialogs):
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.save_answer = "discard"
-        self.recover_answer = True
+        self.recover_answer = "recover"  # or "later", "discard"
         self.open_answer: str | None = None
         self.save_path_answer: str | None = None
         self.text_answer: str | None = None

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from PySide6.QtCore import QPointF, QSettings
@@ -108,7 +109,13 @@ def test_recovery_file_is_written_and_offered_after_a_crash(make_window, tmp_pat
     assert dialogs2.kinds()[0] == "ask_recover"
     assert w2.doc.topology.notes[0].text == "unsaved work"
     assert w2.isWindowModified()  # recovered work is unsaved work
-    assert find_recovery_files(recovery) == []  # offered once only
+    # the file stays until the recovered work is saved; it now names this live session
+    (kept,) = recovery.glob("recovery-*.json")
+    assert json.loads(kept.read_text())["pid"] == os.getpid()
+    assert find_recovery_files(recovery) == []  # not offered to another instance meanwhile
+    dialogs2.save_path_answer = str(tmp_path / "recovered.json")
+    assert w2.save()
+    assert list(recovery.glob("recovery-*.json")) == []
 
 
 def test_saving_removes_the_recovery_file(make_window, tmp_path, qtbot, dialogs):
