@@ -90,11 +90,11 @@ def build(win: MainWindow) -> dict[str, QAction]:
     acts["undo"], acts["redo"] = undo, redo
     win.addAction(undo)
     win.addAction(redo)
-    act("cut", "Cu&t", ed.cut, K.Cut, "Cut the selection")
+    act("cut", "Cu&t", win.cut_selection, K.Cut, "Cut the selection")
     act("copy", "&Copy", ed.copy, K.Copy, "Copy the selection (with the links inside it)")
     act("paste", "&Paste", ed.paste, K.Paste, "Paste devices, links and notes")
     act("duplicate", "D&uplicate", ed.duplicate, QKeySequence("Ctrl+D"), "Duplicate the selection")
-    act("delete", "&Delete", ed.delete_selection, [QKeySequence(K.Delete), QKeySequence("Backspace")],
+    act("delete", "&Delete", win.delete_selection, [QKeySequence(K.Delete), QKeySequence("Backspace")],
         "Delete the selection", _std(win, SP.SP_TrashIcon))
     act("select_all", "Select &All", lambda: [it.setSelected(True) for it in win.scene.items() if it.flags() & it.GraphicsItemFlag.ItemIsSelectable],
         K.SelectAll)

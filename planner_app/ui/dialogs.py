@@ -71,6 +71,17 @@ class Dialogs:
             return "recover"
         return "discard" if clicked is discard else "later"
 
+    def confirm_delete(self, parent: QWidget | None, what: str, consequences: list[str]) -> bool:
+        """Ask before a delete that breaks workloads; ``consequences`` lists what breaks."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete breaks workloads",
+                          f"Deleting {what} breaks {len(consequences)} workload"
+                          f"{'s' if len(consequences) != 1 else ''}:", QMessageBox.StandardButton.Cancel, parent)
+        box.setInformativeText("\n".join(f"• {c}" for c in consequences) + "\n\nUndo (Ctrl+Z) brings everything back.")
+        delete = box.addButton("Delete Anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is delete
+
     def open_path(self, parent: QWidget | None, directory: str) -> str | None:
         """Ask for a topology file to open."""
         path, _ = QFileDialog.getOpenFileName(parent, "Open topology", directory, _TOPOLOGY_FILTER)

@@ -37,6 +37,8 @@ from planner_app.ui.inspector import InspectorPanel
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
 from planner_app.ui.undo_keys import UndoKeyRouter
+from planner_app.ui.validation import WorkloadValidator
+from planner_app.ui.workload_checks import broken_by_removal
 from planner_app.ui.workloads_panel import WorkloadsPanel
 
 APP_TITLE = "Edge Planner"
@@ -79,6 +81,7 @@ class MainWindow(QMainWindow):
         self.view = TopologyView(self.scene, self)
         self.editor = Editor(self.doc, self.scene)
         self.loader = TopologyLoader(self)
+        self.validator = WorkloadValidator(self.doc, self.scene, self)
         self.autosaver = Autosaver(self.doc, recovery_dir or default_recovery_dir(), autosave_ms, self)
         self.setCentralWidget(self.view)
         self.setAcceptDrops(True)
@@ -139,6 +142,7 @@ class MainWindow(QMainWindow):
         view.escapePressed.connect(self.scene.clearSelection)
         view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette.presetActivated.connect(self._on_preset_activated)
+        self.validator.problemsChanged.connect(self.workloads.show_problems)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
         self.autosaver.failed.connect(lambda message: self.show_hint(f"Autosave failed: {message}"))
@@ -431,6 +435,28 @@ class MainWindow(QMainWindow):
         menu = QMenu(self)
         actions.fill_context_menu(self, menu, sx, sy)
         menu.exec(QPoint(gx, gy))
+
+    def confirm_removal(self) -> bool:
+        """Before the selection is deleted (or cut): warn when that breaks workloads.
+
+        Lists each workload deleted along with its source or consumer, and each
+        one whose source can no longer reach its consumer; False if the user
+        keeps the selection.
+        """
+        devices, links = self.scene.selected_device_ids(), self.scene.selected_link_ids()
+        broken = broken_by_removal(self.doc.topology, devices, links)
+        if not broken:
+            return True
+        what = ", ".join(devices + links) if len(devices) + len(links) <= 4 else f"{len(devices)} devices and {len(links)} links"
+        return self.dialogs.confirm_delete(self, what, broken)
+
+    def delete_selection(self) -> int:
+        """Edit ▸ Delete, after :meth:`confirm_removal`; returns how many items went."""
+        return self.editor.delete_selection() if self.confirm_removal() else 0
+
+    def cut_selection(self) -> bool:
+        """Edit ▸ Cut, after :meth:`confirm_removal`."""
+        return self.editor.cut() if self.confirm_removal() else False
 
     def find_device(self) -> None:
         """Edit ▸ Find: ask for a name and centre on the device."""

@@ -12,6 +12,7 @@ __all__ = ["WorkloadsPanel", "WORKLOAD_FIELDS", "parse_shapes", "format_shapes"]
 import re
 from typing import Any
 
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -27,6 +28,7 @@ from planner_app.ui.commands import AddWorkloadCommand, EditWorkloadCommand, Rem
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.forms import FieldSpec, RecordForm
 from planner_app.ui.inspector import validated_update
+from planner_app.ui.workload_checks import WorkloadProblem
 
 WORKLOAD_FIELDS = [
     FieldSpec("name", "Name", "text"),
@@ -73,6 +75,7 @@ class WorkloadsPanel(QWidget):
     def __init__(self, doc: TopologyDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
+        self.problems: list[WorkloadProblem] = []
         self.list = QListWidget(self)
         self.add_button = QPushButton("Add", self)
         self.remove_button = QPushButton("Remove", self)
@@ -110,6 +113,7 @@ class WorkloadsPanel(QWidget):
             self.list.addItems(names)
         self.list.setCurrentRow(min(row, len(names) - 1))
         self.list.blockSignals(False)
+        self._colour_rows()
         devices = [d.id for d in self.doc.topology.devices]
         for name, extra in (("source", []), ("consumer", [_SAME_AS_SOURCE])):
             combo = self.form.editors[name]
@@ -139,6 +143,29 @@ class WorkloadsPanel(QWidget):
             "slo_ms": w.slo_ms, "accuracy_budget_pct": w.accuracy_budget_pct, "privacy": w.privacy,
             "private_tensors": ", ".join(w.private_tensors),
         })
+        model_problem = next((p.message for p in self.problems if p.workload == w.name and p.field == "model"), "")
+        self.form.set_error("model", model_problem)
+
+    def show_problems(self, problems: list[WorkloadProblem]) -> None:
+        """Mark invalid workloads: a red row (orange for warnings) whose tooltip says why."""
+        self.problems = list(problems)
+        self._colour_rows()
+        self._show_current()
+
+    def _colour_rows(self) -> None:
+        workloads = self.doc.topology.workloads
+        for row in range(min(self.list.count(), len(workloads))):
+            item = self.list.item(row)
+            mine = [p for p in self.problems if p.workload == workloads[row].name]
+            if not mine:
+                item.setBackground(QBrush())
+                item.setForeground(QBrush())
+                item.setToolTip("")
+                continue
+            error = any(p.severity == "error" for p in mine)
+            item.setBackground(QColor("#FFEBEE") if error else QColor("#FFF3E0"))
+            item.setForeground(QColor("#C62828") if error else QColor("#E65100"))
+            item.setToolTip("\n".join(("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in mine))
 
     # -- editing -------------------------------------------------------------------------------
     def add_workload(self) -> str | None:
