@@ -27,6 +27,7 @@ from planner_app.ui.autosave import (
     default_recovery_dir,
     find_recovery_files,
 )
+from planner_app.ui.canvas.label_editor import LabelEditor
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.canvas.view import TopologyView
 from planner_app.ui.dialogs import Dialogs
@@ -113,6 +114,8 @@ class MainWindow(QMainWindow):
         # Ctrl+Z in an inspector or workloads field undoes the document, not the field's text
         self.undo_keys = UndoKeyRouter(self.acts["undo"], self.acts["redo"], self)
         self.undo_keys.watch(self)
+        self.label_editor = LabelEditor(self.view, self.doc, self)
+        self.label_editor.editorOpened.connect(self.undo_keys.watch)
         self._restore_settings()
         self._connect()
         self._update_title()
@@ -167,12 +170,20 @@ class MainWindow(QMainWindow):
             return
         n_dev = len(self.scene.selected_device_ids())
         n_link = len(self.scene.selected_link_ids())
+        if n_dev or n_link or self.scene.selected_note_ids():
+            self._bring_inspector_forward()
         if n_dev or n_link:
             self.show_hint(f"{n_dev} devices, {n_link} links selected · arrows move · Delete removes · "
                            "Ctrl+D duplicates")
         else:
             self.show_hint()
         actions.update_enabled(self)
+
+    def _bring_inspector_forward(self) -> None:
+        """Show the inspector's tab when another tab (History) hides it; a closed dock stays closed."""
+        # a dock tabbed behind another still reports isVisible(): what shows is its visible region
+        if not self.inspector_dock.isHidden() and self.inspector_dock.visibleRegion().isEmpty():
+            self.inspector_dock.raise_()
 
     # -- documents -------------------------------------------------------------------------------
     def set_document(self, topology: Topology, path: Path | None, modified: bool = False) -> None:
