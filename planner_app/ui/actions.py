@@ -30,7 +30,7 @@ SHORTCUTS_HELP = """<table cellpadding=3>
 <tr><td><b>Ctrl+D</b></td><td>duplicate the selection</td></tr>
 <tr><td><b>Delete</b></td><td>delete the selection (a device takes its links along)</td></tr>
 <tr><td><b>Ctrl+A</b></td><td>select all</td></tr>
-<tr><td><b>Ctrl+F</b></td><td>find a device and centre on it</td></tr>
+<tr><td><b>Ctrl+F / F3 / Shift+F3</b></td><td>find a device and centre on it; next, previous match</td></tr>
 <tr><td><b>L</b></td><td>Link tool: drag from one device to another</td></tr>
 <tr><td><b>Arrow keys</b></td><td>move the selection one grid step (Shift: 1 px)</td></tr>
 <tr><td><b>Wheel / Ctrl++ / Ctrl+-</b></td><td>zoom at the cursor / in / out</td></tr>
@@ -99,6 +99,9 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("select_all", "Select &All", lambda: [it.setSelected(True) for it in win.scene.items() if it.flags() & it.GraphicsItemFlag.ItemIsSelectable],
         K.SelectAll)
     act("find", "&Find Device…", win.find_device, K.Find, "Find a device by name and centre on it")
+    act("find_next", "Find &Next", win.find_next, QKeySequence("F3"), "Go to the next device that matches")
+    act("find_previous", "Find Pre&vious", lambda: win.find_next(-1), QKeySequence("Shift+F3"),
+        "Go to the previous device that matches")
     act("note", "Add &Note", win.add_note_at_centre, QKeySequence("Ctrl+Shift+N"), "Add a text note", icon("note"))
     act("link_tool", "&Link Tool", win.set_link_tool, QKeySequence("L"),
         "Link tool: drag from one device to another to connect them", icon("link_tool"), checkable=True)
@@ -137,7 +140,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
 
     m = bar.addMenu("&Edit")
     for n in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find",
-              None, "note", "link_tool"):
+              "find_next", "find_previous", None, "note", "link_tool"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     arrange = m.addMenu("A&lign and Distribute")
     for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter", "align_bottom",

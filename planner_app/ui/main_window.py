@@ -34,6 +34,7 @@ from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.editing import Editor
 from planner_app.ui.files import TopologyLoader, export_scene_image
+from planner_app.ui.find import DeviceFinder
 from planner_app.ui.inspector import InspectorPanel
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
@@ -82,6 +83,7 @@ class MainWindow(QMainWindow):
         self.view = TopologyView(self.scene, self)
         self.editor = Editor(self.doc, self.scene)
         self.loader = TopologyLoader(self)
+        self.finder = DeviceFinder()
         self.validator = WorkloadValidator(self.doc, self.scene, self)
         self.autosaver = Autosaver(self.doc, recovery_dir or default_recovery_dir(), autosave_ms, self)
         self.setCentralWidget(self.view)
@@ -470,16 +472,28 @@ class MainWindow(QMainWindow):
         return self.editor.cut() if self.confirm_removal() else False
 
     def find_device(self) -> None:
-        """Edit ▸ Find: ask for a name and centre on the device."""
-        text = self.dialogs.ask_text(self, "Find device", "Device name or id:")
+        """Edit ▸ Find: ask for a name, select the first match and centre on it."""
+        text = self.dialogs.ask_text(self, "Find device", "Device name or id:", self.finder.text)
         if not text:
             return
-        found = self.editor.find(text)
-        if found is None:
-            self.show_hint(f"No device matches {text!r}")
+        self._show_found(self.finder.start(self.doc.topology, text))
+
+    def find_next(self, direction: int = +1) -> None:
+        """Edit ▸ Find Next (F3) / Find Previous (Shift+F3); asks first when nothing was searched."""
+        if not self.finder.text:
+            self.find_device()
             return
-        self.view.centre_on(found)
-        self.show_hint(f"Found {found}")
+        self._show_found(self.finder.step(self.doc.topology, direction))
+
+    def _show_found(self, found: tuple[str, int, int] | None) -> None:
+        if found is None:
+            self.show_hint(f"No device matches {self.finder.text!r}")
+            return
+        dev_id, i, n = found
+        self.scene.select_ids([dev_id])
+        self.view.centre_on(dev_id)
+        more = " · F3 next, Shift+F3 previous" if n > 1 else ""
+        self.show_hint(f"Found {dev_id} ({i + 1} of {n}){more}")
 
     def set_link_tool(self, on: bool) -> None:
         """Edit ▸ Link Tool: drags from any point of a device draw a link."""

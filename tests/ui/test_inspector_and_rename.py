@@ -29,8 +29,8 @@ def _double_click(window, scene_pos: QPointF) -> None:
 
 
 def _open_editor(window, qtbot, scene_pos: QPointF):
-    window.activateWindow()
-    qtbot.waitActive(window)
+    with qtbot.waitActive(window):  # a context manager: a plain call waits for nothing
+        window.activateWindow()
     _double_click(window, scene_pos)
     editor = window.label_editor.editor
     assert editor is not None and editor.isVisible()

@@ -10,8 +10,8 @@ CTRL_SHIFT = Qt.KeyboardModifier.ControlModifier | Qt.KeyboardModifier.ShiftModi
 
 
 def _focus(qtbot, window, widget) -> None:
-    window.activateWindow()
-    qtbot.waitActive(window)
+    with qtbot.waitActive(window):  # a context manager: a plain call waits for nothing
+        window.activateWindow()
     widget.setFocus()
     qtbot.waitUntil(widget.hasFocus, timeout=2_000)
 

@@ -58,8 +58,8 @@ def test_save_as_names_an_untitled_topology_after_its_file(window, dialogs, tmp_
 
 
 def test_file_close_asks_then_leaves_an_empty_document(window, dialogs, qtbot):
-    window.activateWindow()
-    qtbot.waitActive(window)
+    with qtbot.waitActive(window):  # a context manager: a plain call waits for nothing
+        window.activateWindow()
     window.editor.add_note(0, 0)
     dialogs.save_answer = "cancel"
     ctrl = Qt.KeyboardModifier.ControlModifier
