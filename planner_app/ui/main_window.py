@@ -460,7 +460,10 @@ class MainWindow(QMainWindow):
         broken = broken_by_removal(self.doc.topology, devices, links)
         if not broken:
             return True
-        what = ", ".join(devices + links) if len(devices) + len(links) <= 4 else f"{len(devices)} devices and {len(links)} links"
+        if len(devices) + len(links) <= 4:
+            what = ", ".join(devices + links)
+        else:
+            what = f"{len(devices)} devices and {len(links)} links"
         return self.dialogs.confirm_delete(self, what, broken)
 
     def delete_selection(self) -> int:

@@ -143,14 +143,21 @@ class WorkloadsPanel(QWidget):
             "slo_ms": w.slo_ms, "accuracy_budget_pct": w.accuracy_budget_pct, "privacy": w.privacy,
             "private_tensors": ", ".join(w.private_tensors),
         })
-        model_problem = next((p.message for p in self.problems if p.workload == w.name and p.field == "model"), "")
-        self.form.set_error("model", model_problem)
+        self._show_model_problem()
 
     def show_problems(self, problems: list[WorkloadProblem]) -> None:
         """Mark invalid workloads: a red row (orange for warnings) whose tooltip says why."""
         self.problems = list(problems)
         self._colour_rows()
-        self._show_current()
+        self._show_model_problem()  # only that message: the fields may hold text being typed
+
+    def _show_model_problem(self) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.doc.topology.workloads):
+            return
+        name = self.doc.topology.workloads[row].name
+        self.form.set_error("model", next((p.message for p in self.problems
+                                           if p.workload == name and p.field == "model"), ""))
 
     def _colour_rows(self) -> None:
         workloads = self.doc.topology.workloads
