@@ -54,6 +54,7 @@ def test_save_as_names_an_untitled_topology_after_its_file(window, dialogs, tmp_
     dialogs.save_path_answer = str(tmp_path / "plant floor.json")
     window.acts["save_as"].trigger()
     assert window.doc.topology.name == "plant floor"
+    assert window.inspector.title.text().startswith("plant floor:")
     assert load_topology(tmp_path / "plant floor.json").name == "plant floor"
 
 
