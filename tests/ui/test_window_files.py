@@ -51,6 +51,8 @@ def test_new_clears_the_workloads_panel_and_the_status_bar(window, tmp_path, qtb
 def test_save_as_names_an_untitled_topology_after_its_file(window, dialogs, tmp_path):
     window.acts["new"].trigger()
     window.editor.add_note(0, 0)
+    window.scene.clearSelection()  # the inspector shows its summary, which names the topology
+    assert window.inspector.title.text().startswith("untitled:")
     dialogs.save_path_answer = str(tmp_path / "plant floor.json")
     window.acts["save_as"].trigger()
     assert window.doc.topology.name == "plant floor"
