@@ -15,7 +15,7 @@ from pathlib import Path
 import pytest
 from PySide6.QtCore import QSettings
 
-from planner_app.core.topology_io import load_topology, save_topology
+from planner_app.core.topology.io import load_topology, save_topology
 from planner_app.ui.autosave import find_recovery_files
 from planner_app.ui.main_window import MainWindow
 from tests.ui._helpers import ScriptedDialogs, small_topology

@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import Qt
 
 from planner_app.core.resources import sample_topology_paths
-from planner_app.core.topology_io import load_topology, save_topology
+from planner_app.core.topology.io import load_topology, save_topology
 from tests.ui._helpers import small_topology
 
 
