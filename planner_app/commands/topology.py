@@ -1,4 +1,4 @@
-"""``edgeplan topology validate|show``: check and print topology files."""
+"""``edgeplan topology validate|show|rename-device``: check, print and edit topology files."""
 
 from __future__ import annotations
 
@@ -7,7 +7,7 @@ import sys
 
 from planner_app.commands._table import fmt_num, format_table
 from planner_app.core.errors import PlannerError
-from planner_app.core.topology.io import load_topology
+from planner_app.core.topology.io import load_topology, save_topology
 from planner_app.core.topology.records import Topology
 
 
@@ -38,6 +38,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.add_argument("--payload-kb", type=_non_negative_kb, default=150.0,
                    help="payload used to rank routes, in kB (default 150, a 224x224 RGB image)")
     s.set_defaults(func=_show)
+
+    r = tsub.add_parser(
+        "rename-device",
+        help="give a device a new id; its links and workloads follow",
+        description="Rename a device (the same edit as renaming it in the window): the links that touch "
+        "it and the workloads that name it as source or consumer follow. The file is rewritten "
+        "atomically, or --out writes a copy.",
+    )
+    r.add_argument("file", metavar="FILE", help="topology .json file")
+    r.add_argument("old_id", metavar="OLD", help="the device's current id")
+    r.add_argument("new_id", metavar="NEW", help="the new id (letters, digits, '_', '.', '-')")
+    r.add_argument("--out", metavar="OUT.json", help="write the result here instead of over FILE")
+    r.set_defaults(func=_rename_device)
 
 
 def _non_negative_kb(text: str) -> float:
@@ -110,4 +123,15 @@ def _show(args: argparse.Namespace) -> int:
     if not topo.workloads:
         out.append("\n(no workloads: add one to see routes)")
     print("\n".join(out))
+    return 0
+
+
+def _rename_device(args: argparse.Namespace) -> int:
+    topo = load_topology(args.file)
+    changed = topo.rename_device(args.old_id, args.new_id)
+    target = args.out or args.file
+    save_topology(topo, target)
+    links = len(topo.links_of(args.new_id))
+    follows = f"; workloads {', '.join(changed)} follow" if changed else ""
+    print(f"renamed {args.old_id} to {args.new_id} ({links} link{'s' if links != 1 else ''}{follows}); wrote {target}")
     return 0

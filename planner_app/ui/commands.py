@@ -360,17 +360,4 @@ class RenameDeviceCommand(QUndoCommand):
         self._rename(self.new_id, self.old_id)
 
     def _rename(self, old: str, new: str) -> None:
-        doc = self.doc
-        topo = doc.topology
-        links = [(i, link) for i, link in enumerate(topo.links) if old in (link.a, link.b)]
-        for _, link in reversed(links):
-            doc.take_link(link.id)
-        idx, dev, _ = doc.take_device(old)
-        doc.insert_device(dev.model_copy(update={"id": new}), idx)
-        for i, link in links:
-            doc.insert_link(link.model_copy(update={"a": new if link.a == old else link.a,
-                                                    "b": new if link.b == old else link.b}), i)
-        for i, w in enumerate(topo.workloads):
-            if old in (w.source, w.consumer):
-                doc.put_workload(i, w.model_copy(update={"source": new if w.source == old else w.source,
-                                                         "consumer": new if w.consumer == old else w.consumer}))
+        self.doc.rename_device(old, new)

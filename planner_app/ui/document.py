@@ -24,7 +24,7 @@ from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from planner_app.core.topology.io import save_topology
-from planner_app.core.topology.records import Device, Link, Note, Position, Topology, Workload
+from planner_app.core.topology.records import Device, Link, Note, Topology, Workload
 
 
 class TopologyDocument(QObject):
@@ -138,28 +138,25 @@ class TopologyDocument(QObject):
 
     def set_positions(self, positions: dict[str, tuple[float, float]]) -> None:
         """Move devices and notes (ids may name either) to scene coordinates."""
+        moved_devices, moved_notes = self.topology.set_positions(positions)
+        if moved_devices:
+            self.devicesMoved.emit(moved_devices)
+        for note_id in moved_notes:
+            self.noteChanged.emit(note_id)
+
+    def rename_device(self, old_id: str, new_id: str) -> None:
+        """Rename a device; its links and workloads follow (the scene rebuilds their items)."""
         topo = self.topology
-        notes = {n.id: i for i, n in enumerate(topo.notes)}
-        # one index map instead of list.index(): pydantic __eq__ is slow and an
-        # auto-layout moves hundreds of devices at once
-        devices = {d.id: i for i, d in enumerate(topo.devices)}
-        changed_devices: list[str] = []
-        changed_notes: list[str] = []
-        for item_id, (x, y) in positions.items():
-            if item_id in notes:
-                i = notes[item_id]
-                topo.notes[i] = topo.notes[i].model_copy(update={"position": Position(x=x, y=y)})
-                changed_notes.append(item_id)
-            else:
-                i = devices[item_id]
-                topo.devices[i] = topo.devices[i].model_copy(update={"position": Position(x=x, y=y)})
-                changed_devices.append(item_id)
-        if changed_devices:
-            topo._index = None  # the id → record cache must see the new records
-        if changed_devices:
-            self.devicesMoved.emit(changed_devices)
-        for i in changed_notes:
-            self.noteChanged.emit(i)
+        links = [link.id for link in topo.links_of(old_id)]
+        changed = topo.rename_device(old_id, new_id)
+        for link_id in links:
+            self.linkRemoved.emit(link_id)
+        self.deviceRemoved.emit(old_id)
+        self.deviceAdded.emit(new_id)
+        for link_id in links:
+            self.linkAdded.emit(link_id)
+        if changed:
+            self.workloadsChanged.emit()
 
     def insert_link(self, link: Link, index: int | None = None) -> None:
         self.topology.add_link(link, index)
@@ -176,38 +173,29 @@ class TopologyDocument(QObject):
         return old
 
     def insert_note(self, note: Note, index: int | None = None) -> None:
-        notes = self.topology.notes
-        notes.insert(len(notes) if index is None else index, note)
+        self.topology.add_note(note, index)
         self.noteAdded.emit(note.id)
 
     def take_note(self, note_id: str) -> tuple[int, Note]:
-        notes = self.topology.notes
-        idx = next(i for i, n in enumerate(notes) if n.id == note_id)
-        note = notes.pop(idx)
+        idx, note = self.topology.remove_note(note_id)
         self.noteRemoved.emit(note_id)
         return idx, note
 
     def put_note(self, note: Note) -> Note:
-        notes = self.topology.notes
-        idx = next(i for i, n in enumerate(notes) if n.id == note.id)
-        old = notes[idx]
-        notes[idx] = note
+        old = self.topology.replace_note(note)
         self.noteChanged.emit(note.id)
         return old
 
     def insert_workload(self, workload: Workload, index: int | None = None) -> None:
-        wl = self.topology.workloads
-        wl.insert(len(wl) if index is None else index, workload)
+        self.topology.add_workload(workload, index)
         self.workloadsChanged.emit()
 
     def take_workload(self, name: str) -> tuple[int, Workload]:
-        idx = self.workload_index(name)
-        w = self.topology.workloads.pop(idx)
+        idx, w = self.topology.remove_workload(name)
         self.workloadsChanged.emit()
         return idx, w
 
     def put_workload(self, index: int, workload: Workload) -> Workload:
-        old = self.topology.workloads[index]
-        self.topology.workloads[index] = workload
+        old = self.topology.replace_workload(index, workload)
         self.workloadsChanged.emit()
         return old

@@ -153,3 +153,54 @@ def test_agent_url_must_be_http():
     with pytest.raises(ValueError, match="http"):
         dev("x", agent_url="ftp://box")
     assert dev("x", agent_url="http://10.0.0.5:8765").agent_url == "http://10.0.0.5:8765"
+
+
+# -- edits in core (the window's undo commands and `edgeplan topology` call these) --------
+def test_rename_device_moves_links_and_workloads_and_renaming_back_restores_exactly():
+    from planner_app.core.resources import sample_topology_paths
+    from planner_app.core.topology.io import load_topology
+
+    topo = load_topology(sample_topology_paths()["smart_home"])
+    before = topo.to_dict()
+    changed = topo.rename_device("hub", "pi-hub")
+    assert changed == ["hub-keyword-spotting"]
+    assert not topo.has_device("hub") and topo.device("pi-hub").name == "Smart-home hub (Pi 5)"
+    assert {lk.id for lk in topo.links_of("pi-hub")} == {"doorbell-wifi", "phone-wifi", "hub-lan"}
+    assert topo.route("doorbell", "pi-hub") is not None
+    topo.rename_device("pi-hub", "hub")
+    assert topo.to_dict() == before
+
+
+def test_rename_device_refuses_a_taken_or_malformed_id_and_changes_nothing():
+    from planner_app.core.resources import sample_topology_paths
+    from planner_app.core.topology.io import load_topology
+
+    topo = load_topology(sample_topology_paths()["smart_home"])
+    before = topo.to_dict()
+    with pytest.raises(TopologyError, match="already used"):
+        topo.rename_device("hub", "phone")
+    with pytest.raises(TopologyError, match="1-64 letters"):
+        topo.rename_device("hub", "bad id!")
+    with pytest.raises(TopologyError, match="no device 'nohub'"):
+        topo.rename_device("nohub", "x")
+    assert topo.to_dict() == before
+
+
+def test_notes_workloads_and_positions_are_edited_through_the_topology():
+    from planner_app.core.topology.records import Note
+
+    topo = Topology(devices=[Device(id="a", kind="camera", tier="device", peak_gflops_fp32=1, memory_mb=1)],
+                    workloads=[Workload(name="w", source="a")])
+    topo.add_note(Note(id="n1", text="hello"))
+    with pytest.raises(TopologyError, match="already used"):
+        topo.add_note(Note(id="n1"))
+    moved = topo.set_positions({"a": (10.0, 20.0), "n1": (5.0, 6.0)})
+    assert moved == (["a"], ["n1"])
+    assert (topo.device("a").position.x, topo.notes[0].position.y) == (10.0, 6.0)
+    with pytest.raises(TopologyError, match="no device or note"):
+        topo.set_positions({"zz": (0.0, 0.0)})
+    old = topo.replace_workload(0, Workload(name="w2", source="a", rate_rps=3))
+    assert old.name == "w" and topo.workload_index("w2") == 0
+    with pytest.raises(TopologyError, match="already used"):
+        topo.add_workload(Workload(name="w2", source="a"))
+    assert topo.remove_workload("w2")[0] == 0 and topo.remove_note("n1")[1].text == "hello"

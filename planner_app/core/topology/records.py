@@ -40,6 +40,7 @@ __all__ = [
 ]
 
 import re
+from collections.abc import Mapping
 from enum import StrEnum
 from typing import Annotated, Any, Literal
 
@@ -426,6 +427,113 @@ class Topology(_Record):
         """Put ``link`` in place of the link with the same id; returns the old one."""
         old = self.link(link.id)
         self.links[self.links.index(old)] = link
+        return old
+
+    def set_positions(self, positions: Mapping[str, tuple[float, float]]) -> tuple[list[str], list[str]]:
+        """Move devices and notes (ids may name either) to scene coordinates.
+
+        Returns the ids of the devices and of the notes that moved. One index
+        map, not ``list.index``: an auto-layout moves hundreds of devices at once.
+        """
+        notes = {n.id: i for i, n in enumerate(self.notes)}
+        devices = {d.id: i for i, d in enumerate(self.devices)}
+        moved_devices: list[str] = []
+        moved_notes: list[str] = []
+        for item_id, (x, y) in positions.items():
+            if item_id in notes:
+                i = notes[item_id]
+                self.notes[i] = self.notes[i].model_copy(update={"position": Position(x=x, y=y)})
+                moved_notes.append(item_id)
+            elif item_id in devices:
+                i = devices[item_id]
+                self.devices[i] = self.devices[i].model_copy(update={"position": Position(x=x, y=y)})
+                moved_devices.append(item_id)
+            else:
+                raise TopologyError(f"cannot move {item_id!r}: no device or note has this id")
+        if moved_devices:
+            self._index = None  # the id -> record cache must see the new records
+        return moved_devices, moved_notes
+
+    def rename_device(self, old_id: str, new_id: str) -> list[str]:
+        """Give a device a new id; its links and the workloads that name it follow.
+
+        Positions in the lists are kept, so renaming back restores the topology
+        exactly. Returns the names of the workloads that changed.
+        """
+        if old_id == new_id:
+            return []
+        dev = self.device(old_id)
+        if self.has_device(new_id):
+            raise TopologyError(f"cannot rename {old_id!r} to {new_id!r}: device id {new_id!r} is already used")
+        if not (0 < len(new_id) <= 64 and re.match(_ID_RE, new_id)):
+            raise TopologyError(
+                f"cannot rename {old_id!r} to {new_id!r}: an id is 1-64 letters, digits, '_', '.' or '-', "
+                "starting with a letter or digit")
+        renamed = dev.model_copy(update={"id": new_id})
+        self.devices[self.devices.index(dev)] = renamed
+        self._index = None
+        for i, link in enumerate(self.links):
+            if old_id in (link.a, link.b):
+                self.links[i] = link.model_copy(update={"a": new_id if link.a == old_id else link.a,
+                                                        "b": new_id if link.b == old_id else link.b})
+        changed: list[str] = []
+        for i, w in enumerate(self.workloads):
+            if old_id in (w.source, w.consumer):
+                self.workloads[i] = w.model_copy(update={
+                    "source": new_id if w.source == old_id else w.source,
+                    "consumer": new_id if w.consumer == old_id else w.consumer})
+                changed.append(w.name)
+        return changed
+
+    def note_index(self, note_id: str) -> int:
+        """Position of the note with this id; :class:`TopologyError` if there is none."""
+        for i, n in enumerate(self.notes):
+            if n.id == note_id:
+                return i
+        raise TopologyError(f"no note {note_id!r} in topology {self.name!r}")
+
+    def add_note(self, note: Note, index: int | None = None) -> None:
+        """Add a note; :class:`TopologyError` if its id is taken."""
+        if any(n.id == note.id for n in self.notes):
+            raise TopologyError(f"note id {note.id!r} is already used; pick another id")
+        self.notes.insert(len(self.notes) if index is None else index, note)
+
+    def remove_note(self, note_id: str) -> tuple[int, Note]:
+        """Remove a note; returns its position and record for undo."""
+        idx = self.note_index(note_id)
+        return idx, self.notes.pop(idx)
+
+    def replace_note(self, note: Note) -> Note:
+        """Put ``note`` in place of the note with the same id; returns the old one."""
+        idx = self.note_index(note.id)
+        old = self.notes[idx]
+        self.notes[idx] = note
+        return old
+
+    def workload_index(self, name: str) -> int:
+        """Position of the workload called ``name``; :class:`TopologyError` if there is none."""
+        for i, w in enumerate(self.workloads):
+            if w.name == name:
+                return i
+        raise TopologyError(f"no workload {name!r} in topology {self.name!r}")
+
+    def add_workload(self, workload: Workload, index: int | None = None) -> None:
+        """Add a workload; :class:`TopologyError` if its name is taken."""
+        if any(w.name == workload.name for w in self.workloads):
+            raise TopologyError(f"workload name {workload.name!r} is already used; pick another name")
+        self.workloads.insert(len(self.workloads) if index is None else index, workload)
+
+    def remove_workload(self, name: str) -> tuple[int, Workload]:
+        """Remove a workload; returns its position and record for undo."""
+        idx = self.workload_index(name)
+        return idx, self.workloads.pop(idx)
+
+    def replace_workload(self, index: int, workload: Workload) -> Workload:
+        """Put ``workload`` at ``index`` (a rename keeps its place); returns the old one."""
+        if not 0 <= index < len(self.workloads):
+            raise TopologyError(f"no workload at position {index} in topology {self.name!r}")
+        old = self.workloads[index]
+        self.workloads[index] = workload
         return old
 
     # -- routes -------------------------------------------------------------------
