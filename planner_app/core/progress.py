@@ -1,8 +1,9 @@
 """Progress reporting and cancellation for long work, without Qt.
 
 Long core functions take ``progress`` (a callable ``(fraction, message)``) and
-``cancel`` (a :class:`CancelToken`). The window wraps them in a worker thread and
-draws the progress; the command line prints it; both can cancel.
+``cancel`` (a :class:`CancelToken`). The command line prints the progress and
+cancels on Ctrl-C; a window job runner is to wrap them in a worker thread and
+draw it (the planning panels, not built yet).
 
 Example
 -------

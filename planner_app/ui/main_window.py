@@ -229,9 +229,9 @@ class MainWindow(QMainWindow):
         """Open a topology file: on a worker thread, or synchronously with ``wait``."""
         path = str(path)
         if path.lower().endswith(".onnx"):
-            self.dialogs.info(self, "Models", f"{Path(path).name} is an ONNX model. Model planning arrives "
-                              "with the planning window; for now, open a topology (.json) here, or plan from "
-                              "the command line with `edgeplan plan`.")
+            self.dialogs.info(self, "Models", f"{Path(path).name} is an ONNX model. The window does not plan "
+                              "models yet: open a topology (.json) here, and plan from the command line with "
+                              f"`edgeplan optimize --topology T.json --model {Path(path).name} --out plan.json`.")
             return
         self.show_hint(f"Opening {path}…")
         self.loader.load(path)

@@ -1,8 +1,9 @@
 """Planning as a session of typed steps: load the model, measure it, pose the problem, solve, export.
 
-:class:`PlanningSession` is what the window, the agent and the command line
-drive, one step at a time; :func:`plan_deployment` composes the steps for
-``edgeplan optimize``. A model enters through the :class:`ModelSource` seam.
+:class:`PlanningSession` runs one step at a time; :func:`plan_deployment`
+composes the steps for ``edgeplan optimize``, the one caller today. The
+window's planning panels and the edge agent (neither built yet) are to drive
+single steps. A model enters through the :class:`ModelSource` seam.
 Every public name of the package is re-exported here; import from the package.
 """
 

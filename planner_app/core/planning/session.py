@@ -4,8 +4,10 @@ A :class:`PlanningSession` holds one topology and one workload, and what each
 step produced. Every step is callable alone, takes its options as a frozen
 record (:mod:`~planner_app.core.planning.options`) and, where it is long,
 ``progress`` and ``cancel``. A step needs the ones before it; running a step
-again drops what the later ones made from the old input. The window's panels,
-the edge agent's measurements and layer-table models each plug into one step:
+again drops what the later ones made from the old input. ``edgeplan optimize``
+runs them all (:func:`~planner_app.core.planning.pipeline.plan_deployment`); the
+window's planning panels, agent measurements and layer-table models (still to
+come) each plug into one step:
 
 - :meth:`~PlanningSession.load_model` loads an ONNX file or ``sample:NAME`` (or
   :meth:`~PlanningSession.use_model` takes any :class:`ModelSource`);
