@@ -41,7 +41,7 @@ __all__ = [
 
 import re
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -54,7 +54,7 @@ from pydantic import (
 
 from planner_app.core.errors import Problem, TopologyError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Final = 2
 _ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 
