@@ -17,6 +17,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
@@ -168,7 +169,7 @@ def _name_nodes(graph: onnx.GraphProto, used: set[str]) -> None:
         used.add(name)
 
 
-def _static(shape_proto) -> list[int] | None:
+def _static(shape_proto: onnx.TensorShapeProto) -> list[int] | None:
     dims = []
     for d in shape_proto.dim:
         if d.HasField("dim_value") and d.dim_value > 0:
@@ -280,7 +281,7 @@ def _substitute_dims(model: onnx.ModelProto, dynamic: dict[str, int]) -> None:
                     d.dim_value = value
 
 
-def _collect_shapes(graph: onnx.GraphProto, shapes: dict, dtypes: dict) -> None:
+def _collect_shapes(graph: onnx.GraphProto, shapes: dict[str, list[int]], dtypes: dict[str, int]) -> None:
     for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
         if vi.type.HasField("tensor_type"):
             tt = vi.type.tensor_type
@@ -307,7 +308,7 @@ def _collect_shapes(graph: onnx.GraphProto, shapes: dict, dtypes: dict) -> None:
 
 def _shapes_by_running(
     model: onnx.ModelProto, missing: list[str], inputs: dict[str, list[int]],
-    dtypes: dict[str, np.dtype], shapes: dict, elem: dict,
+    dtypes: dict[str, np.dtype[Any]], shapes: dict[str, list[int]], elem: dict[str, int],
 ) -> str | None:
     """Size tensors inference left unknown by one onnxruntime run; None on success."""
     import onnxruntime as ort

@@ -36,8 +36,10 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -265,7 +267,7 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
         # the part before it is the units up to there, parallel branches included
         position = next((c.position for c in mg.cuts() if set(c.tensors) == set(tensors)), None)
         if position is not None:
-            before = set(range(position + 1))
+            before: AbstractSet[int] = set(range(position + 1))
             crossing = set(tensors)
         else:
             # any other DAG cut: the tensors' producers and all their ancestors come before it
@@ -298,7 +300,7 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
                 + ("are the same cut." if a == b else "cross each other: each cut must lie wholly before the next.")
             )
     stages: list[list[int]] = []
-    prev: frozenset[int] = frozenset()
+    prev: AbstractSet[int] = frozenset()
     for before, _ in befores:
         stages.append(sorted(before - prev))
         prev = before
@@ -370,8 +372,8 @@ def write_parts(parts: list[StagePart], out_dir: Path) -> list[Path]:
     return [out_dir / name for name, _ in blobs]
 
 
-def _session(model: onnx.ModelProto | Path | str | bytes, what: str, error=PartitionError,
-             optimize: bool = False):
+def _session(model: onnx.ModelProto | Path | str | bytes, what: str, error: type[Exception] = PartitionError,
+             optimize: bool = False) -> Any:  # an onnxruntime.InferenceSession (onnxruntime is untyped)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
