@@ -36,6 +36,7 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Sequence
 from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -402,7 +403,7 @@ def part_graph_outputs(model: onnx.ModelProto) -> list[str] | None:
     return None
 
 
-def run_chain(parts: list[onnx.ModelProto | Path], inputs: dict[str, np.ndarray], *,
+def run_chain(parts: Sequence[onnx.ModelProto | Path], inputs: dict[str, np.ndarray], *,
               optimize: bool = True) -> dict[str, np.ndarray]:
     """Run the parts one after another, feeding each what earlier parts and the inputs produced.
 
