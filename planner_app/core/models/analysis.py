@@ -362,8 +362,8 @@ def _build_units(
         ))
 
     unit_graph = nx.DiGraph()
-    for unit in units:
-        unit_graph.add_node(unit.id, name=unit.name, flops=unit.flops, param_bytes=unit.param_bytes)
+    for u in units:
+        unit_graph.add_node(u.id, name=u.name, flops=u.flops, param_bytes=u.param_bytes)
     for t, p in tensor_producer.items():
         for c in tensor_consumers.get(t, []):
             if unit_graph.has_edge(p, c):

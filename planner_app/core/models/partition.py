@@ -37,7 +37,6 @@ import json
 import math
 import re
 from collections.abc import Sequence
-from collections.abc import Set as AbstractSet
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -268,7 +267,7 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
         # the part before it is the units up to there, parallel branches included
         position = next((c.position for c in mg.cuts() if set(c.tensors) == set(tensors)), None)
         if position is not None:
-            before: AbstractSet[int] = set(range(position + 1))
+            before = set(range(position + 1))
             crossing = set(tensors)
         else:
             # any other DAG cut: the tensors' producers and all their ancestors come before it
@@ -301,7 +300,7 @@ def stages_from_cut_tensors(mg: ModelGraph, cuts: list[list[str]]) -> list[list[
                 + ("are the same cut." if a == b else "cross each other: each cut must lie wholly before the next.")
             )
     stages: list[list[int]] = []
-    prev: AbstractSet[int] = frozenset()
+    prev: frozenset[int] = frozenset()
     for before, _ in befores:
         stages.append(sorted(before - prev))
         prev = before
