@@ -15,12 +15,14 @@ __all__ = ["ModelError", "PreparedModel", "prepare_model", "random_inputs", "run
 import functools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 import onnx
+from numpy.typing import DTypeLike
 from onnx import TensorProto, helper
 
 from planner_app.core.errors import PlannerError, Problem
@@ -57,7 +59,7 @@ class PreparedModel:
 
 def random_inputs(
     shapes: dict[str, list[int]],
-    dtypes: dict[str, np.dtype],
+    dtypes: Mapping[str, DTypeLike],
     seed: int = 0,
     int_high: dict[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
