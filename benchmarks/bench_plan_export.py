@@ -24,11 +24,31 @@ sys.path.insert(0, str(Path(__file__).resolve().parents[1]))
 from planner_app.commands._table import format_table  # noqa: E402
 from planner_app.core.models.graph import load_model  # noqa: E402
 from planner_app.core.models.samples import SAMPLE_MODELS  # noqa: E402
-from planner_app.core.planning.pipeline import export_run, plan_deployment  # noqa: E402
+from planner_app.core.planning import (  # noqa: E402
+    ExportOptions,
+    MeasureOptions,
+    PoseOptions,
+    SolveOptions,
+    plan_deployment,
+)
 from planner_app.core.plans.check import validate_plan  # noqa: E402
 from planner_app.core.profiling.runner import ProfileSettings, profile_model  # noqa: E402
 from planner_app.core.resources import sample_topology_paths  # noqa: E402
 from planner_app.core.topology.io import load_topology  # noqa: E402
+
+
+def plan(topology, workload=None, model=None, *, profile_path=None, levels=None, objective="latency",
+         constraints=None, pareto=False, out=None, imported=None, host_device=None, profile_settings=None,
+         progress=None, cancel=None):
+    """The session's steps composed as ``edgeplan optimize`` composes them."""
+    return plan_deployment(
+        topology, workload, model=model,
+        measure=MeasureOptions(profile=profile_path, levels=tuple(levels) if levels else None,
+                               imported=(imported,) if imported else (), host_device=host_device,
+                               settings=profile_settings),
+        pose=PoseOptions(objective=objective, levels=tuple(levels) if levels else None, **(constraints or {})),
+        solve=SolveOptions(pareto=pareto), out=out, progress=progress, cancel=cancel)
+
 
 LEVELS = ("fp32", "int8-dynamic")
 SETTINGS = ProfileSettings(warmup=1, runs=5, max_seconds=3.0, fidelity_samples=2)
@@ -47,7 +67,7 @@ def bench_model(name: str, work: Path) -> list[list[object]]:
         if not profile.levels[level].applicable:
             rows.append([name, len(mg.units), level, "-", mg.model_bytes / 1e6, None, None, None, None, None, "n/a"])
             continue
-        run = plan_deployment(scenario, w.name, mg, profile_path=profile, levels=[level],
+        run = plan(scenario, w.name, mg, profile_path=profile, levels=[level],
                               constraints={"pinned_units": pins, "slo_ms": None, "min_fidelity": None})
         if not run.feasible:
             rows.append([name, len(mg.units), level, "-", mg.model_bytes / 1e6, None, None, None, None, None,
@@ -55,7 +75,7 @@ def bench_model(name: str, work: Path) -> list[list[object]]:
             continue
         out = work / f"{name}-{level}" / "plan.json"
         t0 = time.perf_counter()
-        export_run(run, out)
+        run.export(ExportOptions(out=out))
         export_s = time.perf_counter() - t0
         t1 = time.perf_counter()
         rep = validate_plan(out)

@@ -28,6 +28,7 @@ import math
 from typing import Any
 
 from planner_app.commands._table import fmt_num, format_table
+from planner_app.core.planning import PlanningSession
 from planner_app.core.plans.records import DeploymentPlan, Figures
 
 #: rows of the Pareto table before "(N more, see the plan JSON)"
@@ -205,9 +206,10 @@ def plan_text(plan: DeploymentPlan, *, pareto: bool = True) -> str:
     return "\n".join(parts)
 
 
-def closest_text(run: Any) -> str:
-    """The closest plan of an infeasible run, with what it breaks (nothing is exported)."""
+def closest_text(run: PlanningSession) -> str:
+    """The closest plan of an infeasible session, with what it breaks (nothing is exported)."""
     res = run.result
+    assert res is not None
     pred = res.prediction
     rows = [[p.index, p.device, p.level, f"{p.unit_ids[0]}-{p.unit_ids[-1]}", _r(p.compute_ms), p.provenance]
             for p in pred.parts]

@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 import time
+from pathlib import Path
 
 from planner_app.commands._plan_view import closest_text, plan_text
 from planner_app.core.errors import PlannerError
@@ -34,9 +35,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--workload", metavar="NAME", help="workload to plan (default: the topology's first)")
     p.add_argument("--profile", metavar="PROFILE.json",
                    help="measurements from `edgeplan model profile` (default: profile now)")
-    p.add_argument("--imported", metavar="TIMES.csv",
+    p.add_argument("--imported", metavar="TIMES.csv", action="append", default=[],
                    help="per-unit times measured elsewhere (CSV or JSON: device, level, unit, ms); they "
-                        "replace the estimates for the devices and levels they cover")
+                        "replace the estimates for the devices and levels they cover (repeatable)")
+    p.add_argument("--agent-profile", action="append", default=[], metavar="DEVICE=PROFILE.json",
+                   help="a profile measured on a topology device (by its agent, or `edgeplan model profile` "
+                        "run there); its times replace the estimates for that device (repeatable)")
+    p.add_argument("--no-local-profile", action="store_true",
+                   help="do not profile on this host: plan from --imported and --agent-profile times only "
+                        "(devices and levels they do not cover cannot run)")
     p.add_argument("--host-device", metavar="ID",
                    help="the topology device that is this machine: its times are the local measurements")
     p.add_argument("--objective", choices=OBJECTIVES, default="latency", help="what to optimise (default latency)")
@@ -59,6 +66,16 @@ def _levels(values: list[str] | None) -> list[str] | None:
         return None
     out = [v.strip() for item in values for v in item.split(",") if v.strip()]
     return list(dict.fromkeys(out)) or None
+
+
+def _agent_profiles(values: list[str]) -> dict[str, Path]:
+    out: dict[str, Path] = {}
+    for text in values:
+        device, sep, path = text.partition("=")
+        if not sep or not device.strip() or not path.strip():
+            raise PlannerError(f"--agent-profile {text!r}: expected DEVICE=PROFILE.json, e.g. jetson=jetson.json")
+        out[device.strip()] = Path(path.strip())
+    return out
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
@@ -87,25 +104,36 @@ def _progress_printer(quiet: bool):
 
 def _optimize(args: argparse.Namespace) -> int:
     from planner_app.core.models.graph import parse_shape_args
-    from planner_app.core.planning.pipeline import InfeasiblePlanError, plan_deployment
+    from planner_app.core.planning import (
+        InfeasiblePlanError,
+        LoadOptions,
+        MeasureOptions,
+        PoseOptions,
+        SolveOptions,
+        plan_deployment,
+    )
 
     _check_numbers(args)
-    constraints = {}
-    if args.slo_ms is not None:
-        constraints["slo_ms"] = args.slo_ms
-    if args.max_cost_usd_per_1k is not None:
-        constraints["max_cost_usd_per_1k"] = args.max_cost_usd_per_1k
-    if args.min_fidelity is not None:
-        constraints["min_fidelity"] = args.min_fidelity
-    run = plan_deployment(
-        args.topology, args.workload, args.model, parse_shape_args(args.shape), args.profile,
-        objective=args.objective, constraints=constraints, levels=_levels(args.levels), pareto=args.pareto,
-        out=args.out, solver=args.solver, imported=args.imported, host_device=args.host_device,
-        progress=_progress_printer(args.quiet),
+    levels = _levels(args.levels)
+    session = plan_deployment(
+        args.topology, args.workload,
+        load=LoadOptions(model=args.model, shapes={k: tuple(v) for k, v in parse_shape_args(args.shape).items()}),
+        measure=MeasureOptions(levels=tuple(levels) if levels else None,
+                               profile=Path(args.profile) if args.profile else None,
+                               imported=tuple(Path(p) for p in args.imported), host_device=args.host_device,
+                               agent_profiles=_agent_profiles(args.agent_profile),
+                               profile_now=not args.no_local_profile),
+        pose=PoseOptions(objective=args.objective, slo_ms="workload" if args.slo_ms is None else args.slo_ms,
+                         max_cost_usd_per_1k=args.max_cost_usd_per_1k,
+                         min_fidelity="workload" if args.min_fidelity is None else args.min_fidelity, levels=tuple(levels) if levels else None),
+        solve=SolveOptions(solver=args.solver, pareto=args.pareto),
+        out=args.out, progress=_progress_printer(args.quiet),
     )
-    if not run.feasible:
-        print(closest_text(run))
-        raise InfeasiblePlanError(f"{run.result.message}. Nothing was written to {args.out}.", run)
-    print(plan_text(run.plan, pareto=args.pareto))
-    print(f"\nwrote {run.plan_path} and {len(run.plan.stages)} part(s) in {run.plan_path.parent / 'parts'}")
+    if not session.feasible:
+        print(closest_text(session))
+        assert session.result is not None
+        raise InfeasiblePlanError(f"{session.result.message}. Nothing was written to {args.out}.", session)
+    assert session.plan is not None and session.plan_path is not None
+    print(plan_text(session.plan, pareto=args.pareto))
+    print(f"\nwrote {session.plan_path} and {len(session.plan.stages)} part(s) in {session.plan_path.parent / 'parts'}")
     return 0

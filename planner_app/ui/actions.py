@@ -24,13 +24,13 @@ if TYPE_CHECKING:
     from planner_app.ui.main_window import MainWindow
 
 SHORTCUTS_HELP = """<table cellpadding=3>
-<tr><td><b>Ctrl+N / Ctrl+O / Ctrl+S</b></td><td>new, open, save</td></tr>
+<tr><td><b>Ctrl+N / Ctrl+O / Ctrl+S / Ctrl+W</b></td><td>new, open, save, close</td></tr>
 <tr><td><b>Ctrl+Z / Ctrl+Shift+Z</b></td><td>undo, redo</td></tr>
 <tr><td><b>Ctrl+X / Ctrl+C / Ctrl+V</b></td><td>cut, copy, paste (links inside the selection come along)</td></tr>
 <tr><td><b>Ctrl+D</b></td><td>duplicate the selection</td></tr>
 <tr><td><b>Delete</b></td><td>delete the selection (a device takes its links along)</td></tr>
 <tr><td><b>Ctrl+A</b></td><td>select all</td></tr>
-<tr><td><b>Ctrl+F</b></td><td>find a device and centre on it</td></tr>
+<tr><td><b>Ctrl+F / F3 / Shift+F3</b></td><td>find a device and centre on it; next, previous match</td></tr>
 <tr><td><b>L</b></td><td>Link tool: drag from one device to another</td></tr>
 <tr><td><b>Arrow keys</b></td><td>move the selection one grid step (Shift: 1 px)</td></tr>
 <tr><td><b>Wheel / Ctrl++ / Ctrl+-</b></td><td>zoom at the cursor / in / out</td></tr>
@@ -77,6 +77,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("open", "&Open…", win.open_dialog, K.Open, "Open a topology file", _std(win, SP.SP_DialogOpenButton))
     act("save", "&Save", win.save, K.Save, "Save the topology", _std(win, SP.SP_DialogSaveButton))
     act("save_as", "Save &As…", win.save_as, K.SaveAs, "Save under a new name")
+    act("close", "&Close", win.close_document, QKeySequence("Ctrl+W"), "Close this topology (asks to save changes)")
     act("export", "&Export Image…", win.export_image, QKeySequence("Ctrl+E"), "Export the canvas as PNG or SVG")
     act("quit", "&Quit", win.close, K.Quit, "Close the window")
 
@@ -89,15 +90,18 @@ def build(win: MainWindow) -> dict[str, QAction]:
     acts["undo"], acts["redo"] = undo, redo
     win.addAction(undo)
     win.addAction(redo)
-    act("cut", "Cu&t", ed.cut, K.Cut, "Cut the selection")
+    act("cut", "Cu&t", win.cut_selection, K.Cut, "Cut the selection")
     act("copy", "&Copy", ed.copy, K.Copy, "Copy the selection (with the links inside it)")
     act("paste", "&Paste", ed.paste, K.Paste, "Paste devices, links and notes")
     act("duplicate", "D&uplicate", ed.duplicate, QKeySequence("Ctrl+D"), "Duplicate the selection")
-    act("delete", "&Delete", ed.delete_selection, [QKeySequence(K.Delete), QKeySequence("Backspace")],
+    act("delete", "&Delete", win.delete_selection, [QKeySequence(K.Delete), QKeySequence("Backspace")],
         "Delete the selection", _std(win, SP.SP_TrashIcon))
     act("select_all", "Select &All", lambda: [it.setSelected(True) for it in win.scene.items() if it.flags() & it.GraphicsItemFlag.ItemIsSelectable],
         K.SelectAll)
     act("find", "&Find Device…", win.find_device, K.Find, "Find a device by name and centre on it")
+    act("find_next", "Find &Next", win.find_next, QKeySequence("F3"), "Go to the next device that matches")
+    act("find_previous", "Find Pre&vious", lambda: win.find_next(-1), QKeySequence("Shift+F3"),
+        "Go to the previous device that matches")
     act("note", "Add &Note", win.add_note_at_centre, QKeySequence("Ctrl+Shift+N"), "Add a text note", icon("note"))
     act("link_tool", "&Link Tool", win.set_link_tool, QKeySequence("L"),
         "Link tool: drag from one device to another to connect them", icon("link_tool"), checkable=True)
@@ -129,14 +133,14 @@ def build(win: MainWindow) -> dict[str, QAction]:
         samples.addAction(name.replace("_", " ").title(), partial(win.open_sample, name))
     win.recent_menu = m.addMenu("&Recent")
     m.addSeparator()
-    for n in ("save", "save_as", "export"):
+    for n in ("save", "save_as", "export", "close"):
         m.addAction(acts[n])
     m.addSeparator()
     m.addAction(acts["quit"])
 
     m = bar.addMenu("&Edit")
     for n in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find",
-              None, "note", "link_tool"):
+              "find_next", "find_previous", None, "note", "link_tool"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     arrange = m.addMenu("A&lign and Distribute")
     for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter", "align_bottom",

@@ -7,7 +7,7 @@ so no modal dialog ever blocks a test run.
 
 from __future__ import annotations
 
-__all__ = ["Dialogs", "SaveAnswer"]
+__all__ = ["Dialogs", "SaveAnswer", "RecoverAnswer"]
 
 from typing import Literal
 
@@ -18,6 +18,7 @@ from planner_app.core.topology.catalog import LinkPreset
 from planner_app.ui.style import format_mbps
 
 SaveAnswer = Literal["save", "discard", "cancel"]
+RecoverAnswer = Literal["recover", "later", "discard"]
 
 _TOPOLOGY_FILTER = "Topology files (*.json);;All files (*)"
 
@@ -50,14 +51,36 @@ class Dialogs:
             return "discard"
         return "cancel"
 
-    def ask_recover(self, parent: QWidget | None, description: str) -> bool:
-        """Offer to recover unsaved work found after a crash."""
-        answer = QMessageBox.question(
-            parent, "Recover unsaved work",
-            f"The planner did not close cleanly last time. Recover the unsaved work?\n\n{description}",
-            QMessageBox.StandardButton.Yes | QMessageBox.StandardButton.No, QMessageBox.StandardButton.Yes,
-        )
-        return answer == QMessageBox.StandardButton.Yes
+    def ask_recover(self, parent: QWidget | None, description: str) -> RecoverAnswer:
+        """Offer to recover unsaved work found after a crash.
+
+        ``"later"`` keeps the recovery file for the next start; only
+        ``"discard"`` deletes it.
+        """
+        box = QMessageBox(QMessageBox.Icon.Question, "Recover unsaved work",
+                          "The planner did not close cleanly last time. Recover the unsaved work?",
+                          QMessageBox.StandardButton.NoButton, parent)
+        box.setInformativeText(description)
+        recover = box.addButton("Recover", QMessageBox.ButtonRole.AcceptRole)
+        box.addButton("Not Now", QMessageBox.ButtonRole.RejectRole)
+        discard = box.addButton("Discard", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(recover)
+        box.exec()
+        clicked = box.clickedButton()
+        if clicked is recover:
+            return "recover"
+        return "discard" if clicked is discard else "later"
+
+    def confirm_delete(self, parent: QWidget | None, what: str, consequences: list[str]) -> bool:
+        """Ask before a delete that breaks workloads; ``consequences`` lists what breaks."""
+        box = QMessageBox(QMessageBox.Icon.Warning, "Delete breaks workloads",
+                          f"Deleting {what} breaks {len(consequences)} workload"
+                          f"{'s' if len(consequences) != 1 else ''}:", QMessageBox.StandardButton.Cancel, parent)
+        box.setInformativeText("\n".join(f"• {c}" for c in consequences) + "\n\nUndo (Ctrl+Z) brings everything back.")
+        delete = box.addButton("Delete Anyway", QMessageBox.ButtonRole.DestructiveRole)
+        box.setDefaultButton(QMessageBox.StandardButton.Cancel)
+        box.exec()
+        return box.clickedButton() is delete
 
     def open_path(self, parent: QWidget | None, directory: str) -> str | None:
         """Ask for a topology file to open."""

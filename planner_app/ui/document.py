@@ -88,6 +88,11 @@ class TopologyDocument(QObject):
         self.titleChanged.emit()
         return target
 
+    def set_name(self, name: str) -> None:
+        """Rename the topology itself (its ``name`` field), e.g. after the first Save As."""
+        self.topology.name = name
+        self.titleChanged.emit()
+
     @property
     def display_name(self) -> str:
         """The file name, or the topology's name for an unsaved document."""

@@ -141,7 +141,12 @@ class InspectorPanel(QWidget):
         doc.linkChanged.connect(self._on_model_changed)
         doc.noteChanged.connect(self._on_model_changed)
         doc.topologyReset.connect(self.refresh)
+        doc.titleChanged.connect(self._on_title_changed)
         self.refresh()
+
+    def _on_title_changed(self) -> None:
+        if self.stack.currentIndex() == 0:  # the summary names the topology (a Save As may rename it)
+            self.refresh()
 
     def _preset_combo(self, items: list[tuple[str, str]]) -> QComboBox:
         combo = QComboBox(self)

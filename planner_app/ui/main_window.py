@@ -21,22 +21,41 @@ from planner_app.core.errors import PlannerError
 from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology.records import Topology
 from planner_app.ui import actions
-from planner_app.ui.autosave import Autosaver, default_recovery_dir, find_recovery_files
+from planner_app.ui.autosave import (
+    AUTOSAVE_DELAY_MS,
+    Autosaver,
+    default_recovery_dir,
+    find_recovery_files,
+)
+from planner_app.ui.canvas.label_editor import LabelEditor
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.canvas.view import TopologyView
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.editing import Editor
 from planner_app.ui.files import TopologyLoader, export_scene_image
+from planner_app.ui.find import DeviceFinder
 from planner_app.ui.inspector import InspectorPanel
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
+from planner_app.ui.undo_keys import UndoKeyRouter
+from planner_app.ui.validation import WorkloadValidator
+from planner_app.ui.workload_checks import broken_by_removal
 from planner_app.ui.workloads_panel import WorkloadsPanel
 
 APP_TITLE = "Edge Planner"
 ORGANISATION = "planner_app"
 APPLICATION = "edgeplan"
 MAX_RECENT = 8
+
+
+def _is_sample(path: str | Path) -> bool:
+    """True for one of the shipped sample topologies (opened as templates)."""
+    try:
+        target = Path(path).resolve()
+    except OSError:
+        return False
+    return any(target == p.resolve() for p in sample_topology_paths().values())
 
 
 class MainWindow(QMainWindow):
@@ -52,7 +71,7 @@ class MainWindow(QMainWindow):
         settings: QSettings | None = None,
         dialogs: Dialogs | None = None,
         recovery_dir: Path | None = None,
-        autosave_ms: int = 60_000,
+        autosave_ms: int = AUTOSAVE_DELAY_MS,
         parent: QWidget | None = None,
     ) -> None:
         super().__init__(parent)
@@ -64,6 +83,8 @@ class MainWindow(QMainWindow):
         self.view = TopologyView(self.scene, self)
         self.editor = Editor(self.doc, self.scene)
         self.loader = TopologyLoader(self)
+        self.finder = DeviceFinder()
+        self.validator = WorkloadValidator(self.doc, self.scene, self)
         self.autosaver = Autosaver(self.doc, recovery_dir or default_recovery_dir(), autosave_ms, self)
         self.setCentralWidget(self.view)
         self.setAcceptDrops(True)
@@ -92,6 +113,11 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
 
         self.acts = actions.build(self)
+        # Ctrl+Z in an inspector or workloads field undoes the document, not the field's text
+        self.undo_keys = UndoKeyRouter(self.acts["undo"], self.acts["redo"], self)
+        self.undo_keys.watch(self)
+        self.label_editor = LabelEditor(self.view, self.doc, self)
+        self.label_editor.editorOpened.connect(self.undo_keys.watch)
         self._restore_settings()
         self._connect()
         self._update_title()
@@ -121,8 +147,10 @@ class MainWindow(QMainWindow):
         view.escapePressed.connect(self.scene.clearSelection)
         view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette.presetActivated.connect(self._on_preset_activated)
+        self.validator.problemsChanged.connect(self.workloads.show_problems)
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
+        self.autosaver.failed.connect(lambda message: self.show_hint(f"Autosave failed: {message}"))
         self.zoom_label.setText("100 %")
 
     # -- status and title ----------------------------------------------------------------------
@@ -144,12 +172,20 @@ class MainWindow(QMainWindow):
             return
         n_dev = len(self.scene.selected_device_ids())
         n_link = len(self.scene.selected_link_ids())
+        if n_dev or n_link or self.scene.selected_note_ids():
+            self._bring_inspector_forward()
         if n_dev or n_link:
             self.show_hint(f"{n_dev} devices, {n_link} links selected · arrows move · Delete removes · "
                            "Ctrl+D duplicates")
         else:
             self.show_hint()
         actions.update_enabled(self)
+
+    def _bring_inspector_forward(self) -> None:
+        """Show the inspector's tab when another tab (History) hides it; a closed dock stays closed."""
+        # a dock tabbed behind another still reports isVisible(): what shows is its visible region
+        if not self.inspector_dock.isHidden() and self.inspector_dock.visibleRegion().isEmpty():
+            self.inspector_dock.raise_()
 
     # -- documents -------------------------------------------------------------------------------
     def set_document(self, topology: Topology, path: Path | None, modified: bool = False) -> None:
@@ -177,6 +213,16 @@ class MainWindow(QMainWindow):
         if not self.maybe_save():
             return False
         self.set_document(Topology(name="untitled"), None)
+        self.show_hint()  # not "Opened <the old file>"
+        return True
+
+    def close_document(self) -> bool:
+        """File ▸ Close: put the document away (asks to save changes) and leave an empty one."""
+        name = self.doc.display_name
+        if not self.maybe_save():
+            return False
+        self.set_document(Topology(name="untitled"), None)
+        self.show_hint(f"Closed {name}")
         return True
 
     def open_path(self, path: str | Path, wait: bool = False) -> None:
@@ -196,6 +242,11 @@ class MainWindow(QMainWindow):
             QCoreApplication.processEvents()  # deliver the queued result now
 
     def _on_loaded(self, path: str, topology: Topology) -> None:
+        if _is_sample(path):
+            # a sample is a template: editing it must never overwrite the shipped file
+            self.set_document(topology, None)
+            self.show_hint(f"Opened the sample {Path(path).name} as an untitled copy: Save asks where to keep it")
+            return
         self.set_document(topology, Path(path))
         self.show_hint(f"Opened {path}")
 
@@ -249,6 +300,8 @@ class MainWindow(QMainWindow):
         return self._save_to(Path(path))
 
     def _save_to(self, path: Path) -> bool:
+        if self.doc.topology.name in ("", "untitled"):
+            self.doc.set_name(path.stem)  # the file name is the better name from now on
         try:
             self.doc.save(path)
         except (PlannerError, OSError) as exc:
@@ -298,25 +351,32 @@ class MainWindow(QMainWindow):
             self.open_path(samples["smart_home"])
 
     def offer_recovery(self) -> bool:
-        """Offer work left by a crashed session; True if it was recovered."""
+        """Offer work left by a crashed session; True if it was recovered.
+
+        Recovering keeps the recovery file (this session autosaves into it)
+        until the recovered work is saved; "later" keeps every file for the
+        next start; only "discard" deletes them.
+        """
         found = find_recovery_files(self.autosaver.directory)
         if not found:
             return False
         newest = found[0]
-        accepted = self.dialogs.ask_recover(self, newest.describe())
-        recovered = False
-        if accepted:
-            try:
-                topo = newest.load()
-            except PlannerError as exc:
-                self.dialogs.error(self, "Cannot recover", str(exc))
-            else:
-                self.set_document(topo, Path(newest.original_path) if newest.original_path else None, modified=True)
-                self.show_hint("Recovered unsaved work: save it to keep it")
-                recovered = True
-        for rf in found:  # offered once: never ask again about the same files
-            rf.path.unlink(missing_ok=True)
-        return recovered
+        answer = self.dialogs.ask_recover(self, newest.describe())
+        if answer == "discard":
+            for rf in found:
+                rf.path.unlink(missing_ok=True)
+            return False
+        if answer != "recover":
+            return False
+        try:
+            topo = newest.load()
+        except PlannerError as exc:
+            self.dialogs.error(self, "Cannot recover", str(exc))
+            return False
+        self.set_document(topo, Path(newest.original_path) if newest.original_path else None, modified=True)
+        self.autosaver.adopt(newest.path)
+        self.show_hint("Recovered unsaved work: save it to keep it")
+        return True
 
     def recent_files(self) -> list[str]:
         """Recently opened or saved files, newest first."""
@@ -389,17 +449,54 @@ class MainWindow(QMainWindow):
         actions.fill_context_menu(self, menu, sx, sy)
         menu.exec(QPoint(gx, gy))
 
+    def confirm_removal(self) -> bool:
+        """Before the selection is deleted (or cut): warn when that breaks workloads.
+
+        Lists each workload deleted along with its source or consumer, and each
+        one whose source can no longer reach its consumer; False if the user
+        keeps the selection.
+        """
+        devices, links = self.scene.selected_device_ids(), self.scene.selected_link_ids()
+        broken = broken_by_removal(self.doc.topology, devices, links)
+        if not broken:
+            return True
+        if len(devices) + len(links) <= 4:
+            what = ", ".join(devices + links)
+        else:
+            what = f"{len(devices)} devices and {len(links)} links"
+        return self.dialogs.confirm_delete(self, what, broken)
+
+    def delete_selection(self) -> int:
+        """Edit ▸ Delete, after :meth:`confirm_removal`; returns how many items went."""
+        return self.editor.delete_selection() if self.confirm_removal() else 0
+
+    def cut_selection(self) -> bool:
+        """Edit ▸ Cut, after :meth:`confirm_removal`."""
+        return self.editor.cut() if self.confirm_removal() else False
+
     def find_device(self) -> None:
-        """Edit ▸ Find: ask for a name and centre on the device."""
-        text = self.dialogs.ask_text(self, "Find device", "Device name or id:")
+        """Edit ▸ Find: ask for a name, select the first match and centre on it."""
+        text = self.dialogs.ask_text(self, "Find device", "Device name or id:", self.finder.text)
         if not text:
             return
-        found = self.editor.find(text)
-        if found is None:
-            self.show_hint(f"No device matches {text!r}")
+        self._show_found(self.finder.start(self.doc.topology, text))
+
+    def find_next(self, direction: int = +1) -> None:
+        """Edit ▸ Find Next (F3) / Find Previous (Shift+F3); asks first when nothing was searched."""
+        if not self.finder.text:
+            self.find_device()
             return
-        self.view.centre_on(found)
-        self.show_hint(f"Found {found}")
+        self._show_found(self.finder.step(self.doc.topology, direction))
+
+    def _show_found(self, found: tuple[str, int, int] | None) -> None:
+        if found is None:
+            self.show_hint(f"No device matches {self.finder.text!r}")
+            return
+        dev_id, i, n = found
+        self.scene.select_ids([dev_id])
+        self.view.centre_on(dev_id)
+        more = " · F3 next, Shift+F3 previous" if n > 1 else ""
+        self.show_hint(f"Found {dev_id} ({i + 1} of {n}){more}")
 
     def set_link_tool(self, on: bool) -> None:
         """Edit ▸ Link Tool: drags from any point of a device draw a link."""

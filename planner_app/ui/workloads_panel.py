@@ -12,6 +12,7 @@ __all__ = ["WorkloadsPanel", "WORKLOAD_FIELDS", "parse_shapes", "format_shapes"]
 import re
 from typing import Any
 
+from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
     QHBoxLayout,
@@ -27,6 +28,7 @@ from planner_app.ui.commands import AddWorkloadCommand, EditWorkloadCommand, Rem
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.forms import FieldSpec, RecordForm
 from planner_app.ui.inspector import validated_update
+from planner_app.ui.workload_checks import WorkloadProblem
 
 WORKLOAD_FIELDS = [
     FieldSpec("name", "Name", "text"),
@@ -44,6 +46,8 @@ WORKLOAD_FIELDS = [
 ]
 
 _SAME_AS_SOURCE = "(same as source)"
+_BLANK_FORM = {"name": "", "source": "", "consumer": "", "model": "", "rate_rps": 1.0, "input_shapes": "",
+               "slo_ms": None, "accuracy_budget_pct": None, "privacy": "none", "private_tensors": ""}
 
 
 def parse_shapes(text: str) -> dict[str, list[int]]:
@@ -71,6 +75,7 @@ class WorkloadsPanel(QWidget):
     def __init__(self, doc: TopologyDocument, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.doc = doc
+        self.problems: list[WorkloadProblem] = []
         self.list = QListWidget(self)
         self.add_button = QPushButton("Add", self)
         self.remove_button = QPushButton("Remove", self)
@@ -108,6 +113,7 @@ class WorkloadsPanel(QWidget):
             self.list.addItems(names)
         self.list.setCurrentRow(min(row, len(names) - 1))
         self.list.blockSignals(False)
+        self._colour_rows()
         devices = [d.id for d in self.doc.topology.devices]
         for name, extra in (("source", []), ("consumer", [_SAME_AS_SOURCE])):
             combo = self.form.editors[name]
@@ -127,6 +133,8 @@ class WorkloadsPanel(QWidget):
         self.remove_button.setEnabled(has)
         self.form.clear_errors()
         if not has:
+            # blank, not the last workload shown (it may belong to a file no longer open)
+            self.form.set_values(_BLANK_FORM)
             return
         w = self.doc.topology.workloads[row]
         self.form.set_values({
@@ -135,6 +143,36 @@ class WorkloadsPanel(QWidget):
             "slo_ms": w.slo_ms, "accuracy_budget_pct": w.accuracy_budget_pct, "privacy": w.privacy,
             "private_tensors": ", ".join(w.private_tensors),
         })
+        self._show_model_problem()
+
+    def show_problems(self, problems: list[WorkloadProblem]) -> None:
+        """Mark invalid workloads: a red row (orange for warnings) whose tooltip says why."""
+        self.problems = list(problems)
+        self._colour_rows()
+        self._show_model_problem()  # only that message: the fields may hold text being typed
+
+    def _show_model_problem(self) -> None:
+        row = self.list.currentRow()
+        if not 0 <= row < len(self.doc.topology.workloads):
+            return
+        name = self.doc.topology.workloads[row].name
+        self.form.set_error("model", next((p.message for p in self.problems
+                                           if p.workload == name and p.field == "model"), ""))
+
+    def _colour_rows(self) -> None:
+        workloads = self.doc.topology.workloads
+        for row in range(min(self.list.count(), len(workloads))):
+            item = self.list.item(row)
+            mine = [p for p in self.problems if p.workload == workloads[row].name]
+            if not mine:
+                item.setBackground(QBrush())
+                item.setForeground(QBrush())
+                item.setToolTip("")
+                continue
+            error = any(p.severity == "error" for p in mine)
+            item.setBackground(QColor("#FFEBEE") if error else QColor("#FFF3E0"))
+            item.setForeground(QColor("#C62828") if error else QColor("#E65100"))
+            item.setToolTip("\n".join(("⚠ " if p.severity == "warning" else "✖ ") + p.message for p in mine))
 
     # -- editing -------------------------------------------------------------------------------
     def add_workload(self) -> str | None:

@@ -13,9 +13,22 @@ import pytest
 
 from planner_app.cli import main
 from planner_app.core.models.graph import load_model
-from planner_app.core.planning.pipeline import plan_deployment
+from planner_app.core.planning import MeasureOptions, PoseOptions, SolveOptions, plan_deployment
 from planner_app.core.profiling.runner import ProfileSettings, profile_model
 from planner_app.core.resources import sample_topology_paths
+
+
+def plan(topology, workload=None, model=None, *, profile_path=None, levels=None, objective="latency",
+         constraints=None, pareto=False, out=None, imported=None, host_device=None, profile_settings=None,
+         progress=None, cancel=None):
+    """The session's steps composed as ``edgeplan optimize`` composes them."""
+    return plan_deployment(
+        topology, workload, model=model,
+        measure=MeasureOptions(profile=profile_path, levels=tuple(levels) if levels else None,
+                               imported=(imported,) if imported else (), host_device=host_device,
+                               settings=profile_settings),
+        pose=PoseOptions(objective=objective, levels=tuple(levels) if levels else None, **(constraints or {})),
+        solve=SolveOptions(pareto=pareto), out=out, progress=progress, cancel=cancel)
 
 
 @pytest.fixture(scope="module")
@@ -24,7 +37,7 @@ def exported(tmp_path_factory) -> Path:
     mg = load_model("sample:lstm_kws")
     prof = profile_model(mg, ["fp32"], settings=ProfileSettings(warmup=1, runs=3, max_seconds=2.0, fidelity_samples=2))
     out = tmp_path_factory.mktemp("plan") / "plan.json"
-    run = plan_deployment(sample_topology_paths()["smart_home"], "hub-keyword-spotting", mg, profile_path=prof,
+    run = plan(sample_topology_paths()["smart_home"], "hub-keyword-spotting", mg, profile_path=prof,
                           constraints={"pinned_units": {0: "hub", len(mg.units) - 1: "cloud-cpu"}, "slo_ms": None},
                           out=out)
     assert run.feasible and len(run.plan.stages) >= 2

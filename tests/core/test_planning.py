@@ -15,7 +15,14 @@ import pytest
 from planner_app.core.errors import PlannerError, TopologyError
 from planner_app.core.models.graph import ModelError, load_model
 from planner_app.core.models.samples import SAMPLE_MODELS
-from planner_app.core.planning.pipeline import InfeasiblePlanError, export_run, plan_deployment
+from planner_app.core.planning import (
+    ExportOptions,
+    InfeasiblePlanError,
+    MeasureOptions,
+    PoseOptions,
+    SolveOptions,
+    plan_deployment,
+)
 from planner_app.core.plans.check import validate_plan
 from planner_app.core.plans.records import load_plan
 from planner_app.core.profiling.runner import (
@@ -27,6 +34,20 @@ from planner_app.core.profiling.runner import (
 from planner_app.core.progress import Cancelled, CancelToken
 from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology.io import load_topology
+
+
+def plan(topology, workload=None, model=None, *, profile_path=None, levels=None, objective="latency",
+         constraints=None, pareto=False, out=None, imported=None, host_device=None, profile_settings=None,
+         progress=None, cancel=None):
+    """The session's steps composed as ``edgeplan optimize`` composes them."""
+    return plan_deployment(
+        topology, workload, model=model,
+        measure=MeasureOptions(profile=profile_path, levels=tuple(levels) if levels else None,
+                               imported=(imported,) if imported else (), host_device=host_device,
+                               settings=profile_settings),
+        pose=PoseOptions(objective=objective, levels=tuple(levels) if levels else None, **(constraints or {})),
+        solve=SolveOptions(pareto=pareto), out=out, progress=progress, cancel=cancel)
+
 
 QUICK = ProfileSettings(warmup=1, runs=3, max_seconds=2.0, fidelity_samples=2)
 SCENARIOS = sample_topology_paths()
@@ -60,7 +81,7 @@ def test_every_scenario_gives_a_plan_at_least_as_good_as_every_baseline(models, 
         topo = load_topology(path)
         workload = topo.workloads[0].model_copy(update={"input_shapes": {}, "model": None})
         topo.workloads[0] = workload
-        run = plan_deployment(topo, workload.name, mg, profile_path=profile, objective="latency")
+        run = plan(topo, workload.name, mg, profile_path=profile, objective="latency")
         res = run.result
         assert res.baselines, f"{scenario}: no baseline computed"
         feasible_baselines = [b for b in res.baselines if b.prediction.feasible]
@@ -82,8 +103,8 @@ def test_each_scenario_workload_plans_with_its_own_model(models):
         for w in topo.workloads[:1]:
             name = w.model.split(":", 1)[1]
             mg, profile = models(name)
-            run = plan_deployment(path, w.name, profile_path=profile, objective="latency")
-            assert run.model.sha256 == mg.sha256
+            run = plan(path, w.name, profile_path=profile, objective="latency")
+            assert run.source.sha256 == mg.sha256
             assert run.result.prediction.parts, scenario
             seen += 1
     assert seen == 4
@@ -97,7 +118,7 @@ def _split_plan(models, tmp_path, levels=("fp32",), name="mobilenet_v2"):
     w = topo.workloads[0]
     cloud = next(d.id for d in topo.devices if d.tier == "cloud")
     pins = {0: w.source, len(mg.units) - 1: cloud}
-    return plan_deployment(path, w.name, mg, profile_path=profile, levels=list(levels),
+    return plan(path, w.name, mg, profile_path=profile, levels=list(levels),
                            constraints={"pinned_units": pins, "slo_ms": None}, out=tmp_path / "plan.json")
 
 
@@ -142,7 +163,7 @@ def test_compressed_plan_reports_measured_fidelity(models, tmp_path):
 
 def test_pareto_front_is_exported_with_the_chosen_point(models, tmp_path):
     mg, profile = models("lstm_kws")
-    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+    run = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
                           pareto=True, out=tmp_path / "plan.json")
     front = run.plan.pareto
 
@@ -167,18 +188,18 @@ def test_pareto_front_is_exported_with_the_chosen_point(models, tmp_path):
     # the window exports the point a user clicks: any feasible point of the front
     other = next(e for e in run.result.pareto_front
                  if e.placement != run.result.placement and e.prediction.feasible)
-    path = export_run(run, tmp_path / "other" / "plan.json", placement=other.placement)
-    plan = load_plan(path)
-    assert [(s.device, s.unit_ids[0]) for s in plan.stages] == [(d, a) for a, _, d, _ in other.placement.parts()]
-    assert plan.totals.latency_ms == pytest.approx(other.prediction.latency_ms)
-    assert [p.chosen for p in plan.pareto].count(True) == 1 and validate_plan(path).ok
-    assert len({p.placement for p in plan.pareto}) == len(plan.pareto), "a placement is listed twice"
+    run.export(ExportOptions(out=tmp_path / "other" / "plan.json"), other.placement)
+    exported = load_plan(run.plan_path)
+    assert [(s.device, s.unit_ids[0]) for s in exported.stages] == [(d, a) for a, _, d, _ in other.placement.parts()]
+    assert exported.totals.latency_ms == pytest.approx(other.prediction.latency_ms)
+    assert [p.chosen for p in exported.pareto].count(True) == 1 and validate_plan(run.plan_path).ok
+    assert len({p.placement for p in exported.pareto}) == len(exported.pareto), "a placement is listed twice"
 
 
 # -- bad input --------------------------------------------------------------------------
 def test_no_feasible_plan_says_why_and_writes_nothing(models, tmp_path):
     mg, profile = models("lstm_kws")
-    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+    run = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
                           constraints={"slo_ms": 1e-4}, out=tmp_path / "plan.json")
     assert not run.feasible
     assert run.result.failing_constraint == "slo"
@@ -195,14 +216,14 @@ def test_model_inputs_that_do_not_match_the_workload(models):
     i = next(k for k, w in enumerate(topo.workloads) if w.model == "sample:mobilenet_v2")
     topo.workloads[i] = topo.workloads[i].model_copy(update={"input_shapes": {"input": [1, 3, 96, 96]}})
     with pytest.raises(ModelError, match="workload") as info:
-        plan_deployment(topo, topo.workloads[i].name)
+        plan(topo, topo.workloads[i].name)
     assert info.value.exit_code == 2
     mg, profile = models("mobilenet_v2")
     with pytest.raises(ModelError, match="96"):
-        plan_deployment(topo, topo.workloads[i].name, mg, profile_path=profile)
+        plan(topo, topo.workloads[i].name, mg, profile_path=profile)
     topo.workloads[i] = topo.workloads[i].model_copy(update={"input_shapes": {"pixels": [1, 3, 224, 224]}})
     with pytest.raises(ModelError, match="pixels"):
-        plan_deployment(topo, topo.workloads[i].name)
+        plan(topo, topo.workloads[i].name)
 
 
 def test_source_that_reaches_no_other_device():
@@ -211,14 +232,14 @@ def test_source_that_reaches_no_other_device():
     for link in list(topo.links_of(w.source)):
         topo.remove_link(link.id)
     with pytest.raises(TopologyError, match="reaches no other device"):
-        plan_deployment(topo, w.name)
+        plan(topo, w.name)
 
 
 def test_workload_without_a_model_asks_for_one():
     topo = load_topology(SCENARIOS["smart_home"])
     topo.workloads[0] = topo.workloads[0].model_copy(update={"model": None})
     with pytest.raises(PlannerError, match="--model"):
-        plan_deployment(topo, topo.workloads[0].name)
+        plan(topo, topo.workloads[0].name)
 
 
 def test_profile_of_another_model_is_refused(models, tmp_path):
@@ -227,15 +248,15 @@ def test_profile_of_another_model_is_refused(models, tmp_path):
     kws_profile.save(path)
     mg, _ = models("mobilenet_v2")
     with pytest.raises(ProfileError, match="not mobilenet_v2"):
-        plan_deployment(SCENARIOS["smart_home"], "photo-tagging", mg, profile_path=path)
+        plan(SCENARIOS["smart_home"], "photo-tagging", mg, profile_path=path)
     assert ModelProfile.load(path).model_sha256 == kws_profile.model_sha256
 
 
 def test_profiles_when_no_profile_is_given_and_can_be_cancelled(tmp_path):
     messages: list[str] = []
-    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", levels=["fp32"],
+    run = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", levels=["fp32"],
                           profile_settings=QUICK, progress=lambda f, m: messages.append(m))
-    assert run.profiled_now and "fp32" in run.profile.levels
+    assert run.measured.profiled_now and "fp32" in run.measured.profile.levels
     assert any("no profile given: profiling" in m for m in messages)
     assert all(0 <= p.compute_ms < math.inf for p in run.result.prediction.parts)
 
@@ -246,7 +267,7 @@ def test_profiles_when_no_profile_is_given_and_can_be_cancelled(tmp_path):
             token.cancel()
 
     with pytest.raises(Cancelled):
-        plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", levels=["fp32"],
+        plan(SCENARIOS["smart_home"], "hub-keyword-spotting", levels=["fp32"],
                         profile_settings=QUICK, progress=cancel_on_optimize, cancel=token,
                         out=tmp_path / "plan.json")
     assert not (tmp_path / "plan.json").exists()
@@ -254,12 +275,12 @@ def test_profiles_when_no_profile_is_given_and_can_be_cancelled(tmp_path):
 
 def test_imported_times_and_the_host_device_change_the_time_table(models, tmp_path):
     mg, profile = models("lstm_kws")
-    base = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
+    base = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
     used = {p.device for p in base.result.prediction.parts}
     assert "hub" in used  # the source computes something in the plan without imported times
     csv = tmp_path / "times.csv"
     csv.write_text("device,level,unit,ms\n" + "".join(f"hub,fp32,{u.name},5000\n" for u in mg.units))
-    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+    run = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
                           imported=csv, host_device="home-server", constraints={"slo_ms": None})
     assert run.time_table.provenance_of("hub", "fp32") == "imported"
     assert run.time_table.provenance_of("home-server", "fp32") == "measured-local"
@@ -269,11 +290,11 @@ def test_imported_times_and_the_host_device_change_the_time_table(models, tmp_pa
 
 def test_levels_asked_for_are_the_only_ones_considered(models):
     mg, profile = models("lstm_kws", ("fp32", "int8-dynamic"))
-    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
+    run = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile,
                           levels=["int8-dynamic"])
     assert run.problem.levels == ["int8-dynamic"]
     assert {p.level for p in run.result.prediction.parts} == {"int8-dynamic"}
-    both = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
+    both = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
     assert both.problem.levels == ["fp32", "int8-dynamic"]  # no --levels: every level of the profile
 
 
@@ -287,9 +308,9 @@ def test_workload_model_path_is_relative_to_the_topology_file(models, tmp_path, 
     w["model"] = "models/kws.onnx"
     (folder / "topo.json").write_text(json.dumps(doc))
     monkeypatch.chdir(tmp_path)  # not the project folder: the path must resolve next to the topology
-    run = plan_deployment(folder / "topo.json", "hub-keyword-spotting", profile_path=profile)
-    assert run.model.sha256 == mg.sha256
-    assert run.model_source == str(folder / "models" / "kws.onnx")
+    run = plan(folder / "topo.json", "hub-keyword-spotting", profile_path=profile)
+    assert run.source.sha256 == mg.sha256
+    assert run.source.label == str(folder / "models" / "kws.onnx")
 
 
 def test_an_unexpected_failure_while_building_the_parts_is_a_clear_error(models, tmp_path, monkeypatch):
@@ -298,7 +319,7 @@ def test_an_unexpected_failure_while_building_the_parts_is_a_clear_error(models,
     from planner_app.core.plans.build import ExportError
 
     mg, profile = models("lstm_kws")
-    run = plan_deployment(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
+    run = plan(SCENARIOS["smart_home"], "hub-keyword-spotting", mg, profile_path=profile)
     assert run.feasible
 
     def broken(self, *args, **kwargs):
@@ -306,7 +327,7 @@ def test_an_unexpected_failure_while_building_the_parts_is_a_clear_error(models,
 
     monkeypatch.setattr(onnxruntime.InferenceSession, "run", broken)
     with pytest.raises(ExportError) as err:
-        export_run(run, tmp_path / "plan.json")
+        run.export(ExportOptions(out=tmp_path / "plan.json"))
     assert err.value.exit_code == 1
     assert "simulated onnxruntime failure" in err.value.message and "Nothing was written" in err.value.message
     assert not any(tmp_path.iterdir())

@@ -15,10 +15,11 @@ class ScriptedDialogs(Dialogs):
     def __init__(self) -> None:
         self.calls: list[tuple[str, str]] = []
         self.save_answer = "discard"
-        self.recover_answer = True
+        self.recover_answer = "recover"  # or "later", "discard"
         self.open_answer: str | None = None
         self.save_path_answer: str | None = None
         self.text_answer: str | None = None
+        self.confirm_delete_answer = True
         self.link_preset_id: str | None = None  # None: take the offered default
 
     def error(self, parent, title, text):  # noqa: ANN001, D102
@@ -34,6 +35,10 @@ class ScriptedDialogs(Dialogs):
     def ask_recover(self, parent, description):  # noqa: ANN001, D102
         self.calls.append(("ask_recover", description))
         return self.recover_answer
+
+    def confirm_delete(self, parent, what, consequences):  # noqa: ANN001, D102
+        self.calls.append(("confirm_delete", "\n".join(consequences)))
+        return self.confirm_delete_answer
 
     def open_path(self, parent, directory):  # noqa: ANN001, D102
         return self.open_answer

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 import json
+import os
 import time
 
 from PySide6.QtCore import QPointF, QSettings
@@ -108,7 +109,13 @@ def test_recovery_file_is_written_and_offered_after_a_crash(make_window, tmp_pat
     assert dialogs2.kinds()[0] == "ask_recover"
     assert w2.doc.topology.notes[0].text == "unsaved work"
     assert w2.isWindowModified()  # recovered work is unsaved work
-    assert find_recovery_files(recovery) == []  # offered once only
+    # the file stays until the recovered work is saved; it now names this live session
+    (kept,) = recovery.glob("recovery-*.json")
+    assert json.loads(kept.read_text())["pid"] == os.getpid()
+    assert find_recovery_files(recovery) == []  # not offered to another instance meanwhile
+    dialogs2.save_path_answer = str(tmp_path / "recovered.json")
+    assert w2.save()
+    assert list(recovery.glob("recovery-*.json")) == []
 
 
 def test_saving_removes_the_recovery_file(make_window, tmp_path, qtbot, dialogs):
@@ -151,8 +158,9 @@ def test_startup_opens_the_smart_home_sample(settings, dialogs, tmp_path, qtbot)
     qtbot.addWidget(w)
     with qtbot.waitSignal(w.documentOpened, timeout=10_000):
         w.startup([])
-    assert w.doc.path.name == "smart_home.json"
-    assert "smart_home.json" in w.windowTitle()
+    assert w.doc.topology.name == "Smart home"
+    assert w.doc.path is None  # a template: Save asks where to keep the copy
+    assert "Smart home (unsaved)" in w.windowTitle()
 
 
 def test_200_device_topology_loads_in_the_background_and_auto_layouts(window, tmp_path, qtbot):
@@ -203,12 +211,14 @@ def test_edgeplan_gui_opens_the_file_and_quits_cleanly(qapp, tmp_path, qtbot):
     assert (tmp_path / "config").exists()  # settings went to the redirected folder
 
 
-def test_open_sample_menu_and_recent_menu(window, qtbot):
+def test_open_sample_menu_and_recent_menu(window, qtbot, dialogs, tmp_path):
     sample_menu = next(a.menu() for a in window.menuBar().actions()[0].menu().actions()
                        if a.text().replace("&", "") == "Open Sample")
     with qtbot.waitSignal(window.documentOpened, timeout=10_000):
         next(a for a in sample_menu.actions() if a.text() == "Hospital Imaging").trigger()
-    assert window.doc.path.name == "hospital_imaging.json"
+    assert window.doc.path is None and window.doc.topology.name == "Hospital imaging"
+    dialogs.save_path_answer = str(tmp_path / "hospital_imaging.json")
+    assert window.save()
     assert window.recent_menu.actions()[0].text().endswith("hospital_imaging.json")
     window.new_document()
     with qtbot.waitSignal(window.documentOpened, timeout=10_000):

@@ -1,24 +1,49 @@
 """Planning as a session of typed steps: load the model, measure it, pose the problem, solve, export.
 
+:class:`PlanningSession` is what the window, the agent and the command line
+drive, one step at a time; :func:`plan_deployment` composes the steps for
+``edgeplan optimize``. A model enters through the :class:`ModelSource` seam.
 Every public name of the package is re-exported here; import from the package.
 """
 
 from __future__ import annotations
 
-from planner_app.core.planning.pipeline import (
+from planner_app.core.planning.options import (
+    ExportOptions,
+    LoadOptions,
+    MeasureOptions,
+    OptionsError,
+    PoseOptions,
+    SolveOptions,
+)
+from planner_app.core.planning.pipeline import plan_deployment
+from planner_app.core.planning.session import InfeasiblePlanError, PlanningSession, StepOrderError
+from planner_app.core.planning.source import (
     DEFAULT_LEVELS,
     QUICK_PROFILE,
-    InfeasiblePlanError,
-    PlanningRun,
-    export_run,
-    plan_deployment,
+    Measured,
+    ModelSource,
+    OnnxModelSource,
+    PartBuilder,
+    measured_part_overhead_ms,
 )
 
 __all__ = [
+    "PlanningSession",
+    "plan_deployment",
+    "LoadOptions",
+    "MeasureOptions",
+    "PoseOptions",
+    "SolveOptions",
+    "ExportOptions",
+    "OptionsError",
+    "InfeasiblePlanError",
+    "StepOrderError",
+    "ModelSource",
+    "OnnxModelSource",
+    "PartBuilder",
+    "Measured",
     "DEFAULT_LEVELS",
     "QUICK_PROFILE",
-    "InfeasiblePlanError",
-    "PlanningRun",
-    "export_run",
-    "plan_deployment",
+    "measured_part_overhead_ms",
 ]
