@@ -7,7 +7,7 @@ PY     := $(VENV)/bin/python
 STAMP  := $(VENV)/.installed-stamp
 SAMPLE ?= sample_topologies/smart_home.json
 
-.PHONY: install run test lint contracts pytest schemas screenshots bench clean
+.PHONY: install run test lint typecheck contracts pytest schemas screenshots bench clean
 
 $(STAMP): pyproject.toml
 	@test -x $(PY) || $(PYTHON) -m venv $(VENV)
@@ -21,11 +21,15 @@ install: $(STAMP)
 run: $(STAMP)
 	$(VENV)/bin/edgeplan gui
 
-## Lint, import contracts and the whole test suite (GUI tests offscreen).
-test: $(STAMP) lint contracts pytest
+## Lint, types, import contracts and the whole test suite (GUI tests offscreen).
+test: $(STAMP) lint typecheck contracts pytest
 
 lint: $(STAMP)
 	$(VENV)/bin/ruff check planner_app tests benchmarks
+
+## mypy: strict on planner_app/core, normal elsewhere (see [tool.mypy] in pyproject.toml).
+typecheck: $(STAMP)
+	$(VENV)/bin/mypy planner_app
 
 contracts: $(STAMP)
 	$(VENV)/bin/lint-imports
@@ -49,4 +53,4 @@ bench: $(STAMP)
 	@for b in benchmarks/bench_*.py; do echo "== $$b"; QT_QPA_PLATFORM=offscreen $(PY) $$b || exit 1; done
 
 clean:
-	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache
+	rm -rf $(VENV) build *.egg-info .pytest_cache .ruff_cache .mypy_cache

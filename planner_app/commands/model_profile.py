@@ -124,7 +124,7 @@ def format_profile(profile: ModelProfile, top: int = 10) -> str:
             _sqnr(f.sqnr_db) if f else None, f"{f.cosine:.5f}" if f else None,
             f.top1_agreement if f else None, 100 * lp.attributed_share,
             "; ".join(filter(None, [
-                f.accuracy is not None and f"accuracy {100 * f.accuracy:.1f} % (fp32 {100 * f.reference_accuracy:.1f} %)",
+                f.accuracy is not None and f"accuracy {100 * f.accuracy:.1f} % (fp32 {100 * f.reference_accuracy:.1f} %)",  # type: ignore[list-item, operator]
                 lp.calibration and f"calibrated on {lp.calibration}",
             ])) if f else "",
         ])

@@ -75,6 +75,7 @@ def _show(args: argparse.Namespace) -> int:
     rep = validate_plan(args.file, check_chain=False)
     if rep.plan is None:
         rep.raise_for_problems()  # not readable as a plan: nothing to show (exit 2)
+    assert rep.plan is not None  # an unreadable plan always has problems
     for w in rep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     if rep.problems:

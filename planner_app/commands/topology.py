@@ -103,7 +103,7 @@ def _show(args: argparse.Namespace) -> int:
     router = topo.router()
     for w in topo.workloads:
         routes = router.routes_from(w.source, payload)
-        rows = []
+        rows: list[list[object]] = []
         for d in topo.devices:
             r = routes.get(d.id)
             if r is None:

@@ -29,12 +29,15 @@ __all__ = [
 import hashlib
 from dataclasses import dataclass
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 
 from planner_app.core.errors import PlannerError
+
+if TYPE_CHECKING:
+    from planner_app.core.models.graph import ModelGraph
 
 
 class CompressionError(PlannerError):
@@ -99,7 +102,7 @@ class SampleSet:
         return h.hexdigest()[:20]
 
 
-def _model_of(mg_or_model: Any) -> onnx.ModelProto:
+def _model_of(mg_or_model: ModelGraph | onnx.ModelProto) -> onnx.ModelProto:
     return mg_or_model if isinstance(mg_or_model, onnx.ModelProto) else mg_or_model.model
 
 
@@ -112,7 +115,7 @@ def _int_input_high(model: onnx.ModelProto, name: str) -> int:
     return 2
 
 
-def synthetic_samples(mg_or_model: Any, n: int = 8, seed: int = 0) -> SampleSet:
+def synthetic_samples(mg_or_model: ModelGraph | onnx.ModelProto, n: int = 8, seed: int = 0) -> SampleSet:
     """``n`` reproducible random inputs (normal floats, small integers / valid token ids)."""
     model = _model_of(mg_or_model)
     rng = np.random.default_rng(seed)
@@ -150,7 +153,7 @@ def _check_array(file: Path, name: str, arr: np.ndarray, shape: list[int], dtype
     return arr.astype(dtype, copy=False)
 
 
-def load_samples(directory: str | Path, mg_or_model: Any) -> SampleSet:
+def load_samples(directory: str | Path, mg_or_model: ModelGraph | onnx.ModelProto) -> SampleSet:
     """Read calibration / evaluation samples from a folder of ``.npy`` and ``.npz`` files.
 
     A ``.npy`` file is one sample of a single-input model. A ``.npz`` file holds one
@@ -232,7 +235,7 @@ def open_session(
     provider: str = "CPUExecutionProvider",
     profile_prefix: str | None = None,
     optimized_model_path: str | None = None,
-):
+) -> Any:  # an onnxruntime.InferenceSession (onnxruntime ships no type information)
     """An onnxruntime session with pinned threads (sequential, ``threads`` intra-op)."""
     import onnxruntime as ort
 

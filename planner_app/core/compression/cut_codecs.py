@@ -90,6 +90,8 @@ def decode_tensor(enc: EncodedTensor) -> np.ndarray:
         return np.frombuffer(enc.payload, dtype=enc.dtype).reshape(enc.shape)
     if enc.codec == "fp16":
         return np.frombuffer(enc.payload, dtype=np.float16).reshape(enc.shape).astype(enc.dtype)
+    scale: float
+    zero_point: float
     scale, zero_point = _HEADER.unpack_from(enc.payload)
     q = np.frombuffer(enc.payload, dtype=np.uint8, offset=_HEADER.size).reshape(enc.shape)
     return ((q.astype(np.float32) - zero_point) * scale).astype(enc.dtype)

@@ -21,12 +21,15 @@ __all__ = ["Fidelity", "SQNR_IDENTICAL_DB", "compare_outputs", "measure_fidelity
 
 import math
 from dataclasses import asdict, dataclass
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
 
 from planner_app.core.compression.levels import SampleSet, open_session, synthetic_samples
+
+if TYPE_CHECKING:
+    from planner_app.core.models.graph import ModelGraph
 
 #: SQNR reported for outputs equal to fp32 bit for bit (a finite stand-in for +inf, JSON-safe)
 SQNR_IDENTICAL_DB = 200.0
@@ -129,12 +132,12 @@ def run_model(model: onnx.ModelProto | bytes, samples: SampleSet, *, threads: in
     return [dict(zip(names, sess.run(names, {k: v for k, v in s.items() if k in feeds}), strict=True)) for s in samples.inputs]
 
 
-def _model_of(mg_or_model: Any) -> onnx.ModelProto:
+def _model_of(mg_or_model: ModelGraph | onnx.ModelProto) -> onnx.ModelProto:
     return mg_or_model if isinstance(mg_or_model, onnx.ModelProto) else mg_or_model.model
 
 
 def measure_fidelity(
-    mg: Any,
+    mg: ModelGraph | onnx.ModelProto,
     candidate: onnx.ModelProto | list[onnx.ModelProto],
     samples: SampleSet | None = None,
     *,

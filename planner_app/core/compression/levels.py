@@ -51,6 +51,7 @@ import logging
 import tempfile
 import warnings
 import zlib
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -149,7 +150,7 @@ def _int8_dynamic(model: onnx.ModelProto, workdir: Path) -> onnx.ModelProto:
 
 
 @contextlib.contextmanager
-def _quiet_quantizer():
+def _quiet_quantizer() -> Iterator[None]:
     """onnxruntime's quantizer logs advice on the root logger; keep the CLI output clean."""
     root = logging.getLogger()
     old = root.level
@@ -166,7 +167,7 @@ class _Reader:
     def __init__(self, samples: SampleSet, names: list[str]) -> None:
         self._it = iter([{n: s[n] for n in names} for s in samples.inputs])
 
-    def get_next(self):
+    def get_next(self) -> dict[str, np.ndarray] | None:
         return next(self._it, None)
 
     def rewind(self) -> None:  # pragma: no cover - the MinMax calibrator reads once

@@ -142,7 +142,7 @@ def node_inputs(node: onnx.NodeProto) -> list[str]:
 
 
 def _tensor_nbytes(t: onnx.TensorProto) -> int:
-    n = math.prod(t.dims)
+    n: int = math.prod(t.dims)
     return n * ITEMSIZE.get(t.data_type, 4)
 
 
@@ -262,7 +262,10 @@ def _foldable(node: onnx.NodeProto, shapes: dict[str, list[int]], dtypes: dict[s
     )
 
 
-def _fold_units(nodes, shapes, dtypes, act_inputs, producer_node, consumers, constant_nodes) -> list[int]:
+def _fold_units(
+    nodes: list[onnx.NodeProto], shapes: dict[str, list[int]], dtypes: dict[str, int], act_inputs: list[list[str]],
+    producer_node: dict[str, int], consumers: dict[str, list[int]], constant_nodes: set[int],
+) -> list[int]:
     """Unit (creation index) of every node; edges only ever go to a later-created unit."""
     unit_of = [-1] * len(nodes)
     n_units = 0
@@ -294,8 +297,11 @@ def _fold_units(nodes, shapes, dtypes, act_inputs, producer_node, consumers, con
 
 
 def _build_units(
-    nodes, unit_of, costs, act_inputs, const_inputs, const_bytes, producer_node, consumers,
-    tensor_bytes, graph_inputs, graph_outputs, nxg, not_costed, shapes, unknown, constant_nodes,
+    nodes: list[onnx.NodeProto], unit_of: list[int], costs: list[NodeCost], act_inputs: list[list[str]],
+    const_inputs: list[list[str]], const_bytes: dict[str, int], producer_node: dict[str, int],
+    consumers: dict[str, list[int]], tensor_bytes: dict[str, int], graph_inputs: list[str], graph_outputs: list[str],
+    nxg: nx.DiGraph, not_costed: dict[str, int], shapes: dict[str, list[int]], unknown: list[str],
+    constant_nodes: set[int],
 ) -> AnalysisResult:
     n_created = max(unit_of) + 1 if unit_of else 0
     members: list[list[int]] = [[] for _ in range(n_created)]

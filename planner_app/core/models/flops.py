@@ -31,6 +31,7 @@ __all__ = [
 import math
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
 import numpy as np
 import onnx
@@ -88,7 +89,7 @@ def _numel(shape: list[int] | None) -> float:
     return float(math.prod(int(d) for d in shape))
 
 
-def _attr(node: onnx.NodeProto, name: str, default=None):
+def _attr(node: onnx.NodeProto, name: str, default: Any = None) -> Any:
     for a in node.attribute:
         if a.name == name:
             return helper.get_attribute_value(a)

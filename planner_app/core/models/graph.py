@@ -40,6 +40,7 @@ import math
 import re
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -147,7 +148,7 @@ class ModelGraph:
         """The unit producing ``tensor`` (None for graph inputs and unknown names)."""
         return self.tensor_producer.get(tensor)
 
-    def summary(self) -> dict:
+    def summary(self) -> dict[str, Any]:
         """A plain dict for the CLI, the GUI and JSON output."""
         ops: dict[str, int] = {}
         for _, data in self.graph.nodes(data=True):

@@ -15,11 +15,14 @@ __all__ = ["ModelError", "PreparedModel", "prepare_model", "random_inputs", "run
 import functools
 import math
 import re
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import numpy as np
 import onnx
+from numpy.typing import DTypeLike
 from onnx import TensorProto, helper
 
 from planner_app.core.errors import PlannerError, Problem
@@ -56,7 +59,7 @@ class PreparedModel:
 
 def random_inputs(
     shapes: dict[str, list[int]],
-    dtypes: dict[str, np.dtype],
+    dtypes: Mapping[str, DTypeLike],
     seed: int = 0,
     int_high: dict[str, int] | None = None,
 ) -> dict[str, np.ndarray]:
@@ -168,7 +171,7 @@ def _name_nodes(graph: onnx.GraphProto, used: set[str]) -> None:
         used.add(name)
 
 
-def _static(shape_proto) -> list[int] | None:
+def _static(shape_proto: onnx.TensorShapeProto) -> list[int] | None:
     dims = []
     for d in shape_proto.dim:
         if d.HasField("dim_value") and d.dim_value > 0:
@@ -280,7 +283,7 @@ def _substitute_dims(model: onnx.ModelProto, dynamic: dict[str, int]) -> None:
                     d.dim_value = value
 
 
-def _collect_shapes(graph: onnx.GraphProto, shapes: dict, dtypes: dict) -> None:
+def _collect_shapes(graph: onnx.GraphProto, shapes: dict[str, list[int]], dtypes: dict[str, int]) -> None:
     for vi in list(graph.input) + list(graph.output) + list(graph.value_info):
         if vi.type.HasField("tensor_type"):
             tt = vi.type.tensor_type
@@ -307,7 +310,7 @@ def _collect_shapes(graph: onnx.GraphProto, shapes: dict, dtypes: dict) -> None:
 
 def _shapes_by_running(
     model: onnx.ModelProto, missing: list[str], inputs: dict[str, list[int]],
-    dtypes: dict[str, np.dtype], shapes: dict, elem: dict,
+    dtypes: dict[str, np.dtype[Any]], shapes: dict[str, list[int]], elem: dict[str, int],
 ) -> str | None:
     """Size tensors inference left unknown by one onnxruntime run; None on success."""
     import onnxruntime as ort

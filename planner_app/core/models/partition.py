@@ -36,8 +36,10 @@ import difflib
 import json
 import math
 import re
+from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
+from typing import Any
 
 import networkx as nx
 import numpy as np
@@ -370,8 +372,8 @@ def write_parts(parts: list[StagePart], out_dir: Path) -> list[Path]:
     return [out_dir / name for name, _ in blobs]
 
 
-def _session(model: onnx.ModelProto | Path | str | bytes, what: str, error=PartitionError,
-             optimize: bool = False):
+def _session(model: onnx.ModelProto | Path | str | bytes, what: str, error: type[Exception] = PartitionError,
+             optimize: bool = False) -> Any:  # an onnxruntime.InferenceSession (onnxruntime is untyped)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -400,7 +402,7 @@ def part_graph_outputs(model: onnx.ModelProto) -> list[str] | None:
     return None
 
 
-def run_chain(parts: list[onnx.ModelProto | Path], inputs: dict[str, np.ndarray], *,
+def run_chain(parts: Sequence[onnx.ModelProto | Path], inputs: dict[str, np.ndarray], *,
               optimize: bool = True) -> dict[str, np.ndarray]:
     """Run the parts one after another, feeding each what earlier parts and the inputs produced.
 

@@ -9,6 +9,8 @@ from __future__ import annotations
 
 __all__ = ["GraphBuilder"]
 
+from typing import Any, Literal, overload
+
 import numpy as np
 import onnx
 from onnx import TensorProto, helper, numpy_helper
@@ -55,8 +57,14 @@ class GraphBuilder:
         return self.const(base, np.asarray(value, dtype=np.float32))
 
     # -- nodes ---------------------------------------------------------------
+    @overload
+    def op(self, op_type: str, inputs: list[str], name: str | None = None, n_out: Literal[1] = 1,
+           **attrs: Any) -> str: ...
+    @overload
+    def op(self, op_type: str, inputs: list[str], name: str | None = None, *, n_out: int,
+           **attrs: Any) -> list[str]: ...
     def op(self, op_type: str, inputs: list[str], name: str | None = None, n_out: int = 1,
-           **attrs) -> str | list[str]:
+           **attrs: Any) -> str | list[str]:
         node_name = self.unique(name or op_type.lower())
         outs = [node_name if i == 0 else f"{node_name}:{i}" for i in range(n_out)]
         self.nodes.append(helper.make_node(op_type, inputs, outs, name=node_name, **attrs))

@@ -63,7 +63,7 @@ def _nearest_cloud(problem: PlanningProblem) -> str | None:
     clouds = [d for d in problem.devices if str(problem.topology.device(d).tier) == "cloud"]
     if not clouds:
         return None
-    return min(clouds, key=lambda d: 0.0 if d == problem.source else problem.route(problem.source, d).latency_ms)
+    return min(clouds, key=lambda d: 0.0 if d == problem.source else problem.routes[(problem.source, d)].latency_ms)
 
 
 def _best_split(problem: PlanningProblem, cancel: CancelToken | None) -> tuple[Placement, Prediction, str] | None:

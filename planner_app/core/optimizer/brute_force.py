@@ -43,6 +43,7 @@ def chain_routes(problem: PlanningProblem) -> list[list[str]]:
             seq = [t]
         else:
             route = problem.route(problem.source, t)
+            assert route is not None  # t is not the source
             seq = [d for d in route.devices if d in cand]
         if seq and seq not in seqs:
             seqs.append(seq)

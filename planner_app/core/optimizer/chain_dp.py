@@ -38,6 +38,7 @@ __all__ = ["ChainResult", "solve_chain", "route_is_exact"]
 
 import math
 from dataclasses import dataclass, field
+from typing import cast
 
 import numpy as np
 
@@ -51,6 +52,11 @@ _ADDITIVE = ("latency", "cost", "bytes", "energy", "parts")
 _TOL = 1 + 1e-9
 #: relative tolerance of tie-breaking inside the DP's steps (the final pick uses ``lex_better``'s)
 _STEP_RTOL = 1e-12
+
+#: a message's deltas ``(n+1, C)``, max link busy ms and feasibility per boundary (see ``_message``)
+_Message = tuple[np.ndarray, np.ndarray, np.ndarray]
+#: per unit, the labels' back-pointers (state, index) per (station, level)
+_LabelHistory = list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]]
 
 
 def _lexargmin(A: np.ndarray, axis: int, rtol: float = _STEP_RTOL) -> np.ndarray:
@@ -66,7 +72,7 @@ def _lexargmin(A: np.ndarray, axis: int, rtol: float = _STEP_RTOL) -> np.ndarray
             mask &= col <= m + rtol * np.abs(m)  # inf minima: every inf entry ties
             if c + 1 < A.shape[-1] and not ((mask & np.isfinite(col)).sum(axis=axis) > 1).any():
                 break  # no finite tie left: later components cannot change the answer
-    return mask.argmax(axis=axis)
+    return cast(np.ndarray, mask.argmax(axis=axis))
 
 
 def _lexle(a: np.ndarray, b: np.ndarray, rtol: float = _STEP_RTOL) -> np.ndarray:
@@ -255,7 +261,7 @@ def _overhead_deltas(problem: PlanningProblem, cols: _Columns, stations: list[st
     return OH
 
 
-def _message(problem: PlanningProblem, cols: _Columns, a: str, b: str, codec: str, private: np.ndarray):
+def _message(problem: PlanningProblem, cols: _Columns, a: str, b: str, codec: str, private: np.ndarray) -> _Message:
     """Deltas ``(n+1, C)`` of a message a -> b at each boundary, its max link busy ms, and feasibility."""
     s = problem.structure
     n1 = s.n_units + 1
@@ -289,7 +295,7 @@ def _message(problem: PlanningProblem, cols: _Columns, a: str, b: str, codec: st
 
 
 def _prune(problem: PlanningProblem, cols: _Columns, L: np.ndarray, mem_limit: float) -> np.ndarray:
-    keep = np.isfinite(L.sum(axis=1))
+    keep: np.ndarray = np.isfinite(L.sum(axis=1))
     c = problem.constraints
     idx = cols.idx
     if c.slo_ms is not None and "latency" in idx:
@@ -304,7 +310,8 @@ def _prune(problem: PlanningProblem, cols: _Columns, L: np.ndarray, mem_limit: f
 
 
 def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
-         cancel: CancelToken | None, known: np.ndarray | None = None):
+         cancel: CancelToken | None, known: np.ndarray | None = None,
+         ) -> tuple[np.ndarray, np.ndarray, np.ndarray, _LabelHistory]:
     """One DP over one route and codec; returns final labels with back-pointers.
 
     ``known``: criteria (latency, cost, bytes[, -fidelity]) of feasible plans already found (they
@@ -358,7 +365,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
             L[:, kcol] = -float(i)
         return L
 
-    def send(L: np.ndarray, m, k: int) -> np.ndarray:
+    def send(L: np.ndarray, m: _Message, k: int) -> np.ndarray:
         D, bott, ok = m
         if not ok[k]:
             return L[:0]
@@ -383,7 +390,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
         suffix = np.concatenate([np.cumsum(later[::-1], axis=0)[::-1], np.zeros((1, R))])  # (n+1, R)
         lower[:, :, crit.index(idx["latency"])] = suffix.T
     # labels[s] = (array (m, C), back_state (m,), back_index (m,))
-    history: list[dict[tuple[int, int], tuple[np.ndarray, np.ndarray]]] = []
+    history: _LabelHistory = []
     cur: dict[tuple[int, int], np.ndarray] = {}
     zero = np.zeros((1, C))
     if has_fid:
@@ -475,7 +482,7 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
 
 
 def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols: _Columns, levels_ok: list[bool],
-                cancel: CancelToken | None):
+                cancel: CancelToken | None) -> tuple[np.ndarray, np.ndarray, np.ndarray, list[np.ndarray]]:
     """The one-objective case vectorised over states: one best key per (station, level).
 
     The key is the objective column then the tie-breaking columns (``cols.tie_cols``), compared
@@ -665,7 +672,8 @@ def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols:
     return Placement(tuple(devs), tuple(lvls), codec), value
 
 
-def _reconstruct_scalar(problem: PlanningProblem, stations: list[str], codec: str, history, state: int) -> Placement:
+def _reconstruct_scalar(problem: PlanningProblem, stations: list[str], codec: str, history: list[np.ndarray],
+                        state: int) -> Placement:
     nl = len(problem.levels)
     n = problem.n_units
     devs: list[str] = [""] * n
@@ -679,7 +687,8 @@ def _reconstruct_scalar(problem: PlanningProblem, stations: list[str], codec: st
     return Placement(tuple(devs), tuple(lvls), codec)
 
 
-def _reconstruct(problem: PlanningProblem, stations: list[str], codec: str, history, state: int, index: int) -> Placement:
+def _reconstruct(problem: PlanningProblem, stations: list[str], codec: str, history: _LabelHistory, state: int,
+                 index: int) -> Placement:
     nl = len(problem.levels)
     n = problem.n_units
     devs: list[str] = [""] * n
@@ -738,6 +747,7 @@ def solve_chain(
         for name in ("latency", "cost", "bandwidth"):
             r = solve_chain(problem.with_changes(objective=name), cancel=cancel)
             if r.best is not None:
+                assert r.best_prediction is not None  # a best plan always has its prediction
                 seeds.append((r.best, r.best_prediction))
         # every one-part plan too: ties on those objectives go to the lowest latency, so the most
         # faithful level (a front point of its own) is not always among the plans above
@@ -792,16 +802,16 @@ def solve_chain(
                 full[:, [0, *cols.tie_cols]] = L
                 v = _scalar(cols, full)
                 k = int(_lexargmin(np.c_[v, L[:, 1:]], axis=0, rtol=TIE_RTOL))
-                candidates.append((_reconstruct_scalar(problem, stations, codec, hist, S[k]), float(v[k])))
+                candidates.append((_reconstruct_scalar(problem, stations, codec, cast("list[np.ndarray]", hist), S[k]), float(v[k])))
                 continue
             if is_front:
                 crit = [cols.idx[c] for c in ("latency", "cost", "bytes", "negfid") if c in cols.idx]
                 for k in nondominated(L[:, crit]):
-                    front_points.append(_reconstruct(problem, stations, codec, hist, S[k], Ix[k]))
+                    front_points.append(_reconstruct(problem, stations, codec, cast(_LabelHistory, hist), S[k], Ix[k]))
             else:
                 v = _scalar(cols, L)
                 k = int(_lexargmin(np.c_[v, L[:, cols.tie_cols]], axis=0, rtol=TIE_RTOL))
-                candidates.append((_reconstruct(problem, stations, codec, hist, S[k], Ix[k]), float(v[k])))
+                candidates.append((_reconstruct(problem, stations, codec, cast(_LabelHistory, hist), S[k], Ix[k]), float(v[k])))
     report(progress, 1.0, "chain DP done")
     best: tuple[tuple[float, ...], Placement, Prediction] | None = None
     label_value = math.inf

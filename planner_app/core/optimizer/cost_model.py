@@ -59,7 +59,7 @@ __all__ = [
 
 import math
 from dataclasses import asdict, dataclass, field
-from typing import Any
+from typing import Any, cast
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.optimizer.problem import PART_OVERHEAD_MS, Placement, PlanningProblem
@@ -98,7 +98,7 @@ class MessageCoefficients:
 
 def message_coefficients(problem: PlanningProblem, a: str, b: str, codec: str) -> MessageCoefficients:
     """How a message from ``a`` to ``b`` costs, per raw byte (shared by every solver)."""
-    cache = problem.__dict__.setdefault("_msg_cache", {})
+    cache: dict[tuple[str, str, str], MessageCoefficients] = problem.__dict__.setdefault("_msg_cache", {})
     key = (a, b, codec)
     hit = cache.get(key)
     if hit is not None:
@@ -237,7 +237,7 @@ class Prediction:
         """JSON-ready (infinities become None), units in key names."""
         d = asdict(self)
         d["feasible"] = self.feasible
-        return _json(d)
+        return cast("dict[str, Any]", _json(d))
 
 
 def _check(placement: Placement, problem: PlanningProblem) -> None:
@@ -321,7 +321,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
             link_bytes[lid] = link_bytes.get(lid, 0.0) + wire
         total_link_bytes += wire * coef.hops
         link_usd += coef.usd_per_1k_per_byte * raw
-        wire_ms = coef.wire_ratio * raw * 8.0 / (problem.route(a, b).bottleneck_mbps * 1e3)
+        wire_ms = coef.wire_ratio * raw * 8.0 / (problem.routes[(a, b)].bottleneck_mbps * 1e3)
         for d in (a, b):
             dv = devices[d]
             if dv.battery and dv.radio_power_w:

@@ -44,6 +44,7 @@ import itertools
 import math
 import time
 from dataclasses import dataclass, field
+from typing import Any
 
 import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
@@ -120,7 +121,7 @@ class _Model:
         self.row_lo.append(lo)
         self.row_hi.append(hi)
 
-    def add_rows(self, cols: np.ndarray, vals: np.ndarray, lo: float, hi: float) -> None:
+    def add_rows(self, cols: np.ndarray, vals: np.ndarray | float, lo: float, hi: float) -> None:
         """Many rows of equal width at once: ``cols``/``vals`` are (rows, width)."""
         cols = np.asarray(cols, dtype=np.int64)
         rows, width = cols.shape
@@ -131,7 +132,7 @@ class _Model:
         self.row_lo.extend([lo] * rows)
         self.row_hi.extend([hi] * rows)
 
-    def solve(self, c: np.ndarray, time_limit_s: float):
+    def solve(self, c: np.ndarray, time_limit_s: float) -> Any:  # scipy's OptimizeResult (scipy is untyped)
         ub = np.concatenate(self.ub)
         lb = np.concatenate(self.lb)
         integ = np.concatenate(self.integ)
@@ -370,7 +371,9 @@ def _decode(b: _Block, xv: np.ndarray) -> Placement:
 _STATUS = {0: "optimal", 1: "time or node limit reached", 2: "infeasible", 3: "unbounded", 4: "solver error"}
 
 
-def _solve_combo(problems: list[PlanningProblem], codecs: tuple[str, ...], time_limit_s: float):
+def _solve_combo(
+    problems: list[PlanningProblem], codecs: tuple[str, ...], time_limit_s: float,
+) -> tuple[tuple[list[_Block], Any] | None, str, _Model]:
     m = _Model()
     shared = len(problems) > 1
     blocks = []
@@ -399,7 +402,7 @@ def _solve_combo(problems: list[PlanningProblem], codecs: tuple[str, ...], time_
     return (blocks, res), _STATUS.get(res.status, str(res.status)), m
 
 
-def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res, time_limit_s: float):
+def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res: Any, time_limit_s: float) -> Any:
     """Hold each criterion at its optimum (relative 1e-9) and minimise the next: latency, bytes, parts.
 
     A tie-breaking solve that stops early keeps its plan when it improves the criterion (it meets

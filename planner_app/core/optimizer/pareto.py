@@ -11,15 +11,18 @@ from __future__ import annotations
 
 __all__ = ["nondominated", "dominates", "PARETO_CRITERIA", "criteria_vector"]
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
+
+if TYPE_CHECKING:
+    from planner_app.core.optimizer.cost_model import Prediction
 
 #: the criteria of the trade-off front (fidelity is maximised, stored negated)
 PARETO_CRITERIA = ("latency_ms", "cost_usd_per_1k", "link_bytes_per_request", "fidelity")
 
 
-def criteria_vector(prediction: Any, with_fidelity: bool = True) -> np.ndarray:
+def criteria_vector(prediction: Prediction, with_fidelity: bool = True) -> np.ndarray:
     """The front's criteria of a prediction, all to be minimised (fidelity negated)."""
     v = [prediction.latency_ms, prediction.cost_usd_per_1k, prediction.link_bytes_per_request]
     if with_fidelity:

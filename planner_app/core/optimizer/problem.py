@@ -49,7 +49,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import Any, Literal
+from typing import TYPE_CHECKING, Any, Literal
 
 import numpy as np
 
@@ -58,6 +58,9 @@ from planner_app.core.errors import Problem, ProblemError
 from planner_app.core.models.structure import ModelStructure, TensorInfo
 from planner_app.core.profiling.timetable import TimeTable
 from planner_app.core.topology.records import Device, Route, Topology, Workload
+
+if TYPE_CHECKING:
+    from planner_app.core.optimizer.cost_model import Prediction
 
 #: objective name -> the Prediction figure it minimises
 OBJECTIVE_METRICS: dict[str, str] = {
@@ -429,7 +432,7 @@ class PlanningProblem:
 
     def private_cut_mask(self) -> np.ndarray:
         """``mask[k]``: the cut set at boundary ``k`` holds a private tensor."""
-        cached = self.__dict__.get("_private_mask")
+        cached: np.ndarray | None = self.__dict__.get("_private_mask")
         if cached is not None:
             return cached
         self.__dict__["_private_mask"] = mask = self._private_cut_mask()
@@ -454,11 +457,11 @@ class PlanningProblem:
         """Device RAM in bytes (``memory_mb`` MiB)."""
         return float(self.device_records[device].memory_mb) * 1024.0 * 1024.0
 
-    def objective_value(self, prediction: Any) -> float:
+    def objective_value(self, prediction: Prediction) -> float:
         """The scalar the solvers minimise, from a :class:`Prediction`."""
         return float(sum(w * getattr(prediction, OBJECTIVE_METRICS[k]) for k, w in self.weights.items()))
 
-    def objective_key(self, prediction: Any) -> tuple[float, float, float, float]:
+    def objective_key(self, prediction: Prediction) -> tuple[float, float, float, float]:
         """What every solver minimises, lexicographically: the objective, then the tie-breakers.
 
         Among plans of equal objective (within ``TIE_RTOL``, see :func:`lex_better`) the one

@@ -98,7 +98,7 @@ def random_topology(
             precisions=["fp32", "fp16", "int8"],
             privacy_zone="home" if zones and i < max(1, n_devices // 2) else "",
         ))
-    links = []
+    links: list[Link] = []
 
     def link(a: int, b: int) -> None:
         links.append(Link(

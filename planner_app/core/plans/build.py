@@ -14,6 +14,7 @@ from __future__ import annotations
 __all__ = ["BuiltParts", "ExportError", "PlanContext", "build_parts", "figures_of", "model_info", "plan_document"]
 
 import math
+from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -42,9 +43,15 @@ from planner_app.core.progress import CancelToken
 from planner_app.core.topology.records import Topology, Workload
 
 if TYPE_CHECKING:  # pragma: no cover
+    import onnx
+
+    from planner_app.core.compression.fidelity import Fidelity
+    from planner_app.core.compression.levels import SampleSet
     from planner_app.core.models.graph import ModelGraph
+    from planner_app.core.models.partition import StagePart
     from planner_app.core.optimizer import OptimizationResult
-    from planner_app.core.optimizer.problem import PlanningProblem
+    from planner_app.core.optimizer.cost_model import Prediction
+    from planner_app.core.optimizer.problem import Placement, PlanningProblem
     from planner_app.core.profiling.timetable import TimeTable
 
 
@@ -86,8 +93,8 @@ class ExportError(PlannerError):
 class BuiltParts:
     """The parts of a placement, ready to write."""
 
-    stage_parts: list[Any]  # partition.StagePart, fp32
-    models: list[Any]  # onnx.ModelProto at the stage's level
+    stage_parts: list[StagePart]  # fp32
+    models: list[onnx.ModelProto]  # at the stage's level
     levels: list[str]  # level actually written (fp32 when the chosen level does not apply to the part)
     blobs: list[bytes]
     fidelity: MeasuredFidelity
@@ -95,7 +102,7 @@ class BuiltParts:
     notes: list[str] = field(default_factory=list)
 
 
-def _part_samples(stage_parts: list[Any], samples: Any) -> list[Any]:
+def _part_samples(stage_parts: list[StagePart], samples: SampleSet) -> list[SampleSet]:
     """Per part, the inputs it sees when the fp32 parts run on ``samples`` (int8-static calibration)."""
     from planner_app.core.compression.levels import SampleSet, open_session
 
@@ -111,7 +118,7 @@ def _part_samples(stage_parts: list[Any], samples: Any) -> list[Any]:
     return [SampleSet(inputs, source=f"activations of the fp32 parts on {samples.source}") for inputs in per_part]
 
 
-def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
+def build_parts(mg: ModelGraph, placement: Placement, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
     """Split ``mg`` along ``placement``'s parts, compress each, and check the chain."""
     from planner_app.core.compression.levels import compress, synthetic_samples
     from planner_app.core.models.partition import split_stages
@@ -119,8 +126,8 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
     runs = placement.parts()
     stage_parts = split_stages(mg, [list(range(start, end)) for start, end, _, _ in runs])
     samples = synthetic_samples(mg, n=max(1, fidelity_samples))
-    calib: list[Any] | None = None
-    models: list[Any] = []
+    calib: list[SampleSet] | None = None
+    models: list[onnx.ModelProto] = []
     levels: list[str] = []
     notes: list[str] = []
     for part, (_, _, device, level) in zip(stage_parts, runs, strict=True):
@@ -139,6 +146,7 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
             models.append(part.model)
             levels.append("fp32")
             continue
+        assert cm.model is not None  # an applicable level has its model
         models.append(_keep_io_types(part.model, cm.model))
         levels.append(level)
     blobs = [serialize_part(m) for m in models]
@@ -160,7 +168,7 @@ def build_parts(mg: Any, placement: Any, *, fidelity_samples: int = 4, cancel: C
     return BuiltParts(stage_parts, models, levels, blobs, measured, equal if lossless else None, notes)
 
 
-def _keep_io_types(original: Any, converted: Any) -> Any:
+def _keep_io_types(original: onnx.ModelProto, converted: onnx.ModelProto) -> onnx.ModelProto:
     """``converted`` with the inputs and outputs typed as in ``original`` (Cast nodes added where not).
 
     A part is fed by the part before it and feeds the next one, so a compressed part
@@ -171,7 +179,7 @@ def _keep_io_types(original: Any, converted: Any) -> Any:
     """
     import onnx
 
-    def types(values: Any) -> dict[str, int]:
+    def types(values: Iterable[onnx.ValueInfoProto]) -> dict[str, int]:
         return {v.name: v.type.tensor_type.elem_type for v in values}
 
     want_in, want_out = types(original.graph.input), types(original.graph.output)
@@ -214,8 +222,8 @@ def _keep_io_types(original: Any, converted: Any) -> Any:
     return fixed
 
 
-def _run_against_model(mg: Any, blobs: list[bytes], samples: Any,
-                       cancel: CancelToken | None, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[Any, bool, float]:
+def _run_against_model(mg: ModelGraph, blobs: list[bytes], samples: SampleSet,
+                       cancel: CancelToken | None, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[Fidelity, bool, float]:
     """Run the whole model and the chained parts on every sample, one session each.
 
     Both sides run without graph fusions (fusions differ across a cut and would
@@ -267,7 +275,7 @@ def _fin(x: float | None) -> float | None:
     return float(x) if x is not None and math.isfinite(x) else None
 
 
-def figures_of(pred: Any) -> dict[str, Any]:
+def figures_of(pred: Prediction) -> dict[str, Any]:
     """The :class:`Figures` fields of a cost-model ``Prediction`` (infinities become None)."""
     return {
         "latency_ms": _fin(pred.latency_ms),
@@ -284,14 +292,14 @@ def figures_of(pred: Any) -> dict[str, Any]:
     }
 
 
-def _objective(objective: Any) -> Objective:
+def _objective(objective: str | Mapping[str, float]) -> Objective:
     if isinstance(objective, str):
         return Objective(name=objective)
     weights = {k: float(v) for k, v in dict(objective).items()}
     return Objective(name="weighted", weights=weights)
 
 
-def plan_document(run: PlanContext, placement: Any, prediction: Any, built: BuiltParts) -> DeploymentPlan:
+def plan_document(run: PlanContext, placement: Placement, prediction: Prediction, built: BuiltParts) -> DeploymentPlan:
     """The plan record for ``placement`` in ``run``'s context, with its built parts."""
     problem, result = run.problem, run.result
     unit_names = problem.structure.unit_names
@@ -332,7 +340,7 @@ def plan_document(run: PlanContext, placement: Any, prediction: Any, built: Buil
                  improvement_factor=_fin(_improvement(problem, prediction, b.prediction)))
         for b in result.baselines
     ]
-    pareto = None
+    pareto: list[ParetoPoint] | None = None
     if result.pareto_front:
         pareto, seen = [], set()
         for e in result.pareto_front:
@@ -391,7 +399,7 @@ def plan_document(run: PlanContext, placement: Any, prediction: Any, built: Buil
     )
 
 
-def _improvement(problem: Any, mine: Any, theirs: Any) -> float | None:
+def _improvement(problem: PlanningProblem, mine: Prediction, theirs: Prediction) -> float | None:
     """How many times better ``mine`` is than ``theirs`` on the objective (>1 = better)."""
     a = problem.objective_value(mine)
     b = problem.objective_value(theirs)

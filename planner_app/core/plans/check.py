@@ -21,7 +21,7 @@ import math
 import os
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
@@ -29,6 +29,9 @@ from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.fileio import read_json, sha256_file
 from planner_app.core.plans.records import DeploymentPlan, PlanError, plan_from_dict
 from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+if TYPE_CHECKING:
+    import onnx
 
 #: levels whose parts must equal the fp32 model (no lossy transform)
 LOSSLESS_LEVELS = frozenset({"fp32"})
@@ -71,7 +74,7 @@ class PlanReport:
             raise PlanError(f"plan '{self.path}' is invalid ({n} problem{'s' if n != 1 else ''})", problems=self.problems)
 
 
-def _int_highs(models: list[Any], inputs: list[str]) -> dict[str, int]:
+def _int_highs(models: list[onnx.ModelProto], inputs: list[str]) -> dict[str, int]:
     """Vocabulary size of each integer model input that indexes an embedding table (Gather)."""
     highs: dict[str, int] = {}
     for m in models:
@@ -85,7 +88,7 @@ def _int_highs(models: list[Any], inputs: list[str]) -> dict[str, int]:
     return highs
 
 
-def _session(source: str | bytes) -> Any:
+def _session(source: str | bytes) -> Any:  # an onnxruntime.InferenceSession (onnxruntime is untyped)
     import onnxruntime as ort
 
     opts = ort.SessionOptions()
@@ -186,7 +189,7 @@ def _check_topology_file(plan: DeploymentPlan, warnings: list[str]) -> None:
             "its embedded copy; run `edgeplan optimize` again to plan for the current topology")
 
 
-def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], names: list[str], rtol: float, atol: float) -> dict[str, float | bool]:
+def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], names: list[str], rtol: float, atol: float) -> dict[str, float | bool | None]:
     max_abs = 0.0
     max_rel = 0.0
     cos_min = 1.0

@@ -29,22 +29,25 @@ import shutil
 import tempfile
 from collections.abc import Sequence
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, cast
 
 from planner_app.core.errors import Problem
 from planner_app.core.fileio import sha256_bytes
 from planner_app.core.plans.records import Artifact, DeploymentPlan, PlanError, plan_to_json
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
+if TYPE_CHECKING:
+    import onnx
+
 #: folder next to the plan that holds its parts
 PARTS_DIR = "parts"
 
 
-def serialize_part(model: Any) -> bytes:
+def serialize_part(model: onnx.ModelProto | bytes | bytearray) -> bytes:
     """The bytes of an ONNX part as written (``onnx.ModelProto`` or bytes as is)."""
     if isinstance(model, (bytes, bytearray)):
         return bytes(model)
-    return model.SerializeToString()
+    return cast(bytes, model.SerializeToString())
 
 
 def part_path(index: int, device: str) -> str:
@@ -125,7 +128,7 @@ def _fsync_write(path: Path, data: bytes) -> None:
 
 def export_plan(
     plan: DeploymentPlan,
-    parts: Sequence[bytes | Any],
+    parts: Sequence[onnx.ModelProto | bytes | bytearray],
     out: str | os.PathLike[str],
     *,
     progress: ProgressCallback | None = None,

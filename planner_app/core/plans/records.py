@@ -57,7 +57,7 @@ import os
 import re
 from datetime import UTC, datetime
 from pathlib import Path, PurePosixPath
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal, cast
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
@@ -67,7 +67,7 @@ from planner_app.core.fileio import read_json, sha256_bytes
 from planner_app.core.resources import resource_path
 from planner_app.core.topology.records import Workload
 
-PLAN_SCHEMA_VERSION = 1
+PLAN_SCHEMA_VERSION: Final = 1
 PLAN_SCHEMA_PATH = "plan.schema.json"
 OBJECTIVES = ("latency", "throughput", "cost", "bandwidth", "energy")
 
@@ -348,7 +348,7 @@ def write_schemas() -> list[Path]:
 def _shipped_schema() -> dict[str, Any]:
     path = resource_path(PLAN_SCHEMA_PATH, must_exist=False)
     if path.exists():
-        return read_json(path, "plan schema")
+        return cast("dict[str, Any]", read_json(path, "plan schema"))
     return plan_json_schema()  # a source tree before `make schemas`: the records are the truth
 
 

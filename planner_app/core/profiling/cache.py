@@ -21,7 +21,7 @@ import hashlib
 import json
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from planner_app.core.fileio import atomic_write_json, cache_dir, sha256_file
 
@@ -61,7 +61,7 @@ def get(key: str) -> dict[str, Any] | None:
         data = json.loads(path.read_text(encoding="utf-8"))
         if data.get("format") != CACHE_FORMAT or data.get("key") != key or not isinstance(data.get("level"), dict):
             raise ValueError("it holds another entry or an old format")
-        return data["level"]
+        return cast("dict[str, Any]", data["level"])
     except (OSError, ValueError, AttributeError) as exc:
         warnings.warn(f"profile cache file '{path}' is corrupted ({exc}); ignoring it and measuring again",
                       RuntimeWarning, stacklevel=2)

@@ -107,16 +107,21 @@ __all__ = [
 
 import math
 from dataclasses import dataclass, field
-from typing import Any
+from typing import TYPE_CHECKING
 
 import numpy as np
 
 from planner_app.core.compression.levels import level_precision
 from planner_app.core.errors import Problem
-from planner_app.core.profiling.imported import ImportedTimesError
+from planner_app.core.profiling.imported import ImportedTimes, ImportedTimesError
+from planner_app.core.profiling.records import LevelProfile
 from planner_app.core.profiling.runner import HostInfo, ModelProfile, ProfileError
 from planner_app.core.profiling.timetable import TimeTable
-from planner_app.core.topology.records import Device, DeviceKind, Precision, Tier
+from planner_app.core.topology.records import Device, DeviceKind, Precision, Tier, Topology
+
+if TYPE_CHECKING:
+    from planner_app.core.models.analysis import Unit
+    from planner_app.core.models.graph import ModelGraph
 
 _CONV_OPS = {"Conv", "ConvTranspose", "QLinearConv", "ConvInteger"}
 _MATMUL_OPS = {"MatMul", "Gemm", "Attention", "LSTM", "GRU", "RNN", "Einsum", "MatMulInteger", "QGemm"}
@@ -196,14 +201,14 @@ class HostCalibration:
     int8_speedup: float = 1.0
 
 
-def _unit_bytes(mg: Any, unit: Any) -> float:
+def _unit_bytes(mg: ModelGraph, unit: Unit) -> float:
     """Activation bytes a unit reads and writes (its non-weight inputs plus its outputs)."""
     tb = getattr(mg, "tensor_bytes", {}) or {}
     ins = sum(tb.get(t, 0) for t in getattr(unit, "inputs", []) or [])
     return float(ins + (getattr(unit, "output_bytes", 0) or 0))
 
 
-def calibrate_host(mg: Any, profile: ModelProfile, host_device: Device) -> HostCalibration:
+def calibrate_host(mg: ModelGraph, profile: ModelProfile, host_device: Device) -> HostCalibration:
     """Effective GFLOPS and GB/s of the host per op class, and its measured int8 speed-up."""
     cal = HostCalibration()
     fp32 = profile.levels.get("fp32")
@@ -264,7 +269,7 @@ def host_device_record(
     )
 
 
-def _recurrent_steps(mg: Any, unit: Any) -> int:
+def _recurrent_steps(mg: ModelGraph, unit: Unit) -> int:
     """Time steps of a recurrent unit (longest non-feature dim of its first 3-d input), else 1."""
     if not set(unit.op_types) & _RECURRENT_OPS:
         return 1
@@ -334,14 +339,14 @@ def _level_factor(device: Device, host: Device, level: str) -> float:
     return 1.0
 
 
-def _level_param_bytes(mg: Any, lp: Any, level: str) -> np.ndarray:
+def _level_param_bytes(mg: ModelGraph, lp: LevelProfile | None, level: str) -> np.ndarray:
     if lp is not None and lp.applicable and len(lp.unit_param_bytes) == len(mg.units):
         return np.asarray(lp.unit_param_bytes, dtype=float)
     base = np.asarray([float(u.param_bytes or 0) for u in mg.units])
     return base * {"fp16": 0.5, "int8": 0.25}.get(level_precision(level), 1.0)
 
 
-def _check_imported_devices(imported: Any, ids: list[str]) -> None:
+def _check_imported_devices(imported: ImportedTimes, ids: list[str]) -> None:
     strangers = [d for d in imported.devices if d not in ids]
     if not strangers:
         return
@@ -416,13 +421,13 @@ def _anchor(est: dict[str, np.ndarray], measured: dict[str, np.ndarray], levels:
 
 
 def build_time_table(
-    mg: Any,
-    topology: Any,
+    mg: ModelGraph,
+    topology: Topology,
     profile: ModelProfile,
     levels: list[str] | None = None,
     *,
     host_device: Device | None = None,
-    imported: Any | None = None,
+    imported: ImportedTimes | None = None,
     agent_profiles: dict[str, ModelProfile] | None = None,
 ) -> TimeTable:
     """The :class:`TimeTable` of ``mg`` on every device of ``topology``.
@@ -470,7 +475,7 @@ def build_time_table(
     fp32_lp = profile.levels.get("fp32")
     fp32_ok = fp32_lp is not None and fp32_lp.applicable and len(fp32_lp.unit_ms) == n_units
     moved32 = _level_param_bytes(mg, fp32_lp, "fp32") + act_bytes
-    fp32_ms = np.asarray(fp32_lp.unit_ms, dtype=float) if fp32_ok else None
+    fp32_ms = np.asarray(fp32_lp.unit_ms, dtype=float) if fp32_ok and fp32_lp is not None else None
     host_s = _cpu_request_s(host, flops, par_flops, moved32)
     host_ms: dict[str, np.ndarray | None] = {"fp32": fp32_ms}
     for li, level in enumerate(levels):

@@ -34,12 +34,15 @@ import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
 from planner_app.core.compression.levels import LEVELS, is_known_level
 from planner_app.core.errors import InputFileError, PlannerError, Problem
+
+if TYPE_CHECKING:
+    from planner_app.core.models.graph import ModelGraph
 
 _MS_KEYS = ("ms", "time_ms", "latency_ms")
 
@@ -82,7 +85,7 @@ def _rows_from_json(data: Any, path: Path) -> list[dict[str, Any]]:
             raise ImportedTimesError(f"imported times '{path}': every row must be an object with device, level, unit, ms.")
         return data
     if isinstance(data, dict) and isinstance(data.get("devices"), dict):
-        rows = []
+        rows: list[dict[str, Any]] = []
         for device, per_level in data["devices"].items():
             if not isinstance(per_level, dict):
                 raise ImportedTimesError(f"imported times '{path}': devices.{device} must map levels to {{unit: ms}}.")
@@ -146,7 +149,7 @@ def _unit_of(token: str, unit_by_name: dict[str, int], node_to_unit: dict[str, i
     return None
 
 
-def load_imported_times(path: str | Path, mg: Any, device_ids: list[str] | None = None) -> ImportedTimes:
+def load_imported_times(path: str | Path, mg: ModelGraph, device_ids: list[str] | None = None) -> ImportedTimes:
     """Read and validate an imported times file against the units of ``mg``.
 
     Rows naming original nodes are summed into their unit. Every bad row (no or
@@ -213,7 +216,7 @@ def load_imported_times(path: str | Path, mg: Any, device_ids: list[str] | None 
         seen[key] = where
         device_rows.setdefault(device, []).append(where)
         arr = times.setdefault((device, level), np.full(n_units, np.nan))
-        arr[unit] = ms if np.isnan(arr[unit]) else arr[unit] + ms  # type: ignore[index]
+        arr[unit] = ms if np.isnan(arr[unit]) else arr[unit] + ms
     if problems:
         what = ", ".join(f"{kind}: {n}" for kind, n in counts.items())
         raise ImportedTimesError(

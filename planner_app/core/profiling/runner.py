@@ -47,7 +47,7 @@ import tempfile
 import time
 import warnings
 from pathlib import Path
-from typing import Any
+from typing import TYPE_CHECKING, Any
 
 import numpy as np
 import onnx
@@ -73,6 +73,9 @@ from planner_app.core.profiling.records import (
 )
 from planner_app.core.profiling.unit_mapping import UnitMapper
 from planner_app.core.progress import Cancelled, CancelToken, ProgressCallback, report
+
+if TYPE_CHECKING:
+    from planner_app.core.models.graph import ModelGraph
 
 # ---------------------------------------------------------------------------- measuring
 
@@ -145,7 +148,7 @@ def _node_ms_per_run(
 
 
 def profile_level(
-    mg: Any,
+    mg: ModelGraph,
     level: str,
     *,
     settings: ProfileSettings,
@@ -162,6 +165,7 @@ def profile_level(
     cm = compress(mg.model, level, samples=samples, variant_path=variant_path, check_runs=False)
     if not cm.applicable:
         return LevelProfile(level, False, cm.reason, calibration=cm.calibration)
+    assert cm.model is not None  # an applicable level has its model
     if cancel is not None:
         cancel.raise_if_cancelled()
     try:
@@ -172,7 +176,7 @@ def profile_level(
     feed = samples.inputs[0]
     with tempfile.TemporaryDirectory(prefix="planner-prof-") as tmp:
         opt_path = os.path.join(tmp, "optimized.onnx")
-        common = {"threads": settings.threads, "graph_optimization": settings.graph_optimization,
+        common: dict[str, Any] = {"threads": settings.threads, "graph_optimization": settings.graph_optimization,
                   "provider": settings.execution_provider}
         plain = open_session(cm.model, **common)
         prof = open_session(cm.model, **common, profile_prefix=os.path.join(tmp, "ort"),
@@ -231,7 +235,7 @@ def profile_level(
     )
 
 
-def _cut_activations(mg: Any, samples: SampleSet, k: int = 3) -> list[np.ndarray]:
+def _cut_activations(mg: ModelGraph, samples: SampleSet, k: int = 3) -> list[np.ndarray]:
     """Real activations to time the cut codecs on: the ``k`` largest float unit outputs
     that are not model outputs, on the first sample (empty when none qualifies)."""
     from onnx import helper
@@ -258,7 +262,7 @@ def _cut_activations(mg: Any, samples: SampleSet, k: int = 3) -> list[np.ndarray
         return []
 
 
-def _input_shapes(mg: Any) -> dict[str, list[int]]:
+def _input_shapes(mg: ModelGraph) -> dict[str, list[int]]:
     shapes = getattr(mg, "inputs", None)
     if isinstance(shapes, dict) and shapes:
         return {k: list(v) for k, v in shapes.items()}
@@ -266,7 +270,7 @@ def _input_shapes(mg: Any) -> dict[str, list[int]]:
 
 
 def profile_model(
-    mg: Any,
+    mg: ModelGraph,
     levels: tuple[str, ...] | list[str] = ("fp32",),
     settings: ProfileSettings | None = None,
     samples: SampleSet | None = None,

@@ -22,9 +22,12 @@ from __future__ import annotations
 
 __all__ = ["UnitMapper"]
 
-from typing import Any
+from typing import TYPE_CHECKING
 
 import onnx
+
+if TYPE_CHECKING:
+    from planner_app.core.models.graph import ModelGraph
 
 
 def _pieces(name: str) -> list[str]:
@@ -40,7 +43,7 @@ def _pieces(name: str) -> list[str]:
 class UnitMapper:
     """Resolves node names of any transformed version of a model to unit ids."""
 
-    def __init__(self, mg: Any) -> None:
+    def __init__(self, mg: ModelGraph) -> None:
         self.node_unit: dict[str, int] = dict(mg.node_to_unit)
         self.tensor_unit: dict[str, int] = {}
         for node in mg.model.graph.node:

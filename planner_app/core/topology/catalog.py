@@ -18,7 +18,7 @@ from __future__ import annotations
 __all__ = ["DevicePreset", "LinkPreset", "Catalog", "load_catalog"]
 
 from functools import lru_cache
-from typing import Annotated
+from typing import Annotated, TypeVar
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError
 
@@ -119,13 +119,16 @@ class Catalog(BaseModel):
         return out
 
 
-def _load(name: str, cls: type[_Preset]) -> list:
+_P = TypeVar("_P", DevicePreset, LinkPreset)
+
+
+def _load(name: str, cls: type[_P]) -> list[_P]:
     path = resource_path(name)
     data = read_json(path, "catalog file")
     items = data.get("presets") if isinstance(data, dict) else None
     if not isinstance(items, list):
         raise InputFileError(f"catalog file '{path}' must hold an object with a 'presets' list")
-    out = []
+    out: list[_P] = []
     for i, item in enumerate(items):
         try:
             out.append(cls.model_validate(item))

@@ -42,7 +42,7 @@ __all__ = [
 import re
 from collections.abc import Mapping
 from enum import StrEnum
-from typing import Annotated, Any, Literal
+from typing import Annotated, Any, Final, Literal
 
 from pydantic import (
     BaseModel,
@@ -55,7 +55,7 @@ from pydantic import (
 
 from planner_app.core.errors import Problem, TopologyError
 
-SCHEMA_VERSION = 2
+SCHEMA_VERSION: Final = 2
 _ID_RE = r"^[A-Za-z0-9][A-Za-z0-9_.\-]*$"
 
 

@@ -21,9 +21,12 @@ __all__ = ["Route", "Router"]
 
 import math
 from collections.abc import Sequence
-from typing import Protocol
+from typing import TYPE_CHECKING, Protocol
 
 from planner_app.core.errors import TopologyError
+
+if TYPE_CHECKING:
+    import numpy as np
 
 
 class _HasId(Protocol):
@@ -42,6 +45,10 @@ class _LinkLike(Protocol):
     def latency_ms(self) -> float: ...
     @property
     def cost_usd_per_gb(self) -> float: ...
+    @property
+    def bandwidth_ab_mbps(self) -> float: ...
+    @property
+    def bandwidth_ba_mbps(self) -> float: ...
     def bandwidth_from(self, device_id: str) -> float: ...
 
 
@@ -140,7 +147,7 @@ class Router:
         self._lat_l = self._lat.tolist()
         self._link_l = self._link.tolist()
 
-    def _tree(self, source: int, min_mbps: float):
+    def _tree(self, source: int, min_mbps: float) -> tuple[np.ndarray, list[int], list[int], np.ndarray]:
         """Latency-shortest-path tree over arcs of at least ``min_mbps``.
 
         Returns (dist, predecessor, arc of the predecessor edge, bottleneck) per device.
