@@ -37,6 +37,7 @@ __all__ = [
     "REFERENCE_LEVEL",
     "PRECISIONS",
     "BUILTIN_LEVELS",
+    "VARIANT_PREFIX",
     "CompressionLevel",
     "LevelFamily",
     "LevelRegistryError",
@@ -64,6 +65,8 @@ from planner_app.core.compression.transforms import Transformed
 
 #: the level every fidelity is measured against and a part falls back to when its level does not apply
 REFERENCE_LEVEL = "fp32"
+#: ``variant:NAME``: a model the user supplies, measured as a level of its own
+VARIANT_PREFIX = "variant:"
 #: the arithmetic precisions a device can offer (topology ``Device.precisions``)
 PRECISIONS = ("fp32", "fp16", "int8")
 
@@ -251,7 +254,7 @@ def _variant_level(name: str, path: Path | None) -> CompressionLevel:
 
 
 _register_family(LevelFamily(
-    "variant:", "variant:NAME", "a model you supply (e.g. a distilled student), profiled with --variant NAME=FILE",
+    VARIANT_PREFIX, f"{VARIANT_PREFIX}NAME", "a model you supply (e.g. a distilled student), profiled with --variant NAME=FILE",
     _variant_level))
 
 #: the built-in level names (what LEVELS always was); level_names() also has levels registered later
