@@ -8,9 +8,8 @@ import time
 
 from planner_app.commands._plan_view import closest_text, plan_text
 from planner_app.core.errors import PlannerError
+from planner_app.core.optimizer.registry import AUTO, solver_choices, solvers_help
 from planner_app.core.plans.records import OBJECTIVES
-
-_SOLVERS = ("auto", "dp", "milp", "brute")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -48,7 +47,7 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                    help="compression levels to consider, e.g. fp32,fp16,int8-dynamic (default: the profile's, "
                         "or fp32,fp16,int8-dynamic when profiling now)")
     p.add_argument("--pareto", action="store_true", help="also compute and print the trade-off front")
-    p.add_argument("--solver", choices=_SOLVERS, default="auto", help="default auto (chain DP or MILP)")
+    p.add_argument("--solver", choices=solver_choices(), default=AUTO, help=solvers_help().replace("%", "%%"))
     p.add_argument("--out", required=True, metavar="PLAN.json", help="where to write the plan")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_optimize)
