@@ -145,10 +145,10 @@ def choose_solver(problem: PlanningProblem) -> str:
 
 
 def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: ProgressCallback | None,
-           cancel: CancelToken | None, milp_time_limit_s: float | None = None) -> SolveOutcome:
+           cancel: CancelToken | None, time_limit_s: float | None = None) -> SolveOutcome:
     """Run one registered solver (the time limit is a wish a solver may ignore)."""
     return get_solver(solver).solve(problem, pareto=pareto, progress=progress, cancel=cancel,
-                                    time_limit_s=milp_time_limit_s)
+                                    time_limit_s=time_limit_s)
 
 
 def _rank(problem: PlanningProblem, pred: Prediction) -> tuple[int, float, float]:
