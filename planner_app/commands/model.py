@@ -19,15 +19,19 @@ __all__ = [
 ]
 
 import argparse
-import contextlib
 import json
 import sys
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from pathlib import Path
 
+from planner_app.commands._model_args import (
+    add_model_argument,
+    load_model_from_args,
+    named_as_given,
+)
 from planner_app.commands._table import format_table
-from planner_app.core.errors import PlannerError, Problem
-from planner_app.core.models.graph import ModelGraph, load_model, parse_shape_args
+from planner_app.core.errors import PlannerError
+from planner_app.core.models.graph import ModelGraph
 from planner_app.core.models.partition import (
     PartitionError,
     check_chain,
@@ -43,26 +47,6 @@ EXIT_MISMATCH = 4
 
 #: functions ``f(model_subparsers)`` that add more ``edgeplan model`` actions
 MODEL_SUBCOMMAND_HOOKS: list[Callable[[argparse._SubParsersAction], None]] = []  # type: ignore[type-arg]
-
-_MODEL_HELP = (
-    "an .onnx file (external weight files are read from its folder), or sample:NAME for a "
-    "generated sample model (mobilenet_v2, resnet18, transformer_encoder, yolo_detector, lstm_kws)"
-)
-
-
-def add_model_argument(parser: argparse.ArgumentParser) -> None:
-    """Add the ``MODEL`` positional and the repeatable ``--shape NAME=DIMS`` option."""
-    parser.add_argument("model", metavar="MODEL", help=_MODEL_HELP)
-    parser.add_argument(
-        "--shape", action="append", default=[], metavar="NAME=DIMS",
-        help="value of an input's dynamic dimensions, e.g. --shape input=1x3x224x224 (repeatable)",
-    )
-
-
-def load_model_from_args(args: argparse.Namespace) -> ModelGraph:
-    """Load ``args.model`` with ``args.shape``; errors are :class:`ModelError` (exit 2)."""
-    return load_model(args.model, parse_shape_args(args.shape))
-
 
 def _tolerance(text: str) -> float:
     """A check tolerance: a finite number >= 0 (argparse turns the error into exit 2 with usage)."""
@@ -216,27 +200,6 @@ def _inspect_model(args: argparse.Namespace, mg: ModelGraph) -> int:
 def _inputs_read_after(mg: ModelGraph, position: int) -> list[str]:
     """The model inputs that a unit after ``position`` reads (the part after a cut there needs them too)."""
     return [name for name in mg.inputs if any(u > position for u in mg.tensor_consumers.get(name, []))]
-
-
-@contextlib.contextmanager
-def named_as_given(mg: ModelGraph, given: str) -> Iterator[None]:
-    """Errors inside name the model as the user gave it (``sample:resnet18``), not by its cache file."""
-    try:
-        yield
-    except PlannerError as exc:
-        cached = str(mg.path) if mg.path else ""
-        if not cached or given == cached:
-            raise
-        if cached not in str(exc):
-            raise
-
-        def fix(text: str) -> str:
-            return text.replace(cached, given)
-
-        exc.message = fix(exc.message)
-        exc.args = (exc.message,)
-        exc.problems = [Problem(fix(p.location), fix(p.message)) for p in exc.problems]
-        raise
 
 
 def _split(args: argparse.Namespace) -> int:

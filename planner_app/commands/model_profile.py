@@ -16,12 +16,14 @@ import sys
 from pathlib import Path
 from typing import Any
 
+from planner_app.commands._model_args import add_model_argument, load_model_from_args
 from planner_app.commands._table import format_table
-from planner_app.core.compression.levels import (
-    LEVELS,
-    CompressionError,
+from planner_app.core.compression.levels import CompressionError, load_samples
+from planner_app.core.compression.registry import (
+    VARIANT_PREFIX,
     is_known_level,
-    load_samples,
+    level_names,
+    levels_help,
 )
 from planner_app.core.errors import PlannerError
 from planner_app.core.plans.export import check_out_file
@@ -37,7 +39,6 @@ _DEFAULT_LEVELS = "fp32,fp16,int8-dynamic,int8-static"
 
 def register_profile(model_sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     """Add ``profile`` to the ``edgeplan model`` actions."""
-    from planner_app.commands.model import add_model_argument
 
     p = model_sub.add_parser(
         "profile", help="measure latency, size and fidelity per compression level on this host",
@@ -51,7 +52,7 @@ def register_profile(model_sub: argparse._SubParsersAction) -> None:  # type: ig
     )
     add_model_argument(p)
     p.add_argument("--levels", default=_DEFAULT_LEVELS, metavar="L1,L2,...",
-                   help=f"levels to measure, from {', '.join(LEVELS)} or variant:NAME (default: {_DEFAULT_LEVELS})")
+                   help=f"levels to measure, comma-separated (default: {_DEFAULT_LEVELS}). {_escape(levels_help())}")
     p.add_argument("--runs", type=int, default=30, help="timed runs per level (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
     p.add_argument("--max-seconds", type=float, default=20.0, help="time bound per level (default 20)")
@@ -59,22 +60,27 @@ def register_profile(model_sub: argparse._SubParsersAction) -> None:  # type: ig
     p.add_argument("--samples", type=Path, metavar="DIR",
                    help="folder of .npy/.npz inputs for calibration and fidelity (default: synthetic inputs)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
-                   help="a user model (e.g. a distilled student) measured as level variant:NAME")
+                   help=f"a user model (e.g. a distilled student) measured as level {VARIANT_PREFIX}NAME")
     p.add_argument("--out", type=Path, metavar="PROFILE.json", help="write the profile as JSON")
     p.add_argument("--top", type=int, default=10, help="slowest units to list (default 10)")
     p.add_argument("--no-cache", action="store_true", help="measure again even when cached")
     p.set_defaults(func=run_profile)
 
 
+def _escape(text: str) -> str:
+    """``text`` as argparse help (which %-formats it: "50%" would break ``--help``)."""
+    return text.replace("%", "%%")
+
+
 def _parse_levels(text: str, variants: dict[str, str]) -> list[str]:
     levels = [lv.strip() for lv in text.split(",") if lv.strip()]
-    levels += [f"variant:{n}" for n in variants if f"variant:{n}" not in levels]
+    levels += [f"{VARIANT_PREFIX}{n}" for n in variants if f"{VARIANT_PREFIX}{n}" not in levels]
     bad = [lv for lv in levels if not is_known_level(lv)]
     if bad or not levels:
         raise CompressionError(
-            f"--levels: unknown level(s) {bad or '(none given)'}; choose from {', '.join(LEVELS)} or variant:NAME."
+            f"--levels: unknown level(s) {bad or '(none given)'}; choose from {', '.join(level_names(True))}."
         )
-    missing = [lv for lv in levels if lv.startswith("variant:") and lv[len("variant:"):] not in variants]
+    missing = [lv for lv in levels if lv.startswith(VARIANT_PREFIX) and lv[len(VARIANT_PREFIX):] not in variants]
     if missing:
         raise CompressionError(f"--levels names {missing}: give each file with --variant NAME=FILE.")
     return levels
@@ -179,7 +185,6 @@ def _save(profile: ModelProfile, out: Path) -> None:
 
 def run_profile(args: argparse.Namespace) -> int:
     """Profile the model and print (and optionally write) the result."""
-    from planner_app.commands.model import load_model_from_args
 
     if args.runs < 1 or args.warmup < 0 or args.threads < 1 or args.max_seconds <= 0:
         raise CompressionError("--runs and --threads must be at least 1, --warmup at least 0, --max-seconds above 0.")
@@ -193,7 +198,7 @@ def run_profile(args: argparse.Namespace) -> int:
     try:
         profile = profile_model(mg, levels, settings=settings, samples=samples, progress=_progress_printer(),
                                 use_cache=not args.no_cache,
-                                variants={f"variant:{n}": f for n, f in variants.items()})
+                                variants={f"{VARIANT_PREFIX}{n}": f for n, f in variants.items()})
     except ProfileInterrupted as exc:
         if exc.partial.levels:
             print(format_profile(exc.partial, args.top))

@@ -8,10 +8,11 @@ import time
 from pathlib import Path
 
 from planner_app.commands._plan_view import closest_text, plan_text
+from planner_app.core.compression.registry import levels_help
 from planner_app.core.errors import PlannerError
+from planner_app.core.optimizer.registry import AUTO, solver_choices, solvers_help
+from planner_app.core.planning.source import DEFAULT_LEVELS
 from planner_app.core.plans.records import OBJECTIVES
-
-_SOLVERS = ("auto", "dp", "milp", "brute")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -52,10 +53,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--min-fidelity", type=float, metavar="X",
                    help="fidelity floor in [0, 1] vs fp32 (default: from the workload's accuracy budget)")
     p.add_argument("--levels", nargs="+", metavar="LEVEL",
-                   help="compression levels to consider, e.g. fp32,fp16,int8-dynamic (default: the profile's, "
-                        "or fp32,fp16,int8-dynamic when profiling now)")
+                   help="compression levels to consider, comma- or space-separated (default: the profile's, "
+                        f"or {','.join(DEFAULT_LEVELS)} when profiling now). Levels: {levels_help().replace('%', '%%')}")
     p.add_argument("--pareto", action="store_true", help="also compute and print the trade-off front")
-    p.add_argument("--solver", choices=_SOLVERS, default="auto", help="default auto (chain DP or MILP)")
+    p.add_argument("--solver", choices=solver_choices(), default=AUTO, help=solvers_help().replace("%", "%%"))
     p.add_argument("--out", required=True, metavar="PLAN.json", help="where to write the plan")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_optimize)

@@ -38,6 +38,18 @@ from planner_app.core.compression.levels import (
     level_precision,
     stored_size_bytes,
 )
+from planner_app.core.compression.registry import (
+    REFERENCE_LEVEL,
+    CompressionLevel,
+    LevelFamily,
+    LevelRegistryError,
+    get_level,
+    level_names,
+    levels_help,
+    register_level,
+    unregister_level,
+)
+from planner_app.core.compression.transforms import Transformed
 
 __all__ = [
     "CutCodec",
@@ -60,6 +72,16 @@ __all__ = [
     "level_precision",
     "is_known_level",
     "stored_size_bytes",
+    "REFERENCE_LEVEL",
+    "CompressionLevel",
+    "LevelFamily",
+    "LevelRegistryError",
+    "Transformed",
+    "get_level",
+    "level_names",
+    "levels_help",
+    "register_level",
+    "unregister_level",
     "Fidelity",
     "SQNR_IDENTICAL_DB",
     "compare_outputs",

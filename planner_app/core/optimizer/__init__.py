@@ -1,6 +1,8 @@
 """Find the best placement: exact chain DP, MILP (HiGHS), brute force, and baselines.
 
-:func:`optimize` is the entry point. ``solver='auto'`` uses the chain DP when
+:func:`optimize` is the entry point. The solvers are records in
+:mod:`~planner_app.core.optimizer.registry` (``dp``, ``milp``, ``brute`` and any
+you register); ``solver='auto'`` is the chooser: it uses the chain DP when
 the candidate devices form one route from the source whose messages use
 distinct link directions (a path: the classic device → edge → cloud), the
 MILP otherwise (exact over every placement), and the DP again when the MILP
@@ -33,6 +35,12 @@ from __future__ import annotations
 
 __all__ = [
     "SOLVERS",
+    "Solver",
+    "SolveOutcome",
+    "register_solver",
+    "unregister_solver",
+    "get_solver",
+    "solver_choices",
     "OptimizationResult",
     "ParetoEntry",
     "optimize",
@@ -54,10 +62,10 @@ from dataclasses import dataclass, field
 import numpy as np
 
 from planner_app.core.optimizer.baselines import BaselineResult, compute_baselines
-from planner_app.core.optimizer.brute_force import MAX_BRUTE_FORCE, brute_force, chain_routes
-from planner_app.core.optimizer.chain_dp import route_is_exact, solve_chain
+from planner_app.core.optimizer.brute_force import chain_routes
+from planner_app.core.optimizer.chain_dp import route_is_exact
 from planner_app.core.optimizer.cost_model import Prediction, evaluate
-from planner_app.core.optimizer.pareto import criteria_vector, nondominated
+from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
 from planner_app.core.optimizer.problem import (
     CONSTRAINT_ORDER,
     Constraints,
@@ -67,17 +75,19 @@ from planner_app.core.optimizer.problem import (
     ProblemError,
     lex_better,
 )
+from planner_app.core.optimizer.registry import (
+    AUTO,
+    SolveOutcome,
+    Solver,
+    get_solver,
+    register_solver,
+    solver_choices,
+    unregister_solver,
+)
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
-SOLVERS = ("auto", "dp", "milp", "brute")
-
-
-@dataclass
-class ParetoEntry:
-    """One point of the trade-off front."""
-
-    placement: Placement
-    prediction: Prediction
+#: 'auto' and the built-in solvers (what SOLVERS always was); solver_choices() also has those registered later
+SOLVERS: tuple[str, ...] = solver_choices()
 
 
 @dataclass
@@ -135,51 +145,10 @@ def choose_solver(problem: PlanningProblem) -> str:
 
 
 def _solve(problem: PlanningProblem, solver: str, pareto: bool, progress: ProgressCallback | None,
-           cancel: CancelToken | None, milp_time_limit_s: float | None = None,
-           ) -> tuple[Placement | None, Prediction | None, list[ParetoEntry], bool, str]:
-    """Run one solver: (best, prediction, front, exact, scope)."""
-    if solver == "dp":
-        res = solve_chain(problem, pareto=pareto, progress=progress, cancel=cancel)
-        scope = "contiguous splits along " + "; ".join(" → ".join(r) for r in res.routes)
-        front = [ParetoEntry(p, pr) for p, pr in res.front]
-        return res.best, res.best_prediction, front, res.exact, scope
-    if solver == "milp":
-        from planner_app.core.optimizer.milp import solve_milp
-
-        limit = {} if milp_time_limit_s is None else {"time_limit_s": milp_time_limit_s}
-        res = solve_milp(problem, progress=progress, cancel=cancel, **limit)
-        if res.best is None and not res.exact:
-            # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
-            # to the chain DP rather than call the problem infeasible
-            best, pred, front, _, scope = _solve(problem, "dp", pareto, progress, cancel)
-            return best, pred, front, False, f"{scope} (the MILP stopped: {res.status})"
-        front: list[ParetoEntry] = []
-        if pareto:
-            front = _front_for_general(problem, res.best, res.best_prediction, cancel)
-        scope = "every placement (any device and level per unit)"
-        if not res.exact:
-            scope += f"; the MILP stopped early ({res.status}), best found so far"
-        return res.best, res.best_prediction, front, res.exact, scope
-    if solver == "brute":
-        res = brute_force(problem, "general", pareto=pareto, cancel=cancel)
-        front = [ParetoEntry(p, pr) for p, pr in res.front]
-        return res.best, res.best_prediction, front, True, "every placement (enumerated)"
-    raise ProblemError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
-
-
-def _front_for_general(problem: PlanningProblem, best: Placement | None, best_pred: Prediction | None,
-                       cancel: CancelToken | None) -> list[ParetoEntry]:
-    """The front for a MILP run: enumerated when small, else the chain DP's front plus the MILP plan."""
-    size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
-    if size <= 20_000:
-        return [ParetoEntry(p, pr) for p, pr in brute_force(problem, "general", pareto=True, cancel=cancel).front]
-    pts = [(p, pr) for p, pr in solve_chain(problem, pareto=True, cancel=cancel).front]
-    if best is not None and best_pred is not None:
-        pts.append((best, best_pred))
-    if not pts:
-        return []
-    keep = nondominated(np.array([criteria_vector(pr) for _, pr in pts]))
-    return sorted((ParetoEntry(*pts[i]) for i in keep), key=lambda e: e.prediction.latency_ms)
+           cancel: CancelToken | None, time_limit_s: float | None = None) -> SolveOutcome:
+    """Run one registered solver (the time limit is a wish a solver may ignore)."""
+    return get_solver(solver).solve(problem, pareto=pareto, progress=progress, cancel=cancel,
+                                    time_limit_s=time_limit_s)
 
 
 def _rank(problem: PlanningProblem, pred: Prediction) -> tuple[int, float, float]:
@@ -193,7 +162,7 @@ def _diagnose(problem: PlanningProblem, solver: str, cancel: CancelToken | None)
     for i, kind in enumerate(["runnable", *toggles]):
         off = toggles[i:]  # constraints after (and including) the next one are off
         relaxed = problem.with_changes(constraints=problem.constraints.without(*off))
-        best, _, _, _, _ = _solve(relaxed, solver, False, None, cancel)
+        best = _solve(relaxed, solver, False, None, cancel).best
         if best is None:
             return kind, plans
         plans.append(best)
@@ -210,25 +179,30 @@ def optimize(
 ) -> OptimizationResult:
     """Best placement for ``problem`` (see the module docstring).
 
-    ``solver``: 'auto', 'dp' (chain DP), 'milp' (HiGHS), or 'brute' (small problems only).
+    ``solver``: 'auto' or a registered solver (:mod:`~planner_app.core.optimizer.registry`:
+    'dp' chain DP, 'milp' HiGHS, 'brute' small problems only, and any you register).
     ``pareto``: also return the latency / cost / link-bytes (/ fidelity) front.
     """
-    if solver not in SOLVERS:
-        raise ProblemError(f"unknown solver {solver!r}; use one of {', '.join(SOLVERS)}")
-    if solver == "brute":
+    if solver != AUTO:
+        record = get_solver(solver)
         size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
-        if size > MAX_BRUTE_FORCE:
-            raise ProblemError(f"brute force would evaluate {size:,} placements; use 'dp', 'milp' or 'auto'")
+        if record.max_placements is not None and size > record.max_placements:
+            others = [s for s in solver_choices() if s != solver]
+            raise ProblemError(f"{solver} would evaluate {size:,} placements (its limit is "
+                               f"{record.max_placements:,}); use {', '.join(repr(s) for s in others)}")
     t0 = time.perf_counter()
-    used = choose_solver(problem) if solver == "auto" else solver
+    used = choose_solver(problem) if solver == AUTO else solver
     report(progress, 0.0, f"solving with {used}")
     inner = None if progress is None else (lambda f, m: report(progress, 0.7 * f, m))
-    limit = AUTO_MILP_TIME_LIMIT_S if solver == "auto" else None
-    best, pred, front, exact, scope = _solve(problem, used, pareto, inner, cancel, limit)
+    limit = AUTO_MILP_TIME_LIMIT_S if solver == AUTO else None
+    outcome = _solve(problem, used, pareto, inner, cancel, limit)
+    best, pred, front, exact, scope = outcome.best, outcome.prediction, list(outcome.front), outcome.exact, outcome.scope
     solve_ms = (time.perf_counter() - t0) * 1000.0
     notes: list[str] = []
     if not exact:
         notes.append(f"the {used} answer is not proven optimal (see exact_scope and the solver's notes)")
+    if pareto and not get_solver(used).pareto:
+        notes.append(f"the {used} solver gives no trade-off front: only the chosen plan is on it")
     report(progress, 0.75, "baselines")
     base = compute_baselines(problem, cancel) if baselines else []
     failing: str | None = None

@@ -9,17 +9,27 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["nondominated", "dominates", "PARETO_CRITERIA", "criteria_vector"]
+__all__ = ["nondominated", "dominates", "PARETO_CRITERIA", "criteria_vector", "ParetoEntry"]
 
+from dataclasses import dataclass
 from typing import TYPE_CHECKING
 
 import numpy as np
 
 if TYPE_CHECKING:
     from planner_app.core.optimizer.cost_model import Prediction
+    from planner_app.core.optimizer.problem import Placement
 
 #: the criteria of the trade-off front (fidelity is maximised, stored negated)
 PARETO_CRITERIA = ("latency_ms", "cost_usd_per_1k", "link_bytes_per_request", "fidelity")
+
+
+@dataclass
+class ParetoEntry:
+    """One point of the trade-off front."""
+
+    placement: Placement
+    prediction: Prediction
 
 
 def criteria_vector(prediction: Prediction, with_fidelity: bool = True) -> np.ndarray:

@@ -49,7 +49,7 @@ import math
 from collections.abc import Mapping, Sequence
 from dataclasses import dataclass, field, replace
 from functools import cached_property
-from typing import TYPE_CHECKING, Any, Literal
+from typing import Any, Literal, Protocol
 
 import numpy as np
 
@@ -59,8 +59,18 @@ from planner_app.core.models.structure import ModelStructure, TensorInfo
 from planner_app.core.profiling.timetable import TimeTable
 from planner_app.core.topology.records import Device, Route, Topology, Workload
 
-if TYPE_CHECKING:
-    from planner_app.core.optimizer.cost_model import Prediction
+
+class Figures(Protocol):
+    """What the objective reads of a prediction (cost_model.Prediction has it; the cost model
+    imports this module, so this one names the figures instead of importing it)."""
+
+    @property
+    def latency_ms(self) -> float: ...
+    @property
+    def link_bytes_per_request(self) -> float: ...
+    @property
+    def parts(self) -> Sequence[object]: ...
+
 
 #: objective name -> the Prediction figure it minimises
 OBJECTIVE_METRICS: dict[str, str] = {
@@ -457,11 +467,11 @@ class PlanningProblem:
         """Device RAM in bytes (``memory_mb`` MiB)."""
         return float(self.device_records[device].memory_mb) * 1024.0 * 1024.0
 
-    def objective_value(self, prediction: Prediction) -> float:
+    def objective_value(self, prediction: Figures) -> float:
         """The scalar the solvers minimise, from a :class:`Prediction`."""
         return float(sum(w * getattr(prediction, OBJECTIVE_METRICS[k]) for k, w in self.weights.items()))
 
-    def objective_key(self, prediction: Prediction) -> tuple[float, float, float, float]:
+    def objective_key(self, prediction: Figures) -> tuple[float, float, float, float]:
         """What every solver minimises, lexicographically: the objective, then the tie-breakers.
 
         Among plans of equal objective (within ``TIE_RTOL``, see :func:`lex_better`) the one

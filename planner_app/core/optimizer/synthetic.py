@@ -45,6 +45,16 @@ LEVEL_SPEEDUP: dict[str, tuple[str, float, float]] = {
 }
 
 
+def _from_registry(level: str) -> tuple[str, float, float]:
+    """A registered level's precision and nominal weight size (fidelity 1: nothing measured); fp32 if unknown."""
+    from planner_app.core.compression.registry import get_level, is_known_level
+
+    if not is_known_level(level):
+        return ("fp32", 1.0, 1.0)
+    record = get_level(level)
+    return (record.precision, record.weight_size_factor, 1.0)
+
+
 def random_structure(rng: np.random.Generator, n_units: int, dag: bool = True, name: str = "random") -> ModelStructure:
     """A chain, or with ``dag`` a DAG with skip connections and sometimes a second output."""
     flops = rng.uniform(1e6, 5e8, n_units)
@@ -141,7 +151,7 @@ def time_table_from_flops(
     pb = np.empty((n, len(levels)))
     fid = {}
     for li, lv in enumerate(levels):
-        prec, wfac, f = LEVEL_SPEEDUP.get(lv, ("fp32", 1.0, 1.0))
+        prec, wfac, f = LEVEL_SPEEDUP.get(lv) or _from_registry(lv)
         pb[:, li] = structure.param_bytes * wfac
         fid[lv] = f
         for di, d in enumerate(topology.devices):

@@ -32,10 +32,10 @@ from typing import Annotated, Any, ClassVar, Literal
 
 from pydantic import BaseModel, ConfigDict, Field, ValidationError, field_validator
 
-from planner_app.core.compression import LEVELS, is_known_level
+from planner_app.core.compression.registry import is_known_level, level_names
 from planner_app.core.errors import PlannerError
-from planner_app.core.optimizer import SOLVERS
 from planner_app.core.optimizer.problem import OBJECTIVE_METRICS
+from planner_app.core.optimizer.registry import solver_choices
 from planner_app.core.profiling import ModelProfile, ProfileSettings
 
 
@@ -82,7 +82,7 @@ def _check_levels(levels: tuple[str, ...] | None) -> tuple[str, ...] | None:
     if bad:
         raise ValueError(
             f"unknown compression level{'s' if len(bad) > 1 else ''} {', '.join(map(repr, bad))}: the levels are "
-            f"{', '.join(LEVELS)} and variant:NAME (a model you profiled with `edgeplan model profile --variant`)"
+            f"{', '.join(level_names(True))}"
         )
     return tuple(dict.fromkeys(levels))
 
@@ -175,8 +175,8 @@ class SolveOptions(_Options):
     @field_validator("solver")
     @classmethod
     def _check_solver(cls, v: str) -> str:
-        if v not in SOLVERS:
-            raise ValueError(f"unknown solver {v!r}: choose from {', '.join(SOLVERS)}")
+        if v not in solver_choices():
+            raise ValueError(f"unknown solver {v!r}: choose from {', '.join(solver_choices())}")
         return v
 
 

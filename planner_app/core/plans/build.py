@@ -1,8 +1,9 @@
 """Turning an optimizer placement into plan records and part files.
 
 :func:`build_parts` cuts the model into one ONNX part per stage of the
-placement, compresses each at its level (int8-static parts are calibrated on
-the activations the fp32 parts before them produce), and measures the chained
+placement, compresses each at its level (parts at a level whose record needs
+calibration, int8-static, are calibrated on the activations the fp32 parts before
+them produce), and measures the chained
 compressed parts against the fp32 model; fp32 plans must equal the model.
 :func:`plan_document` fills a :class:`~planner_app.core.plans.records.DeploymentPlan`
 from the run, the prediction and the parts. The planning session
@@ -121,6 +122,7 @@ def _part_samples(stage_parts: list[StagePart], samples: SampleSet) -> list[Samp
 def build_parts(mg: ModelGraph, placement: Placement, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
     """Split ``mg`` along ``placement``'s parts, compress each, and check the chain."""
     from planner_app.core.compression.levels import compress, synthetic_samples
+    from planner_app.core.compression.registry import REFERENCE_LEVEL, get_level
     from planner_app.core.models.partition import split_stages
 
     runs = placement.parts()
@@ -133,28 +135,30 @@ def build_parts(mg: ModelGraph, placement: Placement, *, fidelity_samples: int =
     for part, (_, _, device, level) in zip(stage_parts, runs, strict=True):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        if level == "fp32":
+        if level == REFERENCE_LEVEL:
             models.append(part.model)
             levels.append(level)
             continue
-        if level == "int8-static" and calib is None:
+        record = get_level(level)
+        if record.needs_calibration and calib is None:
             calib = _part_samples(stage_parts, samples)
-        cm = compress(part.model, level, samples=calib[part.index] if calib else None)
+        cm = compress(part.model, level, samples=calib[part.index] if record.needs_calibration and calib else None)
         if not cm.applicable:
             # the optimizer saw the whole model's level times; a small part may have nothing to compress
-            notes.append(f"stage {part.index} on {device}: {level} does not apply to this part ({cm.reason}); written at fp32")
+            notes.append(f"stage {part.index} on {device}: {level} does not apply to this part ({cm.reason}); "
+                         f"written at {REFERENCE_LEVEL}")
             models.append(part.model)
-            levels.append("fp32")
+            levels.append(REFERENCE_LEVEL)
             continue
         assert cm.model is not None  # an applicable level has its model
         models.append(_keep_io_types(part.model, cm.model))
         levels.append(level)
     blobs = [serialize_part(m) for m in models]
-    lossless = all(lv == "fp32" for lv in levels)
+    lossless = all(get_level(lv).lossless for lv in levels)
     fid, equal, worst = _run_against_model(mg, blobs, samples, cancel)
     if lossless and not equal:
         raise ExportError(
-            f"the fp32 parts of {mg.label} do not reproduce the model (max abs diff {worst:.3g}); "
+            f"the lossless ({', '.join(dict.fromkeys(levels))}) parts of {mg.label} do not reproduce the model (max abs diff {worst:.3g}); "
             "the plan was not written")
     measured = MeasuredFidelity(
         samples=fid.n_samples or len(samples),

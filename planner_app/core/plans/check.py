@@ -5,8 +5,11 @@ the plan's own consistency; that every part file is present and hashes to the
 sha256 the plan names; that each part reads and writes the tensors its stage
 declares; then that the parts, run one after another with onnxruntime on
 random inputs of the declared shapes, produce the model's outputs. With the
-original model at hand, fp32 plans must match it within ``rtol``/``atol``
-(1e-5); compressed plans report their fidelity instead of equality.
+original model at hand, plans whose levels are all lossless (fp32) must match it
+within ``rtol``/``atol`` (1e-5); compressed plans report their fidelity instead of
+equality. Levels are read from the registry
+(:mod:`~planner_app.core.compression.registry`), so a level of your own must be
+registered before its plans are checked.
 
 Each problem names the field or the part and how to fix it; the command line
 prints them all and exits 2.
@@ -32,9 +35,6 @@ from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 if TYPE_CHECKING:
     import onnx
-
-#: levels whose parts must equal the fp32 model (no lossy transform)
-LOSSLESS_LEVELS = frozenset({"fp32"})
 
 
 @dataclass
@@ -272,7 +272,7 @@ def validate_plan(
 
     import onnx
 
-    from planner_app.core.compression.levels import is_known_level
+    from planner_app.core.compression.registry import get_level, is_known_level, level_names
 
     protos = []
     for i, (s, f) in enumerate(zip(plan.stages, present, strict=True)):
@@ -289,7 +289,9 @@ def validate_plan(
         if "planner.units" in meta and json.loads(meta["planner.units"]) != s.unit_ids:
             rep.problems.append(Problem(f"stages[{i}].unit_ids", f"the plan says {s.unit_ids}, part {s.artifact.path} holds units {meta['planner.units']}"))
         if not is_known_level(s.level):
-            rep.problems.append(Problem(f"stages[{i}].level", f"unknown compression level {s.level!r}"))
+            rep.problems.append(Problem(f"stages[{i}].level", f"unknown compression level {s.level!r} (levels: "
+                                        f"{', '.join(level_names(True))}); a level of your own must be registered "
+                                        "(register_level) before the plan is checked"))
         inits = {t.name for t in m.graph.initializer}
         ins = [x.name for x in m.graph.input if x.name not in inits]
         outs = [x.name for x in m.graph.output]
@@ -301,7 +303,8 @@ def validate_plan(
         return rep
 
     ref_path = _reference_model(plan, model_path, rep.warnings)
-    lossless = all(s.level in LOSSLESS_LEVELS for s in plan.stages)
+    # parts at lossless levels (the record says so) must reproduce the model exactly
+    lossless = all(get_level(s.level).lossless for s in plan.stages)
     names = list(plan.model.output_names)
     labels = [f"stage {s.index} ({s.artifact.path})" for s in plan.stages]
     ref_sess = _session(str(ref_path)) if ref_path is not None else None

@@ -63,7 +63,9 @@ Levels on a device
 ------------------
 The ratio between levels on a device is the ratio the host measured for that unit,
 adjusted by a bounded factor ``g_d(l)`` for what the device has and the host has
-not: ``t_d(u,l)/t_d(u,fp32) = (t_host(u,l)/t_host(u,fp32)) / g_d(l)``:
+not: ``t_d(u,l)/t_d(u,fp32) = (t_host(u,l)/t_host(u,fp32)) / g_d(l)``. What decides
+``g`` is the level record's ``precision`` (:mod:`~planner_app.core.compression.registry`),
+never its name:
 
 * int8 levels: ``g = sqrt(int8_speedup_d / int8_speedup_host)``, clamped to
   [0.5, 2]; the host's nominal int8 speed-up is 4 with AVX-512 (VNNI), else 2
@@ -74,8 +76,11 @@ not: ``t_d(u,l)/t_d(u,fp32) = (t_host(u,l)/t_host(u,fp32)) / g_d(l)``:
   plus casts): starts from the host's fp32 measurement with ``g = sqrt(fp16_speedup)``
   clamped to [1, 2]; a device without ``fp16`` does what the host did (casts
   included, weights half size), ``g = 1``.
-* pruned levels and variants: the host's measured ratio, ``g = 1`` (a sparse
-  speed-up is never assumed).
+* fp32 levels other than fp32 itself (pruned, variants, your own): the host's
+  measured ratio, ``g = 1`` (a sparse speed-up is never assumed).
+
+A level the profile did not measure per unit has the fp32 weights × its record's
+``weight_size_factor`` as its weight bytes.
 
 Anchoring
 ---------
@@ -111,7 +116,7 @@ from typing import TYPE_CHECKING
 
 import numpy as np
 
-from planner_app.core.compression.levels import level_precision
+from planner_app.core.compression.registry import get_level, is_known_level, level_names
 from planner_app.core.errors import Problem
 from planner_app.core.profiling.imported import ImportedTimes, ImportedTimesError
 from planner_app.core.profiling.records import LevelProfile
@@ -227,7 +232,10 @@ def calibrate_host(mg: ModelGraph, profile: ModelProfile, host_device: Device) -
         cal.effective_gflops[c] = flops / (ms * 1e6)
         cal.effective_gb_per_s[c] = nbytes / (ms * 1e6)
         cal.share_of_peak[c] = cal.effective_gflops[c] / host_device.peak_gflops_fp32
-    for level in ("int8-static", "int8-dynamic"):
+    # the host's int8 speed-up from an int8 level it measured; calibrated levels first: they run
+    # int8 kernels without quantizing activations at run time, so they show the kernels' gain
+    int8_levels = [lv for lv in profile.levels if is_known_level(lv) and get_level(lv).precision == "int8"]
+    for level in sorted(int8_levels, key=lambda lv: not get_level(lv).needs_calibration):
         lp = profile.levels.get(level)
         if lp is None or not lp.applicable or len(lp.unit_ms) != len(fp32.unit_ms):
             continue
@@ -318,7 +326,7 @@ def _device_scaling(
 
 def _effective_precision(device: Device, level: str) -> str | None:
     """The precision ``device`` computes ``level`` in; None when it cannot run it."""
-    want = level_precision(level)
+    want = get_level(level).precision
     have = {Precision(p).value for p in device.precisions}
     if want == "int8":
         return "int8" if "int8" in have else None
@@ -333,7 +341,7 @@ def _level_factor(device: Device, host: Device, level: str) -> float:
     if prec == "int8":
         lo, hi = _LEVEL_FACTOR_BOUNDS
         return min(hi, max(lo, math.sqrt(device.int8_speedup / host.int8_speedup)))
-    if prec == "fp16" and level_precision(level) == "fp16":
+    if prec == "fp16" and get_level(level).precision == "fp16":
         lo, hi = _FP16_FACTOR_BOUNDS
         return min(hi, max(lo, math.sqrt(device.fp16_speedup)))
     return 1.0
@@ -343,7 +351,7 @@ def _level_param_bytes(mg: ModelGraph, lp: LevelProfile | None, level: str) -> n
     if lp is not None and lp.applicable and len(lp.unit_param_bytes) == len(mg.units):
         return np.asarray(lp.unit_param_bytes, dtype=float)
     base = np.asarray([float(u.param_bytes or 0) for u in mg.units])
-    return base * {"fp16": 0.5, "int8": 0.25}.get(level_precision(level), 1.0)
+    return base * get_level(level).weight_size_factor
 
 
 def _check_imported_devices(imported: ImportedTimes, ids: list[str]) -> None:
@@ -393,7 +401,7 @@ def _bound_level_ratio(est: dict[str, np.ndarray], host_ms: dict[str, np.ndarray
         hl = host_ms.get(level)
         if level == "fp32" or hl is None or not np.all(np.isfinite(col)) or col.sum() <= 0:
             continue
-        native_fp16 = level_precision(level) == "fp16" and _effective_precision(dev, level) == "fp16"
+        native_fp16 = get_level(level).precision == "fp16" and _effective_precision(dev, level) == "fp16"
         host_ratio = 1.0 if native_fp16 else float(hl.sum()) / float(h32.sum()) if h32.sum() > 0 else 1.0
         least = float(e32.sum()) * host_ratio / _level_factor(dev, host, level)
         if col.sum() < least:
@@ -449,6 +457,13 @@ def build_time_table(
         raise ProfileError(
             f"levels {missing} were not profiled (profiled: {sorted(profile.levels)}): "
             f"run `edgeplan model profile --levels {','.join(levels)}`."
+        )
+    unknown = [lv for lv in dict.fromkeys([*levels, *profile.levels]) if not is_known_level(lv)]
+    if unknown:
+        # the device model reads each level's precision and weight size from its record
+        raise ProfileError(
+            f"the profile has levels {unknown} that no compression level record describes (levels: "
+            f"{', '.join(level_names(True))}): register them with register_level() first, or profile without them."
         )
     n_units = len(mg.units)
     devices = list(topology.devices)

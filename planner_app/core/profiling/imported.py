@@ -38,7 +38,7 @@ from typing import TYPE_CHECKING, Any
 
 import numpy as np
 
-from planner_app.core.compression.levels import LEVELS, is_known_level
+from planner_app.core.compression.registry import is_known_level, level_names
 from planner_app.core.errors import InputFileError, PlannerError, Problem
 
 if TYPE_CHECKING:
@@ -188,7 +188,7 @@ def load_imported_times(path: str | Path, mg: ModelGraph, device_ids: list[str] 
         if not level:
             reasons.append(("missing level", "no level"))
         elif not is_known_level(level):
-            reasons.append(("unknown level", f"unknown level '{level}' (levels: {', '.join(LEVELS)}, variant:NAME)"))
+            reasons.append(("unknown level", f"unknown level '{level}' (levels: {', '.join(level_names(True))})"))
         unit = _unit_of(unit_token, unit_by_name, node_to_unit, n_units)
         if not unit_token:
             reasons.append(("missing unit", "no unit"))

@@ -31,7 +31,7 @@ from collections.abc import Mapping, Sequence
 
 import numpy as np
 
-from planner_app.core.compression import level_precision
+from planner_app.core.compression.registry import get_level
 from planner_app.core.models.structure import ModelStructure
 from planner_app.core.profiling.imported import ImportedTimes
 from planner_app.core.profiling.records import ModelProfile
@@ -39,9 +39,6 @@ from planner_app.core.profiling.timetable import TimeTable
 
 #: provenance of a (device, level) pair no measurement covers
 NOT_MEASURED = "not measured"
-
-#: nominal stored-weight ratio vs fp32 by arithmetic precision
-_WEIGHT_FACTOR = {"fp32": 1.0, "fp16": 0.5, "int8": 0.25}
 
 
 def time_table_from_measurements(
@@ -74,7 +71,7 @@ def time_table_from_measurements(
                 ms[:, di, li] = np.where(np.isfinite(col), col, np.inf)
     if "fp32" in levels:
         fidelity.setdefault("fp32", 1.0)
-    factors = np.array([_WEIGHT_FACTOR.get(level_precision(lv), 1.0) for lv in levels])
+    factors = np.array([get_level(lv).weight_size_factor for lv in levels])
     param_bytes = np.outer(np.asarray(structure.param_bytes, dtype=float), factors)
     return TimeTable(
         device_ids=list(device_ids), levels=list(levels), ms=ms, param_bytes=param_bytes,

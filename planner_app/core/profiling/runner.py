@@ -17,7 +17,9 @@ plain run so that
 being the per-call time no kernel explains.
 
 Each level's result is cached on disk (:mod:`profile_cache`) under a key of the
-model sha256, input shapes, level, settings, samples and host fingerprint.
+model sha256, input shapes, level, settings, samples and host fingerprint. The key
+names a level, not its transform: a level you register and later change needs a new
+name (or ``use_cache=False``) for its old figures not to be reused.
 
 Example
 -------
@@ -61,6 +63,7 @@ from planner_app.core.compression.levels import (
     open_session,
     synthetic_samples,
 )
+from planner_app.core.compression.registry import get_level
 from planner_app.core.profiling import cache as profile_cache
 from planner_app.core.profiling.records import (
     PROFILE_FORMAT,
@@ -287,6 +290,9 @@ def profile_model(
     only once complete, atomically, so an interruption never corrupts it.
     """
     settings = settings or ProfileSettings()
+    levels = list(dict.fromkeys(levels))
+    for level in levels:
+        get_level(level)  # an unknown name fails now (listing the registry's levels), not minutes in
     host = HostInfo.detect()
     if samples is None:
         samples = synthetic_samples(mg, n=settings.fidelity_samples)
@@ -296,7 +302,6 @@ def profile_model(
     )
     mapper = UnitMapper(mg)
     reference: list[dict[str, np.ndarray]] | None = None
-    levels = list(dict.fromkeys(levels))
     try:
         for i, level in enumerate(levels):
             if cancel is not None:

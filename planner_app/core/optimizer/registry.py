@@ -1,0 +1,211 @@
+"""The solvers, as a registry of :class:`Solver` records.
+
+Adding a solver is one :func:`register_solver` call (below for a built-in one).
+:func:`~planner_app.core.optimizer.optimize` runs the record's ``solve``; the CLI's
+``--solver`` choices and help text come from :func:`solver_choices` and
+:func:`solvers_help`. ``auto`` is not a solver but the chooser
+(:func:`~planner_app.core.optimizer.choose_solver`), so it cannot be registered.
+
+A record declares what its answers are worth: ``exact`` (optimal over its space
+when it finishes), ``space`` (``'chain'``: contiguous splits along routes from the
+source; ``'dag'``: any device and level per unit of any DAG), ``pareto`` (it gives
+the trade-off front) and ``max_placements`` (it refuses larger problems).
+
+Example
+-------
+>>> get_solver("milp").space, get_solver("dp").exact
+('dag', True)
+>>> solver_choices()[:3]
+('auto', 'dp', 'milp')
+"""
+
+from __future__ import annotations
+
+__all__ = [
+    "AUTO",
+    "SPACES",
+    "Solver",
+    "SolveFn",
+    "SolveOutcome",
+    "register_solver",
+    "unregister_solver",
+    "get_solver",
+    "solver_names",
+    "solver_choices",
+    "solvers",
+    "solvers_help",
+]
+
+from dataclasses import dataclass, field
+from typing import Protocol
+
+import numpy as np
+
+from planner_app.core.optimizer.brute_force import MAX_BRUTE_FORCE, brute_force
+from planner_app.core.optimizer.chain_dp import solve_chain
+from planner_app.core.optimizer.cost_model import Prediction
+from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
+from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError
+from planner_app.core.progress import CancelToken, ProgressCallback
+
+#: the name of the chooser (not a solver): the chain DP or the MILP, see ``choose_solver``
+AUTO = "auto"
+#: what a solver searches: contiguous splits along routes, or every placement of any DAG
+SPACES = ("chain", "dag")
+
+
+@dataclass(frozen=True)
+class SolveOutcome:
+    """What one solver run found: the best plan (None when none is feasible) and what it is worth.
+
+    ``scope`` says in words over which space the answer is exact (shown in the plan).
+    """
+
+    best: Placement | None
+    prediction: Prediction | None
+    front: list[ParetoEntry] = field(default_factory=list)
+    exact: bool = True
+    scope: str = ""
+
+
+class SolveFn(Protocol):
+    """A solver's entry point: ``time_limit_s`` is a wish a solver may ignore (None: its own)."""
+
+    def __call__(self, problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
+                 cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome: ...
+
+
+@dataclass(frozen=True)
+class Solver:
+    """One solver and its declared capability (see the module docstring)."""
+
+    name: str
+    solve: SolveFn
+    exact: bool
+    space: str
+    pareto: bool
+    description: str
+    max_placements: int | None = None
+
+    def __post_init__(self) -> None:
+        if not self.name or any(c.isspace() for c in self.name) or self.name == AUTO:
+            raise ProblemError(f"solver name {self.name!r}: use a non-empty name without spaces, not '{AUTO}'")
+        if self.space not in SPACES:
+            raise ProblemError(f"solver '{self.name}': space {self.space!r} is not one of {', '.join(SPACES)}")
+        if not callable(self.solve):
+            raise ProblemError(f"solver '{self.name}': solve must be a callable")
+
+
+_SOLVERS: dict[str, Solver] = {}
+
+
+def register_solver(solver: Solver) -> Solver:
+    """Add ``solver``; a name already taken is an error. Returns the record."""
+    if not isinstance(solver, Solver):
+        raise ProblemError(f"register_solver takes a Solver, got {type(solver).__name__}")
+    if solver.name in _SOLVERS:
+        raise ProblemError(
+            f"solver '{solver.name}' is already registered ({_SOLVERS[solver.name].description}); "
+            "pick another name, or unregister_solver() the old one first")
+    _SOLVERS[solver.name] = solver
+    return solver
+
+
+def unregister_solver(name: str) -> Solver:
+    """Remove the solver ``name`` (e.g. one a test registered) and return it."""
+    try:
+        return _SOLVERS.pop(name)
+    except KeyError:
+        raise ProblemError(f"solver '{name}' is not registered") from None
+
+
+def get_solver(name: str) -> Solver:
+    """The record of solver ``name``; an unknown name raises :class:`ProblemError` listing the choices."""
+    try:
+        return _SOLVERS[name]
+    except KeyError:
+        raise ProblemError(f"unknown solver {name!r}; use one of {', '.join(solver_choices())}") from None
+
+
+def solvers() -> tuple[Solver, ...]:
+    """Every registered solver, in registration order."""
+    return tuple(_SOLVERS.values())
+
+
+def solver_names() -> tuple[str, ...]:
+    """The registered solvers' names (without ``auto``)."""
+    return tuple(_SOLVERS)
+
+
+def solver_choices() -> tuple[str, ...]:
+    """What a user may ask for: ``auto`` then every registered solver."""
+    return (AUTO, *_SOLVERS)
+
+
+def solvers_help() -> str:
+    """One ``name: description`` entry per choice, for help texts."""
+    entries = [f"{AUTO}: the chain DP when the devices form one route, else the MILP (default)"]
+    entries += [f"{s.name}: {s.description}" for s in _SOLVERS.values()]
+    return "; ".join(entries)
+
+
+# ------------------------------------------------------------------------------ the built-ins
+
+
+def _solve_dp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
+              cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
+    res = solve_chain(problem, pareto=pareto, progress=progress, cancel=cancel)
+    scope = "contiguous splits along " + "; ".join(" → ".join(r) for r in res.routes)
+    front = [ParetoEntry(p, pr) for p, pr in res.front]
+    return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope)
+
+
+def _front_for_general(problem: PlanningProblem, best: Placement | None, best_pred: Prediction | None,
+                       cancel: CancelToken | None) -> list[ParetoEntry]:
+    """The front for a MILP run: enumerated when small, else the chain DP's front plus the MILP plan."""
+    size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
+    if size <= 20_000:
+        return [ParetoEntry(p, pr) for p, pr in brute_force(problem, "general", pareto=True, cancel=cancel).front]
+    pts = [(p, pr) for p, pr in solve_chain(problem, pareto=True, cancel=cancel).front]
+    if best is not None and best_pred is not None:
+        pts.append((best, best_pred))
+    if not pts:
+        return []
+    keep = nondominated(np.array([criteria_vector(pr) for _, pr in pts]))
+    return sorted((ParetoEntry(*pts[i]) for i in keep), key=lambda e: e.prediction.latency_ms)
+
+
+def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
+                cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
+    from planner_app.core.optimizer.milp import solve_milp
+
+    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
+    res = solve_milp(problem, progress=progress, cancel=cancel, **limit)
+    if res.best is None and not res.exact:
+        # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
+        # to the chain DP rather than call the problem infeasible
+        dp = _solve_dp(problem, pareto=pareto, progress=progress, cancel=cancel, time_limit_s=None)
+        return SolveOutcome(dp.best, dp.prediction, dp.front, False, f"{dp.scope} (the MILP stopped: {res.status})")
+    front = _front_for_general(problem, res.best, res.best_prediction, cancel) if pareto else []
+    scope = "every placement (any device and level per unit)"
+    if not res.exact:
+        scope += f"; the MILP stopped early ({res.status}), best found so far"
+    return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope)
+
+
+def _solve_brute(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
+                 cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
+    res = brute_force(problem, "general", pareto=pareto, cancel=cancel)
+    front = [ParetoEntry(p, pr) for p, pr in res.front]
+    return SolveOutcome(res.best, res.best_prediction, front, True, "every placement (enumerated)")
+
+
+register_solver(Solver(
+    "dp", _solve_dp, exact=True, space="chain", pareto=True,
+    description="chain DP, exact over contiguous splits along routes from the source"))
+register_solver(Solver(
+    "milp", _solve_milp, exact=True, space="dag", pareto=True,
+    description="MILP (HiGHS), exact over every placement of any DAG"))
+register_solver(Solver(
+    "brute", _solve_brute, exact=True, space="dag", pareto=True,
+    description="enumerates every placement (small problems only)", max_placements=MAX_BRUTE_FORCE))
