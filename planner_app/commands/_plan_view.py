@@ -114,7 +114,8 @@ def stage_table(plan: DeploymentPlan) -> str:
     for s in plan.stages:
         units = f"{s.unit_ids[0]}-{s.unit_ids[-1]}" if len(s.unit_ids) > 1 else str(s.unit_ids[0])
         rows.append([s.index, s.device, s.level, units, len(s.node_names), _r(s.compute_ms),
-                     _r(s.memory_bytes / 1e6), _r(s.artifact.bytes / 1e3), s.provenance, s.artifact.path])
+                     _r(s.memory_bytes / 1e6), _r(s.artifact.bytes / 1e3) if s.artifact else "-", s.provenance,
+                     s.artifact.path if s.artifact else "(no part file)"])
     return _table(
         ["stage", "device", "level", "units", "nodes", "compute ms", "memory MB", "part kB", "provenance", "part"],
         rows, title=f"Stages ({len(plan.stages)})")  # fmt: skip

@@ -168,3 +168,56 @@ def test_cli_plans_from_imported_times_only(kws, tmp_path, capsys):
     rc = main(["optimize", "--topology", str(HOME), "--workload", KWS, "--agent-profile", "nohost",
                "--out", str(out), "--quiet"])
     assert rc == 2 and "DEVICE=PROFILE.json" in capsys.readouterr().err
+
+
+class MeasuredOnlySource:
+    """A second ModelSource, built only from the protocol: a unit structure and a time table, no ONNX.
+
+    It stands in for the layer-table source (a later issue) to show that nothing in
+    planning, the cost model or the plan needs ONNX; it is not a mock of a component.
+    """
+
+    def __init__(self, structure: ModelStructure, table: TimeTable) -> None:
+        self._structure, self._table = structure, table
+
+    name = "four-layer-net"
+    label = "layers.csv"
+    sha256 = "ab" * 32
+    input_shapes = {"input": [1, 64]}
+    part_builder = None
+
+    def structure(self) -> ModelStructure:
+        return self._structure
+
+    def model_info(self):
+        from planner_app.core.plans import ModelInfo
+
+        return ModelInfo(name=self.name, source=self.label, sha256=self.sha256, bytes=0, opsets={},
+                         input_shapes=self.input_shapes, output_names=["t3"], units=self._structure.n_units)
+
+    def measure(self, topology, options, *, progress=None, cancel=None) -> Measured:
+        return Measured(self._table, notes=("times from layers.csv",))
+
+
+def test_a_model_without_onnx_plans_and_exports_a_plan_without_part_files(tmp_path):
+    structure = ModelStructure.chain([1e9, 2e9, 2e9, 1e8], [200_000, 100_000, 50_000, 400], input_bytes=600_000,
+                                     param_bytes=[4e6, 8e6, 8e6, 1e6])
+    s = PlanningSession.open(HOME, "photo-tagging")
+    ids = [d.id for d in s.topology.devices]
+    ms = np.full((4, len(ids), 1), 5.0)
+    tt = TimeTable(device_ids=ids, levels=["fp32"], ms=ms, param_bytes=structure.param_bytes.reshape(4, 1),
+                   fidelity={"fp32": 1.0}, provenance={(d, "fp32"): "imported" for d in ids})
+    source = MeasuredOnlySource(structure, tt)
+    assert isinstance(source, ModelSource)
+    s.workload = s.workload.model_copy(update={"input_shapes": {}})
+    s.use_model(source)
+    s.measure()
+    s.pose(PoseOptions(slo_ms=None, pinned_units={0: s.workload.source, 3: "cloud-cpu"}))
+    assert s.solve().feasible
+    plan = s.export(ExportOptions(out=tmp_path / "plan.json"))
+    assert len(plan.stages) >= 2 and all(st.artifact is None for st in plan.stages)
+    assert plan.stages[0].inputs == ["input"] and plan.stages[-1].outputs == ["t3"]
+    assert not (tmp_path / "parts").exists()
+    rep = validate_plan(tmp_path / "plan.json")
+    assert rep.ok, rep.problems
+    assert any("no part files" in w for w in rep.warnings)

@@ -328,20 +328,17 @@ class PlanningSession:
                 f"the placement {placement.summary()} breaks constraints: {'; '.join(prediction.violations[:3])}",
                 self)
         builder = self.source.part_builder
-        if builder is None:
-            raise ExportError(
-                f"model {self.source.label} has no runnable parts to export (it is described by measurements "
-                "only): export needs the ONNX model.")
         t0 = time.perf_counter()
         report(progress, 0.0, "cutting the model into parts and compressing each")
         try:
-            built = builder(placement, fidelity_samples=options.fidelity_samples, cancel=cancel)
+            # a model without runnable parts (measurements only) exports the plan without part files
+            built = builder(placement, fidelity_samples=options.fidelity_samples, cancel=cancel) if builder else None
             context = PlanContext(self.topology, self.topology_path, self.workload, self.source.model_info(),
                                   self.problem, self.result, self.measured.time_table,
                                   tuple(n for n in self.notes if n not in self._notes.get("export", [])))
             plan = build_plan_document(context, placement, prediction, built)
             inner = None if progress is None else (lambda f, m: report(progress, 0.5 + 0.5 * f, m))
-            path = export_plan(plan, built.blobs, out, progress=inner, cancel=cancel)
+            path = export_plan(plan, built.blobs if built else [], out, progress=inner, cancel=cancel)
         except PlannerError:
             raise
         except OSError as exc:

@@ -15,7 +15,7 @@ from __future__ import annotations
 __all__ = ["BuiltParts", "ExportError", "PlanContext", "build_parts", "figures_of", "model_info", "plan_document"]
 
 import math
-from collections.abc import Iterable, Mapping
+from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -25,6 +25,7 @@ import numpy as np
 from planner_app.core.errors import PlannerError
 from planner_app.core.plans.export import artifact_for, serialize_part
 from planner_app.core.plans.records import (
+    Artifact,
     Baseline,
     Constraints,
     DeploymentPlan,
@@ -50,6 +51,7 @@ if TYPE_CHECKING:  # pragma: no cover
     from planner_app.core.compression.levels import SampleSet
     from planner_app.core.models.graph import ModelGraph
     from planner_app.core.models.partition import StagePart
+    from planner_app.core.models.structure import ModelStructure
     from planner_app.core.optimizer import OptimizationResult
     from planner_app.core.optimizer.cost_model import Prediction
     from planner_app.core.optimizer.problem import Placement, PlanningProblem
@@ -303,19 +305,42 @@ def _objective(objective: str | Mapping[str, float]) -> Objective:
     return Objective(name="weighted", weights=weights)
 
 
-def plan_document(run: PlanContext, placement: Placement, prediction: Prediction, built: BuiltParts) -> DeploymentPlan:
-    """The plan record for ``placement`` in ``run``'s context, with its built parts."""
+def _stage_io(structure: ModelStructure, units: Sequence[int]) -> tuple[list[str], list[str]]:
+    """The tensors a run of units reads from outside it, and those it hands on (or outputs)."""
+    inside = set(units)
+    inputs = [t.name for t in structure.tensors if t.producer not in inside and inside & set(t.consumers)]
+    outputs = [t.name for t in structure.tensors if t.producer in inside
+               and (t.is_output or any(c not in inside for c in t.consumers))]
+    return inputs, outputs
+
+
+def plan_document(run: PlanContext, placement: Placement, prediction: Prediction,
+                  built: BuiltParts | None) -> DeploymentPlan:
+    """The plan record for ``placement`` in ``run``'s context, with its built parts.
+
+    ``built`` is None for a model without runnable parts (described by measurements
+    only): its stages name units and the tensors of the unit structure, and carry no
+    part file.
+    """
     problem, result = run.problem, run.result
-    unit_names = problem.structure.unit_names
+    structure = problem.structure
+    unit_names = structure.unit_names
     doc = run.topology.to_dict()
     stages = []
-    for pp, part, level, blob in zip(prediction.parts, built.stage_parts, built.levels, built.blobs, strict=True):
+    for k, pp in enumerate(prediction.parts):
         weights = int(round(pp.weights_bytes))
         act = int(round(pp.peak_activation_bytes))
+        if built is not None:
+            part = built.stage_parts[k]
+            level, nodes, inputs, outputs = built.levels[k], list(part.node_names), list(part.inputs), list(part.outputs)
+            artifact: Artifact | None = artifact_for(pp.index, pp.device, built.blobs[k])
+        else:
+            level, nodes, artifact = pp.level, [unit_names[u] for u in pp.unit_ids], None
+            inputs, outputs = _stage_io(structure, pp.unit_ids)
         stages.append(Stage(
             index=pp.index, device=pp.device, level=level, unit_ids=list(pp.unit_ids),
-            unit_names=[unit_names[u] for u in pp.unit_ids], node_names=list(part.node_names),
-            inputs=list(part.inputs), outputs=list(part.outputs), artifact=artifact_for(pp.index, pp.device, blob),
+            unit_names=[unit_names[u] for u in pp.unit_ids], node_names=nodes,
+            inputs=inputs, outputs=outputs, artifact=artifact,
             compute_ms=_nonneg(pp.compute_ms), weights_bytes=weights, peak_activation_bytes=act,
             memory_bytes=weights + act, provenance=pp.provenance,
         ))
@@ -335,7 +360,7 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
         utilization_per_device={k: _nonneg(v) for k, v in prediction.device_utilization.items()},
         utilization_per_link={k: _nonneg(v) for k, v in prediction.link_utilization.items()},
         memory_bytes_per_device={k: _nonneg(v) for k, v in prediction.memory_bytes.items()},
-        measured_fidelity=built.fidelity,
+        measured_fidelity=built.fidelity if built is not None else None,
     )
     chosen_is_result = placement == result.placement
     baselines = [
@@ -370,19 +395,22 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
     for (dev, lvl), prov in sorted(run.time_table.provenance.items()):
         if lvl in problem.levels:
             provenance[f"time_table.{dev}.{lvl}"] = prov
-    provenance["totals.measured_fidelity"] = (
-        f"measured now: the exported parts chained with onnxruntime vs the fp32 model on "
-        f"{built.fidelity.samples} synthetic inputs")
+    if built is not None:
+        provenance["totals.measured_fidelity"] = (
+            f"measured now: the exported parts chained with onnxruntime vs the fp32 model on "
+            f"{built.fidelity.samples} synthetic inputs")
     provenance["baselines[].figures"] = "same cost model and time table as the plan"
     solver_note = result.exact_scope if chosen_is_result else "a point of the Pareto front chosen by the user"
-    notes = list(run.notes) + list(built.notes) + list(prediction.warnings)
+    notes = list(run.notes) + (list(built.notes) if built is not None else [
+        "no part files: the model is described by measurements only, so nothing was cut or measured at "
+        "export"]) + list(prediction.warnings)
     floor = problem.constraints.min_fidelity
-    if floor is not None and built.fidelity.score < floor:
+    if built is not None and floor is not None and built.fidelity.score < floor:
         notes.append(
             f"WARNING: the exported parts measure fidelity {built.fidelity.score:.4f} on "
             f"{built.fidelity.samples} synthetic inputs, below the floor {floor:.4f} the plan was made for "
             "(the prediction used whole-model measurements per level): check with your own samples")
-    if built.equal_to_model:
+    if built is not None and built.equal_to_model:
         notes.append("the fp32 parts chained reproduce the model's outputs (checked at export)")
     return DeploymentPlan(
         topology=TopologyInfo(name=run.topology.name, path=str(run.topology_path) if run.topology_path else None,

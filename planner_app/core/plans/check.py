@@ -30,7 +30,7 @@ import numpy as np
 
 from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.fileio import read_json, sha256_file
-from planner_app.core.plans.records import DeploymentPlan, PlanError, plan_from_dict
+from planner_app.core.plans.records import DeploymentPlan, PlanError, has_parts, plan_from_dict
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 if TYPE_CHECKING:
@@ -252,7 +252,12 @@ def validate_plan(
         model_path = _check_given_model(plan, model_path, rep.problems)
     folder = plan_file.parent
     present: list[Path] = []
+    if not has_parts(plan):
+        rep.warnings.append("the plan has no part files (its model is described by measurements only): "
+                            "the records were checked, there are no parts to chain")
+        return rep
     for i, s in enumerate(plan.stages):
+        assert s.artifact is not None  # has_parts
         f = folder / s.artifact.path
         where = f"stages[{i}].artifact"
         if not f.is_file():
@@ -276,6 +281,7 @@ def validate_plan(
 
     protos = []
     for i, (s, f) in enumerate(zip(plan.stages, present, strict=True)):
+        assert s.artifact is not None  # has_parts
         try:
             m = onnx.load(str(f), load_external_data=False)
         except Exception as exc:  # a corrupt protobuf: onnx raises several types
@@ -306,7 +312,7 @@ def validate_plan(
     # parts at lossless levels (the record says so) must reproduce the model exactly
     lossless = all(get_level(s.level).lossless for s in plan.stages)
     names = list(plan.model.output_names)
-    labels = [f"stage {s.index} ({s.artifact.path})" for s in plan.stages]
+    labels = [f"stage {s.index} ({s.artifact.path if s.artifact else '-'})" for s in plan.stages]
     ref_sess = _session(str(ref_path)) if ref_path is not None else None
     from planner_app.core.models.graph import random_inputs
 

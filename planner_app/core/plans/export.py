@@ -148,13 +148,17 @@ def export_plan(
     if problems:
         raise PlanError("cannot export the plan: it contradicts itself", problems=problems)
     blobs = [serialize_part(p) for p in parts]
-    if len(blobs) != len(plan.stages):
-        problems.append(Problem("stages", f"{len(plan.stages)} stages but {len(blobs)} parts were given"))
-    for i, (stage, data) in enumerate(zip(plan.stages, blobs, strict=False)):
-        if sha256_bytes(data) != stage.artifact.sha256 or len(data) != stage.artifact.bytes:
+    # a plan has a part file for every stage, or none (a model described by measurements only)
+    artifacts = [s.artifact for s in plan.stages if s.artifact is not None]
+    if len(blobs) != len(artifacts):
+        problems.append(Problem("stages", f"{len(artifacts)} part files are named by the stages but "
+                                f"{len(blobs)} parts were given"))
+    for i, (art, data) in enumerate(zip(artifacts, blobs, strict=False)):
+        if sha256_bytes(data) != art.sha256 or len(data) != art.bytes:
             problems.append(Problem(f"stages[{i}].artifact", "the part's bytes do not match its sha256/bytes"))
-    # what moves into place: the first component of every artifact path (the parts folder, or a file)
-    top_dirs = sorted({Path(s.artifact.path).parts[0] for s in plan.stages})
+    # what moves into place: the first component of every artifact path (the parts folder, or a file);
+    # a plan without parts still replaces the parts folder a previous export left there
+    top_dirs = sorted({Path(a.path).parts[0] for a in artifacts}) or [PARTS_DIR]
     if any(d == target.name or d.startswith(".") for d in top_dirs):
         problems.append(Problem("stages[].artifact.path", f"a part path starts with {target.name!r} or a hidden name"))
     if problems:
@@ -166,11 +170,11 @@ def export_plan(
     moved: list[tuple[Path, Path]] = []  # (old location, parked location) for roll-back
     placed: list[Path] = []
     try:
-        for i, (stage, data) in enumerate(zip(plan.stages, blobs, strict=True)):
+        for i, (art, data) in enumerate(zip(artifacts, blobs, strict=True)):
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            _fsync_write(staging / stage.artifact.path, data)
-            report(progress, (i + 1) / (len(blobs) + 1), f"wrote {stage.artifact.path}")
+            _fsync_write(staging / art.path, data)
+            report(progress, (i + 1) / (len(blobs) + 1), f"wrote {art.path}")
         text = json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False) + "\n"
         _fsync_write(staging / target.name, text.encode("utf-8"))
         if cancel is not None:
@@ -182,8 +186,9 @@ def export_plan(
             if (folder / d).exists() or (folder / d).is_symlink():
                 os.replace(folder / d, parked / d)
                 moved.append((folder / d, parked / d))
-            os.replace(staging / d, folder / d)
-            placed.append(folder / d)
+            if (staging / d).exists():
+                os.replace(staging / d, folder / d)
+                placed.append(folder / d)
         os.replace(staging / target.name, target)
         placed.clear()
         moved.clear()

@@ -50,6 +50,7 @@ __all__ = [
     "plan_from_dict",
     "load_plan",
     "plan_to_json",
+    "has_parts",
 ]
 
 import json
@@ -168,7 +169,10 @@ class Stage(_Record):
     node_names: list[str] = Field(min_length=1)
     inputs: list[str] = Field(min_length=1, description="tensor names the part reads")
     outputs: list[str] = Field(min_length=1, description="tensor names the part produces")
-    artifact: Artifact
+    artifact: Artifact | None = Field(
+        default=None,
+        description="the part's ONNX file; absent when the model has no runnable parts (a model described "
+        "by measurements only, such as a layer table): then no stage of the plan has one")
     compute_ms: NonNegative = Field(description="predicted compute time per request on the device")
     weights_bytes: Annotated[int, Field(ge=0)] = 0
     peak_activation_bytes: Annotated[int, Field(ge=0)] = 0
@@ -296,7 +300,15 @@ class DeploymentPlan(_Record):
             if s.index != i:
                 problems.append(Problem(f"stages[{i}].index", f"is {s.index}, expected {i} (stages are numbered in order)"))
         seen_paths: dict[str, int] = {}
+        with_parts = [s.artifact is not None for s in self.stages]
+        if any(with_parts) and not all(with_parts):
+            missing = [i for i, has in enumerate(with_parts) if not has]
+            problems.append(Problem("stages[].artifact", f"{', '.join(f'stages[{i}]' for i in missing)} "
+                                    "have no part file while the other stages do: a plan has a part for every "
+                                    "stage or for none"))
         for i, s in enumerate(self.stages):
+            if s.artifact is None:
+                continue
             if s.artifact.path in seen_paths:
                 problems.append(Problem(f"stages[{i}].artifact.path", f"{s.artifact.path!r} is also stage {seen_paths[s.artifact.path]}'s part"))
             seen_paths.setdefault(s.artifact.path, i)
@@ -366,6 +378,10 @@ def _schema_problems(data: Any) -> list[Problem]:
     validator = jsonschema.Draft202012Validator(_shipped_schema())
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
+        if err.validator in ("anyOf", "oneOf") and err.context:
+            # an optional record (X or null): the record's own error names the field and what is wrong
+            err = jsonschema.exceptions.best_match(e for e in err.context if e.validator != "type"
+                                                   or e.validator_value != "null") or err
         msg = err.message
         if err.validator == "additionalProperties":
             msg = f"{msg}: remove the key or check its spelling"
@@ -408,3 +424,8 @@ def load_plan(path: str | os.PathLike[str]) -> DeploymentPlan:
 def plan_to_json(plan: DeploymentPlan) -> dict[str, Any]:
     """The JSON-ready document, keys in record order (stable across runs)."""
     return plan.model_dump(mode="json")
+
+
+def has_parts(plan: DeploymentPlan) -> bool:
+    """True when the plan's stages come with runnable part files (an ONNX model's plan)."""
+    return bool(plan.stages) and all(s.artifact is not None for s in plan.stages)
