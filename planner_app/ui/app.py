@@ -18,14 +18,13 @@ from planner_app.ui.style import icon
 
 def create_application(argv: list[str] | None = None) -> QApplication:
     """The QApplication (existing one reused), named so QSettings finds our settings."""
-    app = QApplication.instance()
-    if app is None:
-        app = QApplication([sys.argv[0], *(argv or [])])
+    existing = QApplication.instance()
+    app = existing if isinstance(existing, QApplication) else QApplication([sys.argv[0], *(argv or [])])
     app.setOrganizationName(ORGANISATION)
     app.setApplicationName(APPLICATION)
     app.setApplicationDisplayName(APP_TITLE)
     app.setWindowIcon(QIcon(icon("edge_server")))
-    return app  # type: ignore[return-value]
+    return app
 
 
 def run_app(argv: list[str]) -> int:

@@ -118,7 +118,7 @@ def export_scene_image(scene: QGraphicsScene, path: str | Path, scale: float = 2
             painter.setRenderHint(QPainter.RenderHint.Antialiasing)
             scene.render(painter, QRectF(0, 0, w, h), rect, Qt.AspectRatioMode.KeepAspectRatio)
             painter.end()
-            if not image.save(buf, "PNG"):
+            if not image.save(buf, "PNG"):  # type: ignore[call-overload]  # the stubs say bytes; PySide6 wants str
                 raise ExportError(f"could not encode PNG for '{target}'")
         else:
             raise ExportError(f"cannot export '{target.name}': use a .png or .svg file name")

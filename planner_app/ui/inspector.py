@@ -10,9 +10,11 @@ together.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["InspectorPanel", "DEVICE_FIELDS", "LINK_FIELDS", "validated_update"]
 
-from typing import Any
+from typing import Any, TypeVar
 
 import shiboken6
 from pydantic import BaseModel, ValidationError
@@ -78,12 +80,15 @@ NOTE_FIELDS = [FieldSpec("text", "Text", "multiline")]
 _SINGLE_ONLY = {"id", "name", "a", "b", "agent_url"}  # never set on several records at once
 
 
-def validated_update(records: list[BaseModel], name: str, value: Any) -> tuple[list[BaseModel], str]:
+RecordT = TypeVar("RecordT", bound=BaseModel)
+
+
+def validated_update(records: Sequence[RecordT], name: str, value: Any) -> tuple[list[RecordT], str]:
     """Copies of ``records`` with ``name`` set to ``value``, validated.
 
     Returns ``(new_records, "")`` or ``([], message)`` naming what is wrong.
     """
-    out = []
+    out: list[RecordT] = []
     for rec in records:
         data = rec.model_dump()
         data[name] = value
@@ -210,7 +215,7 @@ class InspectorPanel(QWidget):
             topo = self.doc.topology
             self.title.setText(f"{topo.name}: {len(topo.devices)} devices, {len(topo.links)} links")
 
-    def _show(self, form: RecordForm, records: list[BaseModel], page: int) -> None:
+    def _show(self, form: RecordForm, records: Sequence[BaseModel], page: int) -> None:
         first = records[0].model_dump(mode="json")
         mixed = {k for k in first for r in records[1:] if r.model_dump(mode="json")[k] != first[k]}
         form.set_values(first, mixed)

@@ -7,6 +7,8 @@ click (or Enter) adds the preset at the centre of the view instead.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 __all__ = ["PalettePanel"]
 
 from PySide6.QtCore import QMimeData, QSize, Qt, Signal
@@ -24,7 +26,7 @@ class _PresetTree(QTreeWidget):
     def mimeTypes(self) -> list[str]:
         return [PRESET_MIME]
 
-    def mimeData(self, items: list[QTreeWidgetItem]) -> QMimeData:
+    def mimeData(self, items: Sequence[QTreeWidgetItem]) -> QMimeData:
         mime = QMimeData()
         ids = [it.data(0, _ROLE_PRESET) for it in items if it.data(0, _ROLE_PRESET)]
         if ids:
@@ -86,19 +88,24 @@ class PalettePanel(QWidget):
 
     def preset_items(self) -> list[QTreeWidgetItem]:
         """The preset rows (not the tier headers)."""
-        out = []
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
-            out.extend(group.child(j) for j in range(group.childCount()))
+        out: list[QTreeWidgetItem] = []
+        for group in self._groups():
+            out.extend(it for j in range(group.childCount()) if (it := group.child(j)) is not None)
         return out
+
+    def _groups(self) -> list[QTreeWidgetItem]:
+        """The tier headers."""
+        items = (self.tree.topLevelItem(i) for i in range(self.tree.topLevelItemCount()))
+        return [g for g in items if g is not None]
 
     def _on_search(self, text: str) -> None:
         needle = text.strip().lower()
-        for i in range(self.tree.topLevelItemCount()):
-            group = self.tree.topLevelItem(i)
+        for group in self._groups():
             shown = 0
             for j in range(group.childCount()):
                 it = group.child(j)
+                if it is None:
+                    continue
                 preset = self.catalog.device_preset(it.data(0, _ROLE_PRESET))
                 hay = f"{preset.name} {preset.id} {preset.kind} {preset.description}".lower()
                 hide = bool(needle) and needle not in hay

@@ -83,7 +83,7 @@ def test_dropped_topology_opens_and_onnx_gets_a_message(window, dialogs, tmp_pat
     assert len(window.doc.topology.devices) == 12
     window.open_dropped([str(tmp_path / "model.onnx")])
     kind, text = dialogs.calls[-1]
-    assert kind == "info" and "planning window" in text
+    assert kind == "info" and "edgeplan optimize" in text and "model.onnx" in text
 
 
 def test_recovery_file_is_written_and_offered_after_a_crash(make_window, tmp_path, qtbot, settings):
