@@ -128,6 +128,10 @@ class Device(_Record):
     kind: DeviceKind
     tier: Tier
     preset: str | None = Field(default=None, description="catalog preset this device was made from")
+    device_type: Annotated[str, Field(min_length=1, max_length=64, pattern=_ID_RE)] | None = Field(
+        default=None,
+        description="devices of one type are interchangeable: times measured per type apply to every device "
+        "of that type (default: the catalog preset, else the device alone)")
     cpu_cores: Annotated[int, Field(ge=1, le=4096)] = 1
     peak_gflops_fp32: Positive
     fp16_speedup: Positive = 1.0
@@ -160,6 +164,11 @@ class Device(_Record):
                 f"power_active_w ({self.power_active_w}) is below power_idle_w ({self.power_idle_w})"
             )
         return self
+
+    @property
+    def type_name(self) -> str:
+        """The device's type: ``device_type``, else its catalog preset, else its own id."""
+        return self.device_type or self.preset or self.id
 
     @property
     def label(self) -> str:
@@ -211,6 +220,8 @@ class Workload(_Record):
     source: str = Field(description="device id where the raw input is produced")
     model: str | None = Field(default=None, description="ONNX file or sample model name")
     rate_rps: Positive = 1.0
+    batch_size: Annotated[int, Field(ge=1, le=65536)] = Field(
+        default=1, description="requests run together as one batch (times and tensor sizes are per batch)")
     input_shapes: dict[str, list[Annotated[int, Field(ge=1)]]] = Field(default_factory=dict)
     slo_ms: Positive | None = None
     accuracy_budget_pct: Annotated[float, Field(ge=0, le=100)] | None = Field(
