@@ -6,10 +6,17 @@ The agent needs the ``agent`` extra (``pip install 'planner_app[agent]'``), not 
 from __future__ import annotations
 
 import argparse
+import sys
+from collections.abc import Callable
 from pathlib import Path
+from typing import TYPE_CHECKING, Any
 
 from planner_app.commands._table import format_table
 from planner_app.core.errors import PlannerError
+
+if TYPE_CHECKING:
+    from planner_app.core.models import ModelGraph
+    from planner_app.core.profiling import ModelProfile, ProfileSettings
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
@@ -112,3 +119,90 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(format_table(["source", "name", "url", "state", "device"], rows) + note)
     return 0 if all(r[3] != "DOWN" for r in rows) else 2
+
+
+def agent_token(token: str | None, token_file: Path | None, what: str = "--token-file") -> str:
+    """The token from ``--token`` or ``--token-file``; an error naming the option when neither is given."""
+    from planner_app.agent.serve import read_token_file
+
+    if token:
+        return token
+    if token_file is not None:
+        return read_token_file(token_file)
+    raise PlannerError(f"the agent needs its token: give {what} F (the agent stores it as 'token' in its data "
+                       "folder and prints it at its first start)")
+
+
+def progress_lines(prefix: str = "") -> Callable[[float, str], None]:
+    """Progress as it arrives, one line per new message on stderr."""
+    last = {"msg": ""}
+
+    def show(fraction: float, message: str) -> None:
+        if message and message != last["msg"]:
+            print(f"[{100 * fraction:3.0f}%] {prefix}{message}", file=sys.stderr, flush=True)
+            last["msg"] = message
+
+    return show
+
+
+def profile_with_agent(args: argparse.Namespace, mg: ModelGraph, levels: list[str], settings: ProfileSettings,
+                       format_profile: Callable[..., str], save: Callable[[ModelProfile, Path], None]) -> int:
+    """``edgeplan model profile MODEL --agent URL``: profile on the agent, print and save like a local profile."""
+    from planner_app.agent.client import AgentClient
+    from planner_app.agent.measure import profile_on_agent
+
+    if args.variant or args.samples:
+        raise PlannerError("--variant and --samples are not sent to an agent: profile variants as models of "
+                           "their own; the agent measures fidelity on synthetic inputs")
+    token = agent_token(args.token, args.token_file)
+    with AgentClient(args.agent, token) as client:
+        profile = profile_on_agent(client, mg, levels, settings, progress_lines(f"{args.agent}: "),
+                                   use_cache=not args.no_cache)
+    print(format_profile(profile, args.top))
+    if args.out:
+        save(profile, args.out)
+        print(f"\nprofile measured by the agent at {args.agent} written to {args.out}")
+    return 0
+
+
+def measure_on_agents(args: argparse.Namespace, levels: list[str] | None) -> tuple[Any, dict[str, Path], Any]:
+    """``edgeplan optimize --agents MAP.json``: load the workload's model, profile it on every agent of the
+    map (in parallel: they are different machines) and save each profile.
+
+    Returns the loaded model source (to plan with), device id → saved profile (for
+    ``MeasureOptions.agent_profiles``) and the temporary folder holding them (keep it
+    alive until planning is done). An agent that fails stops the command with its error.
+    """
+    import tempfile
+    from concurrent.futures import ThreadPoolExecutor
+
+    from planner_app.agent.client import AgentError, load_agent_map
+    from planner_app.agent.measure import profile_on_agent
+    from planner_app.core.models.graph import parse_shape_args
+    from planner_app.core.planning import QUICK_PROFILE, LoadOptions, PlanningSession
+    from planner_app.core.planning.source import DEFAULT_LEVELS
+
+    agents = load_agent_map(args.agents)
+    session = PlanningSession.open(args.topology, args.workload)
+    unknown = [d for d in agents if not session.topology.has_device(d)]
+    if unknown:
+        raise AgentError(f"agent map '{args.agents}' names device(s) {unknown} that topology "
+                         f"{session.topology.name!r} lacks: the devices are "
+                         f"{', '.join(d.id for d in session.topology.devices)}")
+    source = session.load_model(LoadOptions(model=args.model, shapes={
+        k: tuple(v) for k, v in parse_shape_args(args.shape).items()}))
+    mg = source.graph  # type: ignore[attr-defined]  # an ONNX source: the agents run ONNX
+    wanted = list(levels or DEFAULT_LEVELS)
+    folder = tempfile.TemporaryDirectory(prefix="edgeplan-agent-profiles-")
+
+    def one(device: str) -> tuple[str, Path]:
+        with agents[device].client() as client:
+            prof = profile_on_agent(client, mg, wanted, QUICK_PROFILE,
+                                    None if args.quiet else progress_lines(f"agent of {device}: "))
+        path = Path(folder.name) / f"agent-{len(device)}-{abs(hash(device))}.profile.json"
+        prof.save(path)
+        return device, path
+
+    with ThreadPoolExecutor(max_workers=min(8, len(agents))) as pool:
+        saved = dict(pool.map(one, agents))
+    return source, saved, folder

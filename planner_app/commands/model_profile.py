@@ -64,6 +64,9 @@ def register_profile(model_sub: argparse._SubParsersAction) -> None:  # type: ig
     p.add_argument("--out", type=Path, metavar="PROFILE.json", help="write the profile as JSON")
     p.add_argument("--top", type=int, default=10, help="slowest units to list (default 10)")
     p.add_argument("--no-cache", action="store_true", help="measure again even when cached")
+    p.add_argument("--agent", metavar="URL", help="profile on the edge agent at URL (`edgeplan agent`) instead of here")
+    p.add_argument("--token", help="the agent's bearer token (prefer --token-file)")
+    p.add_argument("--token-file", type=Path, metavar="F", help="file whose first line is the agent's token")
     p.set_defaults(func=run_profile)
 
 
@@ -195,6 +198,10 @@ def run_profile(args: argparse.Namespace) -> int:
     mg = load_model_from_args(args)
     samples = load_samples(args.samples, mg) if args.samples else None
     settings = ProfileSettings(threads=args.threads, warmup=args.warmup, runs=args.runs, max_seconds=args.max_seconds)
+    if getattr(args, "agent", None):  # measured on an edge agent: see planner_app/commands/agent.py
+        from planner_app.commands.agent import profile_with_agent
+
+        return profile_with_agent(args, mg, levels, settings, format_profile, _save)
     try:
         profile = profile_model(mg, levels, settings=settings, samples=samples, progress=_progress_printer(),
                                 use_cache=not args.no_cache,

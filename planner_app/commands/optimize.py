@@ -42,6 +42,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--agent-profile", action="append", default=[], metavar="DEVICE=PROFILE.json",
                    help="a profile measured on a topology device (by its agent, or `edgeplan model profile` "
                         "run there); its times replace the estimates for that device (repeatable)")
+    p.add_argument("--agents", type=Path, metavar="MAP.json",
+                   help='profile the model on edge agents before solving: {"DEVICE": {"url": "http://host:8765", '
+                        '"token_file": "F"}}; their times replace the estimates for those devices')
     p.add_argument("--no-local-profile", action="store_true",
                    help="do not profile on this host: plan from --imported and --agent-profile times only "
                         "(devices and levels they do not cover cannot run)")
@@ -116,13 +119,19 @@ def _optimize(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     levels = _levels(args.levels)
+    model, agent_profiles = None, _agent_profiles(args.agent_profile)
+    if getattr(args, "agents", None):  # measured on the agents first: planner_app/commands/agent.py
+        from planner_app.commands.agent import measure_on_agents
+
+        model, measured, _keep = measure_on_agents(args, levels)
+        agent_profiles = {**agent_profiles, **measured}
     session = plan_deployment(
-        args.topology, args.workload,
+        args.topology, args.workload, model=model,
         load=LoadOptions(model=args.model, shapes={k: tuple(v) for k, v in parse_shape_args(args.shape).items()}),
         measure=MeasureOptions(levels=tuple(levels) if levels else None,
                                profile=Path(args.profile) if args.profile else None,
                                imported=tuple(Path(p) for p in args.imported), host_device=args.host_device,
-                               agent_profiles=_agent_profiles(args.agent_profile),
+                               agent_profiles=agent_profiles,
                                profile_now=not args.no_local_profile),
         pose=PoseOptions(objective=args.objective, slo_ms="workload" if args.slo_ms is None else args.slo_ms,
                          max_cost_usd_per_1k=args.max_cost_usd_per_1k,
