@@ -280,7 +280,7 @@ def create_app(config: AgentConfig) -> FastAPI:
         headers = {"WWW-Authenticate": "Bearer"} if status == 401 else {"Retry-After": "5"} if status in (429, 503) else None
         return JSONResponse({"error": type(exc).__name__, "detail": str(exc)}, status_code=status, headers=headers)
 
-    def authorized(request: Request) -> None:
+    async def authorized(request: Request) -> None:  # async: no thread hop on every call
         scheme, _, given = request.headers.get("authorization", "").partition(" ")
         if scheme.lower() != "bearer" or not hmac.compare_digest(given.strip().encode("utf-8"), token):
             raise AuthError("missing or wrong bearer token: send 'Authorization: Bearer TOKEN' with the token "
