@@ -233,20 +233,24 @@ def _profile_work(store: PartStore, req: ProfileRequest, agent_name: str) -> Cal
     return work
 
 
-def _forward(hops: list[dict[str, Any]], outputs: dict[str, np.ndarray], timeout_s: float) -> tuple[bytes, list[Any]]:
-    """Send ``outputs`` to the first hop (which passes them on to the rest); its frames and timings."""
+def _forward(http: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarray]) -> tuple[bytes, list[Any]]:
+    """Send ``tensors`` to the first hop (which passes them on to the rest); its frames and timings.
+
+    A hop is ``{"url", "part", "token", "keep": [names to send on], "return": [names the last stage
+    sends back besides its outputs]}``; ``http`` is the agent's one persistent client.
+    """
     import httpx
 
     hop, rest = hops[0], hops[1:]
     url, part = str(hop.get("url", "")).rstrip("/"), check_sha256(str(hop.get("part", "")))
     if not url.startswith(("http://", "https://")):
         raise PlannerError(f"X-Edgeplan-Forward: hop url {url[:80]!r} is not http(s)")
-    headers = {"Content-Type": FRAME_MEDIA_TYPE, "X-Edgeplan-Forward": json.dumps(rest)}
+    headers = {"Content-Type": FRAME_MEDIA_TYPE, "X-Edgeplan-Forward": json.dumps(rest),
+               "X-Edgeplan-Return": json.dumps(hop.get("return") or [])}
     if hop.get("token"):
         headers["Authorization"] = f"Bearer {hop['token']}"
     try:
-        r = httpx.post(f"{url}/v1/parts/{part}/infer", content=encode_frames(outputs), headers=headers,
-                       timeout=timeout_s, verify=bool(hop.get("verify", True)))
+        r = http.post(f"{url}/v{API_VERSION}/parts/{part}/infer", content=encode_frames(tensors), headers=headers)
     except httpx.HTTPError as exc:
         raise ForwardFailed(f"the next stage at {url} cannot be reached: {exc}") from None
     if r.status_code != 200:
@@ -258,17 +262,33 @@ def _forward(hops: list[dict[str, Any]], outputs: dict[str, np.ndarray], timeout
     return r.content, timings
 
 
+def _names(header: str | None, what: str) -> list[str]:
+    if not header:
+        return []
+    try:
+        value = json.loads(header)
+    except ValueError:
+        value = None
+    if not isinstance(value, list) or not all(isinstance(v, (str, dict)) for v in value):
+        raise PlannerError(f"{what} must be a JSON list")
+    return value
+
+
 def create_app(config: AgentConfig) -> FastAPI:
     """The agent's FastAPI application for ``config`` (serve it with uvicorn)."""
     store = PartStore(config.data_dir)
     jobs = JobQueue(max_pending=config.max_pending_jobs)
     sessions = _Sessions(store, config.max_sessions)
+    import httpx
+
+    forwarder = httpx.Client(timeout=120.0)  # one pool: forwarded calls reuse their connections
     token = config.token.encode("utf-8")
 
     @contextlib.asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.close()
+        forwarder.close()
 
     app = FastAPI(title="edgeplan agent", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
@@ -325,20 +345,17 @@ def create_app(config: AgentConfig) -> FastAPI:
         check_sha256(sha)
         t0 = time.perf_counter()
         blob = await _read_body(request, config.max_model_bytes, "tensor frames", config.body_timeout_s)
-        hops: list[dict[str, Any]] = []
-        header = request.headers.get("x-edgeplan-forward")
-        if header:
-            try:
-                hops = json.loads(header)
-                assert isinstance(hops, list) and all(isinstance(h, dict) for h in hops)
-            except (ValueError, AssertionError):
-                raise PlannerError("X-Edgeplan-Forward must be a JSON list of {url, part, token}") from None
-            if hops and not config.allow_forward:
-                raise PlannerError("this agent does not forward (started with forwarding off)")
-        out, timings = await run_in_threadpool(_infer, sha, blob, threads, hops, t0)
+        hops: list[Any] = _names(request.headers.get("x-edgeplan-forward"), "X-Edgeplan-Forward")
+        if not all(isinstance(h, dict) for h in hops):
+            raise PlannerError("X-Edgeplan-Forward must be a JSON list of {url, part, token, keep, return}")
+        if hops and not config.allow_forward:
+            raise PlannerError("this agent does not forward (started with forwarding off)")
+        give_back = [str(n) for n in _names(request.headers.get("x-edgeplan-return"), "X-Edgeplan-Return")]
+        out, timings = await run_in_threadpool(_infer, sha, blob, threads, hops, give_back, t0)
         return Response(out, media_type=FRAME_MEDIA_TYPE, headers={"X-Edgeplan-Timings": json.dumps(timings)})
 
-    def _infer(sha: str, blob: bytes, threads: int, hops: list[dict[str, Any]], t0: float) -> tuple[bytes, list[Any]]:
+    def _infer(sha: str, blob: bytes, threads: int, hops: list[dict[str, Any]], give_back: list[str],
+               t0: float) -> tuple[bytes, list[Any]]:
         inputs = decode_frames(blob)
         sess = sessions.get(sha, threads)
         want = {i.name for i in sess.get_inputs()}
@@ -352,14 +369,19 @@ def create_app(config: AgentConfig) -> FastAPI:
             raise FrameError(f"part {sha[:12]}… cannot run on these tensors: {str(exc).splitlines()[0][:300]}") from None
         compute_ms = (time.perf_counter() - c0) * 1e3
         outputs = {o.name: np.asarray(v) for o, v in zip(sess.get_outputs(), values, strict=True)}
-        mine = {"agent": config.name, "part": sha, "compute_ms": compute_ms,
-                "agent_ms": (time.perf_counter() - t0) * 1e3}
+        mine: dict[str, Any] = {"agent": config.name, "part": sha, "compute_ms": compute_ms}
+        available = {**inputs, **outputs}
         if hops:
+            keep = hops[0].get("keep")
+            send = {k: v for k, v in available.items() if k in keep} if isinstance(keep, list) else outputs
             f0 = time.perf_counter()
-            body, downstream = _forward(hops, outputs, timeout_s=120.0)
+            body, downstream = _forward(forwarder, hops, send)
             mine["forward_ms"] = (time.perf_counter() - f0) * 1e3
+            mine["agent_ms"] = (time.perf_counter() - t0) * 1e3  # everything here, the forward included
             return body, [mine, *downstream]
-        return encode_frames(outputs), [mine]
+        body = encode_frames({**{k: available[k] for k in give_back if k in available}, **outputs})
+        mine["agent_ms"] = (time.perf_counter() - t0) * 1e3
+        return body, [mine]
 
     # -- jobs -----------------------------------------------------------------------
     @v1.post("/jobs/profile", status_code=202)

@@ -1,0 +1,219 @@
+"""Running a plan for real: what to run where, and the measured-against-predicted report.
+
+The network side (agents, the link emulator) lives in :mod:`planner_app.agent`;
+this module holds the pure parts both ends agree on:
+
+- :func:`execution_spec` reads an exported plan (untrusted: validated, every part
+  resolved inside the plan's folder and hashed against the sha256 the plan
+  names) into an :class:`ExecutionSpec`: the stages in order with their device,
+  part file and predicted compute time, and for each hop between consecutive
+  stages (and from the workload's source to the first stage) the route's summed
+  latency and bottleneck bandwidth in each direction, from the plan's own
+  topology, which is what the link emulator imposes;
+- :func:`run_report` turns per-request timings into the report ``edgeplan run``
+  prints and writes: end-to-end latency (median, p90), throughput, per-stage
+  compute and per-hop time, each beside the plan's prediction with the error in
+  percent, and the notes that bound how far the comparison can be trusted.
+
+Times are wall-clock milliseconds (the clock a user sees); the plan's compute
+figures are in its profile's clock (usually a dedicated core's CPU time), which
+the report states.
+"""
+
+from __future__ import annotations
+
+__all__ = ["ExecutionError", "HopSpec", "StageSpec", "ExecutionSpec", "RequestTiming", "execution_spec",
+           "sample_inputs", "run_report"]
+
+from dataclasses import dataclass, field
+from pathlib import Path
+from typing import Any
+
+import numpy as np
+
+from planner_app.core.errors import PlannerError
+from planner_app.core.fileio import sha256_file
+from planner_app.core.plans.records import DeploymentPlan, has_parts, load_plan
+from planner_app.core.topology.io import topology_from_dict
+from planner_app.core.topology.routes import Router
+
+
+class ExecutionError(PlannerError):
+    """A plan that cannot be run: no parts, a part missing or changed, a device without an agent."""
+
+
+@dataclass(frozen=True)
+class HopSpec:
+    """The emulated path between two devices: one-way latency, bandwidth each way."""
+
+    from_device: str
+    to_device: str
+    latency_ms: float
+    forward_mbps: float
+    backward_mbps: float
+    links: tuple[str, ...]
+    #: what the plan predicts for the tensors that cross here (0 when it names no transfer)
+    predicted_ms: float = 0.0
+    wire_bytes: int = 0
+    codec: str = "none"
+
+
+@dataclass(frozen=True)
+class StageSpec:
+    """One stage: where it runs, its part file and what the plan predicts for it."""
+
+    index: int
+    device: str
+    level: str
+    part_path: Path
+    part_sha256: str
+    inputs: tuple[str, ...]
+    outputs: tuple[str, ...]
+    predicted_compute_ms: float
+    provenance: str
+
+
+@dataclass(frozen=True)
+class ExecutionSpec:
+    """What running a plan needs: stages in order, hops between them, inputs, outputs."""
+
+    plan_path: Path
+    plan: DeploymentPlan
+    stages: tuple[StageSpec, ...]
+    #: hops[0]: source → stage 0's device; hops[k]: stage k-1 → stage k (None: same device)
+    hops: tuple[HopSpec | None, ...]
+    #: for each stage k >= 1: the tensors the hop into it carries (what it and later stages read)
+    carried: tuple[tuple[str, ...], ...]
+    source: str
+    consumer: str
+
+    @property
+    def devices(self) -> list[str]:
+        """The planned devices, in stage order, once each."""
+        return list(dict.fromkeys(s.device for s in self.stages))
+
+
+def _resolve_part(plan_dir: Path, rel: str, sha: str, stage: int) -> Path:
+    path = (plan_dir / rel).resolve()
+    if not path.is_relative_to(plan_dir.resolve()):
+        raise ExecutionError(f"stage {stage}: part path {rel!r} leads out of the plan's folder: re-export the plan")
+    if not path.is_file():
+        raise ExecutionError(f"stage {stage}: part file '{path}' is missing: keep the parts/ folder beside the "
+                             "plan, or export it again")
+    if sha256_file(path) != sha:
+        raise ExecutionError(f"stage {stage}: part file '{path}' does not hash to the plan's sha256 {sha[:12]}…: "
+                             "it changed after export; export the plan again")
+    return path
+
+
+def execution_spec(plan_path: str | Path) -> ExecutionSpec:
+    """Read and check the plan at ``plan_path`` and derive what running it needs."""
+    plan_path = Path(plan_path)
+    plan = load_plan(plan_path)
+    if not has_parts(plan):
+        raise ExecutionError(f"plan '{plan_path}' has no part files (a layer-table plan): only ONNX plans run")
+    topo = topology_from_dict(plan.topology.document, f"the topology inside plan '{plan_path}'")
+    router = Router(topo)
+    source = plan.workload.source
+    consumer = plan.workload.consumer or source
+    stages = []
+    for st in sorted(plan.stages, key=lambda s: s.index):
+        assert st.artifact is not None  # has_parts
+        stages.append(StageSpec(st.index, st.device, st.level, _resolve_part(plan_path.parent, st.artifact.path,
+                                st.artifact.sha256, st.index), st.artifact.sha256, tuple(st.inputs),
+                                tuple(st.outputs), st.compute_ms, st.provenance))
+
+    def hop(a: str, b: str, to_stage: int) -> HopSpec | None:
+        if a == b:
+            return None
+        there, back = router.routes_from(a).get(b), router.routes_from(b).get(a)
+        if there is None or back is None:
+            raise ExecutionError(f"plan '{plan_path}': no route between {a!r} and {b!r} in its topology")
+        moves = [t for t in plan.transfers if t.to_stage == to_stage]
+        return HopSpec(a, b, there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links),
+                       predicted_ms=max((t.transfer_ms for t in moves), default=0.0),
+                       wire_bytes=sum(t.wire_bytes for t in moves),
+                       codec=",".join(sorted({t.codec for t in moves})) or "none")
+
+    hops = [hop(source, stages[0].device, stages[0].index)]
+    hops += [hop(stages[k - 1].device, stages[k].device, stages[k].index) for k in range(1, len(stages))]
+    model_outputs = set(plan.model.output_names)
+    carried: list[tuple[str, ...]] = [()]
+    for k in range(1, len(stages)):
+        later = {t for s in stages[k:] for t in s.inputs}
+        produced = {t for s in stages[:k] for t in s.outputs} | set(plan.model.input_shapes)
+        carried.append(tuple(sorted(produced & (later | model_outputs))))
+    return ExecutionSpec(plan_path, plan, tuple(stages), tuple(hops), tuple(carried), source, consumer)
+
+
+def sample_inputs(spec: ExecutionSpec, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
+    """``n`` random requests of the plan's input shapes and dtypes (standard normal floats)."""
+    rng = np.random.default_rng(seed)
+    out = []
+    for _ in range(n):
+        feed = {}
+        for name, shape in spec.plan.model.input_shapes.items():
+            dtype = np.dtype(spec.plan.model.input_dtypes.get(name, "float32"))
+            if dtype.kind == "f":
+                feed[name] = rng.standard_normal(shape).astype(dtype)
+            else:
+                feed[name] = rng.integers(0, 2, size=shape).astype(dtype)
+        out.append(feed)
+    return out
+
+
+@dataclass
+class RequestTiming:
+    """One request as measured: end to end, per stage (compute, time in the agent), per hop."""
+
+    e2e_ms: float
+    compute_ms: list[float] = field(default_factory=list)
+    agent_ms: list[float] = field(default_factory=list)
+    #: per hop (as in ExecutionSpec.hops): the time there and back that no agent explains
+    hop_ms: list[float] = field(default_factory=list)
+
+
+def _pct(measured: float, predicted: float) -> float | None:
+    return None if predicted <= 0 else round(100.0 * (measured - predicted) / predicted, 1)
+
+
+def _q(values: list[float], q: float) -> float:
+    return float(np.percentile(values, q)) if values else float("nan")
+
+
+def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: float, rate_rps: float | None,
+               mode: str, output_max_abs_diff: float | None, notes: list[str]) -> dict[str, Any]:
+    """The report of a run: predicted beside measured, with errors in percent (JSON-ready)."""
+    plan = spec.plan
+    e2e = [t.e2e_ms for t in timings]
+    predicted = plan.totals.latency_ms or 0.0
+    stages = []
+    for k, st in enumerate(spec.stages):
+        comp = [t.compute_ms[k] for t in timings if len(t.compute_ms) > k]
+        stages.append({"index": st.index, "device": st.device, "level": st.level,
+                       "predicted_compute_ms": st.predicted_compute_ms, "predicted_provenance": st.provenance,
+                       "measured_compute_ms_median": _q(comp, 50), "measured_compute_ms_p90": _q(comp, 90),
+                       "error_pct": _pct(_q(comp, 50), st.predicted_compute_ms)})
+    hops = []
+    for k, hp in enumerate(spec.hops):
+        if hp is None:
+            continue
+        got = [t.hop_ms[k] for t in timings if len(t.hop_ms) > k]
+        hops.append({"from": hp.from_device, "to": hp.to_device, "links": list(hp.links),
+                     "latency_ms": hp.latency_ms, "forward_mbps": hp.forward_mbps, "backward_mbps": hp.backward_mbps,
+                     "codec_planned": hp.codec, "predicted_one_way_ms": hp.predicted_ms,
+                     "measured_round_trip_ms_median": _q(got, 50)})
+    done = len(timings)
+    measured_rps = done / wall_s if wall_s > 0 else float("nan")
+    return {
+        "plan": str(spec.plan_path), "mode": mode, "requests": done, "rate_rps": rate_rps,
+        "clock": {"measured": "wall", "predicted": "the plan's profile clock (see each stage's provenance)"},
+        "predicted": {"latency_ms": predicted, "latency_at_rate_ms": plan.totals.latency_at_rate_ms,
+                      "throughput_rps": plan.totals.throughput_rps},
+        "measured": {"latency_ms_median": _q(e2e, 50), "latency_ms_p90": _q(e2e, 90), "latency_ms_min": min(e2e, default=float("nan")),
+                     "throughput_rps": measured_rps, "wall_s": wall_s},
+        "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted)},
+        "stages": stages, "hops": hops,
+        "output_max_abs_diff_vs_local_chain": output_max_abs_diff,
+        "notes": notes,
+    }

@@ -1,0 +1,119 @@
+"""Running a plan for real: the link emulator's accuracy, and `edgeplan run --local` on a 3-stage plan."""
+
+from __future__ import annotations
+
+import json
+import socket
+import statistics
+import threading
+import time
+
+import pytest
+
+from planner_app.agent.linkemu import LinkEmulator
+from planner_app.cli import main
+from planner_app.core.execute import ExecutionError, execution_spec
+from planner_app.core.resources import sample_topology_paths
+
+HOME = str(sample_topology_paths()["smart_home"])
+
+
+def _echo_server() -> socket.socket:
+    """A TCP server: reads an 8-byte header (n up, m back), n bytes, answers m bytes (1 if 0)."""
+    srv = socket.socket()
+    srv.bind(("127.0.0.1", 0))
+    srv.listen()
+
+    def handle(c: socket.socket) -> None:
+        with c:
+            while hdr := c.recv(8, socket.MSG_WAITALL):
+                up, back = int.from_bytes(hdr[:4], "little"), int.from_bytes(hdr[4:], "little")
+                got = 0
+                while got < up:
+                    got += len(c.recv(min(1 << 16, up - got)))
+                c.sendall(b"x" * (back or 1))
+
+    def serve() -> None:
+        while True:
+            try:
+                c, _ = srv.accept()
+            except OSError:
+                return
+            threading.Thread(target=handle, args=(c,), daemon=True).start()
+
+    threading.Thread(target=serve, daemon=True).start()
+    return srv
+
+
+def test_the_link_emulator_imposes_latency_and_bandwidth_within_10_percent():
+    srv = _echo_server()
+    try:
+        with LinkEmulator(srv.getsockname(), latency_ms=20, forward_mbps=40, backward_mbps=80) as link:
+            s = socket.create_connection(("127.0.0.1", link.port))
+            s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+
+            def round_trip_ms(up: int, back: int) -> float:
+                t0 = time.perf_counter()
+                s.sendall(up.to_bytes(4, "little") + back.to_bytes(4, "little") + bytes(up))
+                want, got = back or 1, 0
+                while got < want:
+                    got += len(s.recv(1 << 16))
+                return (time.perf_counter() - t0) * 1e3
+
+            rtt = statistics.median(round_trip_ms(0, 0) for _ in range(5))
+            up = statistics.median(round_trip_ms(500_000, 0) for _ in range(3))
+            down = statistics.median(round_trip_ms(0, 500_000) for _ in range(3))
+            s.close()
+    finally:
+        srv.close()
+    assert rtt == pytest.approx(40, rel=0.1)  # 20 ms each way
+    assert up - rtt == pytest.approx(500_000 * 8 / 40e6 * 1e3, rel=0.1)  # 100 ms at 40 Mbps
+    assert down - rtt == pytest.approx(500_000 * 8 / 80e6 * 1e3, rel=0.1)  # 50 ms at 80 Mbps back
+
+
+@pytest.fixture(scope="module")
+def three_stage_plan(tmp_path_factory):
+    from planner_app.core.planning import MeasureOptions, PoseOptions, plan_deployment
+
+    out = tmp_path_factory.mktemp("plan") / "plan.json"
+    s = plan_deployment(HOME, "hub-keyword-spotting", measure=MeasureOptions(levels=("fp32",)),
+                        pose=PoseOptions(levels=("fp32",), slo_ms=None,
+                                         pinned_units={0: "hub", 2: "home-server", 3: "cloud-cpu"}), out=out)
+    assert [st.device for st in s.plan.stages] == ["hub", "home-server", "cloud-cpu"]
+    return out
+
+
+def test_run_local_reproduces_the_model_and_reports_prediction_against_measurement(three_stage_plan, tmp_path, capsys):
+    report_path = tmp_path / "run.json"
+    code = main(["run", str(three_stage_plan), "--local", "--requests", "8", "--warmup", "2", "--quiet",
+                 "--out", str(report_path)])
+    out = capsys.readouterr().out
+    assert code == 0
+    rep = json.loads(report_path.read_text())
+    assert rep["requests"] == 8 and rep["output_max_abs_diff_vs_local_chain"] == 0.0
+    assert [s["device"] for s in rep["stages"]] == ["hub", "home-server", "cloud-cpu"]
+    assert all(s["measured_compute_ms_median"] > 0 for s in rep["stages"])
+    # the home-server → cloud hop carries the WAN's latency both ways: the emulator is in the path
+    wan = next(h for h in rep["hops"] if h["to"] == "cloud-cpu")
+    assert wan["measured_round_trip_ms_median"] >= 2 * wan["latency_ms"] * 0.9
+    assert rep["measured"]["latency_ms_median"] >= 2 * wan["latency_ms"] * 0.9
+    assert rep["error_pct"]["latency_median"] is not None
+    assert "latency ms (median)" in out and "compute per stage" in out and "error %" in out
+
+
+def test_a_plan_whose_parts_changed_does_not_run(three_stage_plan, tmp_path):
+    import shutil
+
+    copy = tmp_path / "copy"
+    shutil.copytree(three_stage_plan.parent, copy)
+    part = sorted((copy / "parts").glob("*.onnx"))[0]
+    part.write_bytes(part.read_bytes() + b"\0")
+    with pytest.raises(ExecutionError, match="does not hash to the plan's sha256"):
+        execution_spec(copy / "plan.json")
+
+
+def test_run_with_agents_names_devices_without_an_agent(three_stage_plan, tmp_path, capsys):
+    m = tmp_path / "agents.json"
+    m.write_text(json.dumps({"hub": {"url": "http://127.0.0.1:9"}}))
+    assert main(["run", str(three_stage_plan), "--agents", str(m), "--quiet"]) == 2
+    assert "['cloud-cpu', 'home-server'], which have no agent" in capsys.readouterr().err
