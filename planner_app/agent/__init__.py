@@ -1,4 +1,12 @@
 """The edge agent (an HTTP server run on edge devices) and its client. No Qt.
 
-Not built yet: the package exists so the import contracts hold a place for it.
+- :mod:`server` — the FastAPI app (``/health``, ``/v1/...``), :mod:`serve` starts it (token, TLS, uvicorn);
+- :mod:`store` — parts on disk, content-addressed; :mod:`jobs` — the bounded job queue;
+- :mod:`frames` — named tensors as ``.npy`` frames on the wire;
+- :mod:`client` — :class:`~planner_app.agent.client.AgentClient`, the agent map, typed errors;
+- :mod:`measure` — profiling a whole model on an agent for planning;
+- :mod:`discovery` — zeroconf (``_edgeplan._tcp``);
+- :mod:`local`, :mod:`linkemu`, :mod:`plan_runner` — agents on this host, emulated links, running a plan.
+
+The server side needs the ``agent`` extra (``pip install 'planner_app[agent]'``).
 """
