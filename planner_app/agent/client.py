@@ -82,13 +82,17 @@ class AgentClient:
     """One agent at ``url`` with ``token``; close it (or use ``with``) when done."""
 
     def __init__(self, url: str, token: str = "", *, timeout_s: float = 30.0, retries: int = 3,
-                 backoff_s: float = 0.2, verify: bool | str = True) -> None:
+                 backoff_s: float = 0.2, verify: bool | str | Any = True) -> None:
         self.url = url.rstrip("/")
         if not self.url.startswith(("http://", "https://")):
             raise AgentError(f"agent address {url!r} must start with http:// or https://")
         self.token = token
         self.retries, self.backoff_s = retries, backoff_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
+        if isinstance(verify, str):  # a CA bundle (e.g. the agent's self-signed certificate)
+            import ssl
+
+            verify = ssl.create_default_context(cafile=verify)
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s, verify=verify)
         self._checked = False
 
@@ -286,13 +290,15 @@ class AgentEntry:
     url: str
     token: str
     token_file: str = ""
+    #: CA bundle that signed the agent's TLS certificate (a self-signed one itself); "" = the system's
+    ca_file: str = ""
 
     def client(self, **kw: Any) -> AgentClient:
-        return AgentClient(self.url, self.token, **kw)
+        return AgentClient(self.url, self.token, verify=self.ca_file or True, **kw)
 
 
 def load_agent_map(path: str | Path) -> dict[str, AgentEntry]:
-    """A map file ``{device id: {"url": ..., "token_file": ...}}``; token files relative to the map's folder.
+    """A map file ``{device id: {"url": ..., "token_file": ..., "ca_file": ...}}``; files relative to the map's folder.
 
     The token itself never sits in the map (it may be shared or committed); a
     missing field, a bad URL or an unreadable token file is an :class:`AgentError`.
@@ -322,5 +328,9 @@ def load_agent_map(path: str | Path) -> dict[str, AgentEntry]:
                 raise AgentError(f"agent map '{path}', device {device!r}: {exc.message}") from None
         if not entry["url"].startswith(("http://", "https://")):
             raise AgentError(f"agent map '{path}': {device!r}.url {entry['url']!r} must start with http:// or https://")
-        out[str(device)] = AgentEntry(str(device), entry["url"], token, str(tf or ""))
+        ca = entry.get("ca_file")
+        if ca is not None and not isinstance(ca, str):
+            raise AgentError(f"agent map '{path}': {device!r}.ca_file must be a path string")
+        ca_path = "" if not ca else str(Path(ca) if Path(ca).is_absolute() else path.parent / ca)
+        out[str(device)] = AgentEntry(str(device), entry["url"], token, str(tf or ""), ca_path)
     return out

@@ -43,6 +43,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--name", help="name of this device as planners see it (default: the host name)")
     p.add_argument("--data-dir", type=Path, metavar="DIR",
                    help="where parts and the token live (default $EDGEPLAN_AGENT_DIR or ~/.local/share/edgeplan-agent)")
+    p.add_argument("--body-timeout-s", type=float, default=30.0, metavar="S",
+                   help="drop a request whose client sends nothing for S seconds mid-body (408; default 30)")
     p.add_argument("--no-advertise", action="store_true", help="do not announce this agent with zeroconf")
     p.set_defaults(func=_serve)
     actions = p.add_subparsers(dest="agent_action", metavar="ACTION")
@@ -66,8 +68,8 @@ def _serve(args: argparse.Namespace) -> int:
         raise PlannerError(f"the agent needs the 'agent' extra ({exc}): pip install 'planner_app[agent]'") from None
     if not 0 < args.port < 65536:
         raise PlannerError(f"--port {args.port} is not a TCP port (1..65535)")
-    if not args.max_model_mb > 0 or args.max_jobs < 1:
-        raise PlannerError("--max-model-mb must be above 0 and --max-jobs at least 1")
+    if not args.max_model_mb > 0 or args.max_jobs < 1 or not args.body_timeout_s > 0:
+        raise PlannerError("--max-model-mb and --body-timeout-s must be above 0, --max-jobs at least 1")
     data_dir = args.data_dir or default_data_dir()
     try:
         data_dir.mkdir(parents=True, exist_ok=True)
@@ -77,7 +79,8 @@ def _serve(args: argparse.Namespace) -> int:
     if generated:
         print(f"edgeplan agent: new token (stored in {data_dir / 'token'}, shown once):\n{token}", flush=True)
     config = AgentConfig(data_dir=data_dir, token=token, name=args.name or platform.node(),
-                         max_model_bytes=int(args.max_model_mb * (1 << 20)), max_pending_jobs=args.max_jobs)
+                         max_model_bytes=int(args.max_model_mb * (1 << 20)), max_pending_jobs=args.max_jobs,
+                         body_timeout_s=args.body_timeout_s)
     serve(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
           advertise=not args.no_advertise)
     return 0
@@ -91,9 +94,9 @@ def _list(args: argparse.Namespace) -> int:
     configured = load_agent_map(args.agents) if args.agents else {}
     seen: set[str] = set()
 
-    def probe(source: str, name: str, url: str, token: str) -> None:
+    def probe(source: str, name: str, url: str, token: str, verify: bool | str = True) -> None:
         seen.add(url.rstrip("/"))
-        with AgentClient(url, token, timeout_s=3.0, retries=0) as client:
+        with AgentClient(url, token, timeout_s=3.0, retries=0, verify=verify) as client:
             try:
                 version = client.check().get("agent_version", "?")
                 device = client.device() if token else None
@@ -104,7 +107,7 @@ def _list(args: argparse.Namespace) -> int:
                              str(exc).split(": ", 1)[-1][:80]])
 
     for device, entry in configured.items():
-        probe("configured", device, entry.url, entry.token)
+        probe("configured", device, entry.url, entry.token, entry.ca_file or True)
     note = ""
     if args.browse_seconds > 0:
         try:

@@ -44,7 +44,8 @@ class AgentProcess:
         return self.log.read_text(encoding="utf-8", errors="replace")
 
 
-def start_agent(data_dir: Path, *extra: str, token: str | None = TOKEN, port: int | None = None) -> AgentProcess:
+def start_agent(data_dir: Path, *extra: str, token: str | None = TOKEN, port: int | None = None,
+                scheme: str = "http", verify: bool | str = True) -> AgentProcess:
     """Start ``edgeplan agent`` and wait until /health answers (15 s)."""
     port = port or free_port()
     args = [sys.executable, "-m", "planner_app", "agent", "--port", str(port), "--data-dir", str(data_dir),
@@ -57,14 +58,18 @@ def start_agent(data_dir: Path, *extra: str, token: str | None = TOKEN, port: in
     env = {**os.environ, "PYTHONPATH": str(ROOT), "PYTHONUNBUFFERED": "1"}
     with open(log, "wb") as fh:
         proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env, cwd=ROOT)
-    url = f"http://127.0.0.1:{port}"
+    url = f"{scheme}://127.0.0.1:{port}"
+    if isinstance(verify, str):
+        import ssl
+
+        verify = ssl.create_default_context(cafile=verify)
     agent = AgentProcess(proc, url, data_dir, token or "", log)
     deadline = time.monotonic() + 30
     while time.monotonic() < deadline:
         if proc.poll() is not None:
             raise RuntimeError(f"agent exited with {proc.returncode}:\n{agent.output()}")
         try:
-            if httpx.get(f"{url}/health", timeout=1).status_code == 200:
+            if httpx.get(f"{url}/health", timeout=1, verify=verify).status_code == 200:
                 return agent
         except httpx.HTTPError:
             pass
@@ -77,7 +82,7 @@ def start_agent(data_dir: Path, *extra: str, token: str | None = TOKEN, port: in
 def agent(tmp_path_factory):
     data = tmp_path_factory.mktemp("agent") / "data"
     data.mkdir()
-    a = start_agent(data, "--max-model-mb", "2", "--max-jobs", "3")
+    a = start_agent(data, "--max-model-mb", "2", "--max-jobs", "3", "--body-timeout-s", "1")
     yield a
     a.stop()
 
