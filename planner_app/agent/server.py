@@ -37,6 +37,7 @@ import hmac
 import json
 import os
 import platform
+import struct
 import threading
 import time
 from collections import OrderedDict
@@ -245,8 +246,9 @@ def _forward(http: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarra
     url, part = str(hop.get("url", "")).rstrip("/"), check_sha256(str(hop.get("part", "")))
     if not url.startswith(("http://", "https://")):
         raise PlannerError(f"X-Edgeplan-Forward: hop url {url[:80]!r} is not http(s)")
+    tensors, coded = encode_cut(tensors, str(hop.get("codec") or "none"))
     headers = {"Content-Type": FRAME_MEDIA_TYPE, "X-Edgeplan-Forward": json.dumps(rest),
-               "X-Edgeplan-Return": json.dumps(hop.get("return") or [])}
+               "X-Edgeplan-Return": json.dumps(hop.get("return") or []), "X-Edgeplan-Codec": json.dumps(coded)}
     if hop.get("token"):
         headers["Authorization"] = f"Bearer {hop['token']}"
     try:
@@ -260,6 +262,43 @@ def _forward(http: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarra
     except ValueError:
         timings = []
     return r.content, timings
+
+
+def encode_cut(tensors: dict[str, np.ndarray], codec: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Float tensors encoded with cut codec ``codec`` (payloads as uint8 arrays) and what decoding needs."""
+    from planner_app.core.compression.cut_codecs import CODECS, encode_tensor
+
+    if codec not in CODECS:
+        raise PlannerError(f"unknown cut codec {codec!r}: choose one of {', '.join(CODECS)}")
+    if codec == "none":
+        return tensors, {}
+    out, meta = dict(tensors), {}
+    for name, value in tensors.items():
+        if value.dtype.kind == "f":
+            enc = encode_tensor(value, codec)
+            out[name] = np.frombuffer(enc.payload, dtype=np.uint8)
+            meta[name] = {"codec": codec, "shape": list(enc.shape), "dtype": enc.dtype}
+    return out, meta
+
+
+def decode_cut(tensors: dict[str, np.ndarray], meta: Any) -> dict[str, np.ndarray]:
+    """Undo :func:`encode_cut`; malformed metadata or payloads are :class:`FrameError`."""
+    from planner_app.core.compression.cut_codecs import EncodedTensor, decode_tensor
+
+    if not meta:
+        return tensors
+    if not isinstance(meta, dict):
+        raise FrameError("X-Edgeplan-Codec must be a JSON object {tensor: {codec, shape, dtype}}")
+    out = dict(tensors)
+    for name, m in meta.items():
+        try:
+            assert name in tensors and isinstance(m, dict) and m["codec"] in ("fp16", "int8")
+            assert m["dtype"] in ("float16", "float32", "float64")
+            shape = tuple(int(d) for d in m["shape"])
+            out[name] = decode_tensor(EncodedTensor(m["codec"], shape, m["dtype"], tensors[name].tobytes()))
+        except (AssertionError, KeyError, TypeError, ValueError, struct.error):
+            raise FrameError(f"tensor {name!r}: its X-Edgeplan-Codec entry does not decode its payload") from None
+    return out
 
 
 def _names(header: str | None, what: str) -> list[str]:
@@ -351,12 +390,16 @@ def create_app(config: AgentConfig) -> FastAPI:
         if hops and not config.allow_forward:
             raise PlannerError("this agent does not forward (started with forwarding off)")
         give_back = [str(n) for n in _names(request.headers.get("x-edgeplan-return"), "X-Edgeplan-Return")]
-        out, timings = await run_in_threadpool(_infer, sha, blob, threads, hops, give_back, t0)
+        try:
+            coded = json.loads(request.headers.get("x-edgeplan-codec") or "{}")
+        except ValueError:
+            raise FrameError("X-Edgeplan-Codec is not JSON") from None
+        out, timings = await run_in_threadpool(_infer, sha, blob, threads, hops, give_back, coded, t0)
         return Response(out, media_type=FRAME_MEDIA_TYPE, headers={"X-Edgeplan-Timings": json.dumps(timings)})
 
     def _infer(sha: str, blob: bytes, threads: int, hops: list[dict[str, Any]], give_back: list[str],
-               t0: float) -> tuple[bytes, list[Any]]:
-        inputs = decode_frames(blob)
+               coded: Any, t0: float) -> tuple[bytes, list[Any]]:
+        inputs = decode_cut(decode_frames(blob), coded)
         sess = sessions.get(sha, threads)
         want = {i.name for i in sess.get_inputs()}
         missing = sorted(want - set(inputs))

@@ -67,9 +67,9 @@ def report_text(rep: dict[str, Any]) -> str:
               h["predicted_one_way_ms"], _fmt(h["measured_round_trip_ms_median"])] for h in rep["hops"]],
             title="\nhops (route latency and bottleneck bandwidth from the plan's topology)",
         ))
-    diff = rep["output_max_abs_diff_vs_local_chain"]
-    out.append(f"\noutputs vs the parts chained in this process: "
-               f"{'max abs diff ' + format(diff, '.3g') if diff is not None else 'not compared'}")
+    diff, rel = rep["output_max_abs_diff_vs_local_chain"], rep["output_max_rel_diff_vs_local_chain"]
+    out.append("\noutputs vs the parts chained in this process: " + (
+        f"max abs diff {diff:.3g} ({100 * rel:.3g} % of the largest output)" if diff is not None else "not compared"))
     out += [f"note: {n}" for n in rep["notes"]]
     return "\n".join(out)
 
@@ -101,7 +101,7 @@ def _run(args: argparse.Namespace) -> int:
         urls = [agents[s.device].url if s.device in agents else "" for s in spec.stages]
         timings, wall, diff = run_plan(spec, endpoints, urls, requests=args.requests, rate_rps=args.rate,
                                        warmup=args.warmup, progress=progress)
-        rep = run_report(spec, timings, wall_s=wall, rate_rps=args.rate, mode="agents", output_max_abs_diff=diff,
+        rep = run_report(spec, timings, wall_s=wall, rate_rps=args.rate, mode="agents", output_diff=diff,
                          notes=["real agents over the real network: no link emulation"])
     print(report_text(rep))
     if args.out:

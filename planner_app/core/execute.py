@@ -182,8 +182,12 @@ def _q(values: list[float], q: float) -> float:
 
 
 def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: float, rate_rps: float | None,
-               mode: str, output_max_abs_diff: float | None, notes: list[str]) -> dict[str, Any]:
-    """The report of a run: predicted beside measured, with errors in percent (JSON-ready)."""
+               mode: str, output_diff: tuple[float, float] | None, notes: list[str]) -> dict[str, Any]:
+    """The report of a run: predicted beside measured, with errors in percent (JSON-ready).
+
+    ``output_diff``: (max absolute, max relative to the largest reference value) difference
+    of the outputs against the plan's parts chained in one process, or None if not compared.
+    """
     plan = spec.plan
     e2e = [t.e2e_ms for t in timings]
     predicted = plan.totals.latency_ms or 0.0
@@ -214,6 +218,7 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
                      "throughput_rps": measured_rps, "wall_s": wall_s},
         "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted)},
         "stages": stages, "hops": hops,
-        "output_max_abs_diff_vs_local_chain": output_max_abs_diff,
+        "output_max_abs_diff_vs_local_chain": output_diff[0] if output_diff else None,
+        "output_max_rel_diff_vs_local_chain": output_diff[1] if output_diff else None,
         "notes": notes,
     }

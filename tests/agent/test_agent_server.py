@@ -106,6 +106,9 @@ def test_limits_give_clear_statuses_and_the_agent_keeps_serving(agent, lstm_part
                 encode_frames({"classifier.relu": np.zeros((2, 2), np.float32)})):
         r = httpx.post(f"{url}/v1/parts/{sha}/infer", content=bad, headers=h)
         assert r.status_code == 400 and r.json()["error"] == "FrameError", r.text
+    coded = httpx.post(f"{url}/v1/parts/{sha}/infer", headers={**h, "X-Edgeplan-Codec": '{"classifier.relu": 1}'},
+                       content=encode_frames({"classifier.relu": np.zeros((1, 64), np.float32)}))
+    assert coded.status_code == 400 and "X-Edgeplan-Codec" in coded.json()["detail"]
     bad_job = httpx.post(f"{url}/v1/jobs/profile", json={"part": sha, "levels": ["no-such-level"]}, headers=h)
     assert bad_job.status_code == 400 and "unknown compression level" in bad_job.json()["detail"]
     assert httpx.post(f"{url}/v1/jobs/profile", json={"part": sha, "runs": 0}, headers=h).status_code == 422

@@ -13,6 +13,7 @@ import pytest
 from planner_app.agent.linkemu import LinkEmulator
 from planner_app.cli import main
 from planner_app.core.execute import ExecutionError, execution_spec
+from planner_app.core.plans.records import load_plan
 from planner_app.core.resources import sample_topology_paths
 
 HOME = str(sample_topology_paths()["smart_home"])
@@ -90,7 +91,14 @@ def test_run_local_reproduces_the_model_and_reports_prediction_against_measureme
     out = capsys.readouterr().out
     assert code == 0
     rep = json.loads(report_path.read_text())
-    assert rep["requests"] == 8 and rep["output_max_abs_diff_vs_local_chain"] == 0.0
+    assert rep["requests"] == 8
+    # where the plan puts a cut codec on a hop, the outputs differ from the plain chain by its error, boundedly
+    codecs = {t.codec for t in load_plan(three_stage_plan).transfers if t.from_stage is not None and t.to_stage is not None}
+    if codecs - {"none"}:
+        assert any("encoded with the plan's codec" in n for n in rep["notes"])
+        assert 0 < rep["output_max_rel_diff_vs_local_chain"] < 0.02
+    else:
+        assert rep["output_max_abs_diff_vs_local_chain"] == 0.0
     assert [s["device"] for s in rep["stages"]] == ["hub", "home-server", "cloud-cpu"]
     assert all(s["measured_compute_ms_median"] > 0 for s in rep["stages"])
     # the home-server → cloud hop carries the WAN's latency both ways: the emulator is in the path
