@@ -49,7 +49,10 @@ class Endpoint:
 def _request_timing(e2e_ms: float, timings: list[dict[str, Any]], n_stages: int) -> RequestTiming:
     if len(timings) != n_stages:
         raise AgentError(f"the chain answered with {len(timings)} stage timings, expected {n_stages}")
-    rt = RequestTiming(e2e_ms, [float(t["compute_ms"]) for t in timings], [float(t["agent_ms"]) for t in timings])
+    rt = RequestTiming(e2e_ms, [float(t["compute_ms"]) for t in timings], [float(t["agent_ms"]) for t in timings],
+                       compute_cpu_ms=[float(t.get("compute_cpu_ms") or "nan") for t in timings],
+                       receive_ms=[float(t.get("receive_ms", 0.0)) for t in timings],
+                       reply_ms=[float(t.get("reply_ms", 0.0)) for t in timings])
     rt.hop_ms = [e2e_ms - rt.agent_ms[0]]
     rt.hop_ms += [float(timings[k - 1].get("forward_ms", 0.0)) - rt.agent_ms[k] for k in range(1, n_stages)]
     return rt
@@ -57,8 +60,11 @@ def _request_timing(e2e_ms: float, timings: list[dict[str, Any]], n_stages: int)
 
 def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: list[str], *, requests: int = 20,
              rate_rps: float | None = None, warmup: int = 3, progress: ProgressCallback | None = None,
-             ) -> tuple[list[RequestTiming], float, tuple[float, float] | None]:
-    """Run ``requests`` requests through the plan's stages; (timings, wall seconds, output difference).
+             ) -> tuple[list[RequestTiming], float, tuple[float, float] | None, float]:
+    """Run ``requests`` requests through the plan's stages.
+
+    Returns the timings, the wall seconds, the output difference (see ``_output_diff``) and the
+    median cost of one bare HTTP call to these agents (an echo, no link emulated).
 
     ``endpoints``: device → its agent (for uploads). ``stage_urls[k]``: how stage k's agent is
     reached by whoever sends to it (the client for k = 0, stage k-1's agent after), e.g. through
@@ -69,11 +75,13 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
     if missing:
         raise ExecutionError(f"plan '{spec.plan_path}' runs stages on {missing}, which have no agent: add them to "
                              "the agent map, or use --local")
-    shas = []
+    shas, echo = [], []
     for st in spec.stages:
         report(progress, 0.05, f"uploading stage {st.index} to the agent of {st.device}")
         with AgentClient(endpoints[st.device].url, endpoints[st.device].token) as c:
             shas.append(c.upload_part(st.part_path.read_bytes(), f"stage {st.index} of {spec.plan.model.name}"))
+            echo += c.echo_ms(10)[3:]  # an HTTP call's own cost here, without any emulated link
+    http_call_ms = float(np.median(echo))
     late_outputs = sorted(set(spec.plan.model.output_names) - set(spec.stages[-1].outputs))
     hops = [{"url": stage_urls[k], "part": shas[k], "token": endpoints[spec.stages[k].device].token,
              "keep": list(spec.carried[k]), "return": late_outputs, "codec": _codec(spec, k)}
@@ -117,7 +125,7 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
     finally:
         client.close()
     diff = _output_diff(spec, inputs[0], first_out)
-    return [t for t in timings if t is not None], wall, diff
+    return [t for t in timings if t is not None], wall, diff, http_call_ms
 
 
 def _codec(spec: ExecutionSpec, k: int) -> str:
@@ -162,7 +170,7 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
                 links.append(link)
                 urls.append(f"http://127.0.0.1:{link.port}")
             endpoints = {d: Endpoint(a.url, a.token) for d, a in agents.items()}
-            timings, wall, diff = run_plan(spec, endpoints, urls, requests=requests, rate_rps=rate_rps,
+            timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=requests, rate_rps=rate_rps,
                                            warmup=warmup, progress=progress)
         finally:
             for link in links:
@@ -174,7 +182,8 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
         "is this host's speed, not the planned device's (agents are not slowed to the device's speed)",
         "links: a user-space relay imposes each route's latency (one way, each direction) and bandwidth "
         "(per direction); results return along the chain of stages in reverse",
-        "measured times are wall clock and include HTTP and tensor-frame encoding (about 1 ms per hop on loopback)",
+        f"measured times are wall clock and include HTTP and tensor-frame encoding: one bare HTTP call to an "
+        f"agent costs {http_ms:.2f} ms here (median echo), paid once per hop",
     ]
     codecs = sorted({_codec(spec, k) for k in range(1, len(spec.stages))} - {"none"})
     if codecs:

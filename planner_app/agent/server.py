@@ -400,19 +400,24 @@ def create_app(config: AgentConfig) -> FastAPI:
     def _infer(sha: str, blob: bytes, threads: int, hops: list[dict[str, Any]], give_back: list[str],
                coded: Any, t0: float) -> tuple[bytes, list[Any]]:
         inputs = decode_cut(decode_frames(blob), coded)
+        receive_ms = (time.perf_counter() - t0) * 1e3  # reading and decoding the request
         sess = sessions.get(sha, threads)
         want = {i.name for i in sess.get_inputs()}
         missing = sorted(want - set(inputs))
         if missing:
             raise FrameError(f"part {sha[:12]}… needs input(s) {missing}; the frames hold {sorted(inputs)}")
-        c0 = time.perf_counter()
+        c0, cpu0 = time.perf_counter(), time.thread_time()
         try:
             values = sess.run(None, {k: inputs[k] for k in want})
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types: a shape or dtype mismatch
             raise FrameError(f"part {sha[:12]}… cannot run on these tensors: {str(exc).splitlines()[0][:300]}") from None
         compute_ms = (time.perf_counter() - c0) * 1e3
+        # with one thread onnxruntime computes in this thread: its CPU time is the profile's clock
+        compute_cpu_ms = (time.thread_time() - cpu0) * 1e3
         outputs = {o.name: np.asarray(v) for o, v in zip(sess.get_outputs(), values, strict=True)}
-        mine: dict[str, Any] = {"agent": config.name, "part": sha, "compute_ms": compute_ms}
+        mine: dict[str, Any] = {"agent": config.name, "part": sha, "compute_ms": compute_ms,
+                                "compute_cpu_ms": compute_cpu_ms if threads == 1 else None,
+                                "receive_ms": receive_ms, "reply_ms": 0.0}
         available = {**inputs, **outputs}
         if hops:
             keep = hops[0].get("keep")
@@ -422,7 +427,9 @@ def create_app(config: AgentConfig) -> FastAPI:
             mine["forward_ms"] = (time.perf_counter() - f0) * 1e3
             mine["agent_ms"] = (time.perf_counter() - t0) * 1e3  # everything here, the forward included
             return body, [mine, *downstream]
+        r0 = time.perf_counter()
         body = encode_frames({**{k: available[k] for k in give_back if k in available}, **outputs})
+        mine["reply_ms"] = (time.perf_counter() - r0) * 1e3
         mine["agent_ms"] = (time.perf_counter() - t0) * 1e3
         return body, [mine]
 
