@@ -35,6 +35,7 @@ import asyncio
 import contextlib
 import hmac
 import json
+import math
 import os
 import platform
 import struct
@@ -44,12 +45,12 @@ from collections import OrderedDict
 from collections.abc import AsyncIterator, Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
 from fastapi.responses import JSONResponse, Response, StreamingResponse
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from planner_app import __version__
@@ -139,8 +140,16 @@ class ProfileRequest(BaseModel):
     threads: int = Field(1, ge=1, le=256)
     max_seconds: float = Field(20.0, gt=0, le=3600)
     fidelity_samples: int = Field(8, ge=1, le=256)
-    shapes: dict[str, list[int]] = Field(default_factory=dict, max_length=64)
+    shapes: dict[str, list[Annotated[int, Field(ge=1, le=1 << 24)]]] = Field(default_factory=dict, max_length=64)
     use_cache: bool = False
+
+    @field_validator("shapes")
+    @classmethod
+    def _bounded(cls, v: dict[str, list[int]]) -> dict[str, list[int]]:
+        for name, dims in v.items():
+            if len(dims) > 8 or math.prod(dims) > 1 << 26:
+                raise ValueError(f"input {name!r}: at most 8 dimensions and 2**26 elements")
+        return v
 
 
 class _Sessions:
@@ -176,8 +185,11 @@ class _Sessions:
                 del self._open[key]
 
 
-async def _read_body(request: Request, limit: int, what: str, timeout_s: float) -> bytes:
-    """The request body, refused (413) past ``limit`` bytes and (408) when the client stalls."""
+async def _read_body(request: Request, limit: int, what: str, timeout_s: float, *, keep: bool = True) -> bytes:
+    """The request body, refused (413) past ``limit`` bytes and (408) when the client stalls.
+
+    ``keep=False`` only counts (a throughput probe): the result is empty; the count of bytes
+    read is in ``request.state.body_bytes`` either way."""
     declared = request.headers.get("content-length")
     if declared is not None:
         try:
@@ -199,7 +211,9 @@ async def _read_body(request: Request, limit: int, what: str, timeout_s: float) 
         size += len(chunk)
         if size > limit:
             raise TooLarge(f"the {what} exceeds {limit} bytes, this agent's limit (start it with a larger --max-model-mb)")
-        chunks.append(chunk)
+        if keep:
+            chunks.append(chunk)
+    request.state.body_bytes = size
     return b"".join(chunks)
 
 
@@ -485,8 +499,8 @@ def create_app(config: AgentConfig) -> FastAPI:
     @v1.post("/probe/upload")
     async def probe_upload(request: Request) -> dict[str, Any]:
         t0 = time.perf_counter()
-        data = await _read_body(request, config.max_probe_bytes, "probe upload", config.body_timeout_s)
-        return {"bytes": len(data), "seconds": time.perf_counter() - t0}
+        await _read_body(request, config.max_probe_bytes, "probe upload", config.body_timeout_s, keep=False)
+        return {"bytes": request.state.body_bytes, "seconds": time.perf_counter() - t0}
 
     @v1.get("/probe/download")
     def probe_download(size_bytes: int = Query(..., ge=0)) -> StreamingResponse:

@@ -112,6 +112,8 @@ def test_limits_give_clear_statuses_and_the_agent_keeps_serving(agent, lstm_part
     bad_job = httpx.post(f"{url}/v1/jobs/profile", json={"part": sha, "levels": ["no-such-level"]}, headers=h)
     assert bad_job.status_code == 400 and "unknown compression level" in bad_job.json()["detail"]
     assert httpx.post(f"{url}/v1/jobs/profile", json={"part": sha, "runs": 0}, headers=h).status_code == 422
+    huge = httpx.post(f"{url}/v1/jobs/profile", json={"part": sha, "shapes": {"x": [4096, 4096, 4096]}}, headers=h)
+    assert huge.status_code == 422 and "2**26 elements" in huge.text
     assert httpx.get(f"{url}/v1/probe/download", params={"size_bytes": 1 << 40}, headers=h).status_code == 413
     # still serving
     out, _ = AgentClient(url, TOKEN).infer(sha, {"classifier.relu": np.zeros((1, 64), np.float32)})
