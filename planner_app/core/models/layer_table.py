@@ -694,4 +694,4 @@ def write_layer_table(doc: LayerTableDocument, path: str | Path) -> Path:
         return atomic_write_text(p, layer_table_csv_text(doc))
     if p.suffix.lower() != ".json":
         raise LayerTableError(f"cannot write a layer table to '{p}': give a .csv or .json path.")
-    return atomic_write_json(p, doc.model_dump(mode="json", exclude_defaults=False))
+    return atomic_write_json(p, doc.model_dump(mode="json", exclude_none=True))
