@@ -197,3 +197,25 @@ def test_optimize_with_layers_refuses_a_model_too(tmp_path, capsys):
                "--topology", str(HOME), "--out", str(tmp_path / "p.json"), "--quiet"])
     assert rc == 2
     assert "drop --model" in capsys.readouterr().err
+
+
+def test_the_workloads_batch_picks_its_series_or_scales_the_nearest():
+    text = ("# time_unit: ms\n# input_bytes: 1000\n"
+            "name,output_bytes,working_bytes,time:raspberry-pi-5:fp32:1,time:raspberry-pi-5:fp32:4,time:aws-c7g-xlarge\n"
+            "a,100,50,2.0,6.0,0.5\nb,10,0,1.0,3.0,0.25\n")
+    table = parse_layer_table_csv(text, "layer table 'b.csv'")
+    s = PlanningSession.open(HOME, "photo-tagging")
+    s.use_model(LayerTableSource(table, batch_size=4))
+    tt = s.measure().time_table
+    assert tt.time(0, "hub", "fp32") == 6.0 and tt.provenance_of("hub", "fp32") == "imported"
+    assert tt.time(0, "cloud-cpu", "fp32") == 2.0 and tt.provenance_of("cloud-cpu", "fp32") == "estimated"
+    assert any("cloud-cpu at fp32 (batch 1 scaled to 4)" in n for n in s.notes)
+    structure = s.source.structure()
+    assert structure.cut_bytes.tolist() == [4000, 400, 40]  # sizes per request × the batch
+    assert tt.activation_bytes[0] == 4000 + 400 + 50 * 4  # input, output and working memory of the batch
+
+
+def test_times_at_an_unknown_level_are_refused():
+    text = "# time_unit: ms\n# input_bytes: 10\nname,output_bytes,time:pi:int3\na,4,1.0\n"
+    with pytest.raises(LayerTableError, match="unknown level\\(s\\) 'int3'"):
+        LayerTableSource(parse_layer_table_csv(text, "layer table 'l.csv'"))
