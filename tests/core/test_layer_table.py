@@ -219,3 +219,16 @@ def test_times_at_an_unknown_level_are_refused():
     text = "# time_unit: ms\n# input_bytes: 10\nname,output_bytes,time:pi:int3\na,4,1.0\n"
     with pytest.raises(LayerTableError, match="unknown level\\(s\\) 'int3'"):
         LayerTableSource(parse_layer_table_csv(text, "layer table 'l.csv'"))
+
+
+def test_example_and_written_files_validate_against_the_shipped_schema(tmp_path):
+    import jsonschema
+
+    schema = read_json(resource_path(LAYER_TABLE_SCHEMA_PATH), "layer table schema")
+    jsonschema.validate(json.loads((DATA / "two_branch_dag.json").read_text()), schema)
+    written = write_layer_table(load_layer_table(DATA / "vision_chain.csv").document, tmp_path / "v.json")
+    jsonschema.validate(json.loads(written.read_text()), schema)
+    broken = json.loads(written.read_text())
+    broken["time_unit"] = "minutes"
+    with pytest.raises(jsonschema.ValidationError):
+        jsonschema.validate(broken, schema)
