@@ -232,3 +232,23 @@ def test_example_and_written_files_validate_against_the_shipped_schema(tmp_path)
     broken["time_unit"] = "minutes"
     with pytest.raises(jsonschema.ValidationError):
         jsonschema.validate(broken, schema)
+
+
+def test_a_workload_whose_model_is_a_layer_table_loads_it_beside_the_topology(tmp_path):
+    """The session's load step takes a layer table the workload names (relative to the topology file)."""
+    import shutil
+
+    from planner_app.core.planning import LayerTableSource, PlanningSession
+
+    doc = json.loads(HOME.read_text())
+    w = next(w for w in doc["workloads"] if w["name"] == "photo-tagging")
+    w["model"], w["input_shapes"] = "tables/vision.csv", {}
+    (tmp_path / "tables").mkdir()
+    shutil.copy(DATA / "vision_chain.csv", tmp_path / "tables" / "vision.csv")
+    (tmp_path / "topo.json").write_text(json.dumps(doc))
+    s = PlanningSession.open(tmp_path / "topo.json", "photo-tagging")
+    source = s.load_model()
+    assert isinstance(source, LayerTableSource) and source.structure().n_units == 7
+    s.measure()
+    s.pose(PoseOptions(slo_ms=None))
+    assert s.solve().feasible
