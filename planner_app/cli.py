@@ -30,7 +30,7 @@ EXIT_INFEASIBLE = 3
 EXIT_INTERRUPTED = 130
 
 #: command modules, in the order ``--help`` lists them
-_COMMAND_MODULES = ["topology", "catalog", "model", "optimize", "plan", "agent", "run", "gui"]
+_COMMAND_MODULES = ["topology", "catalog", "model", "import_cmd", "optimize", "plan", "agent", "run", "gui"]
 
 
 def build_parser() -> argparse.ArgumentParser:

@@ -31,6 +31,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--topology", required=True, metavar="T.json", help="topology file")
     p.add_argument("--model", metavar="M.onnx",
                    help="ONNX file or sample:NAME (default: the workload's model field)")
+    p.add_argument("--layers", metavar="L.csv",
+                   help="plan a model described by a layer table (CSV or JSON, docs/layer_tables.md) instead of "
+                        "an ONNX file: its times per device type are the measurements; the plan has no part files")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="input shape, e.g. input=1x3x224x224 (repeatable; default: the workload's)")
     p.add_argument("--workload", metavar="NAME", help="workload to plan (default: the topology's first)")
@@ -106,6 +109,21 @@ def _progress_printer(quiet: bool):
     return progress
 
 
+def _layer_table_source(args: argparse.Namespace):  # noqa: ANN202 - LayerTableSource, imported lazily
+    """The --layers table as a model source, at the batch size of the workload planned."""
+    from planner_app.core.models.layer_table import load_layer_table
+    from planner_app.core.planning import LayerTableSource
+    from planner_app.core.topology import load_topology
+
+    given = [f"--{k}" for k, v in (("model", args.model), ("profile", args.profile), ("imported", args.imported),
+                                   ("agent-profile", args.agent_profile), ("shape", args.shape)) if v]
+    if given:
+        raise PlannerError(f"--layers {args.layers}: the layer table is the model and holds its times; drop "
+                           f"{', '.join(given)}.")
+    workload = load_topology(args.topology).workload(args.workload)
+    return LayerTableSource(load_layer_table(args.layers), batch_size=workload.batch_size, given_as=args.layers)
+
+
 def _optimize(args: argparse.Namespace) -> int:
     from planner_app.core.models.graph import parse_shape_args
     from planner_app.core.planning import (
@@ -119,8 +137,12 @@ def _optimize(args: argparse.Namespace) -> int:
 
     _check_numbers(args)
     levels = _levels(args.levels)
-    model, agent_profiles = None, _agent_profiles(args.agent_profile)
+    model = _layer_table_source(args) if args.layers else None
+    agent_profiles = _agent_profiles(args.agent_profile)
     if getattr(args, "agents", None):  # measured on the agents first: planner_app/commands/agent.py
+        if args.layers:
+            raise PlannerError("--agents profiles an ONNX model on the agents; a layer table (--layers) holds its "
+                               "times already: drop one of them.")
         from planner_app.commands.agent import measure_on_agents
 
         model, measured, _keep = measure_on_agents(args, levels)
@@ -145,5 +167,8 @@ def _optimize(args: argparse.Namespace) -> int:
         raise InfeasiblePlanError(f"{session.result.message}. Nothing was written to {args.out}.", session)
     assert session.plan is not None and session.plan_path is not None
     print(plan_text(session.plan, pareto=args.pareto))
-    print(f"\nwrote {session.plan_path} and {len(session.plan.stages)} part(s) in {session.plan_path.parent / 'parts'}")
+    if args.layers:
+        print(f"\nwrote {session.plan_path} (no part files: the model is the layer table {args.layers})")
+    else:
+        print(f"\nwrote {session.plan_path} and {len(session.plan.stages)} part(s) in {session.plan_path.parent / 'parts'}")
     return 0

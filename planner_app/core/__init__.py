@@ -1,5 +1,9 @@
 """The domain layer: pure Python, numpy, onnx, onnxruntime, networkx and scipy.
 
-Nothing here imports Qt, pyqtgraph, the UI or the agent server; an
-import-linter contract in ``pyproject.toml`` enforces it.
+One package per concept, imports pointing down this list (import-linter
+``layers`` contract in ``pyproject.toml``): ``planning`` (the session of typed
+steps) → ``plans`` → ``optimizer`` → ``profiling`` → ``compression`` →
+``models`` → ``topology`` → the plain modules ``errors``, ``fileio``,
+``progress``, ``resources``, ``schemas``. Nothing here imports Qt, pyqtgraph,
+the UI or the agent server.
 """

@@ -9,6 +9,7 @@ Every public name of the package is re-exported here; import from the package.
 
 from __future__ import annotations
 
+from planner_app.core.planning.layer_source import LayerTableSource
 from planner_app.core.planning.options import (
     ExportOptions,
     LoadOptions,
@@ -42,6 +43,7 @@ __all__ = [
     "StepOrderError",
     "ModelSource",
     "OnnxModelSource",
+    "LayerTableSource",
     "PartBuilder",
     "Measured",
     "DEFAULT_LEVELS",

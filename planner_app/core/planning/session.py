@@ -47,8 +47,10 @@ from pathlib import Path
 
 from planner_app.core.errors import PlannerError, ProblemError, TopologyError
 from planner_app.core.models import SAMPLE_MODELS, ModelError, ModelGraph, load_model
+from planner_app.core.models.layer_table import LAYER_TABLE_FORMAT, load_layer_table
 from planner_app.core.optimizer import OptimizationResult, evaluate, optimize
 from planner_app.core.optimizer.problem import Constraints, Placement, PlanningProblem
+from planner_app.core.planning.layer_source import LayerTableSource
 from planner_app.core.planning.options import (
     ExportOptions,
     LoadOptions,
@@ -68,6 +70,20 @@ from planner_app.core.plans import plan_document as build_plan_document
 from planner_app.core.profiling import TimeTable
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 from planner_app.core.topology import Topology, Workload, load_topology
+
+
+def _is_layer_table(source: str) -> bool:
+    """A ``.csv`` file, or a ``.json`` file whose ``format`` names the layer-table format."""
+    path = Path(source)
+    if path.suffix.lower() == ".csv":
+        return True
+    if path.suffix.lower() != ".json" or not path.is_file():
+        return False
+    try:
+        head = path.read_bytes()[:4096].decode("utf-8", "replace")
+    except OSError:
+        return False
+    return f'"{LAYER_TABLE_FORMAT}"' in head
 
 
 class InfeasiblePlanError(PlannerError):
@@ -180,7 +196,11 @@ class PlanningSession:
 
     def load_model(self, options: LoadOptions | None = None, *, progress: ProgressCallback | None = None,
                    cancel: CancelToken | None = None) -> ModelSource:
-        """Load the model (``options.model``, else the workload's) with the workload's input shapes."""
+        """Load the model (``options.model``, else the workload's) with the workload's input shapes.
+
+        An ONNX file or ``sample:NAME`` becomes an :class:`OnnxModelSource`; a layer table
+        (``.csv``, or ``.json`` in the layer-table format) a ``LayerTableSource``.
+        """
         options = options or LoadOptions()
         t0 = time.perf_counter()
         w = self.workload
@@ -198,6 +218,13 @@ class PlanningSession:
                     f"--shape {name}={'x'.join(map(str, dims))} differs from workload {w.name!r}, which "
                     f"declares {name}={'x'.join(map(str, declared[name]))}: drop --shape or fix the workload."
                 )
+        if _is_layer_table(source):
+            if given:
+                raise PlannerError(f"--shape does not apply to the layer table {source}: its sizes are in the file.")
+            self.use_model(LayerTableSource(load_layer_table(source), batch_size=w.batch_size, given_as=source))
+            self.timings_s["load_s"] = time.perf_counter() - t0
+            assert self.source is not None
+            return self.source
         merged = {**declared, **given}
         report(progress, 0.0, f"loading model {source}")
         try:
