@@ -118,7 +118,7 @@ class MeasureOptions(_Options):
     profile_now: bool = True
     settings: ProfileSettings | None = None
     imported: tuple[Path, ...] = ()
-    agent_profiles: dict[str, Path] = Field(default_factory=dict)
+    agent_profiles: dict[str, Path | ModelProfile] = Field(default_factory=dict)
     host_device: str | None = None
 
     @field_validator("levels")

@@ -188,18 +188,20 @@ class OnnxModelSource:
             )
         return profile
 
-    def _agent_profiles(self, paths: Mapping[str, Path], topology: Topology) -> dict[str, ModelProfile]:
+    def _agent_profiles(self, given: Mapping[str, Path | ModelProfile],
+                        topology: Topology) -> dict[str, ModelProfile]:
         out: dict[str, ModelProfile] = {}
-        for device_id, path in paths.items():
+        for device_id, item in given.items():
+            where = str(item) if isinstance(item, Path) else f"(in memory, {item.model_name})"
             if not topology.has_device(device_id):
                 raise ProfileError(
-                    f"agent profile '{path}' is for device {device_id!r}, which topology {topology.name!r} "
+                    f"agent profile '{where}' is for device {device_id!r}, which topology {topology.name!r} "
                     f"lacks: the devices are {', '.join(d.id for d in topology.devices)}."
                 )
-            prof = ModelProfile.load(path)
+            prof = item if isinstance(item, ModelProfile) else ModelProfile.load(item)
             if prof.model_sha256 != self.graph.sha256:
                 raise ProfileError(
-                    f"agent profile '{path}' measured model {prof.model_name}, not {self.graph.name}: profile "
+                    f"agent profile '{where}' measured model {prof.model_name}, not {self.graph.name}: profile "
                     "this model on that device."
                 )
             out[device_id] = prof
