@@ -95,8 +95,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("duplicate", "D&uplicate", ed.duplicate, QKeySequence("Ctrl+D"), "Duplicate the selection")
     act("delete", "&Delete", ed.delete_selection, [QKeySequence(K.Delete), QKeySequence("Backspace")],
         "Delete the selection", _std(win, SP.SP_TrashIcon))
-    act("select_all", "Select &All", lambda: [it.setSelected(True) for it in win.scene.items() if it.flags() & it.GraphicsItemFlag.ItemIsSelectable],
-        K.SelectAll)
+    act("select_all", "Select &All", win.scene.select_all, K.SelectAll)
     act("find", "&Find Device…", win.find_device, K.Find, "Find a device by name and centre on it")
     act("note", "Add &Note", win.add_note_at_centre, QKeySequence("Ctrl+Shift+N"), "Add a text note", icon("note"))
     act("link_tool", "&Link Tool", win.set_link_tool, QKeySequence("L"),

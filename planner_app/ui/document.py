@@ -16,8 +16,9 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["TopologyDocument"]
+__all__ = ["TopologyDocument", "RemovedItems"]
 
+from dataclasses import dataclass, field
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
@@ -25,6 +26,19 @@ from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from planner_app.core.topology import Device, Link, Note, Position, Topology, Workload
 from planner_app.core.topology_io import save_topology
+
+
+@dataclass
+class RemovedItems:
+    """Records taken out by :meth:`TopologyDocument.take_items`, each with its list index.
+
+    Indices are ascending, so putting them back in order restores every list exactly.
+    """
+
+    devices: list[tuple[int, Device]] = field(default_factory=list)
+    links: list[tuple[int, Link]] = field(default_factory=list)
+    notes: list[tuple[int, Note]] = field(default_factory=list)
+    workloads: list[tuple[int, Workload]] = field(default_factory=list)
 
 
 class TopologyDocument(QObject):
@@ -43,6 +57,10 @@ class TopologyDocument(QObject):
     noteRemoved = Signal(str)
     noteChanged = Signal(str)
     workloadsChanged = Signal()
+    #: many items left at once (device ids, link ids, note ids): a bulk delete or its undo
+    itemsRemoved = Signal(list, list, list)
+    #: many items came at once (device ids, link ids, note ids): a paste or an undone delete
+    itemsInserted = Signal(list, list, list)
     #: the whole topology was replaced (new/open/recover)
     topologyReset = Signal()
     #: the file path or the unsaved mark changed
@@ -206,3 +224,46 @@ class TopologyDocument(QObject):
         self.topology.workloads[index] = workload
         self.workloadsChanged.emit()
         return old
+
+    # -- bulk primitives: one pass over each list, one signal (delete all, paste, their undo) ------
+    def take_items(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> RemovedItems:
+        """Remove devices (with their links and the workloads that start or end on them),
+        links and notes in one pass; returns what went, for :meth:`restore_items`.
+
+        A device-at-a-time removal rescans every link and list index per device,
+        which made deleting 300 devices take over a minute.
+        """
+        topo = self.topology
+        gone_dev, gone_link, gone_note = set(device_ids), set(link_ids), set(note_ids)
+        out = RemovedItems()
+        out.links = [(i, lk) for i, lk in enumerate(topo.links)
+                     if lk.id in gone_link or lk.a in gone_dev or lk.b in gone_dev]
+        out.devices = [(i, d) for i, d in enumerate(topo.devices) if d.id in gone_dev]
+        out.notes = [(i, n) for i, n in enumerate(topo.notes) if n.id in gone_note]
+        out.workloads = [(i, w) for i, w in enumerate(topo.workloads)
+                         if w.source in gone_dev or (w.consumer is not None and w.consumer in gone_dev)]
+        for records, removed in ((topo.links, out.links), (topo.devices, out.devices),
+                                 (topo.notes, out.notes), (topo.workloads, out.workloads)):
+            if removed:
+                drop = {i for i, _ in removed}
+                records[:] = [r for i, r in enumerate(records) if i not in drop]
+        topo._index = None  # the id → record cache must forget the removed devices
+        self.itemsRemoved.emit([d.id for _, d in out.devices], [lk.id for _, lk in out.links],
+                               [n.id for _, n in out.notes])
+        if out.workloads:
+            self.workloadsChanged.emit()
+        return out
+
+    def restore_items(self, items: RemovedItems) -> None:
+        """Put back what :meth:`take_items` removed, each record at its old index
+        (also adds new records: give indices at the end of each list)."""
+        topo = self.topology
+        for records, added in ((topo.devices, items.devices), (topo.links, items.links),
+                               (topo.notes, items.notes), (topo.workloads, items.workloads)):
+            for i, record in added:  # ascending: each lands where it was
+                records.insert(i, record)
+        topo._index = None
+        self.itemsInserted.emit([d.id for _, d in items.devices], [lk.id for _, lk in items.links],
+                                [n.id for _, n in items.notes])
+        if items.workloads:
+            self.workloadsChanged.emit()

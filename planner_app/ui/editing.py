@@ -18,13 +18,11 @@ from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.clipboard import MIME_TYPE, records_for_paste, selection_to_json
 from planner_app.ui.commands import (
     AddDeviceCommand,
+    AddItemsCommand,
     AddLinkCommand,
     AddNoteCommand,
-    MacroCommand,
     MoveCommand,
-    RemoveDeviceCommand,
-    RemoveLinkCommand,
-    RemoveNoteCommand,
+    RemoveItemsCommand,
 )
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.presets import catalog, device_from_preset, link_from_preset
@@ -68,22 +66,15 @@ class Editor:
 
     # -- removing --------------------------------------------------------------------------
     def delete_selection(self) -> int:
-        """Delete the selected items (a device takes its links along); returns how many."""
+        """Delete the selected items (a device takes its links along) as one undo step;
+        returns how many items were selected for deletion."""
         devices = self.scene.selected_device_ids()
-        gone = set(devices)
-        # links that go with their devices must not be removed twice
-        links = [lid for lid in self.scene.selected_link_ids()
-                 if not ({self.doc.topology.link(lid).a, self.doc.topology.link(lid).b} & gone)]
+        links = self.scene.selected_link_ids()
         notes = self.scene.selected_note_ids()
-        children = (
-            [RemoveLinkCommand(self.doc, lid) for lid in links]
-            + [RemoveDeviceCommand(self.doc, d) for d in devices]
-            + [RemoveNoteCommand(self.doc, n) for n in notes]
-        )
-        if not children:
+        n = len(devices) + len(links) + len(notes)
+        if not n:
             return 0
-        n = len(children)
-        self.doc.push(MacroCommand(f"Delete {n} item{'s' if n != 1 else ''}", children))
+        self.doc.push(RemoveItemsCommand(self.doc, devices, links, notes))
         return n
 
     # -- clipboard ------------------------------------------------------------------------
@@ -115,14 +106,9 @@ class Editor:
     def paste_text(self, text: str, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
         """Add the clipboard records as one undo step; selects and returns the new ids."""
         devices, links, notes = records_for_paste(self.doc.topology, text, offset)
-        children = (
-            [AddDeviceCommand(self.doc, d) for d in devices]
-            + [AddLinkCommand(self.doc, link) for link in links]
-            + [AddNoteCommand(self.doc, n) for n in notes]
-        )
-        if not children:
+        if not (devices or links or notes):
             return []
-        self.doc.push(MacroCommand(f"Paste {len(devices)} devices", children))
+        self.doc.push(AddItemsCommand(self.doc, devices, links, notes, verb="Paste"))
         ids = [d.id for d in devices] + [n.id for n in notes]
         self.scene.select_ids(ids)
         return ids

@@ -111,6 +111,8 @@ class MainWindow(QMainWindow):
         for sig in (doc.deviceAdded, doc.deviceRemoved, doc.linkAdded, doc.linkRemoved):
             sig.connect(self._update_counts)
         doc.topologyReset.connect(self._update_counts)
+        doc.itemsRemoved.connect(self._update_counts)
+        doc.itemsInserted.connect(self._update_counts)
         scene.built.connect(self._on_scene_built)
         scene.linkRequested.connect(self._on_link_requested)
         scene.contextMenuRequested.connect(self._on_context_menu)

@@ -84,6 +84,8 @@ class TopologyScene(QGraphicsScene):
         doc.noteAdded.connect(self._on_note_added)
         doc.noteRemoved.connect(self._on_note_removed)
         doc.noteChanged.connect(self._on_note_changed)
+        doc.itemsRemoved.connect(self._on_items_removed)
+        doc.itemsInserted.connect(self._on_items_inserted)
         self.rebuild()
 
     # -- building ----------------------------------------------------------------------
@@ -305,6 +307,69 @@ class TopologyScene(QGraphicsScene):
             item.setPos(note.position.x, note.position.y)
             self.snap_enabled = snap
 
+    def _on_items_removed(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> None:
+        """A bulk delete: drop the items with one selection signal and one link-layer redraw."""
+        self.finish_build()
+        was_selected = False
+        pairs: set[tuple[str, str]] = set()
+        zones: set[str] = set()
+        # removing a selected item makes Qt emit selectionChanged for each one, and every
+        # listener then walks the whole selection: quadratic; block and emit once at the end
+        blocked = self.blockSignals(True)
+        try:
+            for lid in link_ids:
+                item = self.links.pop(lid)
+                was_selected |= item.isSelected()
+                item.detach()
+                item.layer = None
+                self.removeItem(item)
+                pairs.add((item.a_item.device_id, item.b_item.device_id))
+            for dev_id in device_ids:
+                item = self.devices.pop(dev_id)
+                was_selected |= item.isSelected()
+                if item.zone:
+                    zones.add(item.zone)
+                self.removeItem(item)
+            for note_id in note_ids:
+                item = self.notes.pop(note_id)
+                was_selected |= item.isSelected()
+                self.removeItem(item)
+        finally:
+            self.blockSignals(blocked)
+        self.link_layer.invalidate()
+        for a, b in pairs:
+            if a in self.devices and b in self.devices:
+                self._rebend(a, b)
+        for zone in zones:
+            self.zone_moved(zone)
+        self._rect_timer.start()
+        if was_selected and not blocked:
+            self.selectionChanged.emit()
+
+    def _on_items_inserted(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> None:
+        """A bulk insert (paste, undone delete): add the items, re-bend each pair once."""
+        self.finish_build()
+        topo = self.doc.topology
+        zones: set[str] = set()
+        for dev_id in device_ids:
+            item = self._add_device_item(dev_id)
+            if item.zone:
+                zones.add(item.zone)
+        wanted = set(link_ids)
+        pairs: set[frozenset[str]] = set()
+        for link in topo.links:
+            if link.id in wanted:
+                self._add_link_item(link, bend=False)
+                pairs.add(frozenset((link.a, link.b)))
+        for pair in pairs:
+            a, b = sorted(pair)
+            self._rebend(a, b)
+        for note_id in note_ids:
+            self._on_note_added(note_id)
+        for zone in zones:
+            self.zone_moved(zone)
+        self._rect_timer.start()
+
     # -- privacy zones -------------------------------------------------------------------
     def zone_moved(self, zone: str) -> None:
         """A member of ``zone`` moved or changed: re-shade it soon (coalesced)."""
@@ -351,6 +416,22 @@ class TopologyScene(QGraphicsScene):
                     item.setSelected(True)
         self.blockSignals(False)
         self.selectionChanged.emit()
+
+    def select_all(self) -> None:
+        """Select every device, link and note with one selection signal (Edit ▸ Select All).
+
+        Selecting item by item emits selectionChanged per item and each listener
+        walks the whole selection: 133 s for 300 devices before this.
+        """
+        blocked = self.blockSignals(True)
+        try:
+            for mapping in (self.devices, self.links, self.notes):
+                for item in mapping.values():
+                    item.setSelected(True)
+        finally:
+            self.blockSignals(blocked)
+        if not blocked:
+            self.selectionChanged.emit()
 
     def movable_positions(self) -> dict[str, tuple[float, float]]:
         """Current positions of the selected devices and notes."""
