@@ -79,6 +79,11 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("save_as", "Save &As…", win.save_as, K.SaveAs, "Save under a new name")
     act("export", "&Export Image…", win.export_image, QKeySequence("Ctrl+E"), "Export the canvas as PNG or SVG")
     act("quit", "&Quit", win.close, K.Quit, "Close the window")
+    act("export_grid", "Include &Grid", lambda _on: None, None, "Draw the grid in exported images", checkable=True)
+    act("export_transparent", "&Transparent Background", lambda _on: None, None,
+        "Leave the background of exported PNGs clear", checkable=True)
+    act("export_selection", "&Selection Only", lambda _on: None, None,
+        "Export only the selected items and the links between them", checkable=True)
 
     undo = win.doc.undo_stack.createUndoAction(win, "&Undo")
     undo.setShortcut(K.Undo)
@@ -130,6 +135,9 @@ def build(win: MainWindow) -> dict[str, QAction]:
     m.addSeparator()
     for n in ("save", "save_as", "export"):
         m.addAction(acts[n])
+    export_opts = m.addMenu("Export &Options")
+    for n in ("export_grid", "export_transparent", "export_selection"):
+        export_opts.addAction(acts[n])
     m.addSeparator()
     m.addAction(acts["quit"])
 

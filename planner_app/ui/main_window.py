@@ -27,7 +27,7 @@ from planner_app.ui.canvas.view import TopologyView
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.editing import Editor
-from planner_app.ui.files import TopologyLoader, export_scene_image
+from planner_app.ui.files import ExportOptions, TopologyLoader, export_scene_image
 from planner_app.ui.inspector import InspectorPanel
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
@@ -46,6 +46,8 @@ class MainWindow(QMainWindow):
     documentOpened = Signal(str)
     #: opening a file failed: (path, message)
     openFailed = Signal(str, str)
+    #: an image export progressed (percent)
+    exportProgress = Signal(int)
 
     def __init__(
         self,
@@ -261,18 +263,46 @@ class MainWindow(QMainWindow):
         self.show_hint(f"Saved {path}")
         return True
 
-    def export_image(self, path: str | None = None) -> bool:
-        """File ▸ Export Image (PNG or SVG by suffix)."""
+    def export_options(self) -> ExportOptions:
+        """The options File ▸ Export Options shows (grid, transparent, selection only)."""
+        acts = getattr(self, "acts", {})
+
+        def on(name: str) -> bool:
+            return name in acts and acts[name].isChecked()
+
+        return ExportOptions(grid=on("export_grid"), transparent=on("export_transparent"),
+                             selection_only=on("export_selection"))
+
+    def export_image(self, path: str | None = None, options: ExportOptions | None = None) -> bool:
+        """File ▸ Export Image (PNG or SVG by suffix), with a progress bar for big drawings."""
         if path is None:
             start = str((self.doc.path or Path.cwd() / "topology").with_suffix(".png"))
             path = self.dialogs.save_path(self, start, "Export image", "PNG image (*.png);;SVG drawing (*.svg)")
             if not path:
                 return False
+        options = options or self.export_options()
+        from PySide6.QtWidgets import QProgressDialog
+
+        bar = QProgressDialog("Exporting image…", "", 0, 100, self)
+        bar.setCancelButton(None)
+        bar.setWindowModality(Qt.WindowModality.WindowModal)
+        bar.setMinimumDuration(400)  # small drawings finish before it would show
+
+        def progress(done: int, total: int) -> None:
+            percent = int(100 * done / max(1, total))
+            bar.setValue(percent)
+            self.exportProgress.emit(percent)
+
+        self.view.setInteractive(False)  # the picture must not change between bands
         try:
-            written = export_scene_image(self.scene, path)
+            written = export_scene_image(self.scene, path, options, progress)
         except (PlannerError, OSError) as exc:
             self.dialogs.error(self, "Cannot export", str(exc))
             return False
+        finally:
+            self.view.setInteractive(True)
+            bar.close()
+            bar.deleteLater()
         self.show_hint(f"Exported {written}")
         return True
 

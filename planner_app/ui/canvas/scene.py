@@ -55,6 +55,8 @@ class TopologyScene(QGraphicsScene):
         self.snap_enabled = True
         self.grid_visible = True
         self.link_tool = False
+        #: set while an export renders (:mod:`planner_app.ui.canvas.export`): grid and background follow it
+        self.export_options = None
         self._drag_start: dict[str, tuple[float, float]] = {}
         self._link_source: DeviceItem | None = None
         self._rubber_link: QGraphicsLineItem | None = None
@@ -461,8 +463,10 @@ class TopologyScene(QGraphicsScene):
         return (p.x(), p.y())
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
-        painter.fillRect(rect, QColor("#FAFBFC"))
-        if not self.grid_visible:
+        export = self.export_options
+        if export is None or not export.transparent:
+            painter.fillRect(rect, QColor("#FAFBFC"))
+        if not (self.grid_visible if export is None else export.grid):
             return
         scale = painter.worldTransform().m11()
         step = GRID_PX * (5 if scale < 0.6 else 1)
