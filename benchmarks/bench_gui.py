@@ -131,8 +131,12 @@ def main() -> int:
     t_open = opened[0] - t0
     stall_open = beat.phase()
     t1 = time.perf_counter()
-    win.editor.auto_layout()
-    win.view.fit_all()
+    laid_out: list[int] = []
+    win.layoutFinished.connect(lambda: laid_out.append(1))
+    win.acts["layout"].trigger()  # computed on a pool thread, applied and fitted on the GUI thread
+    while not laid_out:
+        app.processEvents()
+        time.sleep(0.001)
     app.processEvents()
     win.view.viewport().repaint()
     t_layout = time.perf_counter() - t1
@@ -203,7 +207,7 @@ def main() -> int:
 
     rows = [
         ["open (read on worker + build scene)", f"{t_open * 1000:.0f} ms", "", ""],
-        ["auto-layout (+ fit, first paint)", f"{t_layout * 1000:.0f} ms", "", ""],
+        ["auto-layout, layered (+ fit, first paint)", f"{t_layout * 1000:.0f} ms", "", ""],
         ["open + layout", f"{(t_open + t_layout) * 1000:.0f} ms", "< 2000 ms", "ok" if t_open + t_layout < 2.0 else "MISS"],
         [f"select all ({n_selected} items)", f"{t_select * 1000:.0f} ms", "< 300 ms", "ok" if t_select < 0.3 else "MISS"],
         [f"delete all ({left_after_delete} devices left; '{delete_name}')", f"{t_delete * 1000:.0f} ms", "< 300 ms",

@@ -36,7 +36,8 @@ SHORTCUTS_HELP = """<table cellpadding=3>
 <tr><td><b>Wheel / Ctrl++ / Ctrl+-</b></td><td>zoom at the cursor / in / out</td></tr>
 <tr><td><b>Ctrl+0</b></td><td>fit everything</td></tr>
 <tr><td><b>Middle button or Space+drag</b></td><td>pan</td></tr>
-<tr><td><b>Ctrl+L</b></td><td>auto-layout by tier</td></tr>
+<tr><td><b>Ctrl+2</b></td><td>zoom to the selection</td></tr>
+<tr><td><b>Ctrl+L / Ctrl+Shift+L</b></td><td>auto-layout everything / the selection</td></tr>
 </table>"""
 
 
@@ -109,8 +110,13 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("zoom_in", "Zoom &In", lambda: win.view.zoom_by(1.25), K.ZoomIn)
     act("zoom_out", "Zoom &Out", lambda: win.view.zoom_by(0.8), K.ZoomOut)
     act("fit", "&Fit to Window", win.view.fit_all, QKeySequence("Ctrl+0"), "Show everything")
-    act("layout", "&Auto-layout by Tier", ed.auto_layout, QKeySequence("Ctrl+L"),
-        "Arrange devices in columns: end devices, edge, cloud", icon("auto_layout"))
+    act("layout", "&Auto-layout", win.auto_layout, QKeySequence("Ctrl+L"),
+        "Arrange devices in layers (end devices, edge, cloud), each device's children beside it",
+        icon("auto_layout"))
+    act("layout_selection", "Auto-layout &Selection", lambda: win.auto_layout(True), QKeySequence("Ctrl+Shift+L"),
+        "Lay out only the selected devices, where they are")
+    act("zoom_selection", "Zoom to &Selection", win.view.zoom_to_selection, QKeySequence("Ctrl+2"),
+        "Fit the selected items in the view")
     act("grid", "Show &Grid", win.scene.set_grid_visible,
         QKeySequence("Ctrl+'"), checkable=True)
     act("snap", "&Snap to Grid", lambda on: setattr(win.scene, "snap_enabled", on), None, checkable=True)
@@ -151,7 +157,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
         arrange.addSeparator() if n is None else arrange.addAction(acts[n])
 
     m = bar.addMenu("&View")
-    for n in ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap"):
+    for n in ("zoom_in", "zoom_out", "fit", "zoom_selection", None, "layout", "layout_selection", None, "grid", "snap"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     m.addSeparator()
     panels = m.addMenu("&Panels")
@@ -203,6 +209,8 @@ def update_enabled(win: MainWindow) -> None:
     for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter", "align_bottom"):
         win.acts[n].setEnabled(movable >= 2)
     win.acts["distribute_x"].setEnabled(movable >= 3)
+    win.acts["layout_selection"].setEnabled(len(scene.selected_device_ids()) >= 2)
+    win.acts["zoom_selection"].setEnabled(any_sel)
     win.acts["distribute_y"].setEnabled(movable >= 3)
 
 
@@ -211,6 +219,9 @@ def fill_context_menu(win: MainWindow, menu: QMenu, x: float, y: float) -> None:
     if win.scene.selectedItems():
         for n in ("cut", "copy", "duplicate", "delete"):
             menu.addAction(win.acts[n])
+        menu.addAction(win.acts["zoom_selection"])
+        if len(win.scene.selected_device_ids()) >= 2:
+            menu.addAction(win.acts["layout_selection"])
         if len(win.scene.movable_positions()) >= 2:
             arrange = menu.addMenu("Align and Distribute")
             for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter",

@@ -13,7 +13,7 @@ from PySide6.QtGui import QGuiApplication
 
 from planner_app.core.catalog import LinkPreset
 from planner_app.core.topology import Note, Position, Tier
-from planner_app.ui.canvas.layout import align, distribute, tiers_layout
+from planner_app.ui.canvas.layout import align, auto_layout_positions, distribute
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.clipboard import MIME_TYPE, records_for_paste, selection_to_json
 from planner_app.ui.commands import (
@@ -143,9 +143,36 @@ class Editor:
         assert item is not None
         return (item.pos().x(), item.pos().y())
 
-    def auto_layout(self) -> bool:
-        """Place devices in tier columns (device → edge → cloud) as one undo step."""
-        return self._move(tiers_layout(self.doc.topology), "Auto-layout")
+    def layout_ids(self, selection_only: bool = False) -> list[str] | None:
+        """The devices an auto-layout moves: the selected ones, or None for all."""
+        return self.scene.selected_device_ids() if selection_only else None
+
+    def auto_layout(self, selection_only: bool = False) -> bool:
+        """Layered layout (device → edge → cloud, children grouped by parent) as one undo step.
+
+        With ``selection_only`` only the selected devices move, laid out among
+        themselves with the drawing's top-left kept where the selection's was.
+        """
+        ids = self.layout_ids(selection_only)
+        if ids is not None and len(ids) < 2:
+            return False
+        return self.apply_layout(auto_layout_positions(self.doc.topology, ids), ids)
+
+    def apply_layout(self, positions: dict[str, tuple[float, float]], ids: list[str] | None) -> bool:
+        """Push a computed layout (from :meth:`auto_layout` or a background run) as one undo step."""
+        positions = {k: v for k, v in positions.items() if self.doc.topology.has_device(k)}
+        if not positions:
+            return False
+        if ids is not None:  # keep the selection where it was: same top-left corner
+            self.scene.finish_build()
+            old = [self._position(k) for k in positions]
+            dx = min(x for x, _ in old) - min(x for x, _ in positions.values())
+            dy = min(y for _, y in old) - min(y for _, y in positions.values())
+            positions = {k: (x + dx, y + dy) for k, (x, y) in positions.items()}
+        positions = {k: self.scene.snapped_xy(x, y) for k, (x, y) in positions.items()}
+        n = len(positions)
+        text = "Auto-layout" if ids is None else f"Auto-layout {n} device{'s' if n != 1 else ''}"
+        return self._move(positions, text)
 
     def align_selection(self, mode: str) -> bool:
         """Align the selected items (see :func:`planner_app.ui.canvas.layout.align`)."""

@@ -29,6 +29,7 @@ from planner_app.ui.document import TopologyDocument
 from planner_app.ui.editing import Editor
 from planner_app.ui.files import ExportOptions, TopologyLoader, export_scene_image
 from planner_app.ui.inspector import InspectorPanel
+from planner_app.ui.layout_runner import LayoutRunner
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
 from planner_app.ui.workloads_panel import WorkloadsPanel
@@ -48,6 +49,8 @@ class MainWindow(QMainWindow):
     openFailed = Signal(str, str)
     #: an image export progressed (percent)
     exportProgress = Signal(int)
+    #: an auto-layout was applied (and the view fitted)
+    layoutFinished = Signal()
 
     def __init__(
         self,
@@ -66,6 +69,7 @@ class MainWindow(QMainWindow):
         self.view = TopologyView(self.scene, self)
         self.editor = Editor(self.doc, self.scene)
         self.loader = TopologyLoader(self)
+        self.layout_runner = LayoutRunner(self.doc, self)
         self.autosaver = Autosaver(self.doc, recovery_dir or default_recovery_dir(), autosave_ms, self)
         self.setCentralWidget(self.view)
         self.setAcceptDrops(True)
@@ -125,6 +129,10 @@ class MainWindow(QMainWindow):
         view.escapePressed.connect(self.scene.clearSelection)
         view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette.presetActivated.connect(self._on_preset_activated)
+        self.layout_runner.finished.connect(self._on_layout_finished)
+        self.layout_runner.discarded.connect(lambda: self.show_hint("Auto-layout dropped: the topology changed "
+                                                                    "while it ran; run it again"))
+        self.layout_runner.failed.connect(lambda msg: self.dialogs.error(self, "Cannot lay out", msg))
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
         self.zoom_label.setText("100 %")
@@ -432,6 +440,26 @@ class MainWindow(QMainWindow):
             return
         self.view.centre_on(found)
         self.show_hint(f"Found {found}")
+
+    def auto_layout(self, selection_only: bool = False) -> None:
+        """View ▸ Auto-layout (of the selection): computed in the background, then fitted in view."""
+        ids = self.editor.layout_ids(selection_only)
+        if ids is not None and len(ids) < 2:
+            self.show_hint("Select two or more devices to lay them out")
+            return
+        if self.layout_runner.busy:
+            return
+        self.show_hint("Laying out…")
+        self.layout_runner.run(ids)
+
+    def _on_layout_finished(self, positions: dict, ids: object) -> None:
+        self.editor.apply_layout(positions, ids)  # type: ignore[arg-type]
+        if ids is None:
+            self.view.fit_all()
+        else:
+            self.view.zoom_to_selection()
+        self.show_hint()
+        self.layoutFinished.emit()
 
     def set_link_tool(self, on: bool) -> None:
         """Edit ▸ Link Tool: drags from any point of a device draw a link."""
