@@ -5,7 +5,7 @@ from __future__ import annotations
 from PySide6.QtCore import QRectF
 
 from planner_app.core.topology import Position, Topology
-from planner_app.ui.canvas.layout import BLOCK_ROWS, CELL_H, layered_layout
+from planner_app.ui.canvas.layout import CELL_H, layered_layout
 from tests.ui._helpers import site_topology, small_topology
 
 
@@ -38,13 +38,21 @@ def test_layout_keeps_cameras_beside_their_own_gateway():
         gx, gy = pos[f"gw{g}"]
         cams = [pos[f"cam{g}-{c}"] for c in range(8)]
         assert all(x < gx for x, _ in cams)  # left of their gateway: the flow goes device → edge
-        assert all(abs(y - gy) <= BLOCK_ROWS * CELL_H / 2 for _, y in cams), g  # beside it, not anywhere
-        spans.append((min(y for _, y in cams), max(y for _, y in cams)))
-    spans.sort()
-    # one gateway's cameras are one block: the blocks do not interleave
-    assert all(hi < lo_next for (_, hi), (lo_next, _) in zip(spans, spans[1:]))
-    xs = {tier: {pos[d.id][0] for d in topo.devices if str(d.tier) == tier} for tier in ("device", "edge", "cloud")}
-    assert max(xs["device"]) < min(xs["edge"]) and max(xs["edge"]) < min(xs["cloud"])
+        assert all(abs(y - gy) <= 4 * CELL_H / 2 for _, y in cams), g  # beside it, not anywhere
+        spans.append(QRectF(min(x for x, _ in cams), min(y for _, y in cams), 1, 1).united(
+            QRectF(max(x for x, _ in cams), max(y for _, y in cams), 1, 1)))
+    # one gateway's cameras are one block: no two blocks overlap
+    assert not any(a.intersects(b) for i, a in enumerate(spans) for b in spans[i + 1:])
+    for g in range(30):  # the flow goes on: gateway left of its server, server left of the cloud
+        assert pos[f"gw{g}"][0] < pos[f"srv{g % 3}"][0] < pos["cloud"][0]
+
+
+def test_layout_of_a_mesh_is_not_one_endless_column():
+    from tests.ui._helpers import big_topology
+
+    pos = layered_layout(big_topology(600, links_per_device=3.0))  # random links: a mesh
+    xs, ys = [x for x, _ in pos.values()], [y for _, y in pos.values()]
+    assert max(ys) - min(ys) < 3 * (max(xs) - min(xs))
 
 
 def test_layout_of_a_selection_moves_only_it_and_keeps_its_corner(window, qtbot):

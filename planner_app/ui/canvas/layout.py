@@ -86,8 +86,11 @@ def tiers_layout(topology: Topology, origin: tuple[float, float] = (0.0, 0.0)) -
 _TIER_RANK = {"device": 0, "edge": 1, "cloud": 2}
 CELL_W, CELL_H = 210.0, 130.0  # one device with its name and figures, and the space around it
 LAYER_GAP = 110.0              # between layers, beyond the cells' own margins
-BLOCK_ROWS = 6                 # end devices of one parent per column of their block
+BLOCK_ROWS = 6                 # up to this many end devices of one parent make one column
 COMPONENT_GAP = 90.0           # between unconnected groups
+DUMMY_SLOT = 16.0              # room across a layer for a long link passing through it
+WRAP_MIN_ROWS = 12             # a layer wraps into more columns only beyond this many rows (and the area's root)
+WRAP_GAP = 20.0                # between the columns of one wrapped layer
 
 
 def auto_layout_positions(topology: Topology, ids: list[str] | None = None) -> dict[str, tuple[float, float]]:
@@ -180,8 +183,7 @@ def layered_layout(topology: Topology, ids: list[str] | None = None,
         vertex_tier[v] = tier[d.id]
     blocks: dict[tuple[str, int], Vertex] = {}
     for (parent, kid_tier), kids in children.items():
-        rows = min(BLOCK_ROWS, len(kids))
-        cols = math.ceil(len(kids) / rows)
+        rows, cols = _block_shape(len(kids))
         v = Vertex(("block", parent, kid_tier))
         v.view = _View(rows * CELL_H, cols * CELL_W)
         blocks[(parent, kid_tier)] = v
@@ -324,20 +326,61 @@ def _sugiyama(comp, vertex_tier: dict) -> tuple[float, list]:  # noqa: ANN001 - 
 
     sug = _Sugiyama(comp)
     sug.xspace, sug.yspace = 0.0, LAYER_GAP
+    # bends of long links (grandalf's dummy vertices) take a thin slot, not a device's height
+    sug.dw, sug.dh = DUMMY_SLOT, CELL_W
     roots = [v for v in comp.sV if not v.e_in()]
     sug.init_all(roots=roots, inverted_edges=[])
     sug.draw(N=3 if comp.order() <= 300 else 1.5)  # each round of crossing reduction is a sweep over every layer
-    verts = [(v, v.view.xy[0], v.view.xy[1]) for v in comp.sV]
+    real = set(vertices)
+    layers = [sorted((v for v in layer if v in real), key=lambda v: v.view.xy[0]) for layer in sug.layers]
+    area = sum(v.view.w * v.view.h for v in vertices)
+    limit = max(WRAP_MIN_ROWS * CELL_H, 1.2 * math.sqrt(area))
+    verts = [(v, v.view.xy[0], v.view.xy[1]) for v in vertices]
     left = min(x - v.view.w / 2 for v, x, _ in verts)
     right = max(x + v.view.w / 2 for v, x, _ in verts)
     top_y = min(y - v.view.h / 2 for v, _, y in verts)
-    return right - left, [(v, x - left, y - top_y) for v, x, y in verts]
+    verts = [(v, x - left, y - top_y) for v, x, y in verts]
+    # a tree stays as grandalf drew it (tall when a parent has many children: cutting it
+    # would part children from parents); a mesh spreads its layers over tens of thousands
+    # of px: pack them in their order instead
+    if right - left <= limit or len(comp.sE) <= 1.5 * len(vertices):
+        return right - left, verts
+    return limit, _wrapped([layer for layer in layers if layer], limit)
+
+
+def _wrapped(layers: list[list], limit: float) -> list[tuple]:
+    """Layers packed in their crossing-reduced order into columns at most ``limit`` high.
+
+    A mesh of hundreds of devices puts a hundred or more in one layer, and
+    grandalf's coordinates then made a drawing 80,000 px tall and 6,000 wide;
+    wrapping keeps each layer's order and the left-to-right flow.
+    """
+    out = []
+    flow = 0.0
+    for layer in layers:
+        layer_w = max(v.view.h for v in layer)
+        col, across = 0, 0.0
+        for v in layer:
+            if across and across + v.view.w > limit:
+                col, across = col + 1, 0.0
+            out.append((v, across + v.view.w / 2, flow + col * (layer_w + WRAP_GAP) + layer_w / 2))
+            across += v.view.w
+        flow += (col + 1) * layer_w + col * WRAP_GAP + LAYER_GAP
+    return out
+
+
+def _block_shape(n: int) -> tuple[int, int]:
+    """Rows and columns of a block of ``n`` end devices: one column up to BLOCK_ROWS, then about
+    square on screen, so a gateway with 40 cameras is not a column 5,000 px tall."""
+    if n <= BLOCK_ROWS:
+        return n, 1
+    cols = max(2, round(math.sqrt(n * CELL_H / CELL_W)))
+    return math.ceil(n / cols), cols
 
 
 def _place_block(kids: list[str], cx: float, cy: float, view, positions: dict) -> None:  # noqa: ANN001
     """Spread a parent's end devices over their block (columns of up to BLOCK_ROWS) centred on (cx, cy)."""
-    rows = min(BLOCK_ROWS, len(kids))
-    cols = math.ceil(len(kids) / rows)
+    rows, cols = _block_shape(len(kids))
     left = cx - cols * CELL_W / 2 + CELL_W / 2
     top = cy - rows * CELL_H / 2 + CELL_H / 2
     for i, kid in enumerate(kids):
