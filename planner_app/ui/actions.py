@@ -119,6 +119,8 @@ def build(win: MainWindow) -> dict[str, QAction]:
         "Fit the selected items in the view")
     act("grid", "Show &Grid", win.scene.set_grid_visible,
         QKeySequence("Ctrl+'"), checkable=True)
+    act("short_labels", "S&hort Labels", win.scene.set_short_labels, None,
+        "Cut long device names to one width (hover a device for its whole name)", checkable=True)
     act("snap", "&Snap to Grid", lambda on: setattr(win.scene, "snap_enabled", on), None, checkable=True)
     for mode in ("left", "hcenter", "right", "top", "vcenter", "bottom"):
         act(f"align_{mode}", f"Align {mode}", partial(ed.align_selection, mode))
@@ -157,7 +159,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
         arrange.addSeparator() if n is None else arrange.addAction(acts[n])
 
     m = bar.addMenu("&View")
-    for n in ("zoom_in", "zoom_out", "fit", "zoom_selection", None, "layout", "layout_selection", None, "grid", "snap"):
+    for n in ("zoom_in", "zoom_out", "fit", "zoom_selection", None, "layout", "layout_selection", None, "grid", "snap", "short_labels"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     m.addSeparator()
     panels = m.addMenu("&Panels")

@@ -12,7 +12,7 @@ Edges follow nodes the way Qt's *elasticnodes* example does: a device sets
 
 from __future__ import annotations
 
-__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "TILE", "TEXT_W"]
+__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "TILE", "TEXT_W", "label_width"]
 
 import math
 from typing import TYPE_CHECKING
@@ -45,8 +45,10 @@ if TYPE_CHECKING:
     from planner_app.ui.canvas.scene import TopologyScene
 
 TILE = 52.0     # the icon tile
-TEXT_W = 176.0  # name and figures under it
+TEXT_W = 176.0  # the width names are cut to in the short label mode
 _HANDLE_R = 7.0
+_LABEL_H = 34.0  # name line + figures line
+_LABEL_GAP = 3.0  # between the tile and its label
 
 _NAME_FONT = QFont()
 _NAME_FONT.setPointSizeF(9.5)
@@ -58,7 +60,13 @@ _LABEL_FONT.setPointSizeF(7.5)
 
 Z_ZONE, Z_LINK, Z_NOTE, Z_DEVICE = -10.0, 0.0, 5.0, 10.0
 _TEXT_BACKING = QColor(250, 251, 252, 215)
-_DEVICE_BOUNDS = QRectF(-TEXT_W / 2 - 2, -TILE / 2 - 4, TEXT_W + 4, TILE + 4 + 36)
+_TILE_BOUNDS = QRectF(-TILE / 2 - 4, -TILE / 2 - 4, TILE + 8 + _HANDLE_R, TILE + 8)
+
+
+def label_width(metrics: QFontMetricsF, text: str) -> float:
+    """Room for ``text`` at any zoom: hinted glyphs at 60-80 % zoom are up to ~10 % wider
+    than at 100 %, which clipped "Vehicle computer" to "/ehicle computer" in the cached tile."""
+    return metrics.horizontalAdvance(text) * 1.12 + 10.0
 
 
 class DeviceItem(QGraphicsItem):
@@ -85,6 +93,10 @@ class DeviceItem(QGraphicsItem):
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._hover = False
         self._cursor_on_handle = False
+        self.short_label = False  # the scene's label mode: names cut to TEXT_W (tooltip has the rest)
+        self.label_above = False  # set by the scene's label placement when below is taken
+        self._label = QRectF()
+        self._bounds = QRectF()
         self.show_record(device)
 
     # -- model → view --------------------------------------------------------------
@@ -101,27 +113,61 @@ class DeviceItem(QGraphicsItem):
         elif device.cost_usd_per_hour:
             figures.append(f"${device.cost_usd_per_hour:g}/h")
         self.figures = " · ".join(figures)
+        self._layout_label()
         self.update()
+
+    def set_label_mode(self, short: bool) -> None:
+        """Full names (default) or names cut to :data:`TEXT_W` with an ellipsis."""
+        if short != self.short_label:
+            self.short_label = short
+            self._layout_label()
+            self.update()
+
+    def set_label_above(self, above: bool) -> None:
+        """Put the label above the tile (the placement pass found below taken)."""
+        if above != self.label_above:
+            self.label_above = above
+            self._layout_label()
+            self.update()
+
+    def shown_name(self) -> str:
+        """The name as drawn: whole, or cut with an ellipsis in the short label mode."""
+        if not self.short_label:
+            return self.name
+        return QFontMetricsF(_NAME_FONT).elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
+
+    def _layout_label(self) -> None:
+        self.prepareGeometryChange()  # the label, and so the bounds, follow the name's width
+        name_fm, small_fm = QFontMetricsF(_NAME_FONT), QFontMetricsF(_SMALL_FONT)
+        w = max(label_width(name_fm, self.shown_name()), label_width(small_fm, self.figures))
+        self._label = self.label_rect_at(self.label_above, w)
+        self._bounds = _TILE_BOUNDS.united(self._label.adjusted(-2, -2, 2, 2))
+
+    @staticmethod
+    def label_rect_at(above: bool, width: float) -> QRectF:
+        """Where a label ``width`` wide sits, below or above the tile (item coordinates)."""
+        top = -TILE / 2 - _LABEL_GAP - _LABEL_H if above else TILE / 2 + _LABEL_GAP
+        return QRectF(-width / 2, top, width, _LABEL_H)
 
     # -- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return _DEVICE_BOUNDS  # Qt asks thousands of times per frame: no allocation
+        return self._bounds  # computed when the label changes: Qt asks thousands of times per frame
 
     def card_rect(self) -> QRectF:
         """The icon tile (links point at its centre, the item's position)."""
         return QRectF(-TILE / 2, -TILE / 2, TILE, TILE)
 
-    def text_rect(self) -> QRectF:
-        """Name and figures under the tile."""
-        return QRectF(-TEXT_W / 2, TILE / 2 + 1, TEXT_W, 32)
+    def label_rect(self) -> QRectF:
+        """Name and figures, under the tile (or above it), whole (item coordinates)."""
+        return QRectF(self._label)
+
+    text_rect = label_rect  # the older name
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(self.card_rect(), 10, 10)
         path.addEllipse(self.handle_centre(), _HANDLE_R, _HANDLE_R)
-        fm = QFontMetricsF(_NAME_FONT)
-        w = min(TEXT_W, fm.horizontalAdvance(self.name) + 8)
-        path.addRect(QRectF(-w / 2, TILE / 2 + 1, w, 32))
+        path.addRect(self._label)
         return path
 
     def handle_centre(self) -> QPointF:
@@ -144,21 +190,18 @@ class DeviceItem(QGraphicsItem):
             # far out, icons and text are unreadable specks: the tier colour says more
             return
         svg_renderer(self.kind).render(painter, tile.adjusted(8, 8, -8, -8))
-        text = self.text_rect()
-        name_fm, small_fm = QFontMetricsF(_NAME_FONT), QFontMetricsF(_SMALL_FONT)
-        name = name_fm.elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
-        figures = small_fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, TEXT_W)
-        # a soft backing keeps the name readable where links and their labels pass under it
-        w = min(TEXT_W, max(name_fm.horizontalAdvance(name), small_fm.horizontalAdvance(figures)) + 10)
+        text = self._label
+        # a soft backing keeps the name readable where links pass under it
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(_TEXT_BACKING)
-        painter.drawRoundedRect(QRectF(-w / 2, text.top(), w, 32), 4, 4)
+        painter.drawRoundedRect(text, 4, 4)
+        centre = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextDontClip
         painter.setFont(_NAME_FONT)
         painter.setPen(QColor("#0D47A1") if selected else QColor("#212121"))
-        painter.drawText(QRectF(text.left(), text.top(), TEXT_W, 17), Qt.AlignmentFlag.AlignHCenter, name)
+        painter.drawText(QRectF(text.left(), text.top() + 1, text.width(), 17), centre, self.shown_name())
         painter.setFont(_SMALL_FONT)
         painter.setPen(QColor("#546E7A"))
-        painter.drawText(QRectF(text.left(), text.top() + 16, TEXT_W, 16), Qt.AlignmentFlag.AlignHCenter, figures)
+        painter.drawText(QRectF(text.left(), text.top() + 17, text.width(), 16), centre, self.figures)
         if self._hover or selected:
             painter.setPen(QPen(accent, 1.5))
             painter.setBrush(QColor("#FFFFFF"))
@@ -225,6 +268,10 @@ class LinkItem(QGraphicsItem):
         self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
         self._label_pos = QPointF()
+        #: where the label sits: fraction along the link and offset across it (scene units);
+        #: chosen by the scene's label placement, kept while the ends move
+        self.label_t, self.label_offset = 0.5, 0.0
+        self.label_visible = True
         a.links.append(self)
         b.links.append(self)
         self.show_record(link)
@@ -242,8 +289,7 @@ class LinkItem(QGraphicsItem):
         bw = format_mbps(up) if up == down else f"{format_mbps(up)} ↑ {format_mbps(down)} ↓"
         self.label = f"{link.medium} · {bw} · {link.latency_ms:g} ms"
         self.wireless = link.medium.lower() in ("wifi", "lte", "5g", "bluetooth", "lora", "zigbee", "c-v2x")
-        fm = QFontMetricsF(_LABEL_FONT)
-        w = fm.horizontalAdvance(self.label) + 10
+        w = label_width(QFontMetricsF(_LABEL_FONT), self.label)
         self._label_rect = QRectF(-w / 2, -8, w, 16)
         self.adjust()
         if self.layer is not None:
@@ -263,19 +309,50 @@ class LinkItem(QGraphicsItem):
             path.quadTo(mid, p2)
             self._path = path
             self._line = None
-            self._label_pos = QPointF(0.25 * x1 + 0.5 * mid.x() + 0.25 * x2, 0.25 * y1 + 0.5 * mid.y() + 0.25 * y2)
             bounds = path.boundingRect()
         else:
             self._path = None  # built on demand (hit-testing, selection): most links never need it
             self._line = QLineF(p1, p2)
-            self._label_pos = QPointF((x1 + x2) / 2, (y1 + y2) / 2)
             bounds = QRectF(min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
+        self._label_pos = self.label_point(self.label_t, self.label_offset)
         self._label_at = self._label_rect.translated(self._label_pos)
         self._shape = None
         # computed once here: Qt asks for it many times per frame
-        self._bounds = bounds.adjusted(-4, -4, 4, 4).united(self._label_at)
+        self._bounds = bounds.adjusted(-4, -4, 4, 4)
+        if self.label_visible:
+            self._bounds = self._bounds.united(self._label_at)
         if self.layer is not None:
             self.layer.link_moved(self)
+
+    def label_point(self, t: float, offset: float) -> QPointF:
+        """The point ``t`` of the way along the link, ``offset`` to its left (scene units)."""
+        p1, p2 = self.a_item.pos(), self.b_item.pos()
+        x1, y1, x2, y2 = p1.x(), p1.y(), p2.x(), p2.y()
+        dx, dy = x2 - x1, y2 - y1
+        length = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / length, dx / length
+        if self.bend:
+            mx = (x1 + x2) / 2 + nx * self.bend * 2
+            my = (y1 + y2) / 2 + ny * self.bend * 2
+            u = 1 - t
+            x, y = u * u * x1 + 2 * u * t * mx + t * t * x2, u * u * y1 + 2 * u * t * my + t * t * y2
+        else:
+            x, y = x1 + t * dx, y1 + t * dy
+        return QPointF(x + nx * offset, y + ny * offset)
+
+    def label_rect_at(self, t: float, offset: float) -> QRectF:
+        """The label's scene rectangle if it sat at ``(t, offset)``."""
+        return self._label_rect.translated(self.label_point(t, offset))
+
+    def label_scene_rect(self) -> QRectF:
+        """Where the label is drawn now (scene coordinates)."""
+        return QRectF(self._label_at)
+
+    def place_label(self, t: float, offset: float, visible: bool = True) -> None:
+        """Move the label to ``(t, offset)``, or hide it (no free place for it)."""
+        if (t, offset, visible) != (self.label_t, self.label_offset, self.label_visible):
+            self.label_t, self.label_offset, self.label_visible = t, offset, visible
+            self.adjust()  # tells the link layer, which redraws what it must
 
     def path(self) -> QPainterPath:
         """The link's centre line."""
@@ -293,7 +370,8 @@ class LinkItem(QGraphicsItem):
             stroker = QPainterPathStroker()
             stroker.setWidth(10)
             shape = stroker.createStroke(self.path())
-            shape.addRect(self._label_at)
+            if self.label_visible:
+                shape.addRect(self._label_at)
             self._shape = shape
         return self._shape
 

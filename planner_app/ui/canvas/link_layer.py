@@ -183,10 +183,10 @@ class LinkLayer(QGraphicsItem):
         if lod < LABEL_MIN_ZOOM:
             return
         painter.setFont(_LABEL_FONT)
-        centre = Qt.AlignmentFlag.AlignCenter
+        centre = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextDontClip
         for item in labelled:
             rect = item._label_at
-            if not rect.intersects(exposed):
+            if not item.label_visible or not rect.intersects(exposed):
                 continue
             painter.setPen(_PEN_LABEL_BOX)
             painter.setBrush(_BRUSH_LABEL)

@@ -25,6 +25,7 @@ from PySide6.QtWidgets import (
 
 from planner_app.core.topology import Link
 from planner_app.ui.canvas.items import DeviceItem, LinkItem, NoteItem, ZoneItem
+from planner_app.ui.canvas.labels import place_labels
 from planner_app.ui.canvas.link_layer import LinkLayer
 from planner_app.ui.commands import MoveCommand
 from planner_app.ui.document import TopologyDocument
@@ -65,10 +66,17 @@ class TopologyScene(QGraphicsScene):
         self._zone_timer.setSingleShot(True)
         self._zone_timer.setInterval(0)
         self._zone_timer.timeout.connect(self._refresh_dirty_zones)
+        self.short_labels = False
+        self._label_timer = QTimer(self)
+        self._label_timer.setSingleShot(True)
+        self._label_timer.setInterval(0)
+        self._label_timer.timeout.connect(self.place_labels)
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.setInterval(0)
         self._rect_timer.timeout.connect(self._update_scene_rect)
+        # whatever moves the scene rect may crowd labels: re-place them in the same pass
+        self._rect_timer.timeout.connect(self.place_labels)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
         self._build_steps = None
         self._build_timer = QTimer(self)
@@ -135,6 +143,7 @@ class TopologyScene(QGraphicsScene):
             self._update_scene_rect()
 
         plan.append(finish)
+        plan.append(lambda: place_labels(self.devices.values(), self.links.values()))
         return plan
 
     @property
@@ -168,6 +177,20 @@ class TopologyScene(QGraphicsScene):
             rect = rect.united(link.boundingRect())
         return rect
 
+    def place_labels(self) -> None:
+        """Place device and link labels clear of devices and each other (see :mod:`.labels`)."""
+        self._label_timer.stop()
+        if self.building:
+            return
+        place_labels(self.devices.values(), self.links.values())
+
+    def set_short_labels(self, short: bool) -> None:
+        """View ▸ Short Labels: names cut to a fixed width (the tooltip has them whole)."""
+        self.short_labels = short
+        for item in self.devices.values():
+            item.set_label_mode(short)
+        self.place_labels()
+
     def _update_scene_rect(self) -> None:
         # generous margins so the user can drag beyond the current drawing
         rect = self.content_rect()
@@ -178,6 +201,7 @@ class TopologyScene(QGraphicsScene):
     def _add_device_item(self, device_id: str) -> DeviceItem:
         dev = self.doc.topology.device(device_id)
         item = DeviceItem(dev)
+        item.set_label_mode(self.short_labels)
         item.setPos(dev.position.x, dev.position.y)
         self.addItem(item)
         self.devices[device_id] = item
@@ -225,6 +249,7 @@ class TopologyScene(QGraphicsScene):
         self.finish_build()
         item = self.devices.pop(device_id)
         self.removeItem(item)
+        self._rect_timer.start()
         if item.zone:
             self.zone_moved(item.zone)
 
@@ -234,6 +259,7 @@ class TopologyScene(QGraphicsScene):
         item = self.devices[device_id]
         old_zone = item.zone
         item.show_record(dev)
+        self._rect_timer.start()  # the name's width may have changed
         if item.pos() != QPointF(dev.position.x, dev.position.y):
             # the model is the truth (undo of a move, auto-layout): no snapping here
             snap, self.snap_enabled = self.snap_enabled, False
@@ -272,6 +298,7 @@ class TopologyScene(QGraphicsScene):
     def _on_link_added(self, link_id: str) -> None:
         self.finish_build()
         self._add_link_item(self.doc.topology.link(link_id))
+        self._rect_timer.start()
 
     def _on_link_removed(self, link_id: str) -> None:
         self.finish_build()
@@ -280,6 +307,7 @@ class TopologyScene(QGraphicsScene):
         item.layer = None
         self.removeItem(item)
         self.link_layer.invalidate()
+        self._rect_timer.start()
         a, b = item.a_item.device_id, item.b_item.device_id
         if a in self.devices and b in self.devices:
             self._rebend(a, b)
@@ -287,6 +315,7 @@ class TopologyScene(QGraphicsScene):
     def _on_link_changed(self, link_id: str) -> None:
         self.finish_build()
         self.links[link_id].show_record(self.doc.topology.link(link_id))
+        self._rect_timer.start()
 
     def _on_note_added(self, note_id: str) -> None:
         note = self.doc.note(note_id)
