@@ -104,6 +104,8 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("select_all", "Select &All", win.scene.select_all, K.SelectAll)
     act("find", "&Find Device…", win.find_device, K.Find, "Find a device by name and centre on it")
     act("note", "Add &Note", win.add_note_at_centre, QKeySequence("Ctrl+Shift+N"), "Add a text note", icon("note"))
+    act("add_zone", "Add Privacy &Zone…", win.add_privacy_zone, None,
+        "A region whose devices may share raw data: around the selection, or empty to drop devices into")
     act("link_tool", "&Link Tool", win.set_link_tool, QKeySequence("L"),
         "Link tool: drag from one device to another to connect them", icon("link_tool"), checkable=True)
 
@@ -151,7 +153,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
 
     m = bar.addMenu("&Edit")
     for n in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find",
-              None, "note", "link_tool"):
+              None, "note", "add_zone", "link_tool"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     arrange = m.addMenu("A&lign and Distribute")
     for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter", "align_bottom",

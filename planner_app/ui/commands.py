@@ -32,6 +32,8 @@ __all__ = [
     "RemoveItemsCommand",
     "AddItemsCommand",
     "describe_items",
+    "SetZoneRectCommand",
+    "SetDeviceZonesCommand",
 ]
 
 from collections.abc import Sequence
@@ -460,3 +462,43 @@ class AddItemsCommand(QUndoCommand):
 
     def undo(self) -> None:
         self.doc.take_items([d.id for d in self.devices], [lk.id for lk in self.links], [n.id for n in self.notes])
+
+
+class SetZoneRectCommand(QUndoCommand):
+    """Give a privacy zone its region (create or resize it), or clear it (None)."""
+
+    def __init__(self, doc: TopologyDocument, zone: str, rect: tuple[float, float, float, float] | None,
+                 text: str = "") -> None:
+        super().__init__(text or f"Resize privacy zone {zone}")
+        self.doc, self.zone, self.new = doc, zone, rect
+        self.old = doc.zone_rect(zone)
+
+    def redo(self) -> None:
+        self.doc.set_zone_rect(self.zone, self.new)
+
+    def undo(self) -> None:
+        self.doc.set_zone_rect(self.zone, self.old)
+
+
+class SetDeviceZonesCommand(QUndoCommand):
+    """Put devices in privacy zones: ``{device id: zone}`` ('' = public).
+
+    Only the zone field changes, read from the record when run, so it composes
+    with a move in the same macro (a drop that also changes membership).
+    """
+
+    def __init__(self, doc: TopologyDocument, zones: dict[str, str], text: str = "Change privacy zone") -> None:
+        super().__init__(text)
+        self.doc, self.new = doc, dict(zones)
+        self.old = {d: doc.topology.device(d).privacy_zone for d in zones}
+
+    def _apply(self, zones: dict[str, str]) -> None:
+        topo = self.doc.topology
+        for dev_id, zone in zones.items():
+            self.doc.put_device(topo.device(dev_id).model_copy(update={"privacy_zone": zone}))
+
+    def redo(self) -> None:
+        self._apply(self.new)
+
+    def undo(self) -> None:
+        self._apply(self.old)

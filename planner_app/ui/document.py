@@ -18,6 +18,7 @@ from __future__ import annotations
 
 __all__ = ["TopologyDocument", "RemovedItems"]
 
+import math
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -61,6 +62,8 @@ class TopologyDocument(QObject):
     itemsRemoved = Signal(list, list, list)
     #: many items came at once (device ids, link ids, note ids): a paste or an undone delete
     itemsInserted = Signal(list, list, list)
+    #: a privacy zone's region was set or cleared (zone name)
+    zoneChanged = Signal(str)
     #: the whole topology was replaced (new/open/recover)
     topologyReset = Signal()
     #: the file path or the unsaved mark changed
@@ -267,3 +270,39 @@ class TopologyDocument(QObject):
                                 [n.id for _, n in items.notes])
         if items.workloads:
             self.workloadsChanged.emit()
+
+    # -- privacy zone regions ----------------------------------------------------------------
+    # Core has no field for a zone's region yet, so it is kept in the topology's free-form
+    # metadata as "zone_rect:<zone>" = "x,y,w,h": older files simply have none (the canvas
+    # derives one from the members), and older versions of the app keep it untouched.
+    ZONE_KEY = "zone_rect:"
+
+    def zone_rect(self, zone: str) -> tuple[float, float, float, float] | None:
+        """The region the user gave ``zone`` (scene x, y, width, height), if any."""
+        raw = self.topology.metadata.get(self.ZONE_KEY + zone)
+        if not isinstance(raw, str):
+            return None
+        try:
+            x, y, w, h = (float(v) for v in raw.split(","))
+        except ValueError:  # a hand-edited file: ignore the region, the members still count
+            return None
+        if not all(map(math.isfinite, (x, y, w, h))) or w <= 0 or h <= 0:
+            return None
+        return x, y, w, h
+
+    def zone_names(self) -> list[str]:
+        """Zones with members or a region, sorted."""
+        named = {d.privacy_zone for d in self.topology.devices} - {""}
+        named |= {k[len(self.ZONE_KEY):] for k in self.topology.metadata if k.startswith(self.ZONE_KEY)}
+        return sorted(named)
+
+    def set_zone_rect(self, zone: str, rect: tuple[float, float, float, float] | None) -> None:
+        """Set or clear (None) the region of ``zone`` (undo commands only)."""
+        key = self.ZONE_KEY + zone
+        meta = dict(self.topology.metadata)
+        if rect is None:
+            meta.pop(key, None)
+        else:
+            meta[key] = ",".join(f"{v:g}" for v in rect)
+        self.topology.metadata = meta
+        self.zoneChanged.emit(zone)

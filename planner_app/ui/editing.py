@@ -9,10 +9,12 @@ from __future__ import annotations
 
 __all__ = ["Editor"]
 
+from PySide6.QtCore import QRectF
 from PySide6.QtGui import QGuiApplication
 
 from planner_app.core.catalog import LinkPreset
 from planner_app.core.topology import Note, Position, Tier
+from planner_app.ui.canvas.items import ZoneItem
 from planner_app.ui.canvas.layout import align, auto_layout_positions, distribute
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.clipboard import MIME_TYPE, records_for_paste, selection_to_json
@@ -21,8 +23,11 @@ from planner_app.ui.commands import (
     AddItemsCommand,
     AddLinkCommand,
     AddNoteCommand,
+    MacroCommand,
     MoveCommand,
     RemoveItemsCommand,
+    SetDeviceZonesCommand,
+    SetZoneRectCommand,
 )
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.presets import catalog, device_from_preset, link_from_preset
@@ -130,12 +135,56 @@ class Editor:
         return self.paste_text(text) if text else []
 
     # -- arranging ------------------------------------------------------------------------
-    def _move(self, new: dict[str, tuple[float, float]], text: str) -> bool:
+    def _move(self, new: dict[str, tuple[float, float]], text: str, refit_zones: bool = False) -> bool:
         self.scene.finish_build()  # every item must exist to know where it is
         old = {k: self._position(k) for k in new}
         if all(old[k] == new[k] for k in new):
             return False
-        self.doc.push(MoveCommand(self.doc, old, new, text=text))
+        move = MoveCommand(self.doc, old, new, text=text)
+        zones = self._refitted_zones(new) if refit_zones else []
+        self.doc.push(MacroCommand(text, [move, *zones]) if zones else move)
+        return True
+
+    def _refitted_zones(self, new: dict[str, tuple[float, float]]) -> list[SetZoneRectCommand]:
+        """After a layout, each zone with moved members is redrawn around where they went:
+        its old region would now hold strangers."""
+        out = []
+        for zone in self.doc.zone_names():
+            rect = QRectF()
+            for d in self.doc.topology.devices:
+                if d.privacy_zone == zone and d.id in self.scene.devices:
+                    x, y = new.get(d.id, (d.position.x, d.position.y))
+                    rect = rect.united(self.scene.devices[d.id].boundingRect().translated(x, y))
+            if rect.isEmpty() or not any(d.privacy_zone == zone for d in self.doc.topology.devices if d.id in new):
+                continue
+            m = ZoneItem.MARGIN
+            rect = rect.adjusted(-m, -m, m, m)
+            out.append(SetZoneRectCommand(self.doc, zone, (rect.x(), rect.y(), rect.width(), rect.height())))
+        return out
+
+    def add_zone(self, name: str, rect: tuple[float, float, float, float] | None = None) -> bool:
+        """Create privacy zone ``name``: around the selected devices (which join it), or as
+        ``rect`` (default: an empty region in the middle of the drawing). One undo step."""
+        name = name.strip()
+        if not name:
+            return False
+        devices = self.scene.selected_device_ids()
+        if rect is None:
+            area = QRectF()
+            for d in devices:
+                area = area.united(self.scene.devices[d].sceneBoundingRect())
+            if area.isEmpty():
+                centre = self.scene.content_rect().center()
+                area = QRectF(centre.x() - 180, centre.y() - 120, 360, 240)
+            m = ZoneItem.MARGIN
+            area = area.adjusted(-m, -m, m, m)
+            rect = (area.x(), area.y(), area.width(), area.height())
+        children = [SetZoneRectCommand(self.doc, name, rect, text=f"Add privacy zone {name}")]
+        if devices:
+            children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(devices, name)))
+        n = len(devices)
+        text = f"Add privacy zone {name}" + (f" with {n} device{'s' if n != 1 else ''}" if n else "")
+        self.doc.push(MacroCommand(text, children))
         return True
 
     def _position(self, item_id: str) -> tuple[float, float]:
@@ -172,7 +221,7 @@ class Editor:
         positions = {k: self.scene.snapped_xy(x, y) for k, (x, y) in positions.items()}
         n = len(positions)
         text = "Auto-layout" if ids is None else f"Auto-layout {n} device{'s' if n != 1 else ''}"
-        return self._move(positions, text)
+        return self._move(positions, text, refit_zones=True)
 
     def align_selection(self, mode: str) -> bool:
         """Align the selected items (see :func:`planner_app.ui.canvas.layout.align`)."""

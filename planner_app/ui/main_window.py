@@ -461,6 +461,19 @@ class MainWindow(QMainWindow):
         self.show_hint()
         self.layoutFinished.emit()
 
+    def add_privacy_zone(self) -> None:
+        """Edit ▸ Add Privacy Zone: around the selected devices, or an empty region to fill."""
+        name = self.dialogs.ask_text(self, "Add privacy zone", "Zone name (devices inside may share raw data):")
+        if not name or not name.strip():
+            return
+        if name.strip() in self.doc.zone_names():
+            self.dialogs.error(self, "Cannot add privacy zone", f"There is already a privacy zone {name.strip()!r}: "
+                               "drag devices into it, or pick another name.")
+            return
+        self.editor.add_zone(name)
+        self.show_hint(f"Privacy zone {name.strip()}: drop devices inside to add them, drag them out to remove "
+                       "them, drag the corner to resize")
+
     def set_link_tool(self, on: bool) -> None:
         """Edit ▸ Link Tool: drags from any point of a device draw a link."""
         self.scene.link_tool = on

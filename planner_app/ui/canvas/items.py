@@ -431,42 +431,74 @@ class NoteItem(QGraphicsItem):
 
 
 class ZoneItem(QGraphicsItem):
-    """A shaded region around the devices of one privacy zone."""
+    """A privacy zone drawn as a region: a container the user can resize.
+
+    The region is the zone's own rectangle, grown where needed to cover its
+    members, so what is drawn inside is what belongs. Only the border, the
+    title and the corner handle take the mouse: a drag that starts inside the
+    zone still draws a rubber band or moves the device under it. Dragging the
+    corner handle resizes the zone; the scene turns the release into one undo
+    step (and devices the zone now covers join it).
+    """
 
     MARGIN = 22.0
+    HANDLE = 12.0
+    MIN_W, MIN_H = 120.0, 80.0
+    _BORDER = 6.0  # how far from the edge a press still grabs the border
 
     def __init__(self, zone: str, colour_index: int) -> None:
         super().__init__()
         self.zone = zone
         self.colour = zone_colour(colour_index)
         self.setZValue(Z_ZONE)
-        # a zone changes only when its members move: blit it the rest of the time
-        self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self._path = QPainterPath()
+        self.setAcceptHoverEvents(True)
         self._rect = QRectF()
-        self._label_pos = QPointF()
+        self._resize_from: QRectF | None = None
+        self._min_rect = QRectF()
+        self.title = f"privacy zone: {zone}"
 
+    def set_region(self, rect: QRectF) -> None:
+        """Show the zone as ``rect`` (scene coordinates)."""
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = QRectF(rect)
+            self.update()
+
+    # backwards-compatible name: the scene used to hand member rectangles
     def set_members(self, rects: list[QRectF]) -> None:
-        """Cover ``rects`` (scene rectangles of the zone's devices) with one rounded hull."""
-        self.prepareGeometryChange()
-        points: list[tuple[float, float]] = []
-        m = self.MARGIN
+        """Cover ``rects`` with the region (plus a margin)."""
+        rect = QRectF()
         for r in rects:
-            # a circle of radius m around each corner: the hull gets round corners
-            for cx, cy in ((r.left(), r.top()), (r.right(), r.top()), (r.left(), r.bottom()), (r.right(), r.bottom())):
-                for k in range(8):
-                    a = k * math.pi / 4
-                    points.append((cx + m * math.cos(a), cy + m * math.sin(a)))
-        hull = _convex_hull(points)
-        self._path = QPainterPath()
-        if hull:
-            self._path.addPolygon(QPolygonF([QPointF(x, y) for x, y in hull]))
-            self._path.closeSubpath()
-        self._rect = self._path.boundingRect()
-        self._label_pos = QPointF(self._rect.left() + 14, self._rect.top() + 16)
+            rect = rect.united(r)
+        self.set_region(rect.adjusted(-self.MARGIN, -self.MARGIN, self.MARGIN, self.MARGIN))
+
+    def region(self) -> QRectF:
+        """The drawn region (scene coordinates)."""
+        return QRectF(self._rect)
+
+    def title_rect(self) -> QRectF:
+        """Where the zone's name is written, inside its top-left corner."""
+        w = label_width(QFontMetricsF(_SMALL_FONT), self.title)
+        return QRectF(self._rect.left() + 8, self._rect.top() + 4, w, 16)
+
+    def handle_rect(self) -> QRectF:
+        """The resize handle on the bottom-right corner."""
+        h = self.HANDLE
+        return QRectF(self._rect.right() - h, self._rect.bottom() - h, h, h)
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-2, -2, 2, 2)
+
+    def shape(self) -> QPainterPath:
+        outer = QPainterPath()
+        outer.addRect(self._rect.adjusted(-self._BORDER, -self._BORDER, self._BORDER, self._BORDER))
+        inner = QPainterPath()
+        inner.addRect(self._rect.adjusted(self._BORDER, self._BORDER, -self._BORDER, -self._BORDER))
+        ring = outer.subtracted(inner)
+        ring.setFillRule(Qt.FillRule.WindingFill)  # odd-even would punch the handle out of the ring
+        ring.addRect(self.title_rect())
+        ring.addRect(self.handle_rect().adjusted(-3, -3, 3, 3))
+        return ring
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -476,29 +508,47 @@ class ZoneItem(QGraphicsItem):
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(fill)
-        painter.drawPath(self._path)
+        painter.drawRoundedRect(self._rect, 12, 12)
         painter.setFont(_SMALL_FONT)
         painter.setPen(self.colour.darker(130))
-        painter.drawText(self._label_pos, f"privacy zone: {self.zone}")
+        painter.drawText(self.title_rect(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                         | Qt.TextFlag.TextDontClip, self.title)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.colour)
+        h = self.handle_rect()
+        painter.drawPolygon(QPolygonF([h.bottomLeft(), h.topRight(), h.bottomRight()]))
 
+    # -- resizing ----------------------------------------------------------------------
+    def hoverMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        on = self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos())
+        self.setCursor(Qt.CursorShape.SizeFDiagCursor if on else Qt.CursorShape.ArrowCursor)
+        super().hoverMoveEvent(event)
 
-def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Andrew's monotone chain; counter-clockwise hull of ``points``."""
-    pts = sorted(set(points))
-    if len(pts) <= 2:
-        return pts
+    def mousePressEvent(self, event) -> None:  # noqa: ANN001
+        if event.button() == Qt.MouseButton.LeftButton and \
+                self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos()):
+            scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+            self._resize_from = QRectF(self._rect)
+            self._min_rect = scene.zone_members_rect(self.zone) if scene is not None else QRectF()
+            event.accept()
+            return
+        event.ignore()
 
-    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    def mouseMoveEvent(self, event) -> None:  # noqa: ANN001
+        if self._resize_from is None:
+            return
+        p = event.scenePos()
+        top_left = self._resize_from.topLeft()
+        right = max(p.x(), top_left.x() + self.MIN_W)
+        bottom = max(p.y(), top_left.y() + self.MIN_H)
+        if not self._min_rect.isEmpty():  # never smaller than its members: they would look outside
+            right, bottom = max(right, self._min_rect.right()), max(bottom, self._min_rect.bottom())
+        self.set_region(QRectF(top_left, QPointF(right, bottom)))
 
-    lower: list[tuple[float, float]] = []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[float, float]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
+    def mouseReleaseEvent(self, event) -> None:  # noqa: ANN001
+        if self._resize_from is None:
+            return
+        start, self._resize_from = self._resize_from, None
+        scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+        if scene is not None and self._rect != start:
+            scene.zone_resized(self.zone, self._rect)

@@ -55,10 +55,14 @@ class _Grid:
         return any(other.intersects(r) for k in self._keys(r) if k in cells for other in cells[k])
 
 
-def place_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem]) -> int:
-    """Place every label; returns how many link labels found no free spot (hidden)."""
+def place_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem],
+                 obstacles: Iterable[QRectF] = ()) -> int:
+    """Place every label clear of device tiles and ``obstacles`` (zone titles); returns how
+    many link labels found no free spot (hidden)."""
     devices, links = list(devices), list(links)
     grid = _Grid()
+    for rect in obstacles:
+        grid.add(rect)
     for dev in devices:
         grid.add(dev.card_rect().translated(dev.pos()).adjusted(-_PAD, -_PAD, _PAD, _PAD))
     for dev in devices:

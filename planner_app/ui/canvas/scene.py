@@ -62,6 +62,7 @@ class TopologyScene(QGraphicsScene):
         self._link_source: DeviceItem | None = None
         self._rubber_link: QGraphicsLineItem | None = None
         self._dirty_zones: set[str] = set()
+        self._derived_zones: dict[str, QRectF] = {}
         self._zone_timer = QTimer(self)
         self._zone_timer.setSingleShot(True)
         self._zone_timer.setInterval(0)
@@ -96,6 +97,7 @@ class TopologyScene(QGraphicsScene):
         doc.noteChanged.connect(self._on_note_changed)
         doc.itemsRemoved.connect(self._on_items_removed)
         doc.itemsInserted.connect(self._on_items_inserted)
+        doc.zoneChanged.connect(self.zone_moved)
         self.rebuild()
 
     # -- building ----------------------------------------------------------------------
@@ -112,6 +114,7 @@ class TopologyScene(QGraphicsScene):
         self.links.clear()
         self.notes.clear()
         self.zones.clear()
+        self._derived_zones.clear()
         self._rubber_link = None
         self.link_layer = LinkLayer(self.links)
         self.addItem(self.link_layer)
@@ -138,12 +141,12 @@ class TopologyScene(QGraphicsScene):
             self._rebend_all()
             for n in topo.notes:
                 self._on_note_added(n.id)
-            self._dirty_zones = {d.privacy_zone for d in topo.devices if d.privacy_zone}
+            self._dirty_zones = set(self.doc.zone_names())
             self._refresh_dirty_zones()
             self._update_scene_rect()
 
         plan.append(finish)
-        plan.append(lambda: place_labels(self.devices.values(), self.links.values()))
+        plan.append(self._place_labels_now)
         return plan
 
     @property
@@ -180,9 +183,11 @@ class TopologyScene(QGraphicsScene):
     def place_labels(self) -> None:
         """Place device and link labels clear of devices and each other (see :mod:`.labels`)."""
         self._label_timer.stop()
-        if self.building:
-            return
-        place_labels(self.devices.values(), self.links.values())
+        if not self.building:
+            self._place_labels_now()
+
+    def _place_labels_now(self) -> None:
+        place_labels(self.devices.values(), self.links.values(), [z.title_rect() for z in self.zones.values()])
 
     def set_short_labels(self, short: bool) -> None:
         """View ▸ Short Labels: names cut to a fixed width (the tooltip has them whole)."""
@@ -407,20 +412,85 @@ class TopologyScene(QGraphicsScene):
         self._dirty_zones.add(zone)
         self._zone_timer.start()
 
+    def zone_members_rect(self, zone: str) -> QRectF:
+        """The members of ``zone`` with the zone's margin around them (empty without members)."""
+        rect = QRectF()
+        for it in self.devices.values():
+            if it.zone == zone:
+                rect = rect.united(it.sceneBoundingRect())
+        m = ZoneItem.MARGIN
+        return rect.adjusted(-m, -m, m, m) if not rect.isEmpty() else rect
+
+    def zone_base(self, zone: str) -> QRectF | None:
+        """The zone's own region: the user's (stored in the file), else the one derived from
+        its members when it first appeared; None for a zone the scene has not seen."""
+        stored = self.doc.zone_rect(zone)
+        if stored is not None:
+            return QRectF(*stored)
+        return self._derived_zones.get(zone)
+
+    def zone_at(self, scene_pos: QPointF, ignore: frozenset[str] = frozenset()) -> str:
+        """The innermost zone whose own region holds ``scene_pos`` ('' for none).
+
+        Own regions, not drawn ones: a member being dragged out stretches the drawn
+        region behind it, and must still leave the zone when dropped outside.
+        """
+        best, best_area = "", float("inf")
+        for zone in self.zones:
+            base = self.zone_base(zone)
+            if base is not None and base.contains(scene_pos) and zone not in ignore:
+                area = base.width() * base.height()
+                if area < best_area:
+                    best, best_area = zone, area
+        return best
+
     def _refresh_dirty_zones(self) -> None:
         for zone in self._dirty_zones:
-            rects = [it.sceneBoundingRect() for it in self.devices.values() if it.zone == zone]
+            members = self.zone_members_rect(zone)
+            stored = self.doc.zone_rect(zone)
             item = self.zones.get(zone)
-            if not rects:
+            if members.isEmpty() and stored is None:
                 if item is not None:
                     self.removeItem(self.zones.pop(zone))
+                self._derived_zones.pop(zone, None)
                 continue
+            if stored is None and zone not in self._derived_zones:
+                self._derived_zones[zone] = members  # derived once, then kept like a user's region
+            base = self.zone_base(zone) or members
             if item is None:
                 item = ZoneItem(zone, len(self.zones))
                 self.addItem(item)
                 self.zones[zone] = item
-            item.set_members(rects)
+            # membership is what is drawn: the region always covers every member
+            item.set_region(base.united(members) if not members.isEmpty() else base)
         self._dirty_zones.clear()
+        self._rect_timer.start()  # zone titles are obstacles for labels
+
+    def zone_resized(self, zone: str, rect: QRectF) -> None:
+        """The user dragged a zone's corner: one undo step; devices it now covers join it."""
+        from planner_app.ui.commands import MacroCommand, SetDeviceZonesCommand, SetZoneRectCommand
+
+        joining = [it.device_id for it in self.devices.values()
+                   if not it.zone and rect.contains(it.pos())]
+        children = [SetZoneRectCommand(self.doc, zone, (rect.x(), rect.y(), rect.width(), rect.height()))]
+        if joining:
+            children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(joining, zone)))
+        text = f"Resize privacy zone {zone}" + (f" ({len(joining)} joined)" if joining else "")
+        self.doc.push(MacroCommand(text, children))
+        self.zone_moved(zone)
+
+    def membership_after_drop(self, moved: list[str]) -> list[tuple[str, str, str]]:
+        """(device, old zone, new zone) for dropped devices whose zone changes: a device
+        dropped inside a zone's region joins it, one dragged out of its zone leaves it."""
+        changes = []
+        for dev_id in moved:
+            item = self.devices.get(dev_id)
+            if item is None:
+                continue
+            new = self.zone_at(item.pos())
+            if new != item.zone:
+                changes.append((dev_id, item.zone, new))
+        return changes
 
     # -- selection -----------------------------------------------------------------------
     def selected_device_ids(self) -> list[str]:
@@ -591,10 +661,28 @@ class TopologyScene(QGraphicsScene):
             old = {k: v for k, v in self._drag_start.items() if k in new}
             self._drag_start = {}
             if any(old[k] != new[k] for k in old):
-                n = len(old)
-                self.doc.push(MoveCommand(self.doc, old, {k: new[k] for k in old},
-                                          text=f"Move {n} item{'s' if n != 1 else ''}"))
+                self._push_drop(old, {k: new[k] for k in old})
                 self._rect_timer.start()
+
+    def _push_drop(self, old: dict[str, tuple[float, float]], new: dict[str, tuple[float, float]]) -> None:
+        """A finished drag: the move, and the zone changes it makes, as one undo step."""
+        from planner_app.ui.commands import MacroCommand, SetDeviceZonesCommand
+
+        n = len(old)
+        move = MoveCommand(self.doc, old, new, text=f"Move {n} item{'s' if n != 1 else ''}")
+        changes = self.membership_after_drop([k for k in new if k in self.devices])
+        if not changes:
+            self.doc.push(move)
+            return
+        topo = self.doc.topology
+        edit = SetDeviceZonesCommand(self.doc, {d: z for d, _, z in changes})
+        if len(changes) == 1:
+            dev, was, now = changes[0]
+            label = topo.device(dev).label
+            text = (f"Move {label} into privacy zone {now}" if now else f"Move {label} out of privacy zone {was}")
+        else:
+            text = f"Move {n} items ({len(changes)} change privacy zone)"
+        self.doc.push(MacroCommand(text, [move, edit]))
 
     def contextMenuEvent(self, event: QGraphicsSceneContextMenuEvent) -> None:
         item = self.itemAt(event.scenePos(), self.views()[0].transform()) if self.views() else None
