@@ -165,7 +165,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
         m.addSeparator() if n is None else m.addAction(acts[n])
     m.addSeparator()
     panels = m.addMenu("&Panels")
-    for dock in (win.palette_dock, win.inspector_dock, win.history_dock, win.workloads_dock):
+    for dock in (win.palette_dock, win.inspector_dock, win.history_dock, win.workloads_dock, win.overview_dock):
         panels.addAction(dock.toggleViewAction())
 
     m = bar.addMenu("&Help")

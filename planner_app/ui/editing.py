@@ -108,9 +108,33 @@ class Editor:
         self.delete_selection()
         return True
 
-    def paste_text(self, text: str, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
-        """Add the clipboard records as one undo step; selects and returns the new ids."""
+    _PASTE_STEP = 60.0  # more than a tile (52 px): 40 left each copy half on its original
+    _last_paste: str | None = None
+    _paste_count = 0
+
+    def paste_text(self, text: str, offset: tuple[float, float] | None = None) -> list[str]:
+        """Add the clipboard records as one undo step; selects and returns the new ids.
+
+        Each paste of the same clipboard lands one step further down and right
+        (the first one step off the original), and never right on top of a
+        device already there, so a copy is always visibly a copy.
+        """
+        if offset is None:
+            self._paste_count = self._paste_count + 1 if text == self._last_paste else 1
+            self._last_paste = text
+            step = self._PASTE_STEP * self._paste_count
+            offset = (step, step)
         devices, links, notes = records_for_paste(self.doc.topology, text, offset)
+        taken = [(d.position.x, d.position.y) for d in self.doc.topology.devices]
+        for _ in range(50):  # pasted elsewhere or moved since: step on until no copy covers a device
+            if not any(abs(d.position.x - x) < self._PASTE_STEP and abs(d.position.y - y) < self._PASTE_STEP
+                       for d in devices for x, y in taken):
+                break
+            s = self._PASTE_STEP
+            devices = [d.model_copy(update={"position": Position(x=d.position.x + s, y=d.position.y + s)})
+                       for d in devices]
+            notes = [n.model_copy(update={"position": Position(x=n.position.x + s, y=n.position.y + s)})
+                     for n in notes]
         if not (devices or links or notes):
             return []
         self.doc.push(AddItemsCommand(self.doc, devices, links, notes, verb="Paste"))

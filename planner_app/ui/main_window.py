@@ -22,6 +22,7 @@ from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology import Topology
 from planner_app.ui import actions
 from planner_app.ui.autosave import Autosaver, default_recovery_dir, find_recovery_files
+from planner_app.ui.canvas.overview import SHOW_FROM_DEVICES, OverviewView
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.canvas.view import TopologyView
 from planner_app.ui.dialogs import Dialogs
@@ -85,6 +86,9 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("History", "history", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
         self.workloads_dock = self._dock("Workloads", "workloads", self.workloads, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.overview = OverviewView(self.view, self)
+        self.overview_dock = self._dock("Overview", "overview", self.overview, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.overview_dock.hide()  # shown for big drawings (see _on_scene_built) or from View > Panels
         self.tabifyDockWidget(self.inspector_dock, self.history_dock)
         self.inspector_dock.raise_()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [290, 340], Qt.Orientation.Horizontal)
@@ -176,11 +180,15 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_file", str(path))
 
     _opening: Path | None = None
+    _overview_shown = False
 
     def _on_scene_built(self) -> None:
         self.view.setInteractive(True)
         self.view.viewport().setUpdatesEnabled(True)
         self.view.fit_all()
+        if len(self.doc.topology.devices) >= SHOW_FROM_DEVICES and not self._overview_shown:
+            self._overview_shown = True  # once: a user who closes it keeps it closed
+            self.overview_dock.show()
         path, self._opening = self._opening, None
         self.documentOpened.emit(str(path) if path else "")
 
