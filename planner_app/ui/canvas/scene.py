@@ -187,7 +187,8 @@ class TopologyScene(QGraphicsScene):
             self._place_labels_now()
 
     def _place_labels_now(self) -> None:
-        place_labels(self.devices.values(), self.links.values(), [z.title_rect() for z in self.zones.values()])
+        fixed = [z.title_rect() for z in self.zones.values()] + [n.sceneBoundingRect() for n in self.notes.values()]
+        place_labels(self.devices.values(), self.links.values(), fixed)
 
     def set_short_labels(self, short: bool) -> None:
         """View ▸ Short Labels: names cut to a fixed width (the tooltip has them whole)."""
@@ -342,6 +343,7 @@ class TopologyScene(QGraphicsScene):
             snap, self.snap_enabled = self.snap_enabled, False
             item.setPos(note.position.x, note.position.y)
             self.snap_enabled = snap
+        self._rect_timer.start()  # notes are obstacles for labels
 
     def _on_items_removed(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> None:
         """A bulk delete: drop the items with one selection signal and one link-layer redraw."""
