@@ -21,7 +21,7 @@ def test_select_all_emits_one_selection_change(make_window):
     assert elapsed < 5.0, f"select all of 300 devices took {elapsed:.1f} s"
 
 
-def test_delete_all_is_one_named_undo_step_and_undo_restores_exactly(make_window):
+def test_delete_all_is_one_named_undo_step_and_undo_restores_exactly(make_window, qtbot):
     topo = big_topology(300)
     w = make_window(topo)
     w.scene.finish_build()
@@ -38,6 +38,7 @@ def test_delete_all_is_one_named_undo_step_and_undo_restores_exactly(make_window
     assert w.doc.undo_stack.undoText() == f"Delete 300 devices and {n_links} links"
     w.doc.undo_stack.undo()
     assert w.doc.topology.to_dict() == before
+    qtbot.waitUntil(lambda: not w.scene.building, timeout=5_000)  # big inserts draw over a few turns
     assert set(w.scene.devices) == {d.id for d in topo.devices}
     assert set(w.scene.links) == {lk.id for lk in topo.links}
     assert w.counts.text().startswith("300 devices")

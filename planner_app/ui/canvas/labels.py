@@ -11,11 +11,11 @@ pass over thousands of labels stays in tens of milliseconds.
 
 from __future__ import annotations
 
-__all__ = ["place_labels", "LINK_LABEL_SPOTS"]
+__all__ = ["place_labels", "placing_labels", "LINK_LABEL_SPOTS"]
 
 import math
 from collections import defaultdict
-from collections.abc import Iterable
+from collections.abc import Iterable, Iterator
 
 from PySide6.QtCore import QRectF
 
@@ -57,15 +57,27 @@ class _Grid:
 
 def place_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem],
                  obstacles: Iterable[QRectF] = ()) -> int:
-    """Place every label clear of device tiles and ``obstacles`` (zone titles); returns how
-    many link labels found no free spot (hidden)."""
+    """Place every label clear of device tiles and ``obstacles`` (zone titles, notes); returns
+    how many link labels found no free spot (hidden)."""
+    hidden = 0
+    for hidden in placing_labels(devices, links, obstacles):  # noqa: B007 - the last count is the total
+        pass
+    return hidden
+
+
+def placing_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem], obstacles: Iterable[QRectF] = (),
+                   chunk: int = 250) -> Iterator[int]:
+    """:func:`place_labels` in steps of ``chunk`` labels, yielding the hidden count so far after
+    each, so a caller can spread a big drawing's pass over several event-loop turns."""
     devices, links = list(devices), list(links)
     grid = _Grid()
     for rect in obstacles:
         grid.add(rect)
     for dev in devices:
         grid.add(dev.card_rect().translated(dev.pos()).adjusted(-_PAD, -_PAD, _PAD, _PAD))
-    for dev in devices:
+    for n, dev in enumerate(devices, 1):
+        if n % chunk == 0:
+            yield 0
         width = dev.label_rect().width()
         pos = dev.pos()
         below = DeviceItem.label_rect_at(False, width).translated(pos)
@@ -75,7 +87,9 @@ def place_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem],
         grid.add((above if put_above else below).adjusted(-_PAD, -_PAD, _PAD, _PAD))
     spots = LINK_LABEL_SPOTS if len(links) <= _MANY_LINKS else LINK_LABEL_SPOTS[:_FEW_SPOTS]
     hidden = 0
-    for link in links:
+    for n, link in enumerate(links, 1):
+        if n % chunk == 0:
+            yield hidden
         for t, off in spots:
             rect = link.label_rect_at(t, off)
             if not grid.hits(rect):
@@ -85,4 +99,4 @@ def place_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem],
         else:
             link.place_label(0.5, 0.0, visible=False)
             hidden += 1
-    return hidden
+    yield hidden

@@ -178,8 +178,11 @@ class LinkLayer(QGraphicsItem):
             painter.setPen(_PEN_DRAFT if draft else (_PEN_WIRELESS if item.wireless else _PEN_WIRED))
             painter.drawPath(item.path())
         painter.setPen(_PEN_SELECTED)
+        # straight ones in one call: Select All of 3,000 links cost 3,000 path draws per frame
+        painter.drawLines([item._line for item in selected if item._line is not None])
         for item in selected:
-            painter.drawPath(item.path())
+            if item._line is None:
+                painter.drawPath(item.path())
         if lod < LABEL_MIN_ZOOM:
             return
         painter.setFont(_LABEL_FONT)

@@ -25,7 +25,7 @@ from PySide6.QtWidgets import (
 
 from planner_app.core.topology import Link
 from planner_app.ui.canvas.items import DeviceItem, LinkItem, NoteItem, ZoneItem
-from planner_app.ui.canvas.labels import place_labels
+from planner_app.ui.canvas.labels import place_labels, placing_labels
 from planner_app.ui.canvas.link_layer import LinkLayer
 from planner_app.ui.commands import MoveCommand
 from planner_app.ui.document import TopologyDocument
@@ -33,6 +33,8 @@ from planner_app.ui.document import TopologyDocument
 GRID_PX = 20.0
 #: items drawn per event-loop turn when a big topology is opened
 BUILD_SLICE = 80
+#: up to this many devices + links, labels are placed in one go
+LABELS_AT_ONCE = 600
 _PARALLEL_BEND_PX = 22.0
 
 
@@ -72,6 +74,11 @@ class TopologyScene(QGraphicsScene):
         self._label_timer.setSingleShot(True)
         self._label_timer.setInterval(0)
         self._label_timer.timeout.connect(self.place_labels)
+        self._label_job = None
+        self._label_step_timer = QTimer(self)
+        self._label_step_timer.setSingleShot(True)
+        self._label_step_timer.setInterval(0)
+        self._label_step_timer.timeout.connect(self._label_step)
         self._rect_timer = QTimer(self)
         self._rect_timer.setSingleShot(True)
         self._rect_timer.setInterval(0)
@@ -126,7 +133,24 @@ class TopologyScene(QGraphicsScene):
             self.built.emit()
             return
         self._build_steps = iter(steps)
+        self._emit_built = True
         self._build_timer.start()
+
+    _emit_built = False
+
+    def _queue_steps(self, steps: list) -> None:
+        """Run ``steps`` over the next event-loop turns, like the drawing of a big file
+        (an undone delete of 1,000 devices froze the window for 300 ms in one go)."""
+        self.finish_build()
+        self._build_steps = iter(steps)
+        self._emit_built = False  # not a new document: nobody refits the view
+        # no repaint of the half-drawn picture after each slice: it cost 50 full redraws
+        self._frozen = [v.viewport() for v in self.views() if v.viewport().updatesEnabled()]
+        for vp in self._frozen:
+            vp.setUpdatesEnabled(False)
+        self._build_timer.start()
+
+    _frozen: list = []
 
     def _build_plan(self, topo) -> list:  # noqa: ANN001 - Topology
         """The build as a list of small callables (slices of items)."""
@@ -146,7 +170,8 @@ class TopologyScene(QGraphicsScene):
             self._update_scene_rect()
 
         plan.append(finish)
-        plan.append(self._place_labels_now)
+        plan.append(lambda: self._place_labels_now() if len(topo.devices) + len(topo.links) <= LABELS_AT_ONCE
+                    else self._rect_timer.start())
         return plan
 
     @property
@@ -160,7 +185,12 @@ class TopologyScene(QGraphicsScene):
         step = next(self._build_steps, None)
         if step is None:
             self._build_steps = None
-            self.built.emit()
+            for vp in self._frozen:
+                vp.setUpdatesEnabled(True)
+            self._frozen = []
+            self._rect_timer.start()  # scene rect and labels, now that every item exists
+            if self._emit_built:
+                self.built.emit()
             return
         step()
         self._build_timer.start()
@@ -181,14 +211,34 @@ class TopologyScene(QGraphicsScene):
         return rect
 
     def place_labels(self) -> None:
-        """Place device and link labels clear of devices and each other (see :mod:`.labels`)."""
+        """Place device and link labels clear of devices and each other (see :mod:`.labels`).
+
+        A big drawing is placed a few hundred labels per event-loop turn (the pass
+        over 3,000 links took 300 ms at once); a new request restarts it.
+        """
         self._label_timer.stop()
-        if not self.building:
+        if self.building:
+            return
+        if len(self.links) + len(self.devices) <= LABELS_AT_ONCE:
             self._place_labels_now()
+            return
+        self._label_job = placing_labels(self.devices.values(), self.links.values(), self._label_obstacles())
+        self._label_step_timer.start()
+
+    def _label_step(self) -> None:
+        if self._label_job is None:
+            return
+        if next(self._label_job, None) is None:
+            self._label_job = None
+        else:
+            self._label_step_timer.start()
+
+    def _label_obstacles(self) -> list[QRectF]:
+        return [z.title_rect() for z in self.zones.values()] + [n.sceneBoundingRect() for n in self.notes.values()]
 
     def _place_labels_now(self) -> None:
-        fixed = [z.title_rect() for z in self.zones.values()] + [n.sceneBoundingRect() for n in self.notes.values()]
-        place_labels(self.devices.values(), self.links.values(), fixed)
+        self._label_job = None
+        place_labels(self.devices.values(), self.links.values(), self._label_obstacles())
 
     def set_short_labels(self, short: bool) -> None:
         """View ▸ Short Labels: names cut to a fixed width (the tooltip has them whole)."""
@@ -385,28 +435,43 @@ class TopologyScene(QGraphicsScene):
             self.selectionChanged.emit()
 
     def _on_items_inserted(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> None:
-        """A bulk insert (paste, undone delete): add the items, re-bend each pair once."""
+        """A bulk insert (paste, undone delete): add the items, re-bend each pair once.
+
+        Many items are added over several event-loop turns; any later edit first
+        completes them (every handler calls :meth:`finish_build`).
+        """
         self.finish_build()
-        topo = self.doc.topology
-        zones: set[str] = set()
-        for dev_id in device_ids:
-            item = self._add_device_item(dev_id)
-            if item.zone:
-                zones.add(item.zone)
         wanted = set(link_ids)
+        links = [link for link in self.doc.topology.links if link.id in wanted]
         pairs: set[frozenset[str]] = set()
-        for link in topo.links:
-            if link.id in wanted:
+
+        def add_devices(chunk: list[str]) -> None:
+            for dev_id in chunk:
+                item = self._add_device_item(dev_id)
+                if item.zone:
+                    self.zone_moved(item.zone)
+
+        def add_links(chunk: list) -> None:  # noqa: ANN001 - Link records
+            for link in chunk:
                 self._add_link_item(link, bend=False)
                 pairs.add(frozenset((link.a, link.b)))
-        for pair in pairs:
-            a, b = sorted(pair)
-            self._rebend(a, b)
-        for note_id in note_ids:
-            self._on_note_added(note_id)
-        for zone in zones:
-            self.zone_moved(zone)
-        self._rect_timer.start()
+
+        def finish() -> None:
+            for pair in pairs:
+                a, b = sorted(pair)
+                self._rebend(a, b)
+            for note_id in note_ids:
+                self._on_note_added(note_id)
+            self._rect_timer.start()
+
+        steps = [lambda c=device_ids[i:i + BUILD_SLICE]: add_devices(c) for i in range(0, len(device_ids), BUILD_SLICE)]
+        steps += [lambda c=links[i:i + BUILD_SLICE]: add_links(c) for i in range(0, len(links), BUILD_SLICE)]
+        steps.append(finish)
+        if len(device_ids) + len(links) <= 4 * BUILD_SLICE:
+            for step in steps:
+                step()
+            return
+        self._queue_steps(steps)
 
     # -- privacy zones -------------------------------------------------------------------
     def zone_moved(self, zone: str) -> None:
@@ -526,6 +591,7 @@ class TopologyScene(QGraphicsScene):
         Selecting item by item emits selectionChanged per item and each listener
         walks the whole selection: 133 s for 300 devices before this.
         """
+        self.finish_build()
         blocked = self.blockSignals(True)
         try:
             for mapping in (self.devices, self.links, self.notes):
