@@ -462,12 +462,19 @@ class MainWindow(QMainWindow):
 
     def _on_layout_finished(self, positions: dict, ids: object) -> None:
         self.editor.apply_layout(positions, ids)  # type: ignore[arg-type]
-        if ids is None:
-            self.view.fit_all()
+
+        def fit() -> None:
+            if ids is None:
+                self.view.fit_all()
+            else:
+                self.view.zoom_to_selection()
+            self.show_hint()
+            self.layoutFinished.emit()
+
+        if self.scene.building:  # a big layout is drawn over a few event-loop turns: fit the result
+            self.scene.settled.connect(fit, Qt.ConnectionType.SingleShotConnection)
         else:
-            self.view.zoom_to_selection()
-        self.show_hint()
-        self.layoutFinished.emit()
+            fit()
 
     def add_privacy_zone(self) -> None:
         """Edit ▸ Add Privacy Zone: around the selected devices, or an empty region to fill."""

@@ -33,7 +33,7 @@ from planner_app.core.fileio import atomic_write_bytes
 #: at most this many pixels in a PNG (about 4,200 × 2,800): a 300-device drawing at 2× asked
 #: for 100 M pixels, 400 MB of memory and half a minute of encoding
 MAX_PIXELS = 12_000_000
-_BAND_PIXELS = 400_000  # rendered per step between progress reports (a GUI stall each)
+_BAND_PIXELS = 250_000  # rendered per step between progress reports (a GUI stall each)
 _MARGIN = 30.0
 BACKGROUND = QColor("#FAFBFC")
 

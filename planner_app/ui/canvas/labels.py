@@ -66,7 +66,7 @@ def place_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem],
 
 
 def placing_labels(devices: Iterable[DeviceItem], links: Iterable[LinkItem], obstacles: Iterable[QRectF] = (),
-                   chunk: int = 250) -> Iterator[int]:
+                   chunk: int = 100) -> Iterator[int]:
     """:func:`place_labels` in steps of ``chunk`` labels, yielding the hidden count so far after
     each, so a caller can spread a big drawing's pass over several event-loop turns."""
     devices, links = list(devices), list(links)

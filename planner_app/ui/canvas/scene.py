@@ -47,6 +47,8 @@ class TopologyScene(QGraphicsScene):
     contextMenuRequested = Signal(float, float, int, int)
     #: the drawing of the document is complete (after a rebuild)
     built = Signal()
+    #: work spread over event-loop turns (a rebuild, a big insert or move) is done
+    settled = Signal()
 
     def __init__(self, doc: TopologyDocument, parent=None) -> None:  # noqa: ANN001
         super().__init__(parent)
@@ -138,7 +140,7 @@ class TopologyScene(QGraphicsScene):
 
     _emit_built = False
 
-    def _queue_steps(self, steps: list) -> None:
+    def _queue_steps(self, steps) -> None:  # noqa: ANN001 - an iterable of callables
         """Run ``steps`` over the next event-loop turns, like the drawing of a big file
         (an undone delete of 1,000 devices froze the window for 300 ms in one go)."""
         self.finish_build()
@@ -188,9 +190,13 @@ class TopologyScene(QGraphicsScene):
             for vp in self._frozen:
                 vp.setUpdatesEnabled(True)
             self._frozen = []
-            self._rect_timer.start()  # scene rect and labels, now that every item exists
+            # zones, scene rect and labels, now that every item exists (before anyone fits the view)
+            self._refresh_dirty_zones()
+            self._update_scene_rect()
+            self.place_labels()
             if self._emit_built:
                 self.built.emit()
+            self.settled.emit()
             return
         step()
         self._build_timer.start()
@@ -228,10 +234,18 @@ class TopologyScene(QGraphicsScene):
     def _label_step(self) -> None:
         if self._label_job is None:
             return
+        if self.link_layer.draft:
+            # a drag is on: moving labels now would throw away the drag's cached picture of the
+            # other links every frame; start over when it ends (the release re-places labels)
+            self._label_job = None
+            self._labels_pending = True
+            return
         if next(self._label_job, None) is None:
             self._label_job = None
         else:
             self._label_step_timer.start()
+
+    _labels_pending = False
 
     def _label_obstacles(self) -> list[QRectF]:
         return [z.title_rect() for z in self.zones.values()] + [n.sceneBoundingRect() for n in self.notes.values()]
@@ -248,6 +262,8 @@ class TopologyScene(QGraphicsScene):
         self.place_labels()
 
     def _update_scene_rect(self) -> None:
+        if self.building:  # walks every item: once, when the drawing is complete
+            return
         # generous margins so the user can drag beyond the current drawing
         rect = self.content_rect()
         if rect.isEmpty():
@@ -326,30 +342,56 @@ class TopologyScene(QGraphicsScene):
             self.zone_moved(zone)
 
     def _on_devices_moved(self, device_ids: list[str]) -> None:
+        """Move the items to the model's positions; many (an auto-layout) over several turns."""
         self.finish_build()
         topo = self.doc.topology
+        # a drag's items are already where the model says: only the others need work
+        todo = [d for d in device_ids if self.devices[d].pos() != QPointF(topo.device(d).position.x,
+                                                                             topo.device(d).position.y)]
         links: set[LinkItem] = set()
         zones: set[str] = set()
-        # the model is the truth (undo of a move, auto-layout): no snapping here
-        snap, self.snap_enabled = self.snap_enabled, False
-        try:
-            for dev_id in device_ids:
-                pos = topo.device(dev_id).position
-                item = self.devices[dev_id]
-                if item.pos() != QPointF(pos.x, pos.y):
+
+        def move(chunk: list[str]) -> None:
+            # the model is the truth (undo of a move, auto-layout): no snapping here
+            snap, self.snap_enabled = self.snap_enabled, False
+            try:
+                for dev_id in chunk:
+                    if dev_id not in self.devices or not topo.has_device(dev_id):
+                        continue
+                    pos = topo.device(dev_id).position
+                    item = self.devices[dev_id]
                     item.batch_move = True
                     item.setPos(pos.x, pos.y)
                     item.batch_move = False
                     links.update(item.links)
                     if item.zone:
                         zones.add(item.zone)
-        finally:
-            self.snap_enabled = snap
-        for link in links:  # once each, however many of its ends moved
-            link.adjust()
-        for zone in zones:
-            self.zone_moved(zone)
-        self._rect_timer.start()
+            finally:
+                self.snap_enabled = snap
+
+        def adjust(chunk: list[LinkItem]) -> None:
+            for link in chunk:  # once each, however many of its ends moved
+                if link.link_id in self.links:
+                    link.adjust()
+
+        def finish() -> None:
+            for zone in zones:
+                self.zone_moved(zone)
+            self._rect_timer.start()
+
+        def steps():  # noqa: ANN202 - a generator of steps: the links are known once the moves ran
+            for i in range(0, len(todo), BUILD_SLICE):
+                yield lambda c=todo[i:i + BUILD_SLICE]: move(c)
+            moved = list(links)
+            for i in range(0, len(moved), 4 * BUILD_SLICE):
+                yield lambda c=moved[i:i + 4 * BUILD_SLICE]: adjust(c)
+            yield finish
+
+        if len(todo) <= 4 * BUILD_SLICE:
+            for step in steps():
+                step()
+            return
+        self._queue_steps(steps())
 
     def _on_link_added(self, link_id: str) -> None:
         self.finish_build()
@@ -512,6 +554,8 @@ class TopologyScene(QGraphicsScene):
         return best
 
     def _refresh_dirty_zones(self) -> None:
+        if self.building:  # each zone walks every device: once, when the drawing is complete
+            return
         for zone in self._dirty_zones:
             members = self.zone_members_rect(zone)
             stored = self.doc.zone_rect(zone)
@@ -724,6 +768,9 @@ class TopologyScene(QGraphicsScene):
         super().mouseReleaseEvent(event)
         if self.link_layer.draft:
             self.link_layer.set_draft(False)  # back to full quality
+        if self._labels_pending:
+            self._labels_pending = False
+            self._rect_timer.start()
         if event.button() == Qt.MouseButton.LeftButton and self._drag_start:
             new = self.movable_positions()
             old = {k: v for k, v in self._drag_start.items() if k in new}
