@@ -128,7 +128,11 @@ def main() -> int:
     while not opened:
         app.processEvents()
         time.sleep(0.001)
-    t_open = opened[0] - t0
+    # the first picture of the opened drawing belongs to the open, not to the layout after it
+    while win.scene.building or win.scene._label_job is not None:
+        app.processEvents()
+    win.view.viewport().repaint()
+    t_open = time.perf_counter() - t0
     stall_open = beat.phase()
     t1 = time.perf_counter()
     laid_out: list[int] = []
@@ -208,7 +212,7 @@ def main() -> int:
     undo_steps = win.doc.undo_stack.count()
 
     rows = [
-        ["open (read on worker + build scene)", f"{t_open * 1000:.0f} ms", "", ""],
+        ["open (read on worker, build scene, first paint)", f"{t_open * 1000:.0f} ms", "", ""],
         ["auto-layout, layered (+ fit, first paint)", f"{t_layout * 1000:.0f} ms", "", ""],
         ["open + layout", f"{(t_open + t_layout) * 1000:.0f} ms", "< 2000 ms", "ok" if t_open + t_layout < 2.0 else "MISS"],
         [f"select all ({n_selected} items)", f"{t_select * 1000:.0f} ms", "< 300 ms", "ok" if t_select < 0.3 else "MISS"],

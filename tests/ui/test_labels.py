@@ -79,3 +79,22 @@ def test_crowded_link_labels_move_aside_or_hide_but_never_cover_a_device(make_wi
     shown = [lk.label_scene_rect() for lk in w.scene.links.values() if lk.label_visible]
     assert shown  # most find a place
     assert not any(r.intersects(t) for r in shown for t in tiles)
+
+
+def test_a_big_drawing_places_its_labels_when_zoomed_in_far_enough_to_read_them(make_window, qtbot):
+    from tests.ui._helpers import site_topology
+
+    w = make_window(site_topology(gateways=40, cameras_per_gateway=8))  # 445 devices, 444 links
+    qtbot.waitUntil(lambda: not w.scene.building, timeout=10_000)
+    w.view.fit_all()
+    w.view.viewport().repaint()
+    qtbot.wait(20)
+    assert w.view.zoom() < 0.3 and w.scene._labels_stale  # far out: nothing to read, nothing placed
+    w.view.resetTransform()
+    w.view.centerOn(w.scene.devices["gw0"])
+    w.view.viewport().repaint()
+    qtbot.waitUntil(lambda: not w.scene._labels_stale and w.scene._label_job is None, timeout=10_000)
+    tiles = [it.card_rect().translated(it.pos()) for it in w.scene.devices.values()]
+    shown = [lk.label_scene_rect() for lk in w.scene.links.values() if lk.label_visible]
+    assert len(shown) > len(w.scene.links) / 2
+    assert not any(r.intersects(t) for r in shown for t in tiles)

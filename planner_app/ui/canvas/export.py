@@ -148,6 +148,11 @@ def render_scene(scene: QGraphicsScene, options: ExportOptions = ExportOptions()
         raise ExportError("nothing selected to export" if options.selection_only
                           else "the canvas is empty: add devices before exporting an image")
     scale = export_scale(rect, options)
+    ensuring = getattr(scene, "ensuring_labels", None)
+    if ensuring is not None and scale >= 0.3:  # labels are drawn at this scale: place them all first
+        for _ in ensuring():
+            if progress is not None:
+                progress(0, 1)  # lets the window breathe between chunks of a big label pass
     w, h = max(1, int(rect.width() * scale)), max(1, int(rect.height() * scale))
     image = QImage(w, h, QImage.Format.Format_ARGB32_Premultiplied)
     image.fill(Qt.GlobalColor.transparent if options.transparent else BACKGROUND)
@@ -220,6 +225,9 @@ def export_scene_image(scene: QGraphicsScene, path: str | Path, options: ExportO
         gen.setSize(QSize(int(rect.width()), int(rect.height())))
         gen.setViewBox(QRectF(0, 0, rect.width(), rect.height()))
         gen.setTitle(target.stem)
+        ensure = getattr(scene, "ensure_labels", None)
+        if ensure is not None:
+            ensure()
         with _ExportState(scene, options):
             painter = QPainter(gen)
             scene.render(painter, QRectF(0, 0, rect.width(), rect.height()), rect)

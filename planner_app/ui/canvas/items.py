@@ -45,6 +45,8 @@ if TYPE_CHECKING:
     from planner_app.ui.canvas.scene import TopologyScene
 
 TILE = 52.0     # the icon tile
+#: below this zoom a device is only its tier-coloured tile: icon and text would be specks
+TEXT_MIN_ZOOM = 0.3
 TEXT_W = 176.0  # the width names are cut to in the short label mode
 _HANDLE_R = 7.0
 _LABEL_H = 34.0  # name line + figures line
@@ -186,7 +188,7 @@ class DeviceItem(QGraphicsItem):
         painter.setPen(QPen(QColor("#0D47A1") if selected else accent, 3.0 if selected else 1.6))
         painter.setBrush(tier_colour(self.tier))
         painter.drawRoundedRect(tile, 10, 10)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_MIN_ZOOM:
             # far out, icons and text are unreadable specks: the tier colour says more
             return
         svg_renderer(self.kind).render(painter, tile.adjusted(8, 8, -8, -8))

@@ -24,7 +24,7 @@ from PySide6.QtWidgets import (
 )
 
 from planner_app.core.topology import Link
-from planner_app.ui.canvas.items import DeviceItem, LinkItem, NoteItem, ZoneItem
+from planner_app.ui.canvas.items import TEXT_MIN_ZOOM, DeviceItem, LinkItem, NoteItem, ZoneItem
 from planner_app.ui.canvas.labels import place_labels, placing_labels
 from planner_app.ui.canvas.link_layer import LinkLayer
 from planner_app.ui.commands import MoveCommand
@@ -228,11 +228,21 @@ class TopologyScene(QGraphicsScene):
         if len(self.links) + len(self.devices) <= LABELS_AT_ONCE:
             self._place_labels_now()
             return
+        if self._shown_zoom < TEXT_MIN_ZOOM and self.export_options is None:
+            # far out no label is drawn (level of detail): place them when a view zooms in
+            self._label_job = None
+            self._labels_stale = True
+            return
+        self._labels_stale = False
         self._label_job = placing_labels(self.devices.values(), self.links.values(), self._label_obstacles())
         self._label_step_timer.start()
 
     def _label_step(self) -> None:
         if self._label_job is None:
+            return
+        if self._shown_zoom < TEXT_MIN_ZOOM:  # zoomed out since it started: no label is drawn
+            self._label_job = None
+            self._labels_stale = True
             return
         if self.link_layer.draft:
             # a drag is on: moving labels now would throw away the drag's cached picture of the
@@ -246,12 +256,29 @@ class TopologyScene(QGraphicsScene):
             self._label_step_timer.start()
 
     _labels_pending = False
+    _labels_stale = False
+    #: the largest zoom any view last painted at (labels of big drawings wait for it to matter)
+    _shown_zoom = 1.0
+
+    def ensure_labels(self) -> None:
+        """Place every label now (an export draws them whatever the views show)."""
+        for _ in self.ensuring_labels():
+            pass
+
+    def ensuring_labels(self):  # noqa: ANN201 - an iterator of steps
+        """:meth:`ensure_labels` in steps, for a caller that reports progress between them."""
+        if not (self._labels_stale or self._label_job is not None):
+            return
+        self._label_job = None
+        self._labels_stale = False
+        yield from placing_labels(self.devices.values(), self.links.values(), self._label_obstacles())
 
     def _label_obstacles(self) -> list[QRectF]:
         return [z.title_rect() for z in self.zones.values()] + [n.sceneBoundingRect() for n in self.notes.values()]
 
     def _place_labels_now(self) -> None:
         self._label_job = None
+        self._labels_stale = False
         place_labels(self.devices.values(), self.links.values(), self._label_obstacles())
 
     def set_short_labels(self, short: bool) -> None:
@@ -674,6 +701,11 @@ class TopologyScene(QGraphicsScene):
         return (p.x(), p.y())
 
     def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+        zoom = painter.worldTransform().m11()
+        if self.export_options is None:
+            self._shown_zoom = zoom
+            if self._labels_stale and zoom >= TEXT_MIN_ZOOM:  # zoomed in far enough to read them
+                self._rect_timer.start()
         export = self.export_options
         if export is None or not export.transparent:
             painter.fillRect(rect, QColor("#FAFBFC"))
