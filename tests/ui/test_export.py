@@ -60,3 +60,17 @@ def test_big_export_is_bounded_and_reports_progress(make_window, tmp_path):
     image = QImage(str(png))
     assert image.width() * image.height() <= 12_000_000
     assert len(seen) >= 3 and seen[-1] == 100
+
+
+def test_exported_svg_has_whole_names_and_labels(make_window, qtbot, tmp_path):
+    from planner_app.core.resources import sample_topology_paths
+    from planner_app.core.topology_io import load_topology
+
+    w = make_window(load_topology(sample_topology_paths()["autonomous_driving"]))
+    qtbot.waitUntil(lambda: not w.scene.building)
+    svg = tmp_path / "drive.svg"
+    assert w.export_image(str(svg))
+    text = svg.read_text()
+    assert "Vehicle computer (AGX Orin)" in text  # not "Vehicle computer (AGX …"
+    for link in w.scene.links.values():
+        assert link.label.split(" · ")[0] in text
