@@ -13,7 +13,7 @@ __all__ = ["MainWindow", "APP_TITLE", "ORGANISATION", "APPLICATION"]
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QUndoView, QWidget
 
@@ -308,6 +308,9 @@ class MainWindow(QMainWindow):
             percent = int(100 * done / max(1, total))
             bar.setValue(percent)
             self.exportProgress.emit(percent)
+            # the dialog only serves events once it shows and only when its value changes:
+            # keep painting and timers going between every step (no input: the view is locked)
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
 
         self.view.setInteractive(False)  # the picture must not change between bands
         try:
