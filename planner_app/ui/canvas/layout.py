@@ -330,11 +330,27 @@ def _sugiyama(comp, vertex_tier: dict) -> tuple[float, list]:  # noqa: ANN001 - 
     sug.dw, sug.dh = DUMMY_SLOT, CELL_W
     roots = [v for v in comp.sV if not v.e_in()]
     sug.init_all(roots=roots, inverted_edges=[])
-    sug.draw(N=3 if comp.order() <= 300 else 1.5)  # each round of crossing reduction is a sweep over every layer
+    # SugiyamaLayout.draw() without its edge routing (unused here), so a mesh can stop
+    # after the crossing reduction: each round is a sweep over every layer
+    rounds = 3 if comp.order() <= 300 else 1.5
+    while rounds > 0.5:
+        for _ in sug.ordering_step():
+            pass
+        rounds -= 1
+    if rounds > 0:
+        for _ in sug.ordering_step(oneway=True):
+            pass
     real = set(vertices)
-    layers = [sorted((v for v in layer if v in real), key=lambda v: v.view.xy[0]) for layer in sug.layers]
     area = sum(v.view.w * v.view.h for v in vertices)
     limit = max(WRAP_MIN_ROWS * CELL_H, 1.2 * math.sqrt(area))
+    mesh = len(comp.sE) > 1.5 * len(vertices)
+    if mesh and max(sum(v.view.w for v in layer if v in real) for layer in sug.layers) > limit / 2:
+        # its coordinates would spread the layers over tens of thousands of px: pack them in
+        # their crossing-reduced order instead (and skip the placement, 40 % of the time)
+        packed = [[v for v in layer if v in real] for layer in sug.layers]
+        return limit, _wrapped([layer for layer in packed if layer], limit)
+    sug.setxy()
+    layers = [sorted((v for v in layer if v in real), key=lambda v: v.view.xy[0]) for layer in sug.layers]
     verts = [(v, v.view.xy[0], v.view.xy[1]) for v in vertices]
     left = min(x - v.view.w / 2 for v, x, _ in verts)
     right = max(x + v.view.w / 2 for v, x, _ in verts)
@@ -343,7 +359,7 @@ def _sugiyama(comp, vertex_tier: dict) -> tuple[float, list]:  # noqa: ANN001 - 
     # a tree stays as grandalf drew it (tall when a parent has many children: cutting it
     # would part children from parents); a mesh spreads its layers over tens of thousands
     # of px: pack them in their order instead
-    if right - left <= limit or len(comp.sE) <= 1.5 * len(vertices):
+    if right - left <= limit or not mesh:
         return right - left, verts
     return limit, _wrapped([layer for layer in layers if layer], limit)
 
