@@ -467,6 +467,9 @@ class TopologyScene(QGraphicsScene):
     def _on_items_removed(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> None:
         """A bulk delete: drop the items with one selection signal and one link-layer redraw."""
         self.finish_build()
+        if (len(device_ids), len(link_ids), len(note_ids)) == (len(self.devices), len(self.links), len(self.notes)):
+            self._clear_all()  # everything goes: one C++ clear, not 4,000 index removals (100 ms)
+            return
         was_selected = False
         pairs: set[tuple[str, str]] = set()
         zones: set[str] = set()
@@ -501,6 +504,29 @@ class TopologyScene(QGraphicsScene):
             self.zone_moved(zone)
         self._rect_timer.start()
         if was_selected and not blocked:
+            self.selectionChanged.emit()
+
+    def _clear_all(self) -> None:
+        had_selection = bool(self.selectedItems())
+        blocked = self.blockSignals(True)
+        try:
+            for item in self.links.values():
+                item.layer = None
+            self.clear()  # zones and the rubber link go too; zones with a region come back below
+        finally:
+            self.blockSignals(blocked)
+        self.devices.clear()
+        self.links.clear()
+        self.notes.clear()
+        self.zones.clear()
+        self._derived_zones.clear()
+        self._rubber_link = None
+        self.link_layer = LinkLayer(self.links)
+        self.addItem(self.link_layer)
+        self._dirty_zones = set(self.doc.zone_names())
+        self._zone_timer.start()
+        self._rect_timer.start()
+        if had_selection and not blocked:
             self.selectionChanged.emit()
 
     def _on_items_inserted(self, device_ids: list[str], link_ids: list[str], note_ids: list[str]) -> None:
