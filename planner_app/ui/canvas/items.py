@@ -71,6 +71,21 @@ def label_width(metrics: QFontMetricsF, text: str) -> float:
     return metrics.horizontalAdvance(text) * 1.12 + 10.0
 
 
+_WIDTHS: dict[tuple[int, str], float] = {}
+
+
+def _text_width(font: QFont, text: str) -> float:
+    """:func:`label_width` of ``text`` in one of this module's fonts, remembered: thousands of
+    links share a handful of labels, and measuring was a third of redrawing 4,000 items."""
+    key = (id(font), text)
+    w = _WIDTHS.get(key)
+    if w is None:
+        if len(_WIDTHS) > 20_000:
+            _WIDTHS.clear()
+        w = _WIDTHS[key] = label_width(QFontMetricsF(font), text)
+    return w
+
+
 class DeviceItem(QGraphicsItem):
     """A device: a tier-coloured tile with its icon, the name and key figures below.
 
@@ -140,8 +155,7 @@ class DeviceItem(QGraphicsItem):
 
     def _layout_label(self) -> None:
         self.prepareGeometryChange()  # the label, and so the bounds, follow the name's width
-        name_fm, small_fm = QFontMetricsF(_NAME_FONT), QFontMetricsF(_SMALL_FONT)
-        w = max(label_width(name_fm, self.shown_name()), label_width(small_fm, self.figures))
+        w = max(_text_width(_NAME_FONT, self.shown_name()), _text_width(_SMALL_FONT, self.figures))
         self._label = self.label_rect_at(self.label_above, w)
         self._bounds = _TILE_BOUNDS.united(self._label.adjusted(-2, -2, 2, 2))
 
@@ -291,7 +305,7 @@ class LinkItem(QGraphicsItem):
         bw = format_mbps(up) if up == down else f"{format_mbps(up)} ↑ {format_mbps(down)} ↓"
         self.label = f"{link.medium} · {bw} · {link.latency_ms:g} ms"
         self.wireless = link.medium.lower() in ("wifi", "lte", "5g", "bluetooth", "lora", "zigbee", "c-v2x")
-        w = label_width(QFontMetricsF(_LABEL_FONT), self.label)
+        w = _text_width(_LABEL_FONT, self.label)
         self._label_rect = QRectF(-w / 2, -8, w, 16)
         self.adjust()
         if self.layer is not None:
