@@ -177,8 +177,6 @@ class DeviceItem(QGraphicsItem):
         """Name and figures, under the tile (or above it), whole (item coordinates)."""
         return QRectF(self._label)
 
-    text_rect = label_rect  # the older name
-
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(self.card_rect(), 10, 10)
@@ -481,14 +479,6 @@ class ZoneItem(QGraphicsItem):
             self.prepareGeometryChange()
             self._rect = QRectF(rect)
             self.update()
-
-    # backwards-compatible name: the scene used to hand member rectangles
-    def set_members(self, rects: list[QRectF]) -> None:
-        """Cover ``rects`` with the region (plus a margin)."""
-        rect = QRectF()
-        for r in rects:
-            rect = rect.united(r)
-        self.set_region(rect.adjusted(-self.MARGIN, -self.MARGIN, self.MARGIN, self.MARGIN))
 
     def region(self) -> QRectF:
         """The drawn region (scene coordinates)."""
