@@ -27,6 +27,7 @@ from planner_app.core.topology import Link
 from planner_app.ui.canvas.items import TEXT_MIN_ZOOM, DeviceItem, LinkItem, NoteItem, ZoneItem
 from planner_app.ui.canvas.labels import place_labels, placing_labels
 from planner_app.ui.canvas.link_layer import LinkLayer
+from planner_app.ui.canvas.zones import ZoneRegions
 from planner_app.ui.commands import MoveCommand
 from planner_app.ui.document import TopologyDocument
 
@@ -38,7 +39,7 @@ LABELS_AT_ONCE = 600
 _PARALLEL_BEND_PX = 22.0
 
 
-class TopologyScene(QGraphicsScene):
+class TopologyScene(ZoneRegions, QGraphicsScene):
     """Items for every device, link, note and privacy zone of a document."""
 
     #: a link drag ended on another device: (source id, target id, screen x, screen y)
@@ -567,94 +568,6 @@ class TopologyScene(QGraphicsScene):
                 step()
             return
         self._queue_steps(steps)
-
-    # -- privacy zones -------------------------------------------------------------------
-    def zone_moved(self, zone: str) -> None:
-        """A member of ``zone`` moved or changed: re-shade it soon (coalesced)."""
-        self._dirty_zones.add(zone)
-        self._zone_timer.start()
-
-    def zone_members_rect(self, zone: str) -> QRectF:
-        """The members of ``zone`` with the zone's margin around them (empty without members)."""
-        rect = QRectF()
-        for it in self.devices.values():
-            if it.zone == zone:
-                rect = rect.united(it.sceneBoundingRect())
-        m = ZoneItem.MARGIN
-        return rect.adjusted(-m, -m, m, m) if not rect.isEmpty() else rect
-
-    def zone_base(self, zone: str) -> QRectF | None:
-        """The zone's own region: the user's (stored in the file), else the one derived from
-        its members when it first appeared; None for a zone the scene has not seen."""
-        stored = self.doc.zone_rect(zone)
-        if stored is not None:
-            return QRectF(*stored)
-        return self._derived_zones.get(zone)
-
-    def zone_at(self, scene_pos: QPointF, ignore: frozenset[str] = frozenset()) -> str:
-        """The innermost zone whose own region holds ``scene_pos`` ('' for none).
-
-        Own regions, not drawn ones: a member being dragged out stretches the drawn
-        region behind it, and must still leave the zone when dropped outside.
-        """
-        best, best_area = "", float("inf")
-        for zone in self.zones:
-            base = self.zone_base(zone)
-            if base is not None and base.contains(scene_pos) and zone not in ignore:
-                area = base.width() * base.height()
-                if area < best_area:
-                    best, best_area = zone, area
-        return best
-
-    def _refresh_dirty_zones(self) -> None:
-        if self.building:  # each zone walks every device: once, when the drawing is complete
-            return
-        for zone in self._dirty_zones:
-            members = self.zone_members_rect(zone)
-            stored = self.doc.zone_rect(zone)
-            item = self.zones.get(zone)
-            if members.isEmpty() and stored is None:
-                if item is not None:
-                    self.removeItem(self.zones.pop(zone))
-                self._derived_zones.pop(zone, None)
-                continue
-            if stored is None and zone not in self._derived_zones:
-                self._derived_zones[zone] = members  # derived once, then kept like a user's region
-            base = self.zone_base(zone) or members
-            if item is None:
-                item = ZoneItem(zone, len(self.zones))
-                self.addItem(item)
-                self.zones[zone] = item
-            # membership is what is drawn: the region always covers every member
-            item.set_region(base.united(members) if not members.isEmpty() else base)
-        self._dirty_zones.clear()
-        self._rect_timer.start()  # zone titles are obstacles for labels
-
-    def zone_resized(self, zone: str, rect: QRectF) -> None:
-        """The user dragged a zone's corner: one undo step; devices it now covers join it."""
-        from planner_app.ui.commands import MacroCommand, SetDeviceZonesCommand, SetZoneRectCommand
-
-        joining = [it.device_id for it in self.devices.values()
-                   if not it.zone and rect.contains(it.pos())]
-        children = [SetZoneRectCommand(self.doc, zone, (rect.x(), rect.y(), rect.width(), rect.height()))]
-        if joining:
-            children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(joining, zone)))
-        text = f"Resize privacy zone {zone}" + (f" ({len(joining)} joined)" if joining else "")
-        self.doc.push(MacroCommand(text, children))
-        self.zone_moved(zone)
-
-    def membership_after_drop(self, moved: list[str]) -> list[tuple[str, str, str]]:
-        """(device, old zone, new zone) for dropped devices whose zone changes: a device
-        dropped inside a zone's region joins it, one dragged out of its zone leaves it."""
-        changes = []
-        for dev_id in moved:
-            item = self.devices.get(dev_id)
-            if item is None:
-                continue
-            new = self.zone_at(item.pos())
-            if new != item.zone:
-                changes.append((dev_id, item.zone, new))
-        return changes
 
     # -- selection -----------------------------------------------------------------------
     def selected_device_ids(self) -> list[str]:
