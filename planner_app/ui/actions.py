@@ -36,7 +36,8 @@ SHORTCUTS_HELP = """<table cellpadding=3>
 <tr><td><b>Wheel / Ctrl++ / Ctrl+-</b></td><td>zoom at the cursor / in / out</td></tr>
 <tr><td><b>Ctrl+0</b></td><td>fit everything</td></tr>
 <tr><td><b>Middle button or Space+drag</b></td><td>pan</td></tr>
-<tr><td><b>Ctrl+L</b></td><td>auto-layout by tier</td></tr>
+<tr><td><b>Ctrl+2</b></td><td>zoom to the selection</td></tr>
+<tr><td><b>Ctrl+L / Ctrl+Shift+L</b></td><td>auto-layout everything / the selection</td></tr>
 </table>"""
 
 
@@ -80,6 +81,11 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("close", "&Close", win.close_document, QKeySequence("Ctrl+W"), "Close this topology (asks to save changes)")
     act("export", "&Export Image…", win.export_image, QKeySequence("Ctrl+E"), "Export the canvas as PNG or SVG")
     act("quit", "&Quit", win.close, K.Quit, "Close the window")
+    act("export_grid", "Include &Grid", lambda _on: None, None, "Draw the grid in exported images", checkable=True)
+    act("export_transparent", "&Transparent Background", lambda _on: None, None,
+        "Leave the background of exported PNGs clear", checkable=True)
+    act("export_selection", "&Selection Only", lambda _on: None, None,
+        "Export only the selected items and the links between them", checkable=True)
 
     undo = win.doc.undo_stack.createUndoAction(win, "&Undo")
     undo.setShortcut(K.Undo)
@@ -96,23 +102,31 @@ def build(win: MainWindow) -> dict[str, QAction]:
     act("duplicate", "D&uplicate", ed.duplicate, QKeySequence("Ctrl+D"), "Duplicate the selection")
     act("delete", "&Delete", win.delete_selection, [QKeySequence(K.Delete), QKeySequence("Backspace")],
         "Delete the selection", _std(win, SP.SP_TrashIcon))
-    act("select_all", "Select &All", lambda: [it.setSelected(True) for it in win.scene.items() if it.flags() & it.GraphicsItemFlag.ItemIsSelectable],
-        K.SelectAll)
+    act("select_all", "Select &All", win.scene.select_all, K.SelectAll)
     act("find", "&Find Device…", win.find_device, K.Find, "Find a device by name and centre on it")
     act("find_next", "Find &Next", win.find_next, QKeySequence("F3"), "Go to the next device that matches")
     act("find_previous", "Find Pre&vious", lambda: win.find_next(-1), QKeySequence("Shift+F3"),
         "Go to the previous device that matches")
     act("note", "Add &Note", win.add_note_at_centre, QKeySequence("Ctrl+Shift+N"), "Add a text note", icon("note"))
+    act("add_zone", "Add Privacy &Zone…", win.add_privacy_zone, None,
+        "A region whose devices may share raw data: around the selection, or empty to drop devices into")
     act("link_tool", "&Link Tool", win.set_link_tool, QKeySequence("L"),
         "Link tool: drag from one device to another to connect them", icon("link_tool"), checkable=True)
 
     act("zoom_in", "Zoom &In", lambda: win.view.zoom_by(1.25), K.ZoomIn)
     act("zoom_out", "Zoom &Out", lambda: win.view.zoom_by(0.8), K.ZoomOut)
     act("fit", "&Fit to Window", win.view.fit_all, QKeySequence("Ctrl+0"), "Show everything")
-    act("layout", "&Auto-layout by Tier", ed.auto_layout, QKeySequence("Ctrl+L"),
-        "Arrange devices in columns: end devices, edge, cloud", icon("auto_layout"))
+    act("layout", "&Auto-layout", win.auto_layout, QKeySequence("Ctrl+L"),
+        "Arrange devices in layers (end devices, edge, cloud), each device's children beside it",
+        icon("auto_layout"))
+    act("layout_selection", "Auto-layout &Selection", lambda: win.auto_layout(True), QKeySequence("Ctrl+Shift+L"),
+        "Lay out only the selected devices, where they are")
+    act("zoom_selection", "Zoom to &Selection", win.view.zoom_to_selection, QKeySequence("Ctrl+2"),
+        "Fit the selected items in the view")
     act("grid", "Show &Grid", win.scene.set_grid_visible,
         QKeySequence("Ctrl+'"), checkable=True)
+    act("short_labels", "S&hort Labels", win.scene.set_short_labels, None,
+        "Cut long device names to one width (hover a device for its whole name)", checkable=True)
     act("snap", "&Snap to Grid", lambda on: setattr(win.scene, "snap_enabled", on), None, checkable=True)
     for mode in ("left", "hcenter", "right", "top", "vcenter", "bottom"):
         act(f"align_{mode}", f"Align {mode}", partial(ed.align_selection, mode))
@@ -135,12 +149,15 @@ def build(win: MainWindow) -> dict[str, QAction]:
     m.addSeparator()
     for n in ("save", "save_as", "export", "close"):
         m.addAction(acts[n])
+    export_opts = m.addMenu("Export &Options")
+    for n in ("export_grid", "export_transparent", "export_selection"):
+        export_opts.addAction(acts[n])
     m.addSeparator()
     m.addAction(acts["quit"])
 
     m = bar.addMenu("&Edit")
     for n in ("undo", "redo", None, "cut", "copy", "paste", "duplicate", "delete", None, "select_all", "find",
-              "find_next", "find_previous", None, "note", "link_tool"):
+              "find_next", "find_previous", None, "note", "add_zone", "link_tool"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     arrange = m.addMenu("A&lign and Distribute")
     for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter", "align_bottom",
@@ -148,11 +165,11 @@ def build(win: MainWindow) -> dict[str, QAction]:
         arrange.addSeparator() if n is None else arrange.addAction(acts[n])
 
     m = bar.addMenu("&View")
-    for n in ("zoom_in", "zoom_out", "fit", None, "layout", None, "grid", "snap"):
+    for n in ("zoom_in", "zoom_out", "fit", "zoom_selection", None, "layout", "layout_selection", None, "grid", "snap", "short_labels"):
         m.addSeparator() if n is None else m.addAction(acts[n])
     m.addSeparator()
     panels = m.addMenu("&Panels")
-    for dock in (win.palette_dock, win.inspector_dock, win.history_dock, win.workloads_dock):
+    for dock in (win.palette_dock, win.inspector_dock, win.history_dock, win.workloads_dock, win.overview_dock):
         panels.addAction(dock.toggleViewAction())
 
     m = bar.addMenu("&Help")
@@ -200,6 +217,8 @@ def update_enabled(win: MainWindow) -> None:
     for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter", "align_bottom"):
         win.acts[n].setEnabled(movable >= 2)
     win.acts["distribute_x"].setEnabled(movable >= 3)
+    win.acts["layout_selection"].setEnabled(len(scene.selected_device_ids()) >= 2)
+    win.acts["zoom_selection"].setEnabled(any_sel)
     win.acts["distribute_y"].setEnabled(movable >= 3)
 
 
@@ -208,6 +227,9 @@ def fill_context_menu(win: MainWindow, menu: QMenu, x: float, y: float) -> None:
     if win.scene.selectedItems():
         for n in ("cut", "copy", "duplicate", "delete"):
             menu.addAction(win.acts[n])
+        menu.addAction(win.acts["zoom_selection"])
+        if len(win.scene.selected_device_ids()) >= 2:
+            menu.addAction(win.acts["layout_selection"])
         if len(win.scene.movable_positions()) >= 2:
             arrange = menu.addMenu("Align and Distribute")
             for n in ("align_left", "align_hcenter", "align_right", "align_top", "align_vcenter",

@@ -29,6 +29,11 @@ __all__ = [
     "RemoveWorkloadCommand",
     "EditWorkloadCommand",
     "RenameDeviceCommand",
+    "RemoveItemsCommand",
+    "AddItemsCommand",
+    "describe_items",
+    "SetZoneRectCommand",
+    "SetDeviceZonesCommand",
 ]
 
 from collections.abc import Sequence
@@ -36,8 +41,8 @@ from typing import Any
 
 from PySide6.QtGui import QUndoCommand
 
-from planner_app.core.topology.records import Device, Link, Note, Workload
-from planner_app.ui.document import TopologyDocument
+from planner_app.core.topology import Device, Link, Note, Workload
+from planner_app.ui.document import RemovedItems, TopologyDocument
 
 # ids for mergeWith(): commands of one kind and the same target merge while typing
 _MERGE_EDIT_DEVICES = 1001
@@ -361,3 +366,126 @@ class RenameDeviceCommand(QUndoCommand):
 
     def _rename(self, old: str, new: str) -> None:
         self.doc.rename_device(old, new)
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}{'' if n == 1 else 's'}"
+
+
+def describe_items(doc: TopologyDocument, devices: Sequence[str], links: Sequence[str], notes: Sequence[str]) -> str:
+    """What a set of items is called in History: "Line A edge PC and 4 links", "12 devices and 30 links".
+
+    One device is named by its label; more are counted.
+    """
+    parts = []
+    if len(devices) == 1:
+        parts.append(doc.topology.device(devices[0]).label)
+    elif devices:
+        parts.append(_count(len(devices), "device"))
+    if links:
+        parts.append(_count(len(links), "link"))
+    if notes:
+        parts.append(_count(len(notes), "note"))
+    if not parts:
+        return "nothing"
+    return parts[0] if len(parts) == 1 else ", ".join(parts[:-1]) + " and " + parts[-1]
+
+
+class RemoveItemsCommand(QUndoCommand):
+    """Delete devices (with their links and workloads), links and notes as one step.
+
+    One pass over each list and one document signal however many items go, so
+    deleting a thousand devices costs about what deleting one does. The text
+    names what goes: "Delete Line A edge PC and 4 links".
+    """
+
+    def __init__(self, doc: TopologyDocument, device_ids: Sequence[str], link_ids: Sequence[str] = (),
+                 note_ids: Sequence[str] = ()) -> None:
+        super().__init__()
+        self.doc = doc
+        self.device_ids, self.link_ids, self.note_ids = list(device_ids), list(link_ids), list(note_ids)
+        gone = set(self.device_ids)
+        wanted = set(self.link_ids)
+        links = [lk.id for lk in doc.topology.links if lk.id in wanted or lk.a in gone or lk.b in gone]
+        text = f"Delete {describe_items(doc, self.device_ids, links, self.note_ids)}"
+        workloads = [w.name for w in doc.topology.workloads if w.source in gone or w.consumer in gone]
+        if workloads:
+            text += f" (and workload{'s' if len(workloads) > 1 else ''} {', '.join(workloads)})"
+        self.setText(text)
+        self._removed: RemovedItems | None = None
+
+    def redo(self) -> None:
+        self._removed = self.doc.take_items(self.device_ids, self.link_ids, self.note_ids)
+
+    def undo(self) -> None:
+        assert self._removed is not None
+        self.doc.restore_items(self._removed)
+
+
+class AddItemsCommand(QUndoCommand):
+    """Add devices, links and notes at the ends of their lists as one step (paste, duplicate)."""
+
+    def __init__(self, doc: TopologyDocument, devices: Sequence[Device], links: Sequence[Link] = (),
+                 notes: Sequence[Note] = (), verb: str = "Add") -> None:
+        super().__init__()
+        self.doc = doc
+        self.devices, self.links, self.notes = list(devices), list(links), list(notes)
+        ids = [d.id for d in self.devices]
+        if len(ids) == 1:  # the device is not in the topology yet: name it from the record
+            name = self.devices[0].label
+            rest = describe_items(doc, [], [lk.id for lk in self.links], [n.id for n in self.notes])
+            self.setText(f"{verb} {name}" + (f" and {rest}" if rest != "nothing" else ""))
+        else:
+            self.setText(f"{verb} {describe_items(doc, ids, [lk.id for lk in self.links], [n.id for n in self.notes])}")
+
+    def redo(self) -> None:
+        topo = self.doc.topology
+        n_dev, n_link, n_note = len(topo.devices), len(topo.links), len(topo.notes)
+        self.doc.restore_items(RemovedItems(
+            devices=[(n_dev + i, d) for i, d in enumerate(self.devices)],
+            links=[(n_link + i, lk) for i, lk in enumerate(self.links)],
+            notes=[(n_note + i, n) for i, n in enumerate(self.notes)],
+        ))
+
+    def undo(self) -> None:
+        self.doc.take_items([d.id for d in self.devices], [lk.id for lk in self.links], [n.id for n in self.notes])
+
+
+class SetZoneRectCommand(QUndoCommand):
+    """Give a privacy zone its region (create or resize it), or clear it (None)."""
+
+    def __init__(self, doc: TopologyDocument, zone: str, rect: tuple[float, float, float, float] | None,
+                 text: str = "") -> None:
+        super().__init__(text or f"Resize privacy zone {zone}")
+        self.doc, self.zone, self.new = doc, zone, rect
+        self.old = doc.zone_rect(zone)
+
+    def redo(self) -> None:
+        self.doc.set_zone_rect(self.zone, self.new)
+
+    def undo(self) -> None:
+        self.doc.set_zone_rect(self.zone, self.old)
+
+
+class SetDeviceZonesCommand(QUndoCommand):
+    """Put devices in privacy zones: ``{device id: zone}`` ('' = public).
+
+    Only the zone field changes, read from the record when run, so it composes
+    with a move in the same macro (a drop that also changes membership).
+    """
+
+    def __init__(self, doc: TopologyDocument, zones: dict[str, str], text: str = "Change privacy zone") -> None:
+        super().__init__(text)
+        self.doc, self.new = doc, dict(zones)
+        self.old = {d: doc.topology.device(d).privacy_zone for d in zones}
+
+    def _apply(self, zones: dict[str, str]) -> None:
+        topo = self.doc.topology
+        for dev_id, zone in zones.items():
+            self.doc.put_device(topo.device(dev_id).model_copy(update={"privacy_zone": zone}))
+
+    def redo(self) -> None:
+        self._apply(self.new)
+
+    def undo(self) -> None:
+        self._apply(self.old)

@@ -9,22 +9,25 @@ from __future__ import annotations
 
 __all__ = ["Editor"]
 
-from PySide6.QtGui import QGuiApplication
+from PySide6.QtCore import QRectF
+from PySide6.QtGui import QGuiApplication, QUndoCommand
 
+from planner_app.core.topology import Note, Position, Tier
 from planner_app.core.topology.catalog import LinkPreset
-from planner_app.core.topology.records import Note, Position, Tier
-from planner_app.ui.canvas.layout import align, distribute, tiers_layout
+from planner_app.ui.canvas.items import ZoneItem
+from planner_app.ui.canvas.layout import align, auto_layout_positions, distribute
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.clipboard import MIME_TYPE, records_for_paste, selection_to_json
 from planner_app.ui.commands import (
     AddDeviceCommand,
+    AddItemsCommand,
     AddLinkCommand,
     AddNoteCommand,
     MacroCommand,
     MoveCommand,
-    RemoveDeviceCommand,
-    RemoveLinkCommand,
-    RemoveNoteCommand,
+    RemoveItemsCommand,
+    SetDeviceZonesCommand,
+    SetZoneRectCommand,
 )
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.presets import catalog, device_from_preset, link_from_preset
@@ -68,22 +71,15 @@ class Editor:
 
     # -- removing --------------------------------------------------------------------------
     def delete_selection(self) -> int:
-        """Delete the selected items (a device takes its links along); returns how many."""
+        """Delete the selected items (a device takes its links along) as one undo step;
+        returns how many items were selected for deletion."""
         devices = self.scene.selected_device_ids()
-        gone = set(devices)
-        # links that go with their devices must not be removed twice
-        links = [lid for lid in self.scene.selected_link_ids()
-                 if not ({self.doc.topology.link(lid).a, self.doc.topology.link(lid).b} & gone)]
+        links = self.scene.selected_link_ids()
         notes = self.scene.selected_note_ids()
-        children = (
-            [RemoveLinkCommand(self.doc, lid) for lid in links]
-            + [RemoveDeviceCommand(self.doc, d) for d in devices]
-            + [RemoveNoteCommand(self.doc, n) for n in notes]
-        )
-        if not children:
+        n = len(devices) + len(links) + len(notes)
+        if not n:
             return 0
-        n = len(children)
-        self.doc.push(MacroCommand(f"Delete {n} item{'s' if n != 1 else ''}", children))
+        self.doc.push(RemoveItemsCommand(self.doc, devices, links, notes))
         return n
 
     # -- clipboard ------------------------------------------------------------------------
@@ -112,17 +108,36 @@ class Editor:
         self.delete_selection()
         return True
 
-    def paste_text(self, text: str, offset: tuple[float, float] = (40.0, 40.0)) -> list[str]:
-        """Add the clipboard records as one undo step; selects and returns the new ids."""
+    _PASTE_STEP = 60.0  # more than a tile (52 px): 40 left each copy half on its original
+    _last_paste: str | None = None
+    _paste_count = 0
+
+    def paste_text(self, text: str, offset: tuple[float, float] | None = None) -> list[str]:
+        """Add the clipboard records as one undo step; selects and returns the new ids.
+
+        Each paste of the same clipboard lands one step further down and right
+        (the first one step off the original), and never right on top of a
+        device already there, so a copy is always visibly a copy.
+        """
+        if offset is None:
+            self._paste_count = self._paste_count + 1 if text == self._last_paste else 1
+            self._last_paste = text
+            step = self._PASTE_STEP * self._paste_count
+            offset = (step, step)
         devices, links, notes = records_for_paste(self.doc.topology, text, offset)
-        children = (
-            [AddDeviceCommand(self.doc, d) for d in devices]
-            + [AddLinkCommand(self.doc, link) for link in links]
-            + [AddNoteCommand(self.doc, n) for n in notes]
-        )
-        if not children:
+        taken = [(d.position.x, d.position.y) for d in self.doc.topology.devices]
+        for _ in range(50):  # pasted elsewhere or moved since: step on until no copy covers a device
+            if not any(abs(d.position.x - x) < self._PASTE_STEP and abs(d.position.y - y) < self._PASTE_STEP
+                       for d in devices for x, y in taken):
+                break
+            s = self._PASTE_STEP
+            devices = [d.model_copy(update={"position": Position(x=d.position.x + s, y=d.position.y + s)})
+                       for d in devices]
+            notes = [n.model_copy(update={"position": Position(x=n.position.x + s, y=n.position.y + s)})
+                     for n in notes]
+        if not (devices or links or notes):
             return []
-        self.doc.push(MacroCommand(f"Paste {len(devices)} devices", children))
+        self.doc.push(AddItemsCommand(self.doc, devices, links, notes, verb="Paste"))
         ids = [d.id for d in devices] + [n.id for n in notes]
         self.scene.select_ids(ids)
         return ids
@@ -144,12 +159,56 @@ class Editor:
         return self.paste_text(text) if text else []
 
     # -- arranging ------------------------------------------------------------------------
-    def _move(self, new: dict[str, tuple[float, float]], text: str) -> bool:
+    def _move(self, new: dict[str, tuple[float, float]], text: str, refit_zones: bool = False) -> bool:
         self.scene.finish_build()  # every item must exist to know where it is
         old = {k: self._position(k) for k in new}
         if all(old[k] == new[k] for k in new):
             return False
-        self.doc.push(MoveCommand(self.doc, old, new, text=text))
+        move = MoveCommand(self.doc, old, new, text=text)
+        zones = self._refitted_zones(new) if refit_zones else []
+        self.doc.push(MacroCommand(text, [move, *zones]) if zones else move)
+        return True
+
+    def _refitted_zones(self, new: dict[str, tuple[float, float]]) -> list[SetZoneRectCommand]:
+        """After a layout, each zone with moved members is redrawn around where they went:
+        its old region would now hold strangers."""
+        out = []
+        for zone in self.doc.zone_names():
+            rect = QRectF()
+            for d in self.doc.topology.devices:
+                if d.privacy_zone == zone and d.id in self.scene.devices:
+                    x, y = new.get(d.id, (d.position.x, d.position.y))
+                    rect = rect.united(self.scene.devices[d.id].boundingRect().translated(x, y))
+            if rect.isEmpty() or not any(d.privacy_zone == zone for d in self.doc.topology.devices if d.id in new):
+                continue
+            m = ZoneItem.MARGIN
+            rect = rect.adjusted(-m, -m, m, m)
+            out.append(SetZoneRectCommand(self.doc, zone, (rect.x(), rect.y(), rect.width(), rect.height())))
+        return out
+
+    def add_zone(self, name: str, rect: tuple[float, float, float, float] | None = None) -> bool:
+        """Create privacy zone ``name``: around the selected devices (which join it), or as
+        ``rect`` (default: an empty region in the middle of the drawing). One undo step."""
+        name = name.strip()
+        if not name:
+            return False
+        devices = self.scene.selected_device_ids()
+        if rect is None:
+            area = QRectF()
+            for d in devices:
+                area = area.united(self.scene.devices[d].sceneBoundingRect())
+            if area.isEmpty():
+                centre = self.scene.content_rect().center()
+                area = QRectF(centre.x() - 180, centre.y() - 120, 360, 240)
+            m = ZoneItem.MARGIN
+            area = area.adjusted(-m, -m, m, m)
+            rect = (area.x(), area.y(), area.width(), area.height())
+        children: list[QUndoCommand] = [SetZoneRectCommand(self.doc, name, rect, text=f"Add privacy zone {name}")]
+        if devices:
+            children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(devices, name)))
+        n = len(devices)
+        text = f"Add privacy zone {name}" + (f" with {n} device{'s' if n != 1 else ''}" if n else "")
+        self.doc.push(MacroCommand(text, children))
         return True
 
     def _position(self, item_id: str) -> tuple[float, float]:
@@ -157,9 +216,36 @@ class Editor:
         assert item is not None
         return (item.pos().x(), item.pos().y())
 
-    def auto_layout(self) -> bool:
-        """Place devices in tier columns (device → edge → cloud) as one undo step."""
-        return self._move(tiers_layout(self.doc.topology), "Auto-layout")
+    def layout_ids(self, selection_only: bool = False) -> list[str] | None:
+        """The devices an auto-layout moves: the selected ones, or None for all."""
+        return self.scene.selected_device_ids() if selection_only else None
+
+    def auto_layout(self, selection_only: bool = False) -> bool:
+        """Layered layout (device → edge → cloud, children grouped by parent) as one undo step.
+
+        With ``selection_only`` only the selected devices move, laid out among
+        themselves with the drawing's top-left kept where the selection's was.
+        """
+        ids = self.layout_ids(selection_only)
+        if ids is not None and len(ids) < 2:
+            return False
+        return self.apply_layout(auto_layout_positions(self.doc.topology, ids), ids)
+
+    def apply_layout(self, positions: dict[str, tuple[float, float]], ids: list[str] | None) -> bool:
+        """Push a computed layout (from :meth:`auto_layout` or a background run) as one undo step."""
+        positions = {k: v for k, v in positions.items() if self.doc.topology.has_device(k)}
+        if not positions:
+            return False
+        if ids is not None:  # keep the selection where it was: same top-left corner
+            self.scene.finish_build()
+            old = [self._position(k) for k in positions]
+            dx = min(x for x, _ in old) - min(x for x, _ in positions.values())
+            dy = min(y for _, y in old) - min(y for _, y in positions.values())
+            positions = {k: (x + dx, y + dy) for k, (x, y) in positions.items()}
+        positions = {k: self.scene.snapped_xy(x, y) for k, (x, y) in positions.items()}
+        n = len(positions)
+        text = "Auto-layout" if ids is None else f"Auto-layout {n} device{'s' if n != 1 else ''}"
+        return self._move(positions, text, refit_zones=True)
 
     def align_selection(self, mode: str) -> bool:
         """Align the selected items (see :func:`planner_app.ui.canvas.layout.align`)."""

@@ -13,7 +13,7 @@ __all__ = ["MainWindow", "APP_TITLE", "ORGANISATION", "APPLICATION"]
 from pathlib import Path
 
 import shiboken6
-from PySide6.QtCore import QPoint, QSettings, Qt, Signal
+from PySide6.QtCore import QCoreApplication, QEventLoop, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
 from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QUndoView, QWidget
 
@@ -28,14 +28,16 @@ from planner_app.ui.autosave import (
     find_recovery_files,
 )
 from planner_app.ui.canvas.label_editor import LabelEditor
+from planner_app.ui.canvas.overview import SHOW_FROM_DEVICES, OverviewView
 from planner_app.ui.canvas.scene import TopologyScene
 from planner_app.ui.canvas.view import TopologyView
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.editing import Editor
-from planner_app.ui.files import TopologyLoader, export_scene_image
+from planner_app.ui.files import ExportOptions, TopologyLoader, export_scene_image
 from planner_app.ui.find import DeviceFinder
 from planner_app.ui.inspector import InspectorPanel
+from planner_app.ui.layout_runner import LayoutRunner
 from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
 from planner_app.ui.undo_keys import UndoKeyRouter
@@ -65,6 +67,10 @@ class MainWindow(QMainWindow):
     documentOpened = Signal(str)
     #: opening a file failed: (path, message)
     openFailed = Signal(str, str)
+    #: an image export progressed (percent)
+    exportProgress = Signal(int)
+    #: an auto-layout was applied (and the view fitted)
+    layoutFinished = Signal()
 
     def __init__(
         self,
@@ -85,6 +91,7 @@ class MainWindow(QMainWindow):
         self.loader = TopologyLoader(self)
         self.finder = DeviceFinder()
         self.validator = WorkloadValidator(self.doc, self.scene, self)
+        self.layout_runner = LayoutRunner(self.doc, self)
         self.autosaver = Autosaver(self.doc, recovery_dir or default_recovery_dir(), autosave_ms, self)
         self.setCentralWidget(self.view)
         self.setAcceptDrops(True)
@@ -100,6 +107,9 @@ class MainWindow(QMainWindow):
         self.inspector_dock = self._dock("Inspector", "inspector", self.inspector, Qt.DockWidgetArea.RightDockWidgetArea)
         self.history_dock = self._dock("History", "history", self.history, Qt.DockWidgetArea.RightDockWidgetArea)
         self.workloads_dock = self._dock("Workloads", "workloads", self.workloads, Qt.DockWidgetArea.BottomDockWidgetArea)
+        self.overview = OverviewView(self.view, self)
+        self.overview_dock = self._dock("Overview", "overview", self.overview, Qt.DockWidgetArea.LeftDockWidgetArea)
+        self.overview_dock.hide()  # shown for big drawings (see _on_scene_built) or from View > Panels
         self.tabifyDockWidget(self.inspector_dock, self.history_dock)
         self.inspector_dock.raise_()
         self.resizeDocks([self.palette_dock, self.inspector_dock], [290, 340], Qt.Orientation.Horizontal)
@@ -137,6 +147,8 @@ class MainWindow(QMainWindow):
         for sig in (doc.deviceAdded, doc.deviceRemoved, doc.linkAdded, doc.linkRemoved):
             sig.connect(self._update_counts)
         doc.topologyReset.connect(self._update_counts)
+        doc.itemsRemoved.connect(self._update_counts)
+        doc.itemsInserted.connect(self._update_counts)
         scene.built.connect(self._on_scene_built)
         scene.linkRequested.connect(self._on_link_requested)
         scene.contextMenuRequested.connect(self._on_context_menu)
@@ -148,6 +160,10 @@ class MainWindow(QMainWindow):
         view.zoomChanged.connect(lambda z: self.zoom_label.setText(f"{z * 100:.0f} %"))
         self.palette.presetActivated.connect(self._on_preset_activated)
         self.validator.problemsChanged.connect(self.workloads.show_problems)
+        self.layout_runner.finished.connect(self._on_layout_finished)
+        self.layout_runner.discarded.connect(lambda: self.show_hint("Auto-layout dropped: the topology changed "
+                                                                    "while it ran; run it again"))
+        self.layout_runner.failed.connect(lambda msg: self.dialogs.error(self, "Cannot lay out", msg))
         self.loader.loaded.connect(self._on_loaded)
         self.loader.failed.connect(self._on_load_failed)
         self.autosaver.failed.connect(lambda message: self.show_hint(f"Autosave failed: {message}"))
@@ -200,11 +216,15 @@ class MainWindow(QMainWindow):
             self.settings.setValue("last_file", str(path))
 
     _opening: Path | None = None
+    _overview_shown = False
 
     def _on_scene_built(self) -> None:
         self.view.setInteractive(True)
         self.view.viewport().setUpdatesEnabled(True)
         self.view.fit_all()
+        if len(self.doc.topology.devices) >= SHOW_FROM_DEVICES and not self._overview_shown:
+            self._overview_shown = True  # once: a user who closes it keeps it closed
+            self.overview_dock.show()
         path, self._opening = self._opening, None
         self.documentOpened.emit(str(path) if path else "")
 
@@ -312,18 +332,49 @@ class MainWindow(QMainWindow):
         self.show_hint(f"Saved {path}")
         return True
 
-    def export_image(self, path: str | None = None) -> bool:
-        """File ▸ Export Image (PNG or SVG by suffix)."""
+    def export_options(self) -> ExportOptions:
+        """The options File ▸ Export Options shows (grid, transparent, selection only)."""
+        acts = getattr(self, "acts", {})
+
+        def on(name: str) -> bool:
+            return name in acts and acts[name].isChecked()
+
+        return ExportOptions(grid=on("export_grid"), transparent=on("export_transparent"),
+                             selection_only=on("export_selection"))
+
+    def export_image(self, path: str | None = None, options: ExportOptions | None = None) -> bool:
+        """File ▸ Export Image (PNG or SVG by suffix), with a progress bar for big drawings."""
         if path is None:
             start = str((self.doc.path or Path.cwd() / "topology").with_suffix(".png"))
             path = self.dialogs.save_path(self, start, "Export image", "PNG image (*.png);;SVG drawing (*.svg)")
             if not path:
                 return False
+        options = options or self.export_options()
+        from PySide6.QtWidgets import QProgressDialog
+
+        bar = QProgressDialog("Exporting image…", "", 0, 100, self)
+        bar.setCancelButton(None)
+        bar.setWindowModality(Qt.WindowModality.WindowModal)
+        bar.setMinimumDuration(400)  # small drawings finish before it would show
+
+        def progress(done: int, total: int) -> None:
+            percent = int(100 * done / max(1, total))
+            bar.setValue(percent)
+            self.exportProgress.emit(percent)
+            # the dialog only serves events once it shows and only when its value changes:
+            # keep painting and timers going between every step (no input: the view is locked)
+            QCoreApplication.processEvents(QEventLoop.ProcessEventsFlag.ExcludeUserInputEvents)
+
+        self.view.setInteractive(False)  # the picture must not change between bands
         try:
-            written = export_scene_image(self.scene, path)
+            written = export_scene_image(self.scene, path, options, progress)
         except (PlannerError, OSError) as exc:
             self.dialogs.error(self, "Cannot export", str(exc))
             return False
+        finally:
+            self.view.setInteractive(True)
+            bar.close()
+            bar.deleteLater()
         self.show_hint(f"Exported {written}")
         return True
 
@@ -497,6 +548,46 @@ class MainWindow(QMainWindow):
         self.view.centre_on(dev_id)
         more = " · F3 next, Shift+F3 previous" if n > 1 else ""
         self.show_hint(f"Found {dev_id} ({i + 1} of {n}){more}")
+
+    def auto_layout(self, selection_only: bool = False) -> None:
+        """View ▸ Auto-layout (of the selection): computed in the background, then fitted in view."""
+        ids = self.editor.layout_ids(selection_only)
+        if ids is not None and len(ids) < 2:
+            self.show_hint("Select two or more devices to lay them out")
+            return
+        if self.layout_runner.busy:
+            return
+        self.show_hint("Laying out…")
+        self.layout_runner.run(ids)
+
+    def _on_layout_finished(self, positions: dict, ids: object) -> None:
+        self.editor.apply_layout(positions, ids)  # type: ignore[arg-type]
+
+        def fit() -> None:
+            if ids is None:
+                self.view.fit_all()
+            else:
+                self.view.zoom_to_selection()
+            self.show_hint()
+            self.layoutFinished.emit()
+
+        if self.scene.building:  # a big layout is drawn over a few event-loop turns: fit the result
+            self.scene.settled.connect(fit, Qt.ConnectionType.SingleShotConnection)
+        else:
+            fit()
+
+    def add_privacy_zone(self) -> None:
+        """Edit ▸ Add Privacy Zone: around the selected devices, or an empty region to fill."""
+        name = self.dialogs.ask_text(self, "Add privacy zone", "Zone name (devices inside may share raw data):")
+        if not name or not name.strip():
+            return
+        if name.strip() in self.doc.zone_names():
+            self.dialogs.error(self, "Cannot add privacy zone", f"There is already a privacy zone {name.strip()!r}: "
+                               "drag devices into it, or pick another name.")
+            return
+        self.editor.add_zone(name)
+        self.show_hint(f"Privacy zone {name.strip()}: drop devices inside to add them, drag them out to remove "
+                       "them, drag the corner to resize")
 
     def set_link_tool(self, on: bool) -> None:
         """Edit ▸ Link Tool: drags from any point of a device draw a link."""

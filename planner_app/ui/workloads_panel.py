@@ -101,6 +101,8 @@ class WorkloadsPanel(QWidget):
         doc.topologyReset.connect(self._reload)
         doc.deviceAdded.connect(lambda _id: self._reload())
         doc.deviceRemoved.connect(lambda _id: self._reload())
+        doc.itemsRemoved.connect(lambda *_ids: self._reload())
+        doc.itemsInserted.connect(lambda *_ids: self._reload())
         self._reload()
 
     # -- showing -----------------------------------------------------------------------------

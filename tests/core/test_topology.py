@@ -204,3 +204,18 @@ def test_notes_workloads_and_positions_are_edited_through_the_topology():
     with pytest.raises(TopologyError, match="already used"):
         topo.add_workload(Workload(name="w2", source="a"))
     assert topo.remove_workload("w2")[0] == 0 and topo.remove_note("n1")[1].text == "hello"
+
+
+def test_remove_items_takes_links_and_workloads_in_one_pass_and_restore_puts_them_back():
+    from planner_app.core.resources import sample_topology_paths
+    from planner_app.core.topology.io import load_topology
+
+    topo = load_topology(sample_topology_paths()["smart_home"])
+    before = topo.to_dict()
+    removed = topo.remove_items(["hub", "phone"], ["cloud-dc"], [n.id for n in topo.notes])
+    assert not topo.has_device("hub") and not topo.has_device("phone") and not topo.notes
+    assert {lk.id for _, lk in removed.links} == {"doorbell-wifi", "phone-wifi", "hub-lan", "cloud-dc"}
+    assert "hub-keyword-spotting" in {w.name for _, w in removed.workloads}
+    topo.validate_references()  # what is left is a valid topology
+    topo.restore_items(removed)
+    assert topo.to_dict() == before

@@ -125,3 +125,26 @@ def drag(view, start: QPointF, end: QPointF, steps: int = 6,
 def click(view, pos: QPointF, modifier: Qt.KeyboardModifier = Qt.KeyboardModifier.NoModifier) -> None:
     """A left click at scene point ``pos``."""
     QTest.mouseClick(view.viewport(), Qt.MouseButton.LeftButton, modifier, view_point(view, pos))
+
+
+def site_topology(gateways: int = 30, cameras_per_gateway: int = 8, seed: int = 3) -> Topology:
+    """Cameras under gateways, gateways under a few servers, one cloud; listed in shuffled order."""
+    import random
+
+    rng = random.Random(seed)
+    devices = [Device(id="cloud", kind="cloud", tier="cloud", peak_gflops_fp32=8000, memory_mb=65536)]
+    links = []
+    servers = max(1, gateways // 10)
+    for s in range(servers):
+        devices.append(Device(id=f"srv{s}", kind="edge_server", tier="edge", peak_gflops_fp32=500, memory_mb=16384))
+        links.append(Link(id=f"ls{s}", a=f"srv{s}", b="cloud", medium="fiber", bandwidth_ab_mbps=1000, bandwidth_ba_mbps=1000))
+    for g in range(gateways):
+        devices.append(Device(id=f"gw{g}", kind="gateway", tier="edge", peak_gflops_fp32=20, memory_mb=2048))
+        links.append(Link(id=f"lg{g}", a=f"gw{g}", b=f"srv{g % servers}", bandwidth_ab_mbps=1000, bandwidth_ba_mbps=1000))
+        for c in range(cameras_per_gateway):
+            devices.append(Device(id=f"cam{g}-{c}", kind="camera", tier="device", peak_gflops_fp32=5, memory_mb=512,
+                                  position=Position(x=rng.uniform(-3000, 3000), y=rng.uniform(-3000, 3000))))
+            links.append(Link(id=f"lc{g}-{c}", a=f"cam{g}-{c}", b=f"gw{g}", medium="wifi",
+                              bandwidth_ab_mbps=50, bandwidth_ba_mbps=50))
+    rng.shuffle(devices)
+    return Topology(name="site", devices=devices, links=links)

@@ -37,12 +37,14 @@ __all__ = [
     "Router",
     "TIER_OF_KIND",
     "reference_problems",
+    "RemovedItems",
 ]
 
 import re
-from collections.abc import Mapping
+from collections.abc import Iterable, Mapping
+from dataclasses import dataclass, field
 from enum import StrEnum
-from typing import Annotated, Any, Final, Literal
+from typing import Annotated, Any, Final, Literal, TypeVar
 
 from pydantic import (
     BaseModel,
@@ -285,6 +287,19 @@ def reference_problems(
             problems.append(Problem(f"notes[{i}].id", f"duplicate note id {note_id!r}"))
         note_seen.add(note_id)
     return problems
+
+
+@dataclass
+class RemovedItems:
+    """Records taken out by :meth:`Topology.remove_items`, each with its list index.
+
+    Indices are ascending, so putting them back in order restores every list exactly.
+    """
+
+    devices: list[tuple[int, Device]] = field(default_factory=list)
+    links: list[tuple[int, Link]] = field(default_factory=list)
+    notes: list[tuple[int, Note]] = field(default_factory=list)
+    workloads: list[tuple[int, Workload]] = field(default_factory=list)
 
 
 class _ReferenceProblems(ValueError):
@@ -547,6 +562,44 @@ class Topology(_Record):
         self.workloads[index] = workload
         return old
 
+    def remove_items(self, device_ids: Iterable[str], link_ids: Iterable[str] = (),
+                     note_ids: Iterable[str] = ()) -> RemovedItems:
+        """Remove devices (with their links and the workloads that start or end on them),
+        links and notes in one pass each; returns what went, for :meth:`restore_items`.
+
+        One pass, not a device at a time: deleting 300 devices one by one rescans every
+        link per device and took over a minute in the window.
+        """
+        gone_dev, gone_link, gone_note = set(device_ids), set(link_ids), set(note_ids)
+        out = RemovedItems(
+            links=[(i, lk) for i, lk in enumerate(self.links)
+                   if lk.id in gone_link or lk.a in gone_dev or lk.b in gone_dev],
+            devices=[(i, d) for i, d in enumerate(self.devices) if d.id in gone_dev],
+            notes=[(i, n) for i, n in enumerate(self.notes) if n.id in gone_note],
+            workloads=[(i, w) for i, w in enumerate(self.workloads)
+                       if w.source in gone_dev or (w.consumer is not None and w.consumer in gone_dev)],
+        )
+        # in place: assigning the fields would re-validate references halfway through
+        _drop(self.links, out.links)
+        _drop(self.devices, out.devices)
+        _drop(self.notes, out.notes)
+        _drop(self.workloads, out.workloads)
+        self._index = None
+        return out
+
+    def restore_items(self, items: RemovedItems) -> None:
+        """Put back what :meth:`remove_items` removed, each record at its old index
+        (also adds new records: give indices at the end of each list)."""
+        for i, d in items.devices:  # ascending: each lands where it was
+            self.devices.insert(i, d)
+        for i, lk in items.links:
+            self.links.insert(i, lk)
+        for i, n in items.notes:
+            self.notes.insert(i, n)
+        for i, w in items.workloads:
+            self.workloads.insert(i, w)
+        self._index = None
+
     # -- routes -------------------------------------------------------------------
     def router(self) -> Router:
         """A :class:`Router` over the current devices and links."""
@@ -569,6 +622,15 @@ class Topology(_Record):
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready dict with stable key order."""
         return self.model_dump(mode="json")
+
+
+_R = TypeVar("_R")
+
+
+def _drop(records: list[_R], removed: list[tuple[int, _R]]) -> None:
+    if removed:
+        gone = {i for i, _ in removed}
+        records[:] = [r for i, r in enumerate(records) if i not in gone]
 
 
 # Route and Router live in routes.py; re-exported here for callers of this module.

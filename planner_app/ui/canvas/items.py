@@ -12,7 +12,7 @@ Edges follow nodes the way Qt's *elasticnodes* example does: a device sets
 
 from __future__ import annotations
 
-__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "TILE", "TEXT_W"]
+__all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "TILE", "TEXT_W", "label_width"]
 
 import math
 from typing import TYPE_CHECKING
@@ -45,8 +45,12 @@ if TYPE_CHECKING:
     from planner_app.ui.canvas.scene import TopologyScene
 
 TILE = 52.0     # the icon tile
-TEXT_W = 176.0  # name and figures under it
+#: below this zoom a device is only its tier-coloured tile: icon and text would be specks
+TEXT_MIN_ZOOM = 0.3
+TEXT_W = 176.0  # the width names are cut to in the short label mode
 _HANDLE_R = 7.0
+_LABEL_H = 34.0  # name line + figures line
+_LABEL_GAP = 3.0  # between the tile and its label
 
 _NAME_FONT = QFont()
 _NAME_FONT.setPointSizeF(9.5)
@@ -58,7 +62,28 @@ _LABEL_FONT.setPointSizeF(7.5)
 
 Z_ZONE, Z_LINK, Z_NOTE, Z_DEVICE = -10.0, 0.0, 5.0, 10.0
 _TEXT_BACKING = QColor(250, 251, 252, 215)
-_DEVICE_BOUNDS = QRectF(-TEXT_W / 2 - 2, -TILE / 2 - 4, TEXT_W + 4, TILE + 4 + 36)
+_TILE_BOUNDS = QRectF(-TILE / 2 - 4, -TILE / 2 - 4, TILE + 8 + _HANDLE_R, TILE + 8)
+
+
+def label_width(metrics: QFontMetricsF, text: str) -> float:
+    """Room for ``text`` at any zoom: hinted glyphs at 60-80 % zoom are up to ~10 % wider
+    than at 100 %, which clipped "Vehicle computer" to "/ehicle computer" in the cached tile."""
+    return metrics.horizontalAdvance(text) * 1.12 + 10.0
+
+
+_WIDTHS: dict[tuple[int, str], float] = {}
+
+
+def _text_width(font: QFont, text: str) -> float:
+    """:func:`label_width` of ``text`` in one of this module's fonts, remembered: thousands of
+    links share a handful of labels, and measuring was a third of redrawing 4,000 items."""
+    key = (id(font), text)
+    w = _WIDTHS.get(key)
+    if w is None:
+        if len(_WIDTHS) > 20_000:
+            _WIDTHS.clear()
+        w = _WIDTHS[key] = label_width(QFontMetricsF(font), text)
+    return w
 
 
 class DeviceItem(QGraphicsItem):
@@ -85,6 +110,10 @@ class DeviceItem(QGraphicsItem):
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
         self._hover = False
         self._cursor_on_handle = False
+        self.short_label = False  # the scene's label mode: names cut to TEXT_W (tooltip has the rest)
+        self.label_above = False  # set by the scene's label placement when below is taken
+        self._label = QRectF()
+        self._bounds = QRectF()
         self.show_record(device)
 
     # -- model → view --------------------------------------------------------------
@@ -101,27 +130,58 @@ class DeviceItem(QGraphicsItem):
         elif device.cost_usd_per_hour:
             figures.append(f"${device.cost_usd_per_hour:g}/h")
         self.figures = " · ".join(figures)
+        self._layout_label()
         self.update()
+
+    def set_label_mode(self, short: bool) -> None:
+        """Full names (default) or names cut to :data:`TEXT_W` with an ellipsis."""
+        if short != self.short_label:
+            self.short_label = short
+            self._layout_label()
+            self.update()
+
+    def set_label_above(self, above: bool) -> None:
+        """Put the label above the tile (the placement pass found below taken)."""
+        if above != self.label_above:
+            self.label_above = above
+            self._layout_label()
+            self.update()
+
+    def shown_name(self) -> str:
+        """The name as drawn: whole, or cut with an ellipsis in the short label mode."""
+        if not self.short_label:
+            return self.name
+        return QFontMetricsF(_NAME_FONT).elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
+
+    def _layout_label(self) -> None:
+        self.prepareGeometryChange()  # the label, and so the bounds, follow the name's width
+        w = max(_text_width(_NAME_FONT, self.shown_name()), _text_width(_SMALL_FONT, self.figures))
+        self._label = self.label_rect_at(self.label_above, w)
+        self._bounds = _TILE_BOUNDS.united(self._label.adjusted(-2, -2, 2, 2))
+
+    @staticmethod
+    def label_rect_at(above: bool, width: float) -> QRectF:
+        """Where a label ``width`` wide sits, below or above the tile (item coordinates)."""
+        top = -TILE / 2 - _LABEL_GAP - _LABEL_H if above else TILE / 2 + _LABEL_GAP
+        return QRectF(-width / 2, top, width, _LABEL_H)
 
     # -- geometry ------------------------------------------------------------------
     def boundingRect(self) -> QRectF:
-        return _DEVICE_BOUNDS  # Qt asks thousands of times per frame: no allocation
+        return self._bounds  # computed when the label changes: Qt asks thousands of times per frame
 
     def card_rect(self) -> QRectF:
         """The icon tile (links point at its centre, the item's position)."""
         return QRectF(-TILE / 2, -TILE / 2, TILE, TILE)
 
-    def text_rect(self) -> QRectF:
-        """Name and figures under the tile."""
-        return QRectF(-TEXT_W / 2, TILE / 2 + 1, TEXT_W, 32)
+    def label_rect(self) -> QRectF:
+        """Name and figures, under the tile (or above it), whole (item coordinates)."""
+        return QRectF(self._label)
 
     def shape(self) -> QPainterPath:
         path = QPainterPath()
         path.addRoundedRect(self.card_rect(), 10, 10)
         path.addEllipse(self.handle_centre(), _HANDLE_R, _HANDLE_R)
-        fm = QFontMetricsF(_NAME_FONT)
-        w = min(TEXT_W, fm.horizontalAdvance(self.name) + 8)
-        path.addRect(QRectF(-w / 2, TILE / 2 + 1, w, 32))
+        path.addRect(self._label)
         return path
 
     def handle_centre(self) -> QPointF:
@@ -140,25 +200,22 @@ class DeviceItem(QGraphicsItem):
         painter.setPen(QPen(QColor("#0D47A1") if selected else accent, 3.0 if selected else 1.6))
         painter.setBrush(tier_colour(self.tier))
         painter.drawRoundedRect(tile, 10, 10)
-        if option.levelOfDetailFromTransform(painter.worldTransform()) < 0.3:
+        if option.levelOfDetailFromTransform(painter.worldTransform()) < TEXT_MIN_ZOOM:
             # far out, icons and text are unreadable specks: the tier colour says more
             return
         svg_renderer(self.kind).render(painter, tile.adjusted(8, 8, -8, -8))
-        text = self.text_rect()
-        name_fm, small_fm = QFontMetricsF(_NAME_FONT), QFontMetricsF(_SMALL_FONT)
-        name = name_fm.elidedText(self.name, Qt.TextElideMode.ElideRight, TEXT_W)
-        figures = small_fm.elidedText(self.figures, Qt.TextElideMode.ElideRight, TEXT_W)
-        # a soft backing keeps the name readable where links and their labels pass under it
-        w = min(TEXT_W, max(name_fm.horizontalAdvance(name), small_fm.horizontalAdvance(figures)) + 10)
+        text = self._label
+        # a soft backing keeps the name readable where links pass under it
         painter.setPen(Qt.PenStyle.NoPen)
         painter.setBrush(_TEXT_BACKING)
-        painter.drawRoundedRect(QRectF(-w / 2, text.top(), w, 32), 4, 4)
+        painter.drawRoundedRect(text, 4, 4)
+        centre = Qt.AlignmentFlag.AlignHCenter | Qt.TextFlag.TextDontClip
         painter.setFont(_NAME_FONT)
         painter.setPen(QColor("#0D47A1") if selected else QColor("#212121"))
-        painter.drawText(QRectF(text.left(), text.top(), TEXT_W, 17), Qt.AlignmentFlag.AlignHCenter, name)
+        painter.drawText(QRectF(text.left(), text.top() + 1, text.width(), 17), centre, self.shown_name())
         painter.setFont(_SMALL_FONT)
         painter.setPen(QColor("#546E7A"))
-        painter.drawText(QRectF(text.left(), text.top() + 16, TEXT_W, 16), Qt.AlignmentFlag.AlignHCenter, figures)
+        painter.drawText(QRectF(text.left(), text.top() + 17, text.width(), 16), centre, self.figures)
         if self._hover or selected:
             painter.setPen(QPen(accent, 1.5))
             painter.setBrush(QColor("#FFFFFF"))
@@ -225,6 +282,10 @@ class LinkItem(QGraphicsItem):
         self._shape: QPainterPath | None = None
         self._label_rect = QRectF()
         self._label_pos = QPointF()
+        #: where the label sits: fraction along the link and offset across it (scene units);
+        #: chosen by the scene's label placement, kept while the ends move
+        self.label_t, self.label_offset = 0.5, 0.0
+        self.label_visible = True
         a.links.append(self)
         b.links.append(self)
         self.show_record(link)
@@ -242,8 +303,7 @@ class LinkItem(QGraphicsItem):
         bw = format_mbps(up) if up == down else f"{format_mbps(up)} ↑ {format_mbps(down)} ↓"
         self.label = f"{link.medium} · {bw} · {link.latency_ms:g} ms"
         self.wireless = link.medium.lower() in ("wifi", "lte", "5g", "bluetooth", "lora", "zigbee", "c-v2x")
-        fm = QFontMetricsF(_LABEL_FONT)
-        w = fm.horizontalAdvance(self.label) + 10
+        w = _text_width(_LABEL_FONT, self.label)
         self._label_rect = QRectF(-w / 2, -8, w, 16)
         self.adjust()
         if self.layer is not None:
@@ -263,19 +323,50 @@ class LinkItem(QGraphicsItem):
             path.quadTo(mid, p2)
             self._path = path
             self._line = None
-            self._label_pos = QPointF(0.25 * x1 + 0.5 * mid.x() + 0.25 * x2, 0.25 * y1 + 0.5 * mid.y() + 0.25 * y2)
             bounds = path.boundingRect()
         else:
             self._path = None  # built on demand (hit-testing, selection): most links never need it
             self._line = QLineF(p1, p2)
-            self._label_pos = QPointF((x1 + x2) / 2, (y1 + y2) / 2)
             bounds = QRectF(min(x1, x2), min(y1, y2), abs(x2 - x1), abs(y2 - y1))
+        self._label_pos = self.label_point(self.label_t, self.label_offset)
         self._label_at = self._label_rect.translated(self._label_pos)
         self._shape = None
         # computed once here: Qt asks for it many times per frame
-        self._bounds = bounds.adjusted(-4, -4, 4, 4).united(self._label_at)
+        self._bounds = bounds.adjusted(-4, -4, 4, 4)
+        if self.label_visible:
+            self._bounds = self._bounds.united(self._label_at)
         if self.layer is not None:
             self.layer.link_moved(self)
+
+    def label_point(self, t: float, offset: float) -> QPointF:
+        """The point ``t`` of the way along the link, ``offset`` to its left (scene units)."""
+        p1, p2 = self.a_item.pos(), self.b_item.pos()
+        x1, y1, x2, y2 = p1.x(), p1.y(), p2.x(), p2.y()
+        dx, dy = x2 - x1, y2 - y1
+        length = math.hypot(dx, dy) or 1.0
+        nx, ny = -dy / length, dx / length
+        if self.bend:
+            mx = (x1 + x2) / 2 + nx * self.bend * 2
+            my = (y1 + y2) / 2 + ny * self.bend * 2
+            u = 1 - t
+            x, y = u * u * x1 + 2 * u * t * mx + t * t * x2, u * u * y1 + 2 * u * t * my + t * t * y2
+        else:
+            x, y = x1 + t * dx, y1 + t * dy
+        return QPointF(x + nx * offset, y + ny * offset)
+
+    def label_rect_at(self, t: float, offset: float) -> QRectF:
+        """The label's scene rectangle if it sat at ``(t, offset)``."""
+        return self._label_rect.translated(self.label_point(t, offset))
+
+    def label_scene_rect(self) -> QRectF:
+        """Where the label is drawn now (scene coordinates)."""
+        return QRectF(self._label_at)
+
+    def place_label(self, t: float, offset: float, visible: bool = True) -> None:
+        """Move the label to ``(t, offset)``, or hide it (no free place for it)."""
+        if (t, offset, visible) != (self.label_t, self.label_offset, self.label_visible):
+            self.label_t, self.label_offset, self.label_visible = t, offset, visible
+            self.adjust()  # tells the link layer, which redraws what it must
 
     def path(self) -> QPainterPath:
         """The link's centre line."""
@@ -293,7 +384,8 @@ class LinkItem(QGraphicsItem):
             stroker = QPainterPathStroker()
             stroker.setWidth(10)
             shape = stroker.createStroke(self.path())
-            shape.addRect(self._label_at)
+            if self.label_visible:
+                shape.addRect(self._label_at)
             self._shape = shape
         return self._shape
 
@@ -353,42 +445,68 @@ class NoteItem(QGraphicsItem):
 
 
 class ZoneItem(QGraphicsItem):
-    """A shaded region around the devices of one privacy zone."""
+    """A privacy zone drawn as a region: a container the user can resize.
+
+    The region is the zone's own rectangle, grown where needed to cover its
+    members, so what is drawn inside is what belongs. Only the border, the
+    title and the corner handle take the mouse: a drag that starts inside the
+    zone still draws a rubber band or moves the device under it. Dragging the
+    corner handle resizes the zone; the scene turns the release into one undo
+    step (and devices the zone now covers join it).
+    """
 
     MARGIN = 22.0
+    HANDLE = 12.0
+    MIN_W, MIN_H = 120.0, 80.0
+    _BORDER = 6.0  # how far from the edge a press still grabs the border
 
     def __init__(self, zone: str, colour_index: int) -> None:
         super().__init__()
         self.zone = zone
         self.colour = zone_colour(colour_index)
         self.setZValue(Z_ZONE)
-        # a zone changes only when its members move: blit it the rest of the time
+        self.setAcceptHoverEvents(True)
+        # a big translucent region costs ~4 ms a frame to fill: blit it while it does not change
         self.setCacheMode(QGraphicsItem.CacheMode.DeviceCoordinateCache)
-        self._path = QPainterPath()
         self._rect = QRectF()
-        self._label_pos = QPointF()
+        self._resize_from: QRectF | None = None
+        self._min_rect = QRectF()
+        self.title = f"privacy zone: {zone}"
 
-    def set_members(self, rects: list[QRectF]) -> None:
-        """Cover ``rects`` (scene rectangles of the zone's devices) with one rounded hull."""
-        self.prepareGeometryChange()
-        points: list[tuple[float, float]] = []
-        m = self.MARGIN
-        for r in rects:
-            # a circle of radius m around each corner: the hull gets round corners
-            for cx, cy in ((r.left(), r.top()), (r.right(), r.top()), (r.left(), r.bottom()), (r.right(), r.bottom())):
-                for k in range(8):
-                    a = k * math.pi / 4
-                    points.append((cx + m * math.cos(a), cy + m * math.sin(a)))
-        hull = _convex_hull(points)
-        self._path = QPainterPath()
-        if hull:
-            self._path.addPolygon(QPolygonF([QPointF(x, y) for x, y in hull]))
-            self._path.closeSubpath()
-        self._rect = self._path.boundingRect()
-        self._label_pos = QPointF(self._rect.left() + 14, self._rect.top() + 16)
+    def set_region(self, rect: QRectF) -> None:
+        """Show the zone as ``rect`` (scene coordinates)."""
+        if rect != self._rect:
+            self.prepareGeometryChange()
+            self._rect = QRectF(rect)
+            self.update()
+
+    def region(self) -> QRectF:
+        """The drawn region (scene coordinates)."""
+        return QRectF(self._rect)
+
+    def title_rect(self) -> QRectF:
+        """Where the zone's name is written, inside its top-left corner."""
+        w = label_width(QFontMetricsF(_SMALL_FONT), self.title)
+        return QRectF(self._rect.left() + 8, self._rect.top() + 4, w, 16)
+
+    def handle_rect(self) -> QRectF:
+        """The resize handle on the bottom-right corner."""
+        h = self.HANDLE
+        return QRectF(self._rect.right() - h, self._rect.bottom() - h, h, h)
 
     def boundingRect(self) -> QRectF:
         return self._rect.adjusted(-2, -2, 2, 2)
+
+    def shape(self) -> QPainterPath:
+        outer = QPainterPath()
+        outer.addRect(self._rect.adjusted(-self._BORDER, -self._BORDER, self._BORDER, self._BORDER))
+        inner = QPainterPath()
+        inner.addRect(self._rect.adjusted(self._BORDER, self._BORDER, -self._BORDER, -self._BORDER))
+        ring = outer.subtracted(inner)
+        ring.setFillRule(Qt.FillRule.WindingFill)  # odd-even would punch the handle out of the ring
+        ring.addRect(self.title_rect())
+        ring.addRect(self.handle_rect().adjusted(-3, -3, 3, 3))
+        return ring
 
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         painter.setRenderHint(QPainter.RenderHint.Antialiasing)
@@ -398,29 +516,47 @@ class ZoneItem(QGraphicsItem):
         pen.setJoinStyle(Qt.PenJoinStyle.RoundJoin)
         painter.setPen(pen)
         painter.setBrush(fill)
-        painter.drawPath(self._path)
+        painter.drawRoundedRect(self._rect, 12, 12)
         painter.setFont(_SMALL_FONT)
         painter.setPen(self.colour.darker(130))
-        painter.drawText(self._label_pos, f"privacy zone: {self.zone}")
+        painter.drawText(self.title_rect(), Qt.AlignmentFlag.AlignLeft | Qt.AlignmentFlag.AlignVCenter
+                         | Qt.TextFlag.TextDontClip, self.title)
+        painter.setPen(Qt.PenStyle.NoPen)
+        painter.setBrush(self.colour)
+        h = self.handle_rect()
+        painter.drawPolygon(QPolygonF([h.bottomLeft(), h.topRight(), h.bottomRight()]))
 
+    # -- resizing ----------------------------------------------------------------------
+    def hoverMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
+        on = self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos())
+        self.setCursor(Qt.CursorShape.SizeFDiagCursor if on else Qt.CursorShape.ArrowCursor)
+        super().hoverMoveEvent(event)
 
-def _convex_hull(points: list[tuple[float, float]]) -> list[tuple[float, float]]:
-    """Andrew's monotone chain; counter-clockwise hull of ``points``."""
-    pts = sorted(set(points))
-    if len(pts) <= 2:
-        return pts
+    def mousePressEvent(self, event) -> None:  # noqa: ANN001
+        if event.button() == Qt.MouseButton.LeftButton and \
+                self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos()):
+            scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+            self._resize_from = QRectF(self._rect)
+            self._min_rect = scene.zone_members_rect(self.zone) if scene is not None else QRectF()
+            event.accept()
+            return
+        event.ignore()
 
-    def cross(o: tuple[float, float], a: tuple[float, float], b: tuple[float, float]) -> float:
-        return (a[0] - o[0]) * (b[1] - o[1]) - (a[1] - o[1]) * (b[0] - o[0])
+    def mouseMoveEvent(self, event) -> None:  # noqa: ANN001
+        if self._resize_from is None:
+            return
+        p = event.scenePos()
+        top_left = self._resize_from.topLeft()
+        right = max(p.x(), top_left.x() + self.MIN_W)
+        bottom = max(p.y(), top_left.y() + self.MIN_H)
+        if not self._min_rect.isEmpty():  # never smaller than its members: they would look outside
+            right, bottom = max(right, self._min_rect.right()), max(bottom, self._min_rect.bottom())
+        self.set_region(QRectF(top_left, QPointF(right, bottom)))
 
-    lower: list[tuple[float, float]] = []
-    for p in pts:
-        while len(lower) >= 2 and cross(lower[-2], lower[-1], p) <= 0:
-            lower.pop()
-        lower.append(p)
-    upper: list[tuple[float, float]] = []
-    for p in reversed(pts):
-        while len(upper) >= 2 and cross(upper[-2], upper[-1], p) <= 0:
-            upper.pop()
-        upper.append(p)
-    return lower[:-1] + upper[:-1]
+    def mouseReleaseEvent(self, event) -> None:  # noqa: ANN001
+        if self._resize_from is None:
+            return
+        start, self._resize_from = self._resize_from, None
+        scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+        if scene is not None and self._rect != start:
+            scene.zone_resized(self.zone, self._rect)

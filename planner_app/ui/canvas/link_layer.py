@@ -19,7 +19,7 @@ __all__ = ["LinkLayer"]
 from collections.abc import Iterable, Mapping
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QRectF, Qt
+from PySide6.QtCore import QLineF, QRectF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPainter, QPen, QPixmap
 from PySide6.QtWidgets import QGraphicsItem, QStyleOptionGraphicsItem, QWidget
 
@@ -50,6 +50,8 @@ class LinkLayer(QGraphicsItem):
         super().__init__()
         self.links = links
         self.draft = False
+        #: when set (a selection-only export), only these link ids are drawn
+        self.only: set[str] | None = None
         self.setZValue(0.0)
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemUsesExtendedStyleOption)
         self.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
@@ -92,7 +94,11 @@ class LinkLayer(QGraphicsItem):
     def paint(self, painter: QPainter, option: QStyleOptionGraphicsItem, widget: QWidget | None = None) -> None:
         exposed = option.exposedRect
         if widget is None:  # rendering for an export: no caching
-            self._draw(painter, self.links.values(), exposed, self.draft)
+            if painter.hasClipping():  # an export band: Qt reports the whole layer as exposed
+                exposed = exposed.intersected(painter.clipBoundingRect())
+            only = self.only
+            items = self.links.values() if only is None else [it for lid, it in self.links.items() if lid in only]
+            self._draw(painter, items, exposed, self.draft)
             return
         t = painter.worldTransform()
         key = (t.m11(), t.m12(), t.m21(), t.m22(), t.dx(), t.dy(), widget.width(), widget.height())
@@ -121,6 +127,24 @@ class LinkLayer(QGraphicsItem):
         painter.restore()
         self._draw(painter, [self.links[lid] for lid in self._live if lid in self.links], exposed, self.draft)
 
+    @staticmethod
+    def _draw_dashed(painter: QPainter, lines: list[QLineF], exposed: QRectF) -> None:
+        """Dashed lines, each cut to what is exposed (see :func:`_cut_to`).
+
+        A cut line keeps its dash phase (the pen's dash offset), so dashes line
+        up across exported bands and scrolled strips.
+        """
+        whole, cut = _cut_to(lines, exposed)
+        painter.setPen(_PEN_WIRELESS)
+        painter.drawLines(whole)
+        if cut:
+            pen = QPen(_PEN_WIRELESS)
+            width = pen.widthF() or 1.0
+            for line, skipped in cut:
+                pen.setDashOffset(skipped / width)
+                painter.setPen(pen)
+                painter.drawLine(line)
+
     def _draw(self, painter: QPainter, items: Iterable[LinkItem], exposed: QRectF, draft: bool) -> None:
         wired, wireless, selected, curves, labelled = [], [], [], [], []
         for item in items:
@@ -143,25 +167,29 @@ class LinkLayer(QGraphicsItem):
         painter.setBrush(Qt.BrushStyle.NoBrush)
         if draft:
             painter.setPen(_PEN_DRAFT)
-            painter.drawLines(wired + wireless)
+            whole, cut = _cut_to(wired + wireless, exposed)
+            painter.drawLines(whole + [line for line, _ in cut])
         else:
             painter.setPen(_PEN_WIRED)
-            painter.drawLines(wired)
-            painter.setPen(_PEN_WIRELESS)
-            painter.drawLines(wireless)
+            whole, cut = _cut_to(wired, exposed)
+            painter.drawLines(whole + [line for line, _ in cut])
+            self._draw_dashed(painter, wireless, exposed)
         for item in curves:
             painter.setPen(_PEN_DRAFT if draft else (_PEN_WIRELESS if item.wireless else _PEN_WIRED))
             painter.drawPath(item.path())
         painter.setPen(_PEN_SELECTED)
+        # straight ones in one call: Select All of 3,000 links cost 3,000 path draws per frame
+        painter.drawLines([item._line for item in selected if item._line is not None])
         for item in selected:
-            painter.drawPath(item.path())
+            if item._line is None:
+                painter.drawPath(item.path())
         if lod < LABEL_MIN_ZOOM:
             return
         painter.setFont(_LABEL_FONT)
-        centre = Qt.AlignmentFlag.AlignCenter
+        centre = Qt.AlignmentFlag.AlignCenter | Qt.TextFlag.TextDontClip
         for item in labelled:
             rect = item._label_at
-            if not rect.intersects(exposed):
+            if not item.label_visible or not rect.intersects(exposed):
                 continue
             painter.setPen(_PEN_LABEL_BOX)
             painter.setBrush(_BRUSH_LABEL)
@@ -171,3 +199,44 @@ class LinkLayer(QGraphicsItem):
                 painter.drawRoundedRect(rect, 4, 4)
             painter.setPen(_PEN_LABEL_TEXT)
             painter.drawText(rect, centre, item.label)
+
+
+def _cut_to(lines: list[QLineF], exposed: QRectF) -> tuple[list[QLineF], list[tuple[QLineF, float]]]:
+    """Split ``lines`` into those wholly inside ``exposed`` and the inside parts of the others
+    (with the length cut from each start).
+
+    Qt's raster engine strokes a wide antialiased line along its whole length even
+    where the clip hides it: an export band crossed by 3,000 long links took 25 s.
+    """
+    area = exposed.adjusted(-4, -4, 4, 4)
+    whole: list[QLineF] = []
+    cut: list[tuple[QLineF, float]] = []
+    for line in lines:
+        if area.contains(line.p1()) and area.contains(line.p2()):
+            whole.append(line)
+            continue
+        part = _clip(line, area)
+        if part is not None:
+            cut.append(part)
+    return whole, cut
+
+
+def _clip(line: QLineF, rect: QRectF) -> tuple[QLineF, float] | None:
+    """The part of ``line`` inside ``rect`` (Liang–Barsky) and the length cut from its start."""
+    x1, y1, x2, y2 = line.x1(), line.y1(), line.x2(), line.y2()
+    dx, dy = x2 - x1, y2 - y1
+    t0, t1 = 0.0, 1.0
+    for p, q in ((-dx, x1 - rect.left()), (dx, rect.right() - x1), (-dy, y1 - rect.top()), (dy, rect.bottom() - y1)):
+        if p == 0:
+            if q < 0:
+                return None
+            continue
+        t = q / p
+        if p < 0:
+            t0 = max(t0, t)
+        else:
+            t1 = min(t1, t)
+        if t0 > t1:
+            return None
+    part = QLineF(x1 + t0 * dx, y1 + t0 * dy, x1 + t1 * dx, y1 + t1 * dy)
+    return part, t0 * line.length()

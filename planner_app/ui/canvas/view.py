@@ -10,7 +10,7 @@ from __future__ import annotations
 
 __all__ = ["TopologyView", "PRESET_MIME"]
 
-from PySide6.QtCore import QPoint, QPointF, Qt, Signal
+from PySide6.QtCore import QPoint, QPointF, QRectF, Qt, Signal
 from PySide6.QtGui import (
     QDragEnterEvent,
     QDragMoveEvent,
@@ -101,6 +101,20 @@ class TopologyView(QGraphicsView):
             self.resetTransform()
             self.centerOn(rect.center())
         self.zoomChanged.emit(self.zoom())
+
+    def zoom_to_selection(self) -> bool:
+        """Fit the selected items in the view (never above 200 %); False when nothing is selected."""
+        rect = QRectF()
+        for it in self.topology_scene.selectedItems():
+            rect = rect.united(it.sceneBoundingRect())
+        if rect.isEmpty():
+            return False
+        self.fitInView(rect.adjusted(-60, -60, 60, 60), Qt.AspectRatioMode.KeepAspectRatio)
+        if self.zoom() > 2.0:
+            self.zoom_by(2.0 / self.zoom())
+            self.centerOn(rect.center())
+        self.zoomChanged.emit(self.zoom())
+        return True
 
     def centre_on(self, item_id: str) -> bool:
         """Select the device (or note) ``item_id`` and centre it; False if absent."""
