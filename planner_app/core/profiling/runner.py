@@ -92,11 +92,17 @@ def _stats(ms: list[float]) -> tuple[float, float, float, float]:
 
 def _timed_runs(
     sessions: list[Any], feed: dict[str, np.ndarray], settings: ProfileSettings, cancel: CancelToken | None
-) -> list[tuple[list[float], list[float]]]:
-    """(wall ms, thread-CPU ms) of each run of each session, interleaved so all see the same load."""
-    for sess in sessions:
-        for _ in range(settings.warmup):
+) -> tuple[list[tuple[list[float], list[float]]], int]:
+    """(wall ms, thread-CPU ms) of each run of each session, interleaved so all see the same load,
+    and how many warm-up runs each session had (warm-up stops within ``max_seconds`` too)."""
+    warm_start = time.perf_counter()
+    warmups = 0
+    while warmups < settings.warmup and time.perf_counter() - warm_start <= settings.max_seconds:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        for sess in sessions:
             sess.run(None, feed)
+        warmups += 1
     times: list[tuple[list[float], list[float]]] = [([], []) for _ in sessions]
     start = time.perf_counter()
     while len(times[0][0]) < settings.runs:
@@ -109,7 +115,7 @@ def _timed_runs(
             cpu.append((time.thread_time() - c0) * 1e3)
         if len(times[0][0]) >= 3 and time.perf_counter() - start > settings.max_seconds:
             break
-    return times
+    return times, warmups
 
 
 def _node_ms_per_run(
@@ -184,8 +190,8 @@ def profile_level(
         plain = open_session(cm.model, **common)
         prof = open_session(cm.model, **common, profile_prefix=os.path.join(tmp, "ort"),
                             optimized_model_path=opt_path)
-        (plain_wall, plain_cpu), (prof_wall, _) = _timed_runs([plain, prof], feed, settings, cancel)
-        kernel_runs, per_run, order = _node_ms_per_run(prof.end_profiling(), settings.warmup)
+        ((plain_wall, plain_cpu), (prof_wall, _)), warmups = _timed_runs([plain, prof], feed, settings, cancel)
+        kernel_runs, per_run, order = _node_ms_per_run(prof.end_profiling(), warmups)
         del plain, prof
         optimized = onnx.load(opt_path, load_external_data=False)
     node_unit = mapper.map_graph(optimized.graph)
