@@ -407,3 +407,54 @@ def test_13_if_branches_are_costed_and_their_weights_counted():
 def test_13_loop_without_a_known_trip_count_says_so(capsys):
     mg = load_model(_loop_model().SerializeToString())
     assert mg.not_costed == {"Loop": 1}
+
+
+# -- 6: models and levels onnxruntime rejects -------------------------------------------------------
+def _custom_op_model(path: Path) -> Path:
+    g = helper.make_graph([helper.make_node("Relu", ["x"], ["r"], name="relu"),
+                           helper.make_node("MyOp", ["r"], ["y"], name="custom", domain="com.acme")], "c",
+                          [helper.make_tensor_value_info("x", TensorProto.FLOAT, [1, 4])],
+                          [helper.make_tensor_value_info("y", TensorProto.FLOAT, [1, 4])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17), helper.make_opsetid("com.acme", 1)])
+    m.ir_version = 8
+    onnx.save(m, path)
+    return path
+
+
+def _string_input_model(path: Path) -> Path:
+    g = helper.make_graph([helper.make_node("Identity", ["s"], ["t"], name="id")], "s",
+                          [helper.make_tensor_value_info("s", TensorProto.STRING, [1])],
+                          [helper.make_tensor_value_info("t", TensorProto.STRING, [1])])
+    m = helper.make_model(g, opset_imports=[helper.make_opsetid("", 17)])
+    m.ir_version = 8
+    onnx.save(m, path)
+    return path
+
+
+@pytest.mark.parametrize("make", [_custom_op_model, _string_input_model])
+def test_6_a_model_onnxruntime_cannot_run_is_exit_2(make, tmp_path, capsys):
+    f = make(tmp_path / "m.onnx")
+    assert main(["model", "profile", str(f), "--levels", "fp32", "--runs", "3"]) == 2
+    err = capsys.readouterr().err
+    assert "onnxruntime cannot run this model with these inputs" in err and "Check the --shape" in err
+
+
+def test_6_a_level_whose_transform_fails_is_skipped_with_a_note():
+    from planner_app.core.compression.levels import compress
+    from planner_app.core.compression.registry import (
+        CompressionLevel,
+        register_level,
+        unregister_level,
+    )
+    from tests.core._tiny_models import tiny_cnn
+
+    def refuses(model, samples):
+        raise ValueError("quantize_static: this model is beyond me")
+
+    register_level(CompressionLevel(name="test-refuses", precision="int8", weight_size_factor=0.25,
+                                    transform=refuses, description="a quantizer that raises"))
+    try:
+        cm = compress(tiny_cnn(), "test-refuses")
+    finally:
+        unregister_level("test-refuses")
+    assert not cm.applicable and "ValueError: quantize_static: this model is beyond me" in cm.reason

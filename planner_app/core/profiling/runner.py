@@ -64,6 +64,7 @@ from planner_app.core.compression.levels import (
     synthetic_samples,
 )
 from planner_app.core.compression.registry import get_level
+from planner_app.core.errors import PlannerError
 from planner_app.core.profiling import cache as profile_cache
 from planner_app.core.profiling.records import (
     PROFILE_FORMAT,
@@ -88,6 +89,23 @@ def _stats(ms: list[float]) -> tuple[float, float, float, float]:
     mean = float(arr.mean())
     cv = float(arr.std() / mean) if mean > 0 and len(arr) > 1 else 0.0
     return float(np.median(arr)), float(np.percentile(arr, 90)), float(arr.min()), cv
+
+
+def _reference_run(mg: ModelGraph, samples: SampleSet, settings: ProfileSettings) -> Any:
+    """The fp32 model's outputs on the samples; :class:`ProfileError` (exit 2) when onnxruntime cannot run it."""
+    try:
+        return run_model(mg.model, samples, threads=settings.threads)
+    except PlannerError:
+        raise
+    except Exception as exc:  # onnxruntime's own error types (Fail, InvalidArgument, NotImplemented)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first.split(" : ", 2)[-1][:300]  # drop onnxruntime's "[ONNXRuntimeError] : 1 : FAIL" prefix
+        inputs = ", ".join(f"{k} {mg.input_dtypes[k]} {'x'.join(map(str, v)) or 'scalar'}" for k, v in mg.inputs.items())
+        raise ProfileError(
+            f"onnxruntime cannot run this model with these inputs ({inputs}): {first}. Check the --shape values "
+            "(a shape the model cannot take), that every operator is a standard one or registered with "
+            "onnxruntime (custom operators need their library), and that the inputs are numbers (string inputs "
+            "cannot be generated)") from None
 
 
 def _timed_runs(
@@ -332,7 +350,7 @@ def profile_model(
                     )
             if lp is None or len(lp.unit_ms) not in (0, len(mg.units)):
                 if reference is None:
-                    reference = run_model(mg.model, samples, threads=settings.threads)
+                    reference = _reference_run(mg, samples, settings)
                 lp = profile_level(mg, level, settings=settings, samples=samples, reference=reference,
                                    mapper=mapper, variant_path=variant, cancel=cancel)
                 if use_cache:

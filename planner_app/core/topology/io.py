@@ -136,7 +136,8 @@ def _raw_reference_problems(data: dict[str, Any]) -> list[Problem]:
     return reference_problems(
         [s(d.get("id")) for d in items("devices")],
         [(s(lk.get("id")), s(lk.get("a")), s(lk.get("b"))) for lk in items("links")],
-        [(s(w.get("name")), s(w.get("source")), w.get("consumer")) for w in items("workloads")],
+        [(s(w.get("name")), s(w.get("source")), None if w.get("consumer") is None else s(w.get("consumer")))
+         for w in items("workloads")],
         [s(n.get("id")) for n in items("notes")],
     )
 
