@@ -458,3 +458,10 @@ def test_6_a_level_whose_transform_fails_is_skipped_with_a_note():
     finally:
         unregister_level("test-refuses")
     assert not cm.applicable and "ValueError: quantize_static: this model is beyond me" in cm.reason
+
+
+def test_9_a_write_that_fails_is_exit_2_naming_the_path(tmp_path, capsys):
+    blocker = tmp_path / "a-file"
+    blocker.write_text("")
+    assert main(["topology", "rename-device", HOME, "hub", "hub2", "--out", str(blocker / "t.json")]) == 2
+    assert str(blocker) in capsys.readouterr().err
