@@ -465,3 +465,13 @@ def test_9_a_write_that_fails_is_exit_2_naming_the_path(tmp_path, capsys):
     blocker.write_text("")
     assert main(["topology", "rename-device", HOME, "hub", "hub2", "--out", str(blocker / "t.json")]) == 2
     assert str(blocker) in capsys.readouterr().err
+
+
+def test_4_a_fifo_among_the_samples_does_not_block(tmp_path):
+    samples = tmp_path / "samples"
+    samples.mkdir()
+    os.mkfifo(samples / "x.npy")
+    r = subprocess.run([sys.executable, "-m", "planner_app", "model", "profile", "sample:lstm_kws", "--levels",
+                        "fp32", "--runs", "3", "--samples", str(samples)], capture_output=True, text=True,
+                       timeout=120, env={**_env(), "PLANNER_CACHE_DIR": str(tmp_path / "cache")})
+    assert r.returncode == 2 and "not a regular file" in r.stderr, r.stderr
