@@ -87,8 +87,8 @@ def _show(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if rep.problems:
         n = len(rep.problems)
-        banner = [f"WARNING: this plan is NOT VALID ({n} problem{'s' if n != 1 else ''}); "
-                  "its parts do not match what it describes:",
+        banner = [f"WARNING: this plan is NOT VALID ({n} problem{'s' if n != 1 else ''}); what it records "
+                  "does not match its parts, its topology or its own figures:",
                   *[f"  - {p}" for p in rep.problems],
                   "Re-export it with `edgeplan optimize`; `edgeplan plan validate` gives the full check.", ""]
         print("\n".join(banner))

@@ -185,9 +185,11 @@ def test_show_uses_one_plain_convention_for_costs_fidelity_and_bytes(plan_copy, 
     plan_copy.write_text(json.dumps(doc))
     assert main(["plan", "show", str(plan_copy)]) == 0
     out = capsys.readouterr().out
-    assert not re.search(r"\d(\.\d+)?e[-+]\d", out), "no scientific notation"
-    assert "0.00147 USD per 1M requests" in out and "USD/1M req" in out and "USD/1k" not in out
-    tables = out[out.index("Plan for workload"):]  # the banner quotes the edited figure as written
+    # the edited figures no longer add up: the NOT VALID banner quotes them as written, the tables not
+    assert "NOT VALID" in out and "totals.cost_usd_per_1k" in out
+    tables = out[out.index("Plan for workload"):]
+    assert not re.search(r"\d(\.\d+)?e[-+]\d", tables), "no scientific notation"
+    assert "0.00147 USD per 1M requests" in tables and "USD/1M req" in tables and "USD/1k" not in tables
     assert "76.1" not in tables and "    76  " in tables
     assert "0.9995" in out and "1.0000" in out
     assert "measured on the exported parts (" in out and "cosine" in out and "SQNR exact" in out

@@ -16,7 +16,13 @@ the plan, re-deriving every figure it can:
   ``transfers`` list is caught), and so do the model's outputs when the
   consumer is another device;
 - the totals are what the stages and transfers add up to: compute, transfer and
-  latency (parts run one after another), bytes on links, memory per device.
+  latency (parts run one after another), bytes on links, memory and utilization
+  per device; throughput is at most what the busiest device serves, cost at least
+  what the devices' time costs.
+
+These follow the cost model (:mod:`planner_app.core.optimizer.cost_model`); a
+change there must change them too (``tests/test_hostile_items.py`` re-derives a
+real plan exactly, and the property suite validates every plan it exports).
 
 The first problem in document order names the field that disagrees; all are
 listed. Parts (their bytes, hashes, levels) are checked against the files in
@@ -155,7 +161,7 @@ def _transfer_problems(plan: DeploymentPlan, topo: Topology, problems: list[Prob
                                     f"{stages[p].device!r} to the consumer {consumer!r}"))
 
 
-def _totals_problems(plan: DeploymentPlan, problems: list[Problem]) -> None:
+def _totals_problems(plan: DeploymentPlan, topo: Topology | None, problems: list[Problem]) -> None:
     tot = plan.totals
     compute = sum(s.compute_ms for s in plan.stages)
     transfer = sum(t.transfer_ms for t in plan.transfers)
@@ -186,6 +192,26 @@ def _totals_problems(plan: DeploymentPlan, problems: list[Problem]) -> None:
     for dev in memory.keys() - tot.memory_bytes_per_device.keys():
         if tot.memory_bytes_per_device:
             problems.append(Problem("totals.memory_bytes_per_device", f"has no entry for {dev!r}, which runs a stage"))
+    # load: each device is busy for its stages' compute per request; the busiest station bounds throughput
+    busy: dict[str, float] = {}
+    for s in plan.stages:
+        busy[s.device] = busy.get(s.device, 0.0) + s.compute_ms
+    rate = plan.workload.rate_rps
+    for dev, recorded in tot.utilization_per_device.items():
+        want = rate * busy.get(dev, 0.0) / 1000.0
+        if not _close(recorded, want, abs_tol=1e-9):
+            problems.append(Problem(f"totals.utilization_per_device.{dev}", f"is {recorded:.6g}, but {rate:g} "
+                                    f"requests/s × {busy.get(dev, 0.0):.6g} ms make {want:.6g}"))
+    busiest = max(busy.values(), default=0.0)
+    if tot.throughput_rps is not None and busiest > 0 and tot.throughput_rps > 1000.0 / busiest * (1 + _RTOL):
+        problems.append(Problem("totals.throughput_rps", f"is {tot.throughput_rps:.6g}, above the {1000.0 / busiest:.6g} "
+                                f"requests/s the busiest device ({busiest:.6g} ms per request) can serve"))
+    if topo is not None and tot.cost_usd_per_1k is not None:
+        usd_per_hour = {d.id: d.cost_usd_per_hour for d in topo.devices}
+        floor = sum(b / 3.6e6 * usd_per_hour.get(d, 0.0) * 1000.0 for d, b in busy.items())
+        if tot.cost_usd_per_1k < floor * (1 - _RTOL) - 1e-12:
+            problems.append(Problem("totals.cost_usd_per_1k", f"is {tot.cost_usd_per_1k:.6g}, below the "
+                                    f"{floor:.6g} USD its devices' time alone costs per 1,000 requests"))
     for i, s in enumerate(plan.stages):
         if s.memory_bytes and s.memory_bytes != s.weights_bytes + s.peak_activation_bytes:
             problems.append(Problem(f"stages[{i}].memory_bytes", f"is {s.memory_bytes}, but weights "
@@ -203,7 +229,7 @@ def derived_problems(plan: DeploymentPlan) -> list[Problem]:
     topo = _topology(plan, problems)
     if topo is not None:
         _transfer_problems(plan, topo, problems)
-    _totals_problems(plan, problems)
+    _totals_problems(plan, topo, problems)
     return problems
 
 
