@@ -475,3 +475,11 @@ def test_4_a_fifo_among_the_samples_does_not_block(tmp_path):
                         "fp32", "--runs", "3", "--samples", str(samples)], capture_output=True, text=True,
                        timeout=120, env={**_env(), "PLANNER_CACHE_DIR": str(tmp_path / "cache")})
     assert r.returncode == 2 and "not a regular file" in r.stderr, r.stderr
+
+
+def test_5_shapes_from_a_workload_are_bounded_too(dynamic_model):
+    """A topology's workload gives shapes without the --shape parser: the loader bounds them itself."""
+    from planner_app.core.models.loading import ModelError
+
+    with pytest.raises(ModelError, match="between 1 and 2,147,483,647"):
+        load_model(dynamic_model, {"x": [1, 3, 10**20, 1], "y": [1, 3, 8, 8]})

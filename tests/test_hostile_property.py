@@ -302,3 +302,43 @@ def test_mutated_profile(profile_doc, data):
 @given(data=st.data())
 def test_mutated_profile_long(profile_doc, data):
     _profile_property(profile_doc, data.draw(file_bytes(json.loads(PROFILE_DOC[0].read_text()))))
+
+
+# -- ONNX files with damaged bytes (long runs only: each case is a fresh process, a crash must not kill pytest)
+@st.composite
+def damaged_model(draw) -> bytes:
+    from tests.core._tiny_models import tiny_cnn
+
+    data = bytearray(tiny_cnn().SerializeToString())
+    for _ in range(draw(st.integers(1, 4))):
+        kind = draw(st.sampled_from(["flip", "truncate", "insert", "zero"]))
+        at = draw(st.integers(0, len(data) - 1))
+        if kind == "flip":
+            data[at] ^= 1 << draw(st.integers(0, 7))
+        elif kind == "truncate":
+            del data[at:]
+        elif kind == "insert":
+            data[at:at] = draw(st.binary(min_size=1, max_size=8))
+        elif kind == "zero" and at < len(data):
+            data[at] = 0
+        if not data:
+            break
+    return bytes(data)
+
+
+@long_only
+@pytest.mark.hostile_long
+@settings(max_examples=150, **_SETTINGS)
+@given(data=damaged_model())
+def test_damaged_model_long(arena, data):
+    import subprocess
+
+    work = _fresh(arena, "model")
+    f = work / "m.onnx"
+    f.write_bytes(data)
+    env = {**os.environ, "PYTHONPATH": str(arena["repo"])}
+    r = subprocess.run([sys.executable, "-m", "planner_app", "model", "inspect", str(f)], capture_output=True,
+                       text=True, timeout=120, env=env, cwd=work)
+    RUNS[("model inspect", r.returncode)] += 1
+    assert r.returncode in (0, 2), r.stderr[-3000:]
+    assert "Traceback" not in r.stderr, r.stderr[-3000:]

@@ -44,8 +44,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
     s = psub.add_parser("show", help="print the plan's stages, transfers, figures and baselines",
                         description="Print a plan as tables. The cheap checks of `plan validate` run first "
-                        "(schema, fields, each part's presence and sha256; no part is run): a plan that "
-                        "cannot be read exits 2; a readable plan with problems (a part changed or missing) "
+                        "(schema, fields, figures re-derived, each part's presence inside the plan's folder, size, "
+                        "sha256 and level; no part is run): a plan that cannot be read exits 2; a readable plan "
+                        "with problems (a part changed or missing, a figure edited) "
                         "is printed under a NOT VALID banner listing them, and exits 0. Run `edgeplan plan "
                         "validate` for the full check, including the chain.")
     s.add_argument("file", metavar="PLAN.json")

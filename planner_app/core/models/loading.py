@@ -263,6 +263,10 @@ def _fix_inputs(
             f"{label} has no input named {', '.join(repr(u) for u in unknown)}; its inputs are "
             f"{', '.join(repr(n) for n in names) or '(none)'}."
         )
+    for name, given_dims in shapes.items():
+        if any(not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_DIM for v in given_dims):
+            raise ModelError(f"the shape given for input '{name}' of {label}, {list(given_dims)}, has a dimension "
+                             f"that is not a whole number between 1 and {MAX_DIM:,}.")
     dynamic: dict[str, int] = {}
     problems: list[Problem] = []
     # a dim name given through one input fixes it for every input that uses it
