@@ -7,7 +7,14 @@ import os
 import pytest
 
 from planner_app.core.errors import InputFileError
-from planner_app.core.fileio import first_non_finite, inside_folder, json_depth, parse_json, read_bytes, read_json
+from planner_app.core.fileio import (
+    first_non_finite,
+    inside_folder,
+    json_depth,
+    parse_json,
+    read_bytes,
+    read_json,
+)
 
 
 def test_depth_ignores_brackets_inside_strings():
