@@ -14,14 +14,35 @@ from __future__ import annotations
 
 __all__ = ["main", "build_parser", "EXIT_OK", "EXIT_INTERNAL", "EXIT_BAD_INPUT", "EXIT_INFEASIBLE"]
 
-import argparse
-import importlib
+import errno
+import signal
 import sys
-import warnings
-from collections.abc import Sequence
+import threading
 
-from planner_app import __version__
-from planner_app.core.errors import PlannerError
+#: set by the first Ctrl-C: whatever error it surfaces as (a KeyboardInterrupt, or a PanicException when it
+#: lands inside a compiled extension during start-up), the command ends with exit 130 and one line
+_interrupted = threading.Event()
+
+
+def _on_sigint(signum: int, frame: object) -> None:
+    _interrupted.set()
+    raise KeyboardInterrupt
+
+
+def _install_interrupt_handler() -> None:
+    if threading.current_thread() is threading.main_thread():
+        signal.signal(signal.SIGINT, _on_sigint)
+
+
+# before the heavier imports below (argparse, the commands, numpy, onnx): Ctrl-C from the first moment
+_install_interrupt_handler()
+
+# the rest is imported inside the functions: the less this module imports, the sooner Ctrl-C is ours
+from typing import TYPE_CHECKING  # noqa: E402
+
+if TYPE_CHECKING:
+    import argparse
+    from collections.abc import Sequence
 
 EXIT_OK = 0
 EXIT_INTERNAL = 1
@@ -35,6 +56,11 @@ _COMMAND_MODULES = ["topology", "catalog", "model", "import_cmd", "optimize", "p
 
 def build_parser() -> argparse.ArgumentParser:
     """The full parser with every available sub-command."""
+    import argparse
+    import importlib
+
+    from planner_app import __version__
+
     parser = argparse.ArgumentParser(
         prog="edgeplan",
         description=(
@@ -74,8 +100,44 @@ def show_warning(message, category, filename, lineno, file=None, line=None) -> N
     print(f"edgeplan: warning: {message}", file=file or sys.stderr)
 
 
+def _interrupted_exit(message: str = "") -> int:
+    # a second Ctrl-C while printing must not turn into a traceback
+    signal.signal(signal.SIGINT, signal.SIG_IGN)
+    import contextlib
+
+    with contextlib.suppress(OSError, ValueError):  # stderr closed: the exit code still says it
+        print(f"edgeplan: interrupted{': ' + message if message else ''}", file=sys.stderr, flush=True)
+    return EXIT_INTERRUPTED
+
+
 def main(argv: Sequence[str] | None = None) -> int:
-    """Run ``edgeplan``; returns the exit code."""
+    """Run ``edgeplan``; returns the exit code (130 when interrupted, at any moment)."""
+    _interrupted.clear()
+    _install_interrupt_handler()
+    try:
+        return _main(argv)
+    except KeyboardInterrupt:
+        return _interrupted_exit()
+    except SystemExit:
+        raise
+    except BaseException:
+        # pyo3's PanicException (a BaseException) when the interrupt landed inside a compiled extension
+        if _interrupted.is_set():
+            return _interrupted_exit()
+        raise
+
+
+#: errno values of file-system failures (as opposed to bugs): exit 2 naming the path
+_FILE_ERRNOS = {getattr(errno, name) for name in ("ENOSPC", "EDQUOT", "EROFS", "EACCES", "EPERM", "EIO", "EFBIG",
+                                                  "ENAMETOOLONG", "EISDIR", "ENOTDIR", "EEXIST", "ENOENT", "EMFILE")
+                if hasattr(errno, name)}
+
+
+def _main(argv: Sequence[str] | None) -> int:
+    import warnings
+
+    from planner_app.core.errors import PlannerError
+
     warnings.showwarning = show_warning
     args_list = list(sys.argv[1:] if argv is None else argv)
     if not args_list:
@@ -90,11 +152,17 @@ def main(argv: Sequence[str] | None = None) -> int:
     try:
         return int(args.func(args) or 0)
     except PlannerError as exc:
+        if exc.exit_code == EXIT_INTERRUPTED:  # a cancelled step (profiling keeps what it measured)
+            return _interrupted_exit(str(exc))
         print(f"edgeplan: error: {exc}", file=sys.stderr)
         return exc.exit_code
-    except KeyboardInterrupt:
-        print("edgeplan: interrupted", file=sys.stderr)
-        return EXIT_INTERRUPTED
+    except OSError as exc:
+        if exc.errno not in _FILE_ERRNOS:
+            raise
+        # a write that failed (a full disk, a read-only folder) is bad input, named by its path
+        print(f"edgeplan: error: cannot write or read {exc.filename or 'a file'}: {exc.strerror or exc}",
+              file=sys.stderr)
+        return EXIT_BAD_INPUT
     except BrokenPipeError:  # `edgeplan ... | head`
         return EXIT_OK
 

@@ -29,6 +29,7 @@ from planner_app.commands._model_args import (
     load_model_from_args,
     named_as_given,
 )
+from planner_app.commands._options import check_number
 from planner_app.commands._table import format_table
 from planner_app.core.errors import PlannerError
 from planner_app.core.models.graph import ModelGraph
@@ -130,6 +131,7 @@ def _dims(shape: list[int]) -> str:
 
 
 def _inspect(args: argparse.Namespace) -> int:
+    check_number("--cuts", args.cuts, 0, 1_000_000)
     mg = load_model_from_args(args)
     with named_as_given(mg, args.model):
         return _inspect_model(args, mg)

@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from planner_app.commands._model_args import add_model_argument, load_model_from_args
+from planner_app.commands._options import MAX_THREADS, check_number
 from planner_app.commands._table import format_table
 from planner_app.core.compression.levels import CompressionError, load_samples
 from planner_app.core.compression.registry import (
@@ -53,16 +54,19 @@ def register_profile(model_sub: argparse._SubParsersAction) -> None:  # type: ig
     add_model_argument(p)
     p.add_argument("--levels", default=_DEFAULT_LEVELS, metavar="L1,L2,...",
                    help=f"levels to measure, comma-separated (default: {_DEFAULT_LEVELS}). {_escape(levels_help())}")
-    p.add_argument("--runs", type=int, default=30, help="timed runs per level (default 30)")
-    p.add_argument("--warmup", type=int, default=3, help="untimed runs first (default 3)")
-    p.add_argument("--max-seconds", type=float, default=20.0, help="time bound per level (default 20)")
-    p.add_argument("--threads", type=int, default=1, help="onnxruntime intra-op threads (default 1)")
+    p.add_argument("--runs", type=int, default=30, help="timed runs per level, 1 to 100000 (default 30)")
+    p.add_argument("--warmup", type=int, default=3,
+                   help="untimed runs first, 0 to 10000; they stop at --max-seconds too (default 3)")
+    p.add_argument("--max-seconds", type=float, default=20.0,
+                   help="time bound per level for the warm-up and for the timed runs, above 0 (default 20)")
+    p.add_argument("--threads", type=int, default=1,
+                   help=f"onnxruntime intra-op threads, 1 to {MAX_THREADS} (default 1)")
     p.add_argument("--samples", type=Path, metavar="DIR",
                    help="folder of .npy/.npz inputs for calibration and fidelity (default: synthetic inputs)")
     p.add_argument("--variant", action="append", default=[], metavar="NAME=FILE",
                    help=f"a user model (e.g. a distilled student) measured as level {VARIANT_PREFIX}NAME")
     p.add_argument("--out", type=Path, metavar="PROFILE.json", help="write the profile as JSON")
-    p.add_argument("--top", type=int, default=10, help="slowest units to list (default 10)")
+    p.add_argument("--top", type=int, default=10, help="slowest units to list, 0 or more (default 10)")
     p.add_argument("--no-cache", action="store_true", help="measure again even when cached")
     p.add_argument("--agent", metavar="URL", help="profile on the edge agent at URL (`edgeplan agent`) instead of here")
     p.add_argument("--token", help="the agent's bearer token (prefer --token-file)")
@@ -76,7 +80,7 @@ def _escape(text: str) -> str:
 
 
 def _parse_levels(text: str, variants: dict[str, str]) -> list[str]:
-    levels = [lv.strip() for lv in text.split(",") if lv.strip()]
+    levels = list(dict.fromkeys(lv.strip() for lv in text.split(",") if lv.strip()))
     levels += [f"{VARIANT_PREFIX}{n}" for n in variants if f"{VARIANT_PREFIX}{n}" not in levels]
     bad = [lv for lv in levels if not is_known_level(lv)]
     if bad or not levels:
@@ -188,9 +192,12 @@ def _save(profile: ModelProfile, out: Path) -> None:
 
 def run_profile(args: argparse.Namespace) -> int:
     """Profile the model and print (and optionally write) the result."""
+    check_number("--runs", args.runs, 1, 100_000)
+    check_number("--warmup", args.warmup, 0, 10_000)
+    check_number("--max-seconds", args.max_seconds, 0, 86_400, low_open=True)
+    check_number("--threads", args.threads, 1, MAX_THREADS)
+    check_number("--top", args.top, 0, 1_000_000)
 
-    if args.runs < 1 or args.warmup < 0 or args.threads < 1 or args.max_seconds <= 0:
-        raise CompressionError("--runs and --threads must be at least 1, --warmup at least 0, --max-seconds above 0.")
     variants = _parse_variants(args.variant)
     levels = _parse_levels(args.levels, variants)
     if args.out:

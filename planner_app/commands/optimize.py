@@ -69,10 +69,13 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _levels(values: list[str] | None) -> list[str] | None:
-    if not values:
+    if values is None:
         return None
     out = [v.strip() for item in values for v in item.split(",") if v.strip()]
-    return list(dict.fromkeys(out)) or None
+    if not out:
+        raise PlannerError("--levels is empty: name at least one level (e.g. --levels fp32,int8-dynamic), or leave "
+                           "the option out to use the default levels")
+    return list(dict.fromkeys(out))
 
 
 def _agent_profiles(values: list[str]) -> dict[str, Path]:
@@ -86,9 +89,10 @@ def _agent_profiles(values: list[str]) -> dict[str, Path]:
 
 
 def _check_numbers(args: argparse.Namespace) -> None:
-    if args.slo_ms is not None and not args.slo_ms > 0:
+    # comparisons written so that NaN fails them; infinity is no limit: leave the option out instead
+    if args.slo_ms is not None and not 0 < args.slo_ms < float("inf"):
         raise PlannerError(f"--slo-ms must be a positive number of milliseconds, got {args.slo_ms:g}")
-    if args.max_cost_usd_per_1k is not None and not args.max_cost_usd_per_1k >= 0:
+    if args.max_cost_usd_per_1k is not None and not 0 <= args.max_cost_usd_per_1k < float("inf"):
         raise PlannerError(f"--max-cost-usd-per-1k must be >= 0, got {args.max_cost_usd_per_1k:g}")
     if args.min_fidelity is not None and not 0 <= args.min_fidelity <= 1:
         raise PlannerError(f"--min-fidelity must be between 0 and 1 (1 = equal to fp32), got {args.min_fidelity:g}")

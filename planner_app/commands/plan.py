@@ -5,6 +5,7 @@ from __future__ import annotations
 import argparse
 import sys
 
+from planner_app.commands._options import check_number
 from planner_app.commands._plan_view import plan_text
 from planner_app.core.plans.check import validate_plan
 
@@ -20,7 +21,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v = psub.add_parser(
         "validate",
         help="check a plan, its part files and their chain; exit 0 when valid, 2 otherwise",
-        description="Check a plan: the JSON Schema and every field, each part's presence and sha256, "
+        description="Check a plan: the JSON Schema and every field; that its figures agree with each other "
+        "and with its embedded topology (stages, transfers, routes, totals); each part's presence inside the "
+        "plan's folder (symlinks leading out are refused), size and sha256, and that its contents match its "
+        "level; "
         "that each part reads and writes the tensors its stage declares, and that the parts run in a "
         "chain on random inputs of the declared shapes and give the model's outputs (equal within "
         "1e-5 for fp32 plans; for compressed levels the fidelity is reported instead). "
@@ -30,14 +34,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     v.add_argument("--model", metavar="M.onnx", default=None,
                    help="the original model (a file or sample:NAME), when it is no longer where the plan says; "
                         "it must be the model the plan was made from (same sha256), else exit 2")
+    v.add_argument("--topology", metavar="T.json", default=None,
+                   help="the topology file to compare with the plan's embedded copy (the path the plan records "
+                        "is never opened)")
     v.add_argument("--no-chain", action="store_true", help="check schema and hashes only (fast)")
-    v.add_argument("--samples", type=int, default=2, metavar="N", help="random inputs to run (default 2)")
+    v.add_argument("--samples", type=int, default=2, metavar="N",
+                   help="random inputs to run, 1 to 1000 (default 2)")
     v.set_defaults(func=_validate)
 
     s = psub.add_parser("show", help="print the plan's stages, transfers, figures and baselines",
                         description="Print a plan as tables. The cheap checks of `plan validate` run first "
-                        "(schema, fields, each part's presence and sha256; no part is run): a plan that "
-                        "cannot be read exits 2; a readable plan with problems (a part changed or missing) "
+                        "(schema, fields, figures re-derived, each part's presence inside the plan's folder, size, "
+                        "sha256 and level; no part is run): a plan that cannot be read exits 2; a readable plan "
+                        "with problems (a part changed or missing, a figure edited) "
                         "is printed under a NOT VALID banner listing them, and exits 0. Run `edgeplan plan "
                         "validate` for the full check, including the chain.")
     s.add_argument("file", metavar="PLAN.json")
@@ -45,10 +54,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
 
 
 def _validate(args: argparse.Namespace) -> int:
-    if args.samples < 1:
-        print("edgeplan: error: --samples must be at least 1", file=sys.stderr)
-        return 2
-    rep = validate_plan(args.file, check_chain=not args.no_chain, model_path=args.model, samples=args.samples)
+    check_number("--samples", args.samples, 1, 1000)
+    rep = validate_plan(args.file, check_chain=not args.no_chain, model_path=args.model,
+                        topology_path=args.topology, samples=args.samples)
     for w in rep.warnings:
         print(f"warning: {w}", file=sys.stderr)
     rep.raise_for_problems()  # the dispatcher prints each problem and exits 2
@@ -80,8 +88,8 @@ def _show(args: argparse.Namespace) -> int:
         print(f"warning: {w}", file=sys.stderr)
     if rep.problems:
         n = len(rep.problems)
-        banner = [f"WARNING: this plan is NOT VALID ({n} problem{'s' if n != 1 else ''}); "
-                  "its parts do not match what it describes:",
+        banner = [f"WARNING: this plan is NOT VALID ({n} problem{'s' if n != 1 else ''}); what it records "
+                  "does not match its parts, its topology or its own figures:",
                   *[f"  - {p}" for p in rep.problems],
                   "Re-export it with `edgeplan optimize`; `edgeplan plan validate` gives the full check.", ""]
         print("\n".join(banner))

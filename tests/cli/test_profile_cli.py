@@ -55,7 +55,7 @@ def test_profile_with_user_samples_and_a_variant(model_file, tmp_path, capsys):
     [
         (["--levels", "fp32,int4"], "unknown level(s) ['int4']"),
         (["--levels", "variant:kd"], "--variant NAME=FILE"),
-        (["--runs", "0"], "--runs and --threads must be at least 1"),
+        (["--runs", "0"], "--runs is 0: give a number at least 1"),
         (["--samples", "/nonexistent/dir"], "does not exist or is not a folder"),
     ],
 )

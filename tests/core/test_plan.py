@@ -95,7 +95,11 @@ def make_plan(model_file: Path, parts, levels=("fp32", "fp32")) -> tuple[Deploym
             inputs=[x.name for x in m.graph.input], outputs=[x.name for x in m.graph.output],
             artifact=artifact_for(i, dev, blob), compute_ms=1.0 + i, provenance="estimated",
         ))
-    totals = Totals(latency_ms=25.0, throughput_rps=40.0, cost_usd_per_1k=0.01, bandwidth_mbps_per_link={"lte": 0.001})
+    # figures as the cost model gives them: a checked plan's totals must add up (plans/rederive.py)
+    up_ms = 20 + 0.5 + 64 * 8 / 10e3
+    down_ms = 20 + 0.5 + 16 * 8 / 40e3
+    totals = Totals(latency_ms=3.0 + up_ms + down_ms, throughput_rps=40.0, cost_usd_per_1k=0.01,
+                    compute_ms=3.0, transfer_ms=up_ms + down_ms, bandwidth_mbps_per_link={"lte": 0.001})
     plan = DeploymentPlan(
         topology=TopologyInfo(name=topo.name, path=None, sha256=canonical_sha256(doc), document=doc),
         model=ModelInfo(
@@ -109,7 +113,10 @@ def make_plan(model_file: Path, parts, levels=("fp32", "fp32")) -> tuple[Deploym
         stages=stages,
         transfers=[Transfer(
             from_stage=0, to_stage=1, from_device="cam", to_device="cloud", tensors=["h"], bytes=64,
-            wire_bytes=64, route_devices=["cam", "cloud"], route_links=["lte"], transfer_ms=20.05,
+            wire_bytes=64, route_devices=["cam", "cloud"], route_links=["lte"], transfer_ms=up_ms,
+        ), Transfer(
+            from_stage=1, to_stage=None, from_device="cloud", to_device="cam", tensors=["y"], bytes=16,
+            wire_bytes=16, route_devices=["cloud", "cam"], route_links=["lte"], transfer_ms=down_ms,
         )],
         totals=totals,
         solver=SolverInfo(name="hand", exact=True),
@@ -137,7 +144,7 @@ def test_export_writes_plan_and_one_part_per_stage_that_chain_to_the_model(expor
     assert not [p for p in exported.parent.iterdir() if p.name.startswith(".")], "staging folder left behind"
     plan = load_plan(exported)
     assert [s.device for s in plan.stages] == ["cam", "cloud"]
-    rep = validate_plan(exported)
+    rep = validate_plan(exported, model_path=plan.model.path)  # a plan's own paths are never opened
     assert rep.ok, rep.problems
     assert rep.checked_parts == 2
     assert rep.chain is not None and rep.chain.compared_to_model and rep.chain.equal
@@ -218,7 +225,7 @@ def test_parts_that_do_not_compute_the_model_are_caught(tmp_path):
     wrong.graph.initializer[0].CopyFrom(numpy_helper.from_array(W2 * 1.01, "w2"))
     plan, blobs = make_plan(model_file, [parts[0], wrong])
     out = export_plan(plan, blobs, tmp_path / "plan.json")
-    rep = validate_plan(out)
+    rep = validate_plan(out, model_path=model_file)
     assert not rep.ok
     assert "differ from the model" in str(rep.problems[0])
 
@@ -231,9 +238,10 @@ def test_compressed_parts_report_fidelity_instead_of_equality(tmp_path):
     lossy.CopyFrom(parts[1])
     w2_rounded = W2.astype(np.float16).astype(np.float32)  # what fp16 weights do
     lossy.graph.initializer[0].CopyFrom(numpy_helper.from_array(w2_rounded, "w2"))
-    plan, blobs = make_plan(model_file, [parts[0], lossy], levels=("fp32", "fp16"))
+    # weights changed in place, kept in fp32: a lossy fp32-precision level (an fp16 part holds fp16 weights)
+    plan, blobs = make_plan(model_file, [parts[0], lossy], levels=("fp32", "pruned-50"))
     out = export_plan(plan, blobs, tmp_path / "plan.json")
-    rep = validate_plan(out)
+    rep = validate_plan(out, model_path=model_file)
     assert rep.ok, rep.problems
     assert rep.chain.lossless is False and rep.chain.equal is False
     assert 0 < rep.chain.max_abs_diff < 0.05
@@ -308,12 +316,14 @@ def test_changed_topology_file_is_a_warning(tmp_path):
     plan, blobs = make_plan(model_file, parts)
     plan = plan.model_copy(update={"topology": plan.topology.model_copy(update={"path": str(topo_file)})})
     out = export_plan(plan, blobs, tmp_path / "plan.json")
-    assert validate_plan(out).warnings == []
+    # the topology file is compared only when given: the path the plan records is never opened
+    assert validate_plan(out, model_path=model_file, topology_path=topo_file).warnings == []
     topo = tiny_topology()
     topo.links[0] = topo.links[0].model_copy(update={"bandwidth_ab_mbps": 1.0})
     save_topology(topo, topo_file)
-    rep = validate_plan(out)
-    assert rep.ok and any("changed since the plan was made" in w for w in rep.warnings)
+    assert validate_plan(out, model_path=model_file).warnings == []
+    rep = validate_plan(out, model_path=model_file, topology_path=topo_file)
+    assert rep.ok and any("differs from the topology the plan was made for" in w for w in rep.warnings)
 
 
 def test_failure_while_moving_into_place_rolls_back(exported, monkeypatch):
@@ -336,7 +346,7 @@ def test_failure_while_moving_into_place_rolls_back(exported, monkeypatch):
         return real_replace(src, dst)
 
     monkeypatch.setattr(plan_export.os, "replace", failing_replace)
-    with pytest.raises(OSError, match="No space"):
+    with pytest.raises(PlanError, match="No space"):  # exit 2 naming the path, not a traceback
         export_plan(plan, blobs, exported)
     monkeypatch.undo()
     after = {p.relative_to(exported.parent): p.read_bytes() for p in exported.parent.rglob("*") if p.is_file()}

@@ -27,6 +27,7 @@ __all__ = [
 ]
 
 import hashlib
+import io
 from dataclasses import dataclass
 from pathlib import Path
 from typing import TYPE_CHECKING, Any
@@ -35,9 +36,14 @@ import numpy as np
 import onnx
 
 from planner_app.core.errors import PlannerError
+from planner_app.core.fileio import read_bytes
 
 if TYPE_CHECKING:
     from planner_app.core.models.graph import ModelGraph
+
+
+#: the largest sample file read (one input batch)
+MAX_SAMPLE_BYTES = 1024 * 1024 * 1024
 
 
 class CompressionError(PlannerError):
@@ -171,8 +177,10 @@ def load_samples(directory: str | Path, mg_or_model: ModelGraph | onnx.ModelProt
     samples: list[dict[str, np.ndarray]] = []
     labels: list[int] = []
     for file in files:
+        # the safe reader: a regular file under the size cap (a FIFO named x.npy must not block)
+        raw = read_bytes(file, "sample file", error=CompressionError, suffix=file.suffix, max_bytes=MAX_SAMPLE_BYTES)
         try:
-            loaded = np.load(file, allow_pickle=False)
+            loaded = np.load(io.BytesIO(raw), allow_pickle=False)
         except Exception as exc:  # numpy raises ValueError/OSError/EOFError for bad files
             raise CompressionError(f"sample file '{file}' cannot be read as numpy data: {exc}.") from None
         if isinstance(loaded, np.ndarray):

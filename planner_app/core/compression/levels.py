@@ -60,6 +60,7 @@ from planner_app.core.compression.registry import (
     is_known_level,
     level_precision,
 )
+from planner_app.core.errors import PlannerError
 
 #: the built-in level names (``registry.level_names()`` also lists levels registered later)
 LEVELS = BUILTIN_LEVELS
@@ -112,7 +113,14 @@ def compress(
                 f"{sorted(input_specs(model))}: give samples for this model (or part)."
             )
         calibration = samples.source or "user samples"
-    out = record.transform(model, samples if record.needs_calibration else None)
+    try:
+        out = record.transform(model, samples if record.needs_calibration else None)
+    except PlannerError:
+        raise
+    except Exception as exc:  # a quantizer that cannot handle this model (onnxruntime raises ValueError, ...)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0][:300]
+        return CompressedModel(level, False, f"the {level} transform cannot apply to this model "
+                               f"({type(exc).__name__}: {first})", None, calibration=calibration)
     if out.model is None:
         return CompressedModel(level, False, out.reason, None, calibration=calibration)
     result = out.model

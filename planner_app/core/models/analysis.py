@@ -21,7 +21,7 @@ numbered in a topological order.
 from __future__ import annotations
 
 __all__ = ["Unit", "Cut", "AnalysisResult", "analyse", "outer_scope_inputs", "node_inputs",
-           "FOLD_ALWAYS", "FOLD_EPILOGUE"]
+           "FOLD_ALWAYS", "FOLD_EPILOGUE", "all_graphs"]
 
 import math
 from dataclasses import dataclass, field
@@ -141,6 +141,30 @@ def node_inputs(node: onnx.NodeProto) -> list[str]:
     return list(names)
 
 
+def all_graphs(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
+    """``graph`` and every subgraph nested in it (If branches, Loop and Scan bodies), outermost first."""
+    out = [graph]
+    for node in graph.node:
+        for sub in _subgraphs(node):
+            out.extend(all_graphs(sub))
+    return out
+
+
+def _subgraph_weight_bytes(node: onnx.NodeProto) -> dict[str, int]:
+    """Initializers (and Constant tensors) inside ``node``'s subgraphs, by name: the weights of its branches."""
+    found: dict[str, int] = {}
+    for sub in _subgraphs(node):
+        for g in all_graphs(sub):
+            for t in g.initializer:
+                found[f"{node.name}/{g.name}/{t.name}"] = _tensor_nbytes(t)
+            for n in g.node:
+                if n.op_type == "Constant":
+                    for attr in n.attribute:
+                        if attr.type == onnx.AttributeProto.TENSOR:
+                            found[f"{node.name}/{g.name}/{n.output[0]}"] = _tensor_nbytes(attr.t)
+    return found
+
+
 def _tensor_nbytes(t: onnx.TensorProto) -> int:
     n: int = math.prod(t.dims)
     return n * ITEMSIZE.get(t.data_type, 4)
@@ -210,6 +234,10 @@ def analyse(
         reads = node_inputs(node)
         act_inputs.append([t for t in reads if t not in const_bytes])
         const_inputs.append([t for t in reads if t in const_bytes])
+        # a branch's own weights belong to the node that holds the branch (named apart: not graph tensors)
+        inner = _subgraph_weight_bytes(node)
+        const_bytes.update(inner)
+        const_inputs[-1].extend(inner)
         for t in reads:
             consumers.setdefault(t, []).append(i)
         if i not in constant_nodes:

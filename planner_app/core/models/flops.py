@@ -261,8 +261,12 @@ def _control_flow(
         return NodeCost(worst.flops, worst.macs, all(b.costed for b in branches))
     body = subgraph_cost(_attr(node, "body"))
     repeats = 1.0
-    if node.op_type == "Loop" and node.input and node.input[0] in constants:
-        repeats = float(np.asarray(constants[node.input[0]]).reshape(-1)[0])
+    known = True
+    if node.op_type == "Loop":
+        # the trip count when it is a constant; else the body is costed once and the Loop is "not costed"
+        known = bool(node.input) and node.input[0] in constants
+        if known:
+            repeats = float(np.asarray(constants[node.input[0]]).reshape(-1)[0])
     elif node.op_type == "Scan":
         n_state = len(node.input) - int(_attr(node, "num_scan_inputs", 1))
         scan_in = node.input[n_state] if len(node.input) > n_state else None
@@ -270,4 +274,4 @@ def _control_flow(
         shape = shape_of(scan_in) if scan_in else None
         if shape:
             repeats = float(shape[axes[0]])
-    return NodeCost(body.flops * repeats, body.macs * repeats, body.costed)
+    return NodeCost(body.flops * repeats, body.macs * repeats, body.costed and known)

@@ -46,9 +46,9 @@ import networkx as nx
 import numpy as np
 import onnx
 
-from planner_app.core.fileio import read_bytes, sha256_bytes
-from planner_app.core.models.analysis import Cut, Unit, analyse, outer_scope_inputs
-from planner_app.core.models.loading import ModelError, prepare_model, random_inputs
+from planner_app.core.fileio import MAX_MODEL_BYTES, read_bytes, sha256_bytes
+from planner_app.core.models.analysis import Cut, Unit, all_graphs, analyse, outer_scope_inputs
+from planner_app.core.models.loading import MAX_DIM, ModelError, prepare_model, random_inputs
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 #: ``load_model("sample:resnet18")`` builds (or reuses) a sample model
@@ -206,6 +206,9 @@ def parse_shape_args(values: list[str] | None) -> dict[str, list[int]]:
         parsed = [int(d) for d in re.split(r"\s*[xX,]\s*", dims)] if dims else []
         if any(d <= 0 for d in parsed):
             raise ModelError(f"--shape '{value}': every dimension must be a positive integer.")
+        if any(d > MAX_DIM for d in parsed):
+            raise ModelError(f"--shape '{value}': a dimension is above {MAX_DIM:,}, the largest a tensor axis "
+                             "can have; give the real size.")
         if name in shapes and shapes[name] != parsed:
             raise ModelError(f"--shape gives input '{name}' twice with different dimensions.")
         shapes[name] = parsed
@@ -221,10 +224,11 @@ def _read_source(source: str | Path | bytes, name: str | None) -> tuple[bytes, P
 
         sample = text[len(SAMPLE_PREFIX):]
         path = sample_model_path(sample)
-        return path.read_bytes(), path, name or sample
+        return read_bytes(path, "sample model", error=ModelError, suffix=".onnx",
+                          max_bytes=MAX_MODEL_BYTES), path, name or sample
     path = Path(text)
     data = read_bytes(path, "model", error=ModelError, suffix=".onnx",
-                      hint="check the path (or use sample:NAME for a sample)")
+                      hint="check the path (or use sample:NAME for a sample)", max_bytes=MAX_MODEL_BYTES)
     return data, path, name or path.stem
 
 
@@ -270,9 +274,8 @@ def load_model(
     report(progress, 0.6, "costing operators and folding units")
     result = analyse(prepared.model, prepared.tensor_shapes, prepared.tensor_dtypes, label)
     report(progress, 1.0, f"{len(result.units)} units")
-    total_params = 0
-    for init in prepared.model.graph.initializer:
-        total_params += math.prod(init.dims)
+    # weights inside control flow (If branches, Loop bodies) are parameters too
+    total_params = sum(math.prod(init.dims) for g in all_graphs(prepared.model.graph) for init in g.initializer)
     return ModelGraph(
         name=display,
         path=path,

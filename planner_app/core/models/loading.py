@@ -10,10 +10,11 @@ tensors inference cannot size). Every failure a user can cause is a
 from __future__ import annotations
 
 __all__ = ["ModelError", "PreparedModel", "prepare_model", "random_inputs", "runtime_can_run_opset",
-           "ITEMSIZE"]
+           "ITEMSIZE", "MAX_DIM", "available_memory_bytes", "check_input_memory", "is_anonymous_dim"]
 
 import functools
 import math
+import os
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
@@ -40,6 +41,72 @@ ITEMSIZE: dict[int, int] = {
     TensorProto.UINT64: 8, TensorProto.COMPLEX64: 8, TensorProto.COMPLEX128: 16,
     TensorProto.BFLOAT16: 2,
 }
+
+
+#: the largest value of one dimension (ONNX stores dims as int64; onnxruntime indexes with int32 on some paths)
+MAX_DIM = 2**31 - 1
+#: a tensor may take at most this share of the memory available, so the rest of the run still fits
+_MEMORY_SHARE = 0.8
+
+
+def available_memory_bytes() -> int | None:
+    """Memory the system can give this process now (``MemAvailable``), or None when unknown."""
+    try:
+        with open("/proc/meminfo", encoding="ascii") as fh:
+            for line in fh:
+                if line.startswith("MemAvailable:"):
+                    return int(line.split()[1]) * 1024
+    except (OSError, ValueError, IndexError):
+        pass
+    try:
+        return os.sysconf("SC_AVPHYS_PAGES") * os.sysconf("SC_PAGE_SIZE")
+    except (ValueError, OSError, AttributeError):
+        return None
+
+
+def _gib(n: float) -> str:
+    return f"{n / 2**30:.3g} GiB"
+
+
+def check_input_memory(shapes: Mapping[str, list[int]], dtypes: Mapping[str, Any], label: str) -> int:
+    """The bytes the inputs of ``shapes`` take; :class:`ModelError` before anything is allocated when
+    a dimension is out of range or they need more memory than is available (both sizes in GiB)."""
+    total = 0
+    for name, shape in shapes.items():
+        try:
+            itemsize = np.dtype(dtypes.get(name, np.float32)).itemsize
+        except TypeError:
+            raise ModelError(f"{label}: input {name!r} has dtype {dtypes.get(name)!r}, which is not a numpy "
+                             "dtype name (float32, int64, ...)") from None
+        if any(not 0 <= int(d) <= MAX_DIM for d in shape):
+            raise ModelError(f"{label}: input {name!r} has shape {list(shape)}: every dimension must be "
+                             f"between 1 and {MAX_DIM:,}")
+        total += math.prod(int(d) for d in shape) * max(1, itemsize)
+    _check_fits(total, f"{label}: the inputs ({', '.join(f'{k}={_dims(v)}' for k, v in shapes.items())})")
+    return total
+
+
+def _dims(shape: list[int]) -> str:
+    return "x".join(str(d) for d in shape) or "scalar"
+
+
+def _check_fits(nbytes: int, what: str) -> None:
+    avail = available_memory_bytes()
+    if avail is not None and nbytes > _MEMORY_SHARE * avail:
+        raise ModelError(f"{what} take {_gib(nbytes)}, more than the {_gib(avail)} of memory available on this "
+                         "machine: give smaller shapes with --shape (a smaller batch or image)")
+
+
+def is_anonymous_dim(dim: onnx.TensorShapeProto.Dimension) -> bool:
+    """True for a dynamic dimension without a real name (``'?'``, empty, or a negative value).
+
+    Only named dimensions are shared between axes and inputs: exporters write
+    ``'?'`` (or -1) for every axis they know nothing about, and two such axes
+    are independent.
+    """
+    if dim.HasField("dim_value"):
+        return dim.dim_value < 0
+    return dim.dim_param.strip() in ("", "?") or dim.dim_param.startswith("unk__")
 
 
 @dataclass
@@ -196,6 +263,10 @@ def _fix_inputs(
             f"{label} has no input named {', '.join(repr(u) for u in unknown)}; its inputs are "
             f"{', '.join(repr(n) for n in names) or '(none)'}."
         )
+    for name, given_dims in shapes.items():
+        if any(not isinstance(v, int) or isinstance(v, bool) or not 1 <= v <= MAX_DIM for v in given_dims):
+            raise ModelError(f"the shape given for input '{name}' of {label}, {list(given_dims)}, has a dimension "
+                             f"that is not a whole number between 1 and {MAX_DIM:,}.")
     dynamic: dict[str, int] = {}
     problems: list[Problem] = []
     # a dim name given through one input fixes it for every input that uses it
@@ -215,7 +286,7 @@ def _fix_inputs(
                     f"--shape {vi.name}=...: axis {axis} of input '{vi.name}' is fixed to "
                     f"{d.dim_value} in {label}, not {v}."
                 )
-            if d.dim_param:
+            if d.dim_param and not is_anonymous_dim(d):
                 if dynamic.get(d.dim_param, v) != v:
                     raise ModelError(
                         f"dynamic dimension '{d.dim_param}' of {label} gets two values "
@@ -243,13 +314,15 @@ def _fix_inputs(
                 fixed.append(int(d.dim_value))
             elif given is not None:
                 fixed.append(given[axis])
-            elif d.dim_param and d.dim_param in dynamic:
+            elif d.dim_param and not is_anonymous_dim(d) and d.dim_param in dynamic:
                 fixed.append(dynamic[d.dim_param])
             else:
-                unset.append(f"'{d.dim_param}' (axis {axis})" if d.dim_param else f"an unnamed one (axis {axis})")
+                named = d.dim_param and not is_anonymous_dim(d)
+                unset.append(f"'{d.dim_param}' (axis {axis})" if named else f"an unnamed one (axis {axis})")
                 fixed.append(-1)
         if unset:
-            dims = "x".join(str(x.dim_value) if x.dim_value > 0 else (x.dim_param or "N") for x in tt.shape.dim)
+            dims = "x".join(str(x.dim_value) if x.dim_value > 0 else
+                            (x.dim_param if x.dim_param and not is_anonymous_dim(x) else "N") for x in tt.shape.dim)
             problems.append(Problem(
                 f"input '{vi.name}'",
                 f"dynamic dimension{'s' if len(unset) > 1 else ''} {', '.join(unset)} "
@@ -276,8 +349,8 @@ def _substitute_dims(model: onnx.ModelProto, dynamic: dict[str, int]) -> None:
         if not vi.type.HasField("tensor_type"):
             continue
         for d in vi.type.tensor_type.shape.dim:
-            if d.dim_param:
-                value = dynamic.get(d.dim_param)
+            if d.dim_param or (d.HasField("dim_value") and d.dim_value < 0):
+                value = None if is_anonymous_dim(d) else dynamic.get(d.dim_param)
                 d.Clear()
                 if value is not None:
                     d.dim_value = value
@@ -308,6 +381,15 @@ def _collect_shapes(graph: onnx.GraphProto, shapes: dict[str, list[int]], dtypes
                 dtypes.setdefault(node.output[0], attr.t.data_type)
 
 
+def _check_tensor_sizes(shapes: dict[str, list[int]], dtypes: dict[str, int], label: str) -> None:
+    """Refuse input shapes that make one tensor of the model larger than the memory available."""
+    if not shapes:
+        return
+    name, size = max(((n, math.prod(max(0, d) for d in s) * max(1, ITEMSIZE.get(dtypes.get(n, 1), 4)))
+                      for n, s in shapes.items()), key=lambda x: x[1])
+    _check_fits(size, f"with these input shapes, {label}'s tensor '{name}' ({_dims(shapes[name])}) would")
+
+
 def _shapes_by_running(
     model: onnx.ModelProto, missing: list[str], inputs: dict[str, list[int]],
     dtypes: dict[str, np.dtype[Any]], shapes: dict[str, list[int]], elem: dict[str, int],
@@ -332,6 +414,108 @@ def _shapes_by_running(
             shapes[name] = list(value.shape)
             elem.setdefault(name, helper.np_dtype_to_tensor_dtype(value.dtype))
     return None
+
+
+def _graph_subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    out: list[onnx.GraphProto] = []
+    for attr in node.attribute:
+        if attr.type == onnx.AttributeProto.GRAPH:
+            out.append(attr.g)
+        elif attr.type == onnx.AttributeProto.GRAPHS:
+            out.extend(attr.graphs)
+    return out
+
+
+def _outer_refs(graph: onnx.GraphProto) -> list[str]:
+    """Names a subgraph (and the subgraphs inside it) reads from the scopes around it."""
+    defined = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
+    refs: dict[str, None] = {}
+    for node in graph.node:
+        for name in list(node.input) + [r for sub in _graph_subgraphs(node) for r in _outer_refs(sub)]:
+            if name and name not in defined:
+                refs[name] = None
+        defined.update(o for o in node.output if o)
+    return list(refs)
+
+
+def _outer_values(model: onnx.ModelProto, inputs: dict[str, list[int]], input_dtypes: dict[str, np.dtype[Any]],
+                  names: list[str]) -> dict[str, np.ndarray]:
+    """The values of main-graph tensors ``names`` in one run of the model on random inputs ({} on failure)."""
+    import onnxruntime as ort
+
+    probe = onnx.ModelProto()
+    probe.CopyFrom(model)
+    declared = {o.name for o in probe.graph.output}
+    for name in names:
+        if name not in declared:
+            probe.graph.output.append(onnx.ValueInfoProto(name=name))
+    try:
+        opts = ort.SessionOptions()
+        opts.log_severity_level = 4
+        sess = ort.InferenceSession(probe.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+        values = sess.run(names, random_inputs(inputs, input_dtypes))
+    except Exception:  # onnxruntime's own error types: the branches get random inputs instead
+        return {}
+    return {n: v for n, v in zip(names, values, strict=True) if isinstance(v, np.ndarray)}
+
+
+def _subgraph_shapes_by_running(
+    model: onnx.ModelProto, shapes: dict[str, list[int]], elem: dict[str, int],
+    inputs: dict[str, list[int]], input_dtypes: dict[str, np.dtype[Any]],
+) -> tuple[int, list[str]]:
+    """Size the tensors inside control flow (If branches, Loop/Scan bodies) that static inference
+    left unknown, by running each such subgraph once as a model of its own, fed with the values
+    its outer-scope tensors take in one run of the whole model on random inputs.
+
+    Returns how many tensors were sized, and why the subgraphs that could not run did not.
+    """
+    import onnxruntime as ort
+
+    sized = 0
+    failures: list[str] = []
+    pending = [(node, g) for node in model.graph.node for g in _graph_subgraphs(node)]
+    main_tensors = set(inputs) | {o for n in model.graph.node for o in n.output if o}
+    wanted = sorted({r for _, g in pending for r in _outer_refs(g) if r in main_tensors}
+                    | {i for n in model.graph.node if _graph_subgraphs(n) for i in n.input if i in main_tensors})
+    known = _outer_values(model, inputs, input_dtypes, wanted) if any(
+        o not in shapes for _, g in pending for n in g.node for o in n.output if o) else {}
+    while pending:
+        node, g = pending.pop(0)
+        pending.extend((n, sub) for n in g.node for sub in _graph_subgraphs(n))
+        missing = [o for n in g.node for o in n.output if o and o not in shapes]
+        if not missing:
+            continue
+        feeds: dict[str, list[int]] = {}
+        kinds: dict[str, np.dtype[Any]] = {}
+        refs = [vi.name for vi in g.input] + _outer_refs(g)
+        if any(r not in shapes or r not in elem for r in refs):
+            failures.append(f"{node.op_type} '{node.name}': the shapes of its inputs are unknown")
+            continue
+        for r in refs:
+            feeds[r] = shapes[r]
+            kinds[r] = np.dtype(helper.tensor_dtype_to_np_dtype(elem[r]))
+        graph = helper.make_graph(
+            list(g.node), f"{g.name or node.name}_alone",
+            [helper.make_tensor_value_info(r, elem[r], shapes[r]) for r in refs],
+            [onnx.ValueInfoProto(name=o) for o in missing], initializer=list(g.initializer))
+        alone = helper.make_model(graph, opset_imports=list(model.opset_import), ir_version=model.ir_version)
+        alone.functions.extend(model.functions)
+        feed = random_inputs(feeds, kinds)
+        feed.update({r: known[r] for r in refs if r in known})
+        try:
+            opts = ort.SessionOptions()
+            opts.log_severity_level = 4
+            sess = ort.InferenceSession(alone.SerializeToString(), opts, providers=["CPUExecutionProvider"])
+            values = sess.run(missing, feed)
+        except Exception as exc:  # onnxruntime's own error types
+            failures.append(f"{node.op_type} '{node.name}': {str(exc).splitlines()[0][:160]}")
+            continue
+        for name, value in zip(missing, values, strict=True):
+            if isinstance(value, np.ndarray):
+                shapes[name] = list(value.shape)
+                elem.setdefault(name, helper.np_dtype_to_tensor_dtype(value.dtype))
+                sized += 1
+    return sized, failures
 
 
 #: initializers up to this many elements stay in the skeleton: shape arithmetic reads their values
@@ -412,6 +596,8 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
 
     _name_nodes(model.graph, set())
     inputs, input_dtypes, dynamic = _fix_inputs(model, shapes, label)
+    # before shape inference and any run: absurd shapes must not reach an allocation
+    check_input_memory(inputs, input_dtypes, label)
     _substitute_dims(model, dynamic)
     skeleton = _skeleton(model)
     try:
@@ -435,6 +621,7 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
     if default_opset is not None and default_opset < 7:
         warnings.append(f"opset {default_opset} is older than onnxruntime supports for certain (7); "
                         "convert it with onnx.version_converter if parts fail to run")
+    _check_tensor_sizes(tensor_shapes, tensor_dtypes, label)
     missing = [o for n in inferred.graph.node for o in n.output if o and o not in tensor_shapes]
     if missing:
         err = _shapes_by_running(inferred, missing, inputs, input_dtypes, tensor_shapes, tensor_dtypes)
@@ -445,6 +632,13 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
             )
         else:
             warnings.append(f"{len(missing)} tensor shape(s) are unknown and count 0 bytes ({err})")
+    if any(_graph_subgraphs(n) for n in inferred.graph.node):
+        sized, failures = _subgraph_shapes_by_running(inferred, tensor_shapes, tensor_dtypes, inputs, input_dtypes)
+        if sized:
+            warnings.append(f"{sized} tensor shape(s) inside control flow (If/Loop/Scan) were not inferable and "
+                            "were measured by running each branch once on random inputs")
+        for why in failures[:3]:
+            warnings.append(f"inside {why}: the shapes there are unknown and those operators count 0 FLOPs")
     return PreparedModel(
         model=inferred,
         opsets=opsets,

@@ -212,6 +212,9 @@ def stages_from_positions(mg: ModelGraph, positions: list[int]) -> list[list[int
     n = len(mg.units)
     pos = sorted(set(int(p) for p in positions))
     bad = [p for p in pos if not 0 <= p < n - 1]
+    if bad and n < 2:
+        raise PartitionError(f"{mg.label} has a single unit: there is no place to cut it (a cut goes between "
+                             "two units); use the whole model as one part.")
     if bad:
         raise PartitionError(
             f"cut position(s) {bad} are outside 0..{n - 2}: {mg.label} has {n} units, and a cut after "

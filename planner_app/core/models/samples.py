@@ -28,6 +28,7 @@ __all__ = [
 ]
 
 import json
+import tempfile
 from collections.abc import Callable
 from dataclasses import dataclass
 from pathlib import Path
@@ -244,9 +245,21 @@ def sample_model_path(name: str, **overrides: Any) -> Path:
     key = sha256_bytes(json.dumps(
         {"name": name, "params": params, "version": GENERATOR_VERSION}, sort_keys=True, default=str,
     ).encode())[:16]
-    path = cache_dir("models") / f"{name}-{key}.onnx"
-    if not path.exists():
-        model = spec.builder(**params)
-        atomic_write_bytes(path, model.SerializeToString())
-    return path
+    file_name = f"{name}-{key}.onnx"
+    try:
+        path = cache_dir("models") / file_name
+        if path.exists():
+            return path
+    except OSError:
+        path = None
+    data = spec.builder(**params).SerializeToString()
+    # the cache is best-effort: on a full or read-only cache folder the sample goes to a temporary folder
+    last: OSError | None = None
+    for folder in ([path.parent] if path is not None else []) + [Path(tempfile.gettempdir()) / "planner_app-models"]:
+        try:
+            return atomic_write_bytes(folder / file_name, data)
+        except OSError as exc:
+            last = exc
+    raise ModelError(f"sample model {name!r} cannot be written to the cache or a temporary folder: "
+                           f"{last}; free space or set PLANNER_CACHE_DIR")
 

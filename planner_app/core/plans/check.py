@@ -29,7 +29,15 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 
 from planner_app.core.errors import PlannerError, Problem
-from planner_app.core.fileio import read_json, sha256_file
+from planner_app.core.fileio import (
+    MAX_MODEL_BYTES,
+    first_non_finite,
+    inside_folder,
+    read_bytes,
+    read_json,
+    sha256_bytes,
+    sha256_file,
+)
 from planner_app.core.plans.records import DeploymentPlan, PlanError, has_parts, plan_from_dict
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
@@ -115,32 +123,33 @@ def run_parts(part_files: list[Path | bytes], inputs: dict[str, np.ndarray], lab
     return tensors
 
 
-def _reference_model(plan: DeploymentPlan, model_path: str | os.PathLike[str] | None, warnings: list[str]) -> Path | None:
-    """The original ONNX file, if it can be found and still has the plan's sha256."""
-    candidates: list[Path] = []
+def _reference_model(plan: DeploymentPlan, model_path: Path | None, warnings: list[str]) -> Path | None:
+    """The original ONNX file to compare with: the one given on the command line (already
+    checked against the plan's sha256), or the generated sample the plan names.
+
+    The paths a plan records (``model.path``, ``model.source``) are never opened:
+    a plan is untrusted and must not make the checker read a file the user did
+    not name.
+    """
     if model_path is not None:
-        candidates.append(Path(model_path))
-    if plan.model.path:
-        candidates.append(Path(plan.model.path))
+        return model_path
     if plan.model.source.startswith("sample:"):
         try:
             from planner_app.core.models.samples import sample_model_path
 
-            candidates.append(Path(sample_model_path(plan.model.source.split(":", 1)[1])))
+            sample = Path(sample_model_path(plan.model.source.split(":", 1)[1]))
         except (ImportError, PlannerError, KeyError):
-            pass
-    elif plan.model.source:
-        candidates.append(Path(plan.model.source))
-    for c in candidates:
-        if c.is_file():
-            if sha256_file(c) == plan.model.sha256:
-                return c
-            warnings.append(f"model file {c} has a different sha256 than the plan's model: not compared")
-    if not candidates or not any(c.is_file() for c in candidates):
-        warnings.append(
-            f"the original model ({plan.model.source}) was not found: the parts were run but not "
-            "compared with it (give it with --model)"
-        )
+            sample = None
+        if sample is not None and sample.is_file():
+            if sha256_file(sample) == plan.model.sha256:
+                return sample
+            warnings.append(f"sample model {plan.model.source} has a different sha256 than the plan's model "
+                            "(made by another version): not compared")
+            return None
+    where = f" (the plan says it was {plan.model.source})" if plan.model.source else ""
+    warnings.append(
+        f"the original model was not found{where}: the parts were run but not compared with it; "
+        "give it with --model (a plan's own paths are never opened)")
     return None
 
 
@@ -159,10 +168,12 @@ def _check_given_model(plan: DeploymentPlan, model_path: str | os.PathLike[str],
             return None
     else:
         path = Path(text)
-    if not path.is_file():
-        problems.append(Problem("--model", f"model file {text} does not exist; the plan was made from {made_from}"))
+    try:
+        data = read_bytes(path, "model file", suffix=".onnx", max_bytes=MAX_MODEL_BYTES)
+    except PlannerError as exc:
+        problems.append(Problem("--model", f"{exc.message} The plan was made from {made_from}"))
         return None
-    digest = sha256_file(path)
+    digest = sha256_bytes(data)
     if digest != plan.model.sha256:
         problems.append(Problem(
             "--model", f"the plan was made from model {made_from}, but you gave {text} (sha256 {digest[:12]}…): "
@@ -171,22 +182,31 @@ def _check_given_model(plan: DeploymentPlan, model_path: str | os.PathLike[str],
     return path
 
 
-def _check_topology_file(plan: DeploymentPlan, warnings: list[str]) -> None:
-    """Warn when the topology file the plan was made from has changed since (the plan embeds its copy)."""
-    if not plan.topology.path or not Path(plan.topology.path).is_file():
-        return
+def _check_topology_file(plan: DeploymentPlan, topology_path: str | os.PathLike[str], problems: list[Problem],
+                         warnings: list[str]) -> None:
+    """Compare the topology file given on the command line with the plan's embedded copy.
+
+    ``topology.path`` in the plan is only a note of where it came from: it is never opened.
+    """
     from planner_app.core.plans.records import canonical_sha256
     from planner_app.core.topology.io import load_topology
 
     try:
-        now = canonical_sha256(load_topology(plan.topology.path).to_dict())
+        now = canonical_sha256(load_topology(topology_path).to_dict())
     except PlannerError as exc:
-        warnings.append(f"topology file {plan.topology.path} no longer loads ({exc.message}); the plan uses its embedded copy")
+        problems.append(Problem("--topology", exc.message))
         return
     if now != plan.topology.sha256:
         warnings.append(
-            f"topology file {plan.topology.path} changed since the plan was made: the plan's figures are for "
-            "its embedded copy; run `edgeplan optimize` again to plan for the current topology")
+            f"topology file {topology_path} differs from the topology the plan was made for: the plan's figures "
+            "are for its embedded copy; run `edgeplan optimize` again to plan for this topology")
+
+
+def _json_or_none(text: str) -> Any:
+    try:
+        return json.loads(text)
+    except (ValueError, RecursionError):
+        return None
 
 
 def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], names: list[str], rtol: float, atol: float) -> dict[str, float | bool | None]:
@@ -226,6 +246,7 @@ def validate_plan(
     *,
     check_chain: bool = True,
     model_path: str | os.PathLike[str] | None = None,
+    topology_path: str | os.PathLike[str] | None = None,
     samples: int = 2,
     seed: int = 0,
     rtol: float = 1e-5,
@@ -235,55 +256,90 @@ def validate_plan(
 ) -> PlanReport:
     """Check a plan file, its parts and their chain; never raises for a bad plan.
 
+    A plan is untrusted input: only files inside the plan's own folder are read
+    (a part, or its folder, that is a symlink leading out is refused), and the
+    paths a plan records for its model and topology are never opened: give
+    those files with ``model_path`` / ``topology_path``. Figures are
+    re-derived (:mod:`~planner_app.core.plans.rederive`), part sizes, hashes and
+    levels checked against the files. Stale staging folders that an
+    interrupted export left next to the plan are removed.
+
     A missing or unreadable plan file raises :class:`InputFileError`; everything
     else wrong is a :class:`Problem` in the returned :class:`PlanReport`.
     """
+    from planner_app.core.plans.export import clean_stale_staging
+    from planner_app.core.plans.rederive import derived_problems
+
     plan_file = Path(path)
     rep = PlanReport(path=plan_file)
     data = read_json(plan_file, "plan file")
+    for removed in clean_stale_staging(plan_file):
+        rep.warnings.append(f"removed {removed}, left by an export that was interrupted")
+    bad = first_non_finite(data)
+    if bad is not None:
+        rep.problems.append(Problem(bad, "is NaN or infinite: a plan records finite numbers (an unbounded figure "
+                                    "is null); the file was edited after export"))
+        return rep
     try:
         plan = plan_from_dict(data, f"plan file '{plan_file}'")
     except PlanError as exc:
         rep.problems.extend(exc.problems or [Problem("", exc.message)])
         return rep
     rep.plan = plan
-    _check_topology_file(plan, rep.warnings)
-    if model_path is not None:
-        model_path = _check_given_model(plan, model_path, rep.problems)
-    folder = plan_file.parent
-    present: list[Path] = []
+    if topology_path is not None:
+        _check_topology_file(plan, topology_path, rep.problems, rep.warnings)
+    given_model = _check_given_model(plan, model_path, rep.problems) if model_path is not None else None
+    rep.problems.extend(derived_problems(plan))
     if not has_parts(plan):
         rep.warnings.append("the plan has no part files (its model is described by measurements only): "
                             "the records were checked, there are no parts to chain")
         return rep
+    folder = plan_file.parent
+    blobs: list[bytes] = []
     for i, s in enumerate(plan.stages):
         assert s.artifact is not None  # has_parts
-        f = folder / s.artifact.path
         where = f"stages[{i}].artifact"
-        if not f.is_file():
+        f = inside_folder(folder, s.artifact.path)
+        if f is None:
+            rep.problems.append(Problem(f"{where}.path", f"part {s.artifact.path} (stage {i} on {s.device}) leads "
+                                        f"outside the plan's folder {str(folder.resolve())!r} (a symlink): refused; "
+                                        "copy the part into the plan's folder"))
+            continue
+        if not (f.exists() or f.is_symlink()):
             rep.problems.append(Problem(where, f"part {s.artifact.path} (stage {i} on {s.device}) is missing: re-export the plan"))
             continue
-        digest = sha256_file(f)
+        try:
+            blob = read_bytes(f, f"part {s.artifact.path} (stage {i} on {s.device})", error=PlanError,
+                              suffix=".onnx", max_bytes=MAX_MODEL_BYTES)
+        except PlannerError as exc:
+            rep.problems.append(Problem(where, exc.message))
+            continue
+        digest = sha256_bytes(blob)
         if digest != s.artifact.sha256:
             rep.problems.append(Problem(
                 where, f"part {s.artifact.path} (stage {i} on {s.device}) has sha256 {digest[:12]}…, the plan says "
                 f"{s.artifact.sha256[:12]}…: the file was changed or replaced; re-export the plan"))
             continue
-        present.append(f)
+        if len(blob) != s.artifact.bytes:
+            rep.problems.append(Problem(f"{where}.bytes", f"is {s.artifact.bytes}, but part {s.artifact.path} has "
+                                        f"{len(blob)} bytes: the plan was edited after export; re-export it"))
+            continue
+        blobs.append(blob)
         rep.checked_parts += 1
     report(progress, 0.2, f"checked {rep.checked_parts} of {len(plan.stages)} parts")
-    if rep.problems or not check_chain:
+    if rep.problems:
         return rep
 
     import onnx
 
     from planner_app.core.compression.registry import get_level, is_known_level, level_names
+    from planner_app.core.plans.rederive import level_content_problem
 
     protos = []
-    for i, (s, f) in enumerate(zip(plan.stages, present, strict=True)):
+    for i, (s, blob) in enumerate(zip(plan.stages, blobs, strict=True)):
         assert s.artifact is not None  # has_parts
         try:
-            m = onnx.load(str(f), load_external_data=False)
+            m = onnx.load_from_string(blob)
         except Exception as exc:  # a corrupt protobuf: onnx raises several types
             rep.problems.append(Problem(f"stages[{i}].artifact", f"part {s.artifact.path} is not a readable ONNX model: {exc}"))
             continue
@@ -292,12 +348,16 @@ def validate_plan(
         # parts cut by planner_app say which model and units they hold: catch a part of another plan
         if meta.get("planner.source_sha256") not in (None, plan.model.sha256):
             rep.problems.append(Problem(f"stages[{i}].artifact", f"part {s.artifact.path} was cut from another model (sha256 {meta['planner.source_sha256'][:12]}…)"))
-        if "planner.units" in meta and json.loads(meta["planner.units"]) != s.unit_ids:
-            rep.problems.append(Problem(f"stages[{i}].unit_ids", f"the plan says {s.unit_ids}, part {s.artifact.path} holds units {meta['planner.units']}"))
+        if "planner.units" in meta and _json_or_none(meta["planner.units"]) != s.unit_ids:
+            rep.problems.append(Problem(f"stages[{i}].unit_ids", f"the plan says {s.unit_ids}, part {s.artifact.path} holds units {meta['planner.units'][:200]}"))
         if not is_known_level(s.level):
             rep.problems.append(Problem(f"stages[{i}].level", f"unknown compression level {s.level!r} (levels: "
                                         f"{', '.join(level_names(True))}); a level of your own must be registered "
                                         "(register_level) before the plan is checked"))
+        else:
+            why = level_content_problem(m, get_level(s.level).precision)
+            if why:
+                rep.problems.append(Problem(f"stages[{i}].level", f"is {s.level!r}, but {why} ({s.artifact.path})"))
         inits = {t.name for t in m.graph.initializer}
         ins = [x.name for x in m.graph.input if x.name not in inits]
         outs = [x.name for x in m.graph.output]
@@ -305,9 +365,17 @@ def validate_plan(
             rep.problems.append(Problem(f"stages[{i}].inputs", f"the plan says {s.inputs}, part {s.artifact.path} reads {ins}"))
         if sorted(outs) != sorted(s.outputs):
             rep.problems.append(Problem(f"stages[{i}].outputs", f"the plan says {s.outputs}, part {s.artifact.path} writes {outs}"))
-    if rep.problems:
+    if rep.problems or not check_chain:
         return rep
+    from planner_app.core.models.loading import ModelError, check_input_memory
 
+    try:
+        check_input_memory(plan.model.input_shapes, plan.model.input_dtypes, "the plan's model.input_shapes")
+    except ModelError as exc:
+        rep.problems.append(Problem("model.input_shapes", exc.message))
+        return rep
+    present: list[Path | bytes] = list(blobs)
+    model_path = given_model
     ref_path = _reference_model(plan, model_path, rep.warnings)
     # parts at lossless levels (the record says so) must reproduce the model exactly
     lossless = all(get_level(s.level).lossless for s in plan.stages)

@@ -11,6 +11,12 @@ the machine between the two can leave new parts beside the old plan, and then
 names parts it does not describe. The parts folder (``parts/`` by default) belongs to the
 plan: exporting again replaces it as a whole, so keep one plan per folder.
 
+The staging folder (``.<plan>.export-*``) holds an ``owner`` file with the
+writing process's id and host. A process killed outright (``kill -9``, a power
+cut) cannot remove it; the next export of that plan, or ``plan validate``,
+removes the staging folders whose owner is no longer running
+(:func:`clean_stale_staging`).
+
 Example
 -------
 >>> blobs = [serialize_part(m) for m in part_models]  # doctest: +SKIP
@@ -20,13 +26,16 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["PARTS_DIR", "check_out_path", "check_out_file", "check_out_dir", "serialize_part", "part_path", "artifact_for", "export_plan"]
+__all__ = ["PARTS_DIR", "check_out_path", "check_out_file", "check_out_dir", "serialize_part", "part_path", "artifact_for",
+           "export_plan", "clean_stale_staging"]
 
 import contextlib
 import os
 import re
 import shutil
+import socket
 import tempfile
+import time
 from collections.abc import Sequence
 from pathlib import Path
 from typing import TYPE_CHECKING, cast
@@ -118,6 +127,70 @@ def check_out_path(out: str | os.PathLike[str]) -> Path:
     return target
 
 
+#: the file in a staging folder naming the process that writes it: "<pid> <host>"
+_OWNER = ".owner"
+#: a staging folder without an owner file (killed before writing it) is stale after this long
+_UNOWNED_STALE_S = 600.0
+
+
+def _staging_prefix(target: Path) -> str:
+    return f".{target.stem}.export-"
+
+
+def _alive(pid: int) -> bool:
+    try:
+        os.kill(pid, 0)
+    except ProcessLookupError:
+        return False
+    except PermissionError:  # another user's process: alive
+        return True
+    except (OSError, OverflowError, ValueError):
+        return False
+    return True
+
+
+def _is_stale(staging: Path) -> bool:
+    try:
+        text = (staging / _OWNER).read_text(encoding="ascii", errors="replace")[:200]
+    except FileNotFoundError:
+        try:
+            return time.time() - staging.stat().st_mtime > _UNOWNED_STALE_S
+        except OSError:
+            return False
+    except OSError:
+        return False
+    pid_text, _, host = text.strip().partition(" ")
+    if host != socket.gethostname() or not pid_text.isdigit():
+        return False  # written on another machine (a shared folder): not ours to judge
+    pid = int(pid_text)
+    return pid != os.getpid() and not _alive(pid)
+
+
+def clean_stale_staging(plan: str | os.PathLike[str]) -> list[str]:
+    """Remove the staging folders an interrupted export of ``plan`` left next to it; their names.
+
+    Only folders named like this plan's staging (``.<stem>.export-*``), real
+    folders (not symlinks), whose owner process is gone (or, with no owner
+    file, older than ten minutes) are removed.
+    """
+    target = Path(plan)
+    folder = target.parent if str(target.parent) else Path(".")
+    removed: list[str] = []
+    try:
+        entries = list(folder.iterdir())
+    except OSError:
+        return removed
+    prefix = _staging_prefix(target)
+    for entry in entries:
+        if not entry.name.startswith(prefix) or entry.is_symlink() or not entry.is_dir():
+            continue
+        if _is_stale(entry):
+            shutil.rmtree(entry, ignore_errors=True)
+            if not entry.exists():
+                removed.append(entry.name)
+    return removed
+
+
 def _fsync_write(path: Path, data: bytes) -> None:
     path.parent.mkdir(parents=True, exist_ok=True)
     with open(path, "wb") as fh:
@@ -165,8 +238,18 @@ def export_plan(
         raise PlanError("cannot export the plan: it does not match its parts", problems=problems)
 
     folder = target.parent if str(target.parent) else Path(".")
-    folder.mkdir(parents=True, exist_ok=True)
-    staging = Path(tempfile.mkdtemp(prefix=f".{target.stem}.export-", dir=folder))
+    try:
+        folder.mkdir(parents=True, exist_ok=True)
+        clean_stale_staging(target)
+        staging = Path(tempfile.mkdtemp(prefix=_staging_prefix(target), dir=folder))
+    except OSError as exc:
+        raise PlanError(f"cannot write the plan into {str(folder)!r}: {exc.strerror or exc}; give a writable "
+                        "folder with --out") from None
+    try:
+        (staging / _OWNER).write_text(f"{os.getpid()} {socket.gethostname()}\n", encoding="ascii")
+    except OSError:
+        shutil.rmtree(staging, ignore_errors=True)
+        raise
     moved: list[tuple[Path, Path]] = []  # (old location, parked location) for roll-back
     placed: list[Path] = []
     try:
@@ -194,13 +277,17 @@ def export_plan(
         moved.clear()
         report(progress, 1.0, f"wrote {target}")
         return target
-    except BaseException:
+    except BaseException as exc:
         for p in placed:  # roll back: the target folder must look as it did
             with contextlib.suppress(OSError):
                 shutil.rmtree(p)
         for old, parked_at in moved:
             with contextlib.suppress(OSError):
                 os.replace(parked_at, old)
+        if isinstance(exc, OSError):  # a full disk, a folder made read-only meanwhile
+            where = exc.filename or folder
+            raise PlanError(f"cannot write the plan {str(target)!r}: {exc.strerror or exc} ({where}); nothing was "
+                            "changed in its folder. Free space or give another folder with --out") from None
         raise
     finally:
         shutil.rmtree(staging, ignore_errors=True)

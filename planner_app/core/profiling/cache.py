@@ -3,7 +3,9 @@
 One JSON file per (model sha256, input shapes, level, settings, samples, host,
 variant file) under ``cache_dir("profiles")``. Files are written atomically, so an
 interrupted profile never leaves a half-written entry; a file that does not parse
-or holds another key is ignored with a warning and measured again.
+or holds another key is ignored with a warning and measured again. The cache is
+best-effort: a cache folder that cannot be created or written (a full disk, a
+read-only home) is warned about once per process and the work goes on uncached.
 
 Example
 -------
@@ -23,7 +25,14 @@ import warnings
 from pathlib import Path
 from typing import Any, cast
 
-from planner_app.core.fileio import atomic_write_json, cache_dir, sha256_file
+from planner_app.core.errors import PlannerError
+from planner_app.core.fileio import (
+    atomic_write_json,
+    cache_dir,
+    parse_json,
+    read_bytes,
+    sha256_file,
+)
 
 CACHE_FORMAT = 2
 
@@ -47,27 +56,49 @@ def level_key(*, model_sha256: str, input_shapes: dict[str, list[int]], level: s
     })[:40]
 
 
+#: cache folders already warned about as unwritable (warn once, then go on quietly)
+_WARNED: set[str] = set()
+
+
+def _warn_once(where: str, exc: OSError) -> None:
+    if where in _WARNED:
+        return
+    _WARNED.add(where)
+    warnings.warn(f"the profile cache '{where}' cannot be used ({exc.strerror or exc}): measuring without it; "
+                  "free space there or set PLANNER_CACHE_DIR to a writable folder", RuntimeWarning, stacklevel=3)
+
+
 def entry_path(key: str) -> Path:
-    """Where the entry for ``key`` lives."""
+    """Where the entry for ``key`` lives (creates the cache folder; raises OSError when it cannot)."""
     return cache_dir("profiles") / f"{key}.json"
 
 
 def get(key: str) -> dict[str, Any] | None:
-    """The cached level profile for ``key``; None on a miss or a corrupted file (warned)."""
-    path = entry_path(key)
+    """The cached level profile for ``key``; None on a miss, a corrupted file or an unusable cache (warned)."""
+    try:
+        path = entry_path(key)
+    except OSError as exc:
+        _warn_once(str(exc.filename or "cache"), exc)
+        return None
     if not path.exists():
         return None
     try:
-        data = json.loads(path.read_text(encoding="utf-8"))
-        if data.get("format") != CACHE_FORMAT or data.get("key") != key or not isinstance(data.get("level"), dict):
+        data = parse_json(read_bytes(path, "profile cache file"), f"profile cache file '{path}'")
+        if not isinstance(data, dict) or data.get("format") != CACHE_FORMAT or data.get("key") != key \
+                or not isinstance(data.get("level"), dict):
             raise ValueError("it holds another entry or an old format")
         return cast("dict[str, Any]", data["level"])
-    except (OSError, ValueError, AttributeError) as exc:
+    except (PlannerError, ValueError) as exc:
         warnings.warn(f"profile cache file '{path}' is corrupted ({exc}); ignoring it and measuring again",
                       RuntimeWarning, stacklevel=2)
         return None
 
 
-def put(key: str, level: dict[str, Any]) -> Path:
-    """Store a level profile under ``key`` (atomically)."""
-    return atomic_write_json(entry_path(key), {"format": CACHE_FORMAT, "key": key, "level": level})
+def put(key: str, level: dict[str, Any]) -> Path | None:
+    """Store a level profile under ``key`` (atomically); None when the cache cannot take it (warned once)."""
+    try:
+        path = entry_path(key)
+        return atomic_write_json(path, {"format": CACHE_FORMAT, "key": key, "level": level})
+    except OSError as exc:
+        _warn_once(str(exc.filename or cache_dir.__name__), exc)
+        return None

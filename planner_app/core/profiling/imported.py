@@ -30,7 +30,6 @@ __all__ = ["ImportedTimes", "ImportedTimesError", "load_imported_times"]
 
 import csv
 import difflib
-import json
 import math
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -40,6 +39,7 @@ import numpy as np
 
 from planner_app.core.compression.registry import is_known_level, level_names
 from planner_app.core.errors import InputFileError, PlannerError, Problem
+from planner_app.core.fileio import parse_json, read_bytes
 
 if TYPE_CHECKING:
     from planner_app.core.models.graph import ModelGraph
@@ -126,17 +126,20 @@ def _rows_from_csv(text: str, path: Path) -> list[dict[str, Any]]:
 
 
 def _read_rows(path: Path) -> list[dict[str, Any]]:
-    if not path.exists():
-        raise InputFileError(f"imported times '{path}' does not exist: check the path.")
-    if path.suffix.lower() == ".json":
-        try:
-            data = json.loads(path.read_text(encoding="utf-8"))
-        except (UnicodeDecodeError, json.JSONDecodeError) as exc:
-            raise InputFileError(f"imported times '{path}' is not valid JSON: {exc}.") from None
-        return _rows_from_json(data, path)
-    if path.suffix.lower() == ".csv":
-        return _rows_from_csv(path.read_text(encoding="utf-8"), path)
-    raise ImportedTimesError(f"imported times '{path}': use a .csv or .json file.")
+    suffix = path.suffix.lower()
+    if suffix not in (".json", ".csv"):
+        if not path.exists():
+            raise InputFileError(f"imported times '{path}' does not exist: check the path.")
+        raise ImportedTimesError(f"imported times '{path}': use a .csv or .json file.")
+    # a regular file under the size cap, read by the one safe reader (no FIFO, no /dev/zero)
+    raw = read_bytes(path, "imported times", suffix=suffix)
+    if suffix == ".json":
+        return _rows_from_json(parse_json(raw, f"imported times '{path}'"), path)
+    try:
+        text = raw.decode("utf-8-sig")
+    except UnicodeDecodeError:
+        raise InputFileError(f"imported times '{path}' is not UTF-8 text: is it really a CSV file?") from None
+    return _rows_from_csv(text, path)
 
 
 def _unit_of(token: str, unit_by_name: dict[str, int], node_to_unit: dict[str, int], n_units: int) -> int | None:

@@ -32,7 +32,7 @@ from typing import Any
 
 from planner_app.core.compression.cut_codecs import CutCodec
 from planner_app.core.compression.fidelity import Fidelity
-from planner_app.core.errors import PlannerError
+from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.fileio import atomic_write_json, read_json
 from planner_app.core.profiling import cache as profile_cache
 from planner_app.core.progress import Cancelled
@@ -254,6 +254,42 @@ class ModelProfile:
                 "write one with `edgeplan model profile MODEL --out FILE`."
             )
         try:
-            return cls.from_dict(data)
+            profile = cls.from_dict(data)
         except (KeyError, TypeError, ValueError, AttributeError) as exc:
             raise ProfileError(f"profile '{path}' is missing or has a bad field ({exc}): profile the model again.") from None
+        problems = profile.problems()
+        if problems:
+            raise ProfileError(f"profile '{path}' has bad fields: profile the model again, or fix them:",
+                               problems=[Problem(*p.split(": ", 1)) if ": " in p else Problem("", p)
+                                         for p in problems[:10]])
+        return profile
+
+    def problems(self) -> list[str]:
+        """Fields of the wrong type, and figures that cannot be (negative times, units not matching)."""
+        from planner_app.core.profiling.strict import type_problems
+
+        out = type_problems(self)
+        if out:
+            return out
+        for name, shape in self.input_shapes.items():
+            if any(d < 1 for d in shape):
+                out.append(f"input_shapes.{name}: {shape} has a dimension below 1")
+        for key, lp in self.levels.items():
+            where = f"levels.{key}"
+            if lp.level != key:
+                out.append(f"{where}.level: is {lp.level!r}, filed under {key!r}")
+            if not lp.applicable:
+                continue
+            if self.unit_names and len(lp.unit_ms) != len(self.unit_names):
+                out.append(f"{where}.unit_ms: {len(lp.unit_ms)} times for {len(self.unit_names)} units")
+            numbers = [("latency_ms_median", lp.latency_ms_median), ("overhead_ms", lp.overhead_ms)]
+            numbers += [(f"unit_ms[{i}]", v) for i, v in enumerate(lp.unit_ms)]
+            out += [f"{where}.{n}: {v} is not a time (a finite number >= 0)" for n, v in numbers
+                    if not (math.isfinite(v) and v >= 0)]
+            if lp.size_bytes < 0:
+                out.append(f"{where}.size_bytes: {lp.size_bytes} is negative")
+        for key, c in self.cut_codecs.items():
+            if not 0 < c.wire_ratio <= 1 or c.encode_ms_per_mb < 0 or c.decode_ms_per_mb < 0 \
+                    or not 0 <= c.fidelity <= 1:
+                out.append(f"cut_codecs.{key}: wire_ratio must be in (0, 1], times >= 0, fidelity in [0, 1]")
+        return out

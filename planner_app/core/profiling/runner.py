@@ -64,6 +64,7 @@ from planner_app.core.compression.levels import (
     synthetic_samples,
 )
 from planner_app.core.compression.registry import get_level
+from planner_app.core.errors import PlannerError
 from planner_app.core.profiling import cache as profile_cache
 from planner_app.core.profiling.records import (
     PROFILE_FORMAT,
@@ -90,13 +91,36 @@ def _stats(ms: list[float]) -> tuple[float, float, float, float]:
     return float(np.median(arr)), float(np.percentile(arr, 90)), float(arr.min()), cv
 
 
+def _reference_run(mg: ModelGraph, samples: SampleSet, settings: ProfileSettings) -> Any:
+    """The fp32 model's outputs on the samples; :class:`ProfileError` (exit 2) when onnxruntime cannot run it."""
+    try:
+        return run_model(mg.model, samples, threads=settings.threads)
+    except PlannerError:
+        raise
+    except Exception as exc:  # onnxruntime's own error types (Fail, InvalidArgument, NotImplemented)
+        first = (str(exc).strip().splitlines() or [type(exc).__name__])[0]
+        first = first.split(" : ", 2)[-1][:300]  # drop onnxruntime's "[ONNXRuntimeError] : 1 : FAIL" prefix
+        inputs = ", ".join(f"{k} {mg.input_dtypes[k]} {'x'.join(map(str, v)) or 'scalar'}" for k, v in mg.inputs.items())
+        raise ProfileError(
+            f"onnxruntime cannot run this model with these inputs ({inputs}): {first}. Check the --shape values "
+            "(a shape the model cannot take), that every operator is a standard one or registered with "
+            "onnxruntime (custom operators need their library), and that the inputs are numbers (string inputs "
+            "cannot be generated)") from None
+
+
 def _timed_runs(
     sessions: list[Any], feed: dict[str, np.ndarray], settings: ProfileSettings, cancel: CancelToken | None
-) -> list[tuple[list[float], list[float]]]:
-    """(wall ms, thread-CPU ms) of each run of each session, interleaved so all see the same load."""
-    for sess in sessions:
-        for _ in range(settings.warmup):
+) -> tuple[list[tuple[list[float], list[float]]], int]:
+    """(wall ms, thread-CPU ms) of each run of each session, interleaved so all see the same load,
+    and how many warm-up runs each session had (warm-up stops within ``max_seconds`` too)."""
+    warm_start = time.perf_counter()
+    warmups = 0
+    while warmups < settings.warmup and time.perf_counter() - warm_start <= settings.max_seconds:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        for sess in sessions:
             sess.run(None, feed)
+        warmups += 1
     times: list[tuple[list[float], list[float]]] = [([], []) for _ in sessions]
     start = time.perf_counter()
     while len(times[0][0]) < settings.runs:
@@ -109,7 +133,7 @@ def _timed_runs(
             cpu.append((time.thread_time() - c0) * 1e3)
         if len(times[0][0]) >= 3 and time.perf_counter() - start > settings.max_seconds:
             break
-    return times
+    return times, warmups
 
 
 def _node_ms_per_run(
@@ -184,8 +208,8 @@ def profile_level(
         plain = open_session(cm.model, **common)
         prof = open_session(cm.model, **common, profile_prefix=os.path.join(tmp, "ort"),
                             optimized_model_path=opt_path)
-        (plain_wall, plain_cpu), (prof_wall, _) = _timed_runs([plain, prof], feed, settings, cancel)
-        kernel_runs, per_run, order = _node_ms_per_run(prof.end_profiling(), settings.warmup)
+        ((plain_wall, plain_cpu), (prof_wall, _)), warmups = _timed_runs([plain, prof], feed, settings, cancel)
+        kernel_runs, per_run, order = _node_ms_per_run(prof.end_profiling(), warmups)
         del plain, prof
         optimized = onnx.load(opt_path, load_external_data=False)
     node_unit = mapper.map_graph(optimized.graph)
@@ -326,7 +350,7 @@ def profile_model(
                     )
             if lp is None or len(lp.unit_ms) not in (0, len(mg.units)):
                 if reference is None:
-                    reference = run_model(mg.model, samples, threads=settings.threads)
+                    reference = _reference_run(mg, samples, settings)
                 lp = profile_level(mg, level, settings=settings, samples=samples, reference=reference,
                                    mapper=mapper, variant_path=variant, cancel=cancel)
                 if use_cache:

@@ -136,7 +136,8 @@ def _raw_reference_problems(data: dict[str, Any]) -> list[Problem]:
     return reference_problems(
         [s(d.get("id")) for d in items("devices")],
         [(s(lk.get("id")), s(lk.get("a")), s(lk.get("b"))) for lk in items("links")],
-        [(s(w.get("name")), s(w.get("source")), w.get("consumer")) for w in items("workloads")],
+        [(s(w.get("name")), s(w.get("source")), None if w.get("consumer") is None else s(w.get("consumer")))
+         for w in items("workloads")],
         [s(n.get("id")) for n in items("notes")],
     )
 
@@ -145,6 +146,10 @@ def topology_from_dict(data: Any, source: str = "topology") -> Topology:
     """Migrate and validate a topology document."""
     if not isinstance(data, dict):
         raise TopologyError(f"{source}: expected a JSON object with devices and links, got {type(data).__name__}")
+    if "schema_version" not in data and not data.get("devices"):
+        # a file from before schema_version had devices; an empty object is not a topology at all
+        raise TopologyError(f"{source}: not a topology (no schema_version and no devices): a topology file states "
+                            f"\"schema_version\": {SCHEMA_VERSION} and lists its devices and links")
     data = migrate(data, source)
     try:
         return Topology.model_validate(data)

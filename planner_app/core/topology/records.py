@@ -40,7 +40,10 @@ __all__ = [
     "RemovedItems",
 ]
 
+import functools
 import re
+import types
+import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -51,6 +54,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
+    ValidationInfo,
     field_validator,
     model_validator,
 )
@@ -102,9 +106,35 @@ class Precision(StrEnum):
     int8 = "int8"
 
 
+@functools.cache
+def _number_fields(cls: type[BaseModel]) -> frozenset[str]:
+    """The fields of ``cls`` that hold a plain number (int or float, maybe optional)."""
+
+    def numeric(tp: Any) -> bool:
+        if tp in (int, float):
+            return True
+        origin = typing.get_origin(tp)
+        if origin is Annotated:
+            return numeric(typing.get_args(tp)[0])
+        if origin in (typing.Union, types.UnionType):
+            args = [a for a in typing.get_args(tp) if a is not type(None)]
+            return bool(args) and all(numeric(a) for a in args)
+        return False
+
+    return frozenset(name for name, f in cls.model_fields.items() if numeric(f.annotation))
+
+
 class _Record(BaseModel):
     # allow_inf_nan=False: JSON "Infinity" / "NaN" are not figures a device or link can have
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False, allow_inf_nan=False)
+
+    @field_validator("*", mode="before")
+    @classmethod
+    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
+        # pydantic's lax mode reads true as 1 and "5" as 5: in a file, both are mistakes to name
+        if isinstance(value, (bool, str)) and info.field_name in _number_fields(cls):
+            raise ValueError("expected a number (not true/false or text)")
+        return value
 
 
 class Position(_Record):
@@ -145,7 +175,7 @@ class Device(_Record):
     radio_power_w: NonNegative = Field(default=0.0, description="extra power while sending or receiving")
     battery: bool = False
     cost_usd_per_hour: NonNegative = 0.0
-    precisions: list[Precision] = Field(default_factory=lambda: [Precision.fp32])
+    precisions: list[Precision] = Field(default_factory=lambda: [Precision.fp32], min_length=1)
     privacy_zone: str = Field(default="", description="devices sharing a zone may see each other's raw data; '' = public")
     agent_url: str | None = None
     position: Position = Field(default_factory=Position)

@@ -1,0 +1,265 @@
+"""Re-deriving what a plan claims from the plan's own inputs.
+
+A plan file is untrusted: it may have been edited by hand or by a tool after
+export. Its schema and records say each value has the right type; this module
+checks that the values agree with each other and with the topology embedded in
+the plan, re-deriving every figure it can:
+
+- the workload's source and consumer are devices of the topology;
+- every transfer starts on the device of its producing stage (or the source)
+  and ends on the device of its consuming stage (or the consumer), carries
+  tensors its producer writes and its consumer reads, and follows a route of
+  real links, in order, between those devices; its time is the route's latency
+  + wire bytes over the bottleneck + the per-message overhead (plus the cut
+  codec's encode and decode time, bounded);
+- every tensor that crosses between devices has a transfer (an emptied
+  ``transfers`` list is caught), and so do the model's outputs when the
+  consumer is another device;
+- the totals are what the stages and transfers add up to: compute, transfer and
+  latency (parts run one after another), bytes on links, memory and utilization
+  per device; throughput is at most what the busiest device serves, cost at least
+  what the devices' time costs.
+
+These follow the cost model (:mod:`planner_app.core.optimizer.cost_model`); a
+change there must change them too (``tests/test_hostile_items.py`` re-derives a
+real plan exactly, and the property suite validates every plan it exports).
+
+The first problem in document order names the field that disagrees; all are
+listed. Parts (their bytes, hashes, levels) are checked against the files in
+:mod:`planner_app.core.plans.check`.
+"""
+
+from __future__ import annotations
+
+__all__ = ["derived_problems", "level_content_problem"]
+
+import math
+from typing import TYPE_CHECKING
+
+from planner_app.core.errors import PlannerError, Problem
+from planner_app.core.plans.records import DeploymentPlan
+
+if TYPE_CHECKING:
+    import onnx
+
+    from planner_app.core.topology.records import Topology
+
+#: relative tolerance of a re-derived figure (the plan rounds bytes to integers)
+_RTOL = 1e-6
+#: the most a cut codec may add to a message, ms per MB of raw tensor (encode + decode)
+_CODEC_MS_PER_MB_BOUND = 200.0
+
+
+def _close(a: float, b: float, abs_tol: float = 1e-6) -> bool:
+    return math.isclose(a, b, rel_tol=_RTOL, abs_tol=abs_tol)
+
+
+def _topology(plan: DeploymentPlan, problems: list[Problem]) -> Topology | None:
+    from planner_app.core.topology.io import topology_from_dict
+
+    try:
+        return topology_from_dict(plan.topology.document, "the plan's embedded topology")
+    except PlannerError as exc:
+        problems.append(Problem("topology.document", exc.message))
+        return None
+
+
+def _transfer_problems(plan: DeploymentPlan, topo: Topology, problems: list[Problem]) -> None:
+    from planner_app.core.optimizer.cost_model import MESSAGE_OVERHEAD_MS
+
+    devices = {d.id for d in topo.devices}
+    source = plan.workload.source
+    consumer = plan.workload.consumer or source
+    if source not in devices:
+        problems.append(Problem("workload.source", f"device {source!r} is not in the embedded topology"))
+        return
+    if consumer not in devices:
+        problems.append(Problem("workload.consumer", f"device {consumer!r} is not in the embedded topology"))
+        return
+    stages = plan.stages
+    model_inputs = set(plan.model.input_shapes)
+    model_outputs = set(plan.model.output_names)
+    links = {lk.id: lk for lk in topo.links}
+    available: dict[str, set[str]] = {source: set(model_inputs)}
+    for s in stages:
+        available.setdefault(s.device, set()).update(s.outputs, s.inputs)
+    for i, t in enumerate(plan.transfers):
+        where = f"transfers[{i}]"
+        src = stages[t.from_stage] if t.from_stage is not None else None
+        dst = stages[t.to_stage] if t.to_stage is not None else None
+        want_from = src.device if src is not None else source
+        want_to = dst.device if dst is not None else consumer
+        if t.from_device != want_from:
+            what = f"stage {t.from_stage} runs on" if src is not None else "the workload's source is"
+            problems.append(Problem(f"{where}.from_device", f"is {t.from_device!r}, but {what} {want_from!r}"))
+            continue
+        if t.to_device != want_to:
+            what = f"stage {t.to_stage} runs on" if dst is not None else "the results go to"
+            problems.append(Problem(f"{where}.to_device", f"is {t.to_device!r}, but {what} {want_to!r}"))
+            continue
+        # a message carries what its device holds: what its stages write or receive, and the raw input on
+        # the source (the cost model relays a model input along with a cut from the source's stage)
+        held = available.get(t.from_device, set())
+        read = set(dst.inputs) if dst is not None else model_outputs
+        stray = [x for x in t.tensors if x not in held or x not in read]
+        if stray:
+            problems.append(Problem(f"{where}.tensors", f"{stray} are not held on {t.from_device!r} and read by "
+                                    f"{'stage ' + str(t.to_stage) if dst is not None else 'the consumer'}"))
+            continue
+        rd, rl = t.route_devices, t.route_links
+        if rd[0] != t.from_device or rd[-1] != t.to_device or len(rl) != len(rd) - 1:
+            problems.append(Problem(f"{where}.route_devices", f"{rd} over {rl} is not a route from "
+                                    f"{t.from_device!r} to {t.to_device!r}"))
+            continue
+        latency = 0.0
+        bottleneck = math.inf
+        for k, lid in enumerate(rl):
+            link = links.get(lid)
+            if link is None or {link.a, link.b} != {rd[k], rd[k + 1]}:
+                problems.append(Problem(f"{where}.route_links[{k}]", f"{lid!r} is not a link between "
+                                        f"{rd[k]!r} and {rd[k + 1]!r} in the embedded topology"))
+                break
+            latency += link.latency_ms
+            bottleneck = min(bottleneck, link.bandwidth_from(rd[k]))
+        else:
+            if t.wire_bytes > t.bytes or (t.codec == "none" and t.wire_bytes != t.bytes):
+                problems.append(Problem(f"{where}.wire_bytes", f"is {t.wire_bytes} for {t.bytes} bytes with codec "
+                                        f"{t.codec!r}"))
+                continue
+            base = latency + MESSAGE_OVERHEAD_MS + t.wire_bytes * 8.0 / (bottleneck * 1e3)
+            codec_bound = 0.0 if t.codec == "none" else _CODEC_MS_PER_MB_BOUND * t.bytes / 1e6 + 0.01
+            # wire bytes are rounded to whole bytes in the file: allow a byte's worth on the bottleneck
+            slack = 8.0 / (bottleneck * 1e3) + 1e-6 * max(1.0, base)
+            if not base - slack <= t.transfer_ms <= base + codec_bound + slack:
+                problems.append(Problem(f"{where}.transfer_ms", f"is {t.transfer_ms:.6g} ms, but its route takes "
+                                        f"{base:.6g} ms (latency {latency:g} ms + {t.wire_bytes} B over "
+                                        f"{bottleneck:g} Mbps + {MESSAGE_OVERHEAD_MS} ms per message)"))
+    # every tensor that crosses devices travels in a transfer
+    carried = {(t.to_stage, x) for t in plan.transfers for x in t.tensors}
+    producer: dict[str, int] = {}
+    for s in stages:
+        for x in s.outputs:
+            producer.setdefault(x, s.index)
+    for s in stages:
+        for x in s.inputs:
+            p = producer.get(x)
+            if p is None and x not in model_inputs:
+                problems.append(Problem(f"stages[{s.index}].inputs", f"tensor {x!r} is neither a model input nor "
+                                        "written by a stage"))
+                continue
+            from_dev = stages[p].device if p is not None else source
+            if from_dev != s.device and (s.index, x) not in carried:
+                frm = f"stage {p}" if p is not None else "the source"
+                problems.append(Problem("transfers", f"no transfer carries {x!r} from {frm} on {from_dev!r} to "
+                                        f"stage {s.index} on {s.device!r}"))
+    for x in plan.model.output_names:
+        p = producer.get(x)
+        if p is None:
+            problems.append(Problem("model.output_names", f"output {x!r} is written by no stage"))
+        elif stages[p].device != consumer and (None, x) not in carried:
+            problems.append(Problem("transfers", f"no transfer carries output {x!r} from stage {p} on "
+                                    f"{stages[p].device!r} to the consumer {consumer!r}"))
+
+
+def _totals_problems(plan: DeploymentPlan, topo: Topology | None, problems: list[Problem]) -> None:
+    tot = plan.totals
+    compute = sum(s.compute_ms for s in plan.stages)
+    transfer = sum(t.transfer_ms for t in plan.transfers)
+    if not _close(tot.compute_ms, compute):
+        problems.append(Problem("totals.compute_ms", f"is {tot.compute_ms:.6g}, the stages add up to {compute:.6g}"))
+    if not _close(tot.transfer_ms, transfer):
+        problems.append(Problem("totals.transfer_ms", f"is {tot.transfer_ms:.6g}, the transfers add up to "
+                                f"{transfer:.6g}"))
+    if tot.latency_ms is not None and not _close(tot.latency_ms, compute + transfer):
+        problems.append(Problem("totals.latency_ms", f"is {tot.latency_ms:.6g}, but the stages and transfers, one "
+                                f"after another, take {compute + transfer:.6g} ms"))
+    if tot.latency_at_rate_ms is not None and tot.latency_ms is not None and tot.latency_at_rate_ms < tot.latency_ms * (1 - _RTOL):
+        problems.append(Problem("totals.latency_at_rate_ms", f"is {tot.latency_at_rate_ms:.6g}, below the latency "
+                                f"of a request alone ({tot.latency_ms:.6g} ms)"))
+    on_links = sum(t.wire_bytes * len(t.route_links) for t in plan.transfers)
+    hops = sum(len(t.route_links) for t in plan.transfers)
+    if tot.bytes_on_links_per_request is not None and not math.isclose(
+            tot.bytes_on_links_per_request, on_links, rel_tol=_RTOL, abs_tol=hops + 1e-6):
+        problems.append(Problem("totals.bytes_on_links_per_request", f"is {tot.bytes_on_links_per_request:.6g}, "
+                                f"the transfers put {on_links} bytes on links"))
+    memory: dict[str, float] = {}
+    for s in plan.stages:
+        memory[s.device] = memory.get(s.device, 0.0) + s.memory_bytes
+    for dev, recorded in tot.memory_bytes_per_device.items():
+        if not math.isclose(recorded, memory.get(dev, 0.0), rel_tol=_RTOL, abs_tol=len(plan.stages) + 1.0):
+            problems.append(Problem(f"totals.memory_bytes_per_device.{dev}", f"is {recorded:.6g}, its stages hold "
+                                    f"{memory.get(dev, 0.0):.6g} bytes"))
+    for dev in memory.keys() - tot.memory_bytes_per_device.keys():
+        if tot.memory_bytes_per_device:
+            problems.append(Problem("totals.memory_bytes_per_device", f"has no entry for {dev!r}, which runs a stage"))
+    # load: each device is busy for its stages' compute per request; the busiest station bounds throughput
+    busy: dict[str, float] = {}
+    for s in plan.stages:
+        busy[s.device] = busy.get(s.device, 0.0) + s.compute_ms
+    rate = plan.workload.rate_rps
+    for dev, recorded in tot.utilization_per_device.items():
+        want = rate * busy.get(dev, 0.0) / 1000.0
+        if not _close(recorded, want, abs_tol=1e-9):
+            problems.append(Problem(f"totals.utilization_per_device.{dev}", f"is {recorded:.6g}, but {rate:g} "
+                                    f"requests/s × {busy.get(dev, 0.0):.6g} ms make {want:.6g}"))
+    busiest = max(busy.values(), default=0.0)
+    if tot.throughput_rps is not None and busiest > 0 and tot.throughput_rps > 1000.0 / busiest * (1 + _RTOL):
+        problems.append(Problem("totals.throughput_rps", f"is {tot.throughput_rps:.6g}, above the {1000.0 / busiest:.6g} "
+                                f"requests/s the busiest device ({busiest:.6g} ms per request) can serve"))
+    if topo is not None and tot.cost_usd_per_1k is not None:
+        usd_per_hour = {d.id: d.cost_usd_per_hour for d in topo.devices}
+        floor = sum(b / 3.6e6 * usd_per_hour.get(d, 0.0) * 1000.0 for d, b in busy.items())
+        if tot.cost_usd_per_1k < floor * (1 - _RTOL) - 1e-12:
+            problems.append(Problem("totals.cost_usd_per_1k", f"is {tot.cost_usd_per_1k:.6g}, below the "
+                                    f"{floor:.6g} USD its devices' time alone costs per 1,000 requests"))
+    for i, s in enumerate(plan.stages):
+        if s.memory_bytes and s.memory_bytes != s.weights_bytes + s.peak_activation_bytes:
+            problems.append(Problem(f"stages[{i}].memory_bytes", f"is {s.memory_bytes}, but weights "
+                                    f"{s.weights_bytes} + activations {s.peak_activation_bytes} make "
+                                    f"{s.weights_bytes + s.peak_activation_bytes}"))
+
+
+def derived_problems(plan: DeploymentPlan) -> list[Problem]:
+    """Every disagreement between what ``plan`` records and what its own inputs give.
+
+    >>> derived_problems(load_plan("plan.json"))  # doctest: +SKIP
+    [Problem(location='transfers', message="no transfer carries 'x' from the source ...")]
+    """
+    problems: list[Problem] = []
+    topo = _topology(plan, problems)
+    if topo is not None:
+        _transfer_problems(plan, topo, problems)
+    _totals_problems(plan, topo, problems)
+    return problems
+
+
+_INT8_OPS = frozenset({"QuantizeLinear", "DequantizeLinear", "DynamicQuantizeLinear", "MatMulInteger",
+                       "ConvInteger", "QLinearConv", "QLinearMatMul", "QLinearAdd", "QLinearMul",
+                       "DynamicQuantizeMatMul", "QGemm", "QAttention", "MatMulIntegerToFloat"})
+
+
+def level_content_problem(model: onnx.ModelProto, precision: str) -> str | None:
+    """Why a part's contents cannot be at a level of ``precision`` (fp32, fp16, int8), or None.
+
+    A level changed by hand in the plan no longer matches its part: fp32 parts
+    hold no quantization operators and no half-precision weights; fp16 parts
+    hold half-precision weights; int8 parts hold quantization operators.
+    """
+    from onnx import TensorProto
+
+    ops = {n.op_type for n in model.graph.node}
+    kinds = {t.data_type for t in model.graph.initializer}
+    quant = sorted(ops & _INT8_OPS)
+    half = TensorProto.FLOAT16 in kinds
+    floats = kinds & {TensorProto.FLOAT, TensorProto.FLOAT16}
+    if precision == "fp32":
+        if quant:
+            return f"the part holds quantization operators ({', '.join(quant[:3])}): it is not an fp32 part"
+        if half:
+            return "the part holds half-precision weights: it is not an fp32 part"
+    elif precision == "fp16":
+        if floats and not half:
+            return "the part holds no half-precision weights: it is not an fp16 part"
+    elif precision == "int8" and not quant and floats:
+        return "the part holds no quantization operators: it is not an int8 part"
+    return None
