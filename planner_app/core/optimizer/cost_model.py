@@ -373,6 +373,11 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     for u, d in c.pinned_units.items():
         if placement.devices[int(u)] != d:
             violate("pinned", f"unit {s.unit_names[int(u)]} is pinned to {d} but placed on {placement.devices[int(u)]}", 1.0)
+    if c.max_stages_per_device is not None:
+        for d, k in placement.stages_per_device().items():
+            if k > c.max_stages_per_device:
+                violate("stages", f"{d} hosts {k} separate stages; the pipeline allows at most "
+                        f"{c.max_stages_per_device} per device", (k - c.max_stages_per_device) / c.max_stages_per_device)
     if c.memory:
         for d in busy:
             if memory[d] > limits[d]:

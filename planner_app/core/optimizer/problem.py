@@ -107,7 +107,7 @@ def lex_better(a: Sequence[float], b: Sequence[float], rtol: float = TIE_RTOL) -
 
 
 #: the order in which constraints are added when looking for the one that fails first
-CONSTRAINT_ORDER = ("runnable", "pinned", "privacy", "memory", "capacity", "fidelity", "slo", "cost")
+CONSTRAINT_ORDER = ("runnable", "pinned", "stages", "privacy", "memory", "capacity", "fidelity", "slo", "cost")
 
 
 def objective_weights(objective: str | Mapping[str, float]) -> dict[str, float]:
@@ -151,6 +151,14 @@ class Constraints:
     private_tensors: tuple[str, ...] = ()
     #: unit id -> device id
     pinned_units: Mapping[int, str] = field(default_factory=dict)
+    #: pipeline mode: each device hosts at most this many contiguous stages (None = no limit);
+    #: a stage is a maximal run of consecutive units on one device, whatever their levels
+    max_stages_per_device: int | None = None
+
+    def __post_init__(self) -> None:
+        k = self.max_stages_per_device
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ProblemError(f"max_stages_per_device is {k!r}; give a whole number >= 1 (or None: no limit)")
 
     @classmethod
     def from_workload(cls, w: Workload, **overrides: Any) -> Constraints:
@@ -183,6 +191,8 @@ class Constraints:
                 changes["private_tensors"] = ()
             elif k == "pinned":
                 changes["pinned_units"] = {}
+            elif k == "stages":
+                changes["max_stages_per_device"] = None
         return replace(self, **changes)
 
 
@@ -220,6 +230,27 @@ class Placement:
             devices += [dev] * (end - start)
             levels += [lvl] * (end - start)
         return cls(tuple(devices), tuple(levels), codec)
+
+    def stages(self) -> list[tuple[int, int, str]]:
+        """Maximal runs ``(start, end, device)`` of units on one device (levels may change inside)."""
+        out: list[tuple[int, int, str]] = []
+        start = 0
+        for i in range(1, len(self.devices) + 1):
+            if i == len(self.devices) or self.devices[i] != self.devices[start]:
+                out.append((start, i, self.devices[start]))
+                start = i
+        return out
+
+    def stages_per_device(self) -> dict[str, int]:
+        """How many stages (see :meth:`stages`) each used device hosts."""
+        out: dict[str, int] = {}
+        for _, _, d in self.stages():
+            out[d] = out.get(d, 0) + 1
+        return out
+
+    def is_pipeline(self, max_stages_per_device: int = 1) -> bool:
+        """Every device hosts at most ``max_stages_per_device`` contiguous stages."""
+        return all(v <= max_stages_per_device for v in self.stages_per_device().values())
 
     def parts(self) -> list[tuple[int, int, str, str]]:
         """Maximal runs ``(start, end, device, level)`` (end exclusive), in order."""
