@@ -109,14 +109,18 @@ def message_coefficients(problem: PlanningProblem, a: str, b: str, codec: str) -
     c = problem.codecs[codec]
     topo = problem.topology
     bott_bytes_ms = 8.0 / (route.bottleneck_mbps * 1e3)  # ms per wire byte over the bottleneck
+    links = problem.__dict__.get("_links_by_id")
+    if links is None:
+        links = problem.__dict__["_links_by_id"] = {lk.id: lk for lk in topo.links}
     link_dirs = []
     for i, lid in enumerate(route.links):
         u, v = route.devices[i], route.devices[i + 1]
-        bw = topo.link(lid).bandwidth_from(u)
+        bw = links[lid].bandwidth_from(u)
         link_dirs.append((lid, u, v, c.wire_ratio * 8.0 / (bw * 1e3)))
     radio_w = 0.0
+    records = problem.device_records
     for d in (a, b):
-        dev = topo.device(d)
+        dev = records[d]
         if dev.battery:
             radio_w += dev.radio_power_w
     zone = problem.privacy_zone_devices()

@@ -193,6 +193,23 @@ class _RangeMin:
             self.levels.append(nxt)
             span *= 2
 
+    def argmin_columns(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+        """Like :meth:`argmin` with the same range ``lo[c]:hi[c]`` for every row (1-D ``lo``, ``hi``)."""
+        R, N = self.A.shape
+        lo_c = np.minimum(lo, N - 1)
+        p = np.floor(np.log2(np.maximum(hi - lo, 1))).astype(np.int64)
+        out_i = np.empty((R, len(lo)), dtype=np.int64)
+        for k in np.unique(p).tolist():
+            cols = np.nonzero(p == k)[0]
+            tab = self.levels[k]
+            a = lo_c[cols]
+            b = np.clip(hi[cols] - (1 << k), a, N - 1)
+            i1, i2 = tab[:, a], tab[:, b]
+            v1, v2 = np.take_along_axis(self.A, i1, 1), np.take_along_axis(self.A, i2, 1)
+            out_i[:, cols] = np.where(v2 < v1, i2, i1)
+        val = np.where((hi > lo)[None, :], np.take_along_axis(self.A, out_i, 1), _INF)
+        return out_i, val
+
     def argmin(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index, value) of the minimum of ``A[r, lo:hi]`` per entry of the (R, M) arrays ``lo``, ``hi``;
         empty ranges give value inf."""
@@ -364,6 +381,7 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
     thr = threshold * (1 + _RTOL) if math.isfinite(threshold) else _INF
     stage = np.where(data.stage_ms <= thr, data.stage_ms, _INF)  # (K, L, n+1, n+1)
     busy_ok = data.msg_busy <= thr
+    wmax = [_window(stage[u].min(axis=0)) for u in range(K)]
     if mode == "bottleneck":
         msg = np.where(busy_ok, data.msg_busy, _INF)
         best_stage = stage.min(axis=1)  # (K, n+1, n+1): the fastest level of each stage
@@ -374,44 +392,59 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
         msg = np.where(busy_ok, data.msg_add, _INF)
         factor = data.stage_add
     V = np.full((M, K, n + 1), _INF)
-    back_j = np.full((M, K, n + 1), -1, dtype=np.int32)
-    back_t = np.full((M, K, n + 1), -1, dtype=np.int16)
-    back_l = np.zeros((M, K, n + 1), dtype=np.int16)
-    for m in range(int(layer.max()) + 1 if M else 0):
-        if m >= n + 1:
-            break
+    # back-pointers are read only along a finite path, where they were written
+    back_j = np.empty((M, K, n + 1), dtype=np.int32)
+    back_t = np.empty((M, K, n + 1), dtype=np.int16)
+    back_l = np.empty((M, K, n + 1), dtype=np.int16)
+    bottleneck = mode == "bottleneck"
+    for m in range(min(int(layer.max()) if M else -1, n) + 1):
         if cancel is not None:
             cancel.raise_if_cancelled()
         rows_m = np.nonzero(layer == m)[0]
+        if m > 0:
+            rows_m = rows_m[np.isfinite(V[rows_m]).any(axis=(1, 2))]
         for u in range(K):
             rows = rows_m[grid[rows_m, u] < data.cap[u]]
             if len(rows) == 0:
                 continue
-            # A[r, j]: best value with j units done and the next stage on class u (message included)
+            # A[r, j]: best value with j units done and the next stage on class u (message included);
+            # At: the class of the stage before
             if m == 0:
                 A = np.full((len(rows), n + 1), _INF)
                 A[:, 0] = msg[K, u, 0]
                 At = np.full((len(rows), n + 1), -1, dtype=np.int16)
             else:
-                Vr = V[rows]  # (R, K, n+1)
-                comb = np.maximum(Vr, msg[:, u, :][None, :K, :]) if mode == "bottleneck" else Vr + msg[None, :K, u, :]
-                At = comb.argmin(axis=1).astype(np.int16)
-                A = np.take_along_axis(comb, At[:, None, :].astype(np.int64), 1)[:, 0, :]
-            if not np.isfinite(A).any():
+                A = np.full((len(rows), n + 1), _INF)
+                At = np.full((len(rows), n + 1), -1, dtype=np.int16)
+                for t in range(K):
+                    if not np.isfinite(msg[t, u]).any():
+                        continue
+                    Vt = V[rows, t, :]
+                    comb = np.maximum(Vt, msg[t, u][None, :]) if bottleneck else Vt + msg[t, u][None, :]
+                    better = comb < A
+                    np.copyto(A, comb, where=better)
+                    At[better] = t
+            alive = np.isfinite(A).any(axis=1)
+            if not alive.all():
+                rows, A, At = rows[alive], A[alive], At[alive]
+            if len(rows) == 0:
                 continue
-            target = rows + strides[u]
-            if mode == "bottleneck":
-                W, J = _minmax_step(A, best_stage[u])
+            cols = np.nonzero(np.isfinite(A).any(axis=0))[0]
+            c0, c1 = int(cols[0]), min(n, int(cols[-1]) + max(wmax[u], 1) if wmax[u] <= _SCAN_WINDOW else n)
+            Asub = A[:, c0:c1 + 1]
+            if bottleneck:
+                W, J = _minmax_step(Asub, best_stage[u][c0:c1 + 1, c0:c1 + 1], wmax[u])
                 L = np.zeros_like(J)
             else:
-                W, J, L = _minsum_step(A, stage[u], data.prefix[u], float(factor[u]), data.overhead_ms)
-            Jc = np.clip(J, 0, n)
-            T = np.take_along_axis(At, Jc, 1)
-            better = V[target, u, :] > W
-            V[target, u, :] = np.where(better, W, V[target, u, :])
-            back_j[target, u, :] = np.where(better, J, back_j[target, u, :])
-            back_t[target, u, :] = np.where(better, T, back_t[target, u, :])
-            back_l[target, u, :] = np.where(better, L, back_l[target, u, :])
+                W, J, L = _minsum_step(Asub, stage[u][:, c0:c1 + 1, c0:c1 + 1], data.prefix[u][:, c0:c1 + 1],
+                                       float(factor[u]), data.overhead_ms, wmax[u])
+            J = np.where(J >= 0, J + c0, -1)
+            target = rows + strides[u]
+            # each (multiset + u, u) has one predecessor multiset: it is written once
+            V[target, u, c0:c1 + 1] = W
+            back_j[target, u, c0:c1 + 1] = J
+            back_t[target, u, c0:c1 + 1] = np.take_along_axis(At, np.clip(J, 0, n), 1)
+            back_l[target, u, c0:c1 + 1] = L
     # the end: n units done, then the message to the result device
     fin = np.maximum(V[:, :, n], msg[:K, K, n][None, :]) if mode == "bottleneck" else V[:, :, n] + msg[:K, K, n][None, :]
     if not np.isfinite(fin).any():
@@ -433,7 +466,54 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
     return _Run(value, stages)
 
 
-def _minmax_step(A: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
+#: windows up to this many units are scanned offset by offset (contiguous array work); longer
+#: ones use the range-minimum methods (O(log n) per entry, but gathers)
+_SCAN_WINDOW = 64
+
+
+def _window(S: np.ndarray) -> int:
+    """The longest stage ``j' - j`` with a finite entry in ``S[j, j']``."""
+    fin = np.isfinite(S)
+    cols = fin.any(axis=0)
+    if not cols.any():
+        return 0
+    first = fin.argmax(axis=0)
+    return int((np.arange(S.shape[0]) - first)[cols].max())
+
+
+def _scan(A: np.ndarray, stages: Sequence[np.ndarray], wmax: int, bottleneck: bool,
+          factor: float = 1.0) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+    """``W[r, j'] = min over d <= wmax, l of A[r, j'-d] ⊕ S_l[j'-d, j']`` (⊕ max or +), with argmins."""
+    R, N = A.shape
+    W = np.full((R, N), _INF)
+    J = np.full((R, N), -1, dtype=np.int64)
+    Lv = np.zeros((R, N), dtype=np.int64)
+    starts = np.arange(N)
+    for li, S in enumerate(stages):
+        for d in range(1, min(wmax, N - 1) + 1):
+            diag = np.diagonal(S, d)
+            if not np.isfinite(diag).any():
+                continue
+            a = A[:, : N - d]
+            cand = np.maximum(a, diag[None, :]) if bottleneck else a + factor * diag[None, :]
+            sub = W[:, d:]
+            better = cand < sub
+            np.copyto(sub, cand, where=better)
+            np.copyto(J[:, d:], starts[None, : N - d], where=better)
+            if li:
+                np.copyto(Lv[:, d:], li, where=better)
+    return W, J, Lv
+
+
+def _minmax_step(A: np.ndarray, S: np.ndarray, wmax: int) -> tuple[np.ndarray, np.ndarray]:
+    """``W[r, j'] = min_j max(A[r, j], S[j, j'])`` and the argmin ``j`` (-1 where none)."""
+    if wmax <= _SCAN_WINDOW:
+        W, J, _ = _scan(A, [S], wmax, True)
+        return W, np.where(np.isfinite(W), J, -1)
+    return _minmax_search(A, S)
+
+
+def _minmax_search(A: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
     """``W[r, j'] = min_j max(A[r, j], S[j, j'])`` and the argmin ``j``, with ``S`` non-increasing in ``j``.
 
     ``f(j) = min A[r, j:j']`` grows with ``j`` and ``S[j, j']`` shrinks, and
@@ -466,18 +546,21 @@ def _minmax_step(A: np.ndarray, S: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
 
 
 def _minsum_step(A: np.ndarray, stage: np.ndarray, prefix: np.ndarray, factor: float,
-                 overhead_ms: float) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
+                 overhead_ms: float, wmax: int) -> tuple[np.ndarray, np.ndarray, np.ndarray]:
     """``W[r, j'] = min_{l, j} A[r, j] + factor·stage_l(j, j')`` and the argmins ``j``, ``l``.
 
     A stage's busy time is ``P_l[j'] - P_l[j] + overhead`` on a window of feasible starts
     ``[s_l(j'), j')`` (busy time and memory grow with the stage), so the minimum over ``j`` is a
     range minimum of ``A - factor·P_l``.
     """
+    if wmax <= _SCAN_WINDOW:
+        W, J, Lv = _scan(A, list(stage), wmax, False, factor)
+        W[:, 0] = _INF
+        return W, np.where(np.isfinite(W), J, -1), Lv
     R, N = A.shape
     W = np.full((R, N), _INF)
     J = np.full((R, N), -1, dtype=np.int64)
     Lv = np.zeros((R, N), dtype=np.int64)
-    jp = np.broadcast_to(np.arange(N), (R, N))
     for li in range(stage.shape[0]):
         fin = np.isfinite(stage[li])
         col_ok = fin.any(axis=0)
@@ -486,7 +569,7 @@ def _minsum_step(A: np.ndarray, stage: np.ndarray, prefix: np.ndarray, factor: f
         start = np.where(col_ok, fin.argmax(axis=0), np.arange(N))
         P = prefix[li]
         rmq = _RangeMin(A - factor * P[None, :])
-        idx, val = rmq.argmin(np.broadcast_to(start, (R, N)).astype(np.int64), jp.astype(np.int64))
+        idx, val = rmq.argmin_columns(start.astype(np.int64), np.arange(N))
         cand = val + factor * (P[None, :] + overhead_ms)
         cand = np.where(col_ok[None, :], cand, _INF)
         better = cand < W
@@ -546,7 +629,7 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
         report(progress, ci / max(len(codecs), 1), f"pipeline DP, codec {codec}")
         data = _build(problem, classes, codec, k_stages, weights)
         if mode == "bottleneck":
-            run = _dp(data, "bottleneck", _INF, cancel)
+            run = _bottleneck(data, cancel)
             if not math.isfinite(run.value):
                 continue
             bott = run.value
@@ -583,6 +666,46 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
                      "not per device: the plan is evaluated, not proven optimal")
     report(progress, 1.0, "pipeline DP done")
     return PipelineResult(placement, pred, dp_value, exact, classes, notes, int(np.prod(cap + 1)) * K)
+
+
+def _lower_bound(data: _Data) -> float:
+    """A bound no pipeline's bottleneck beats: one unit's stage, the first and last messages, and the
+    work spread over every device at its best relative speed (see the code)."""
+    K, n = len(data.classes), data.n
+    ov = data.overhead_ms
+    idx = np.arange(n)
+    single = np.stack([data.stage_ms[u][:, idx, idx + 1].min(axis=0) for u in range(K)])  # (K, n)
+    best = single.min(axis=0)
+    if not np.isfinite(best).all():
+        return _INF
+    bound = float(best.max())
+    bound = max(bound, float(data.msg_busy[K, :K, 0].min()), float(data.msg_busy[:K, K, n].min()))
+    # t*_i = the fastest time of unit i; a device runs unit i at best rho_d times that fast, so
+    # sum_i t*_i <= sum_d rho_d (B - overhead) when every stage takes at most B
+    work = best - ov
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(single - ov > 0, work[None, :] / (single - ov), np.where(np.isfinite(single), 1.0, 0.0))
+    rho = np.nan_to_num(ratio, nan=0.0, posinf=1.0).max(axis=1)
+    speed = float((rho * data.cap).sum())
+    if speed > 0:
+        bound = max(bound, ov + float(work.sum()) / speed)
+    return bound
+
+
+def _bottleneck(data: _Data, cancel: CancelToken | None) -> _Run:
+    """The min-max pass, under thresholds growing from a lower bound: a pass under ``T`` finds the
+    optimum whenever it is <= T, and windows (stages no slower than ``T``) stay short."""
+    top = max(float(np.max(data.stage_ms[np.isfinite(data.stage_ms)], initial=0.0)),
+              float(np.max(data.msg_busy[np.isfinite(data.msg_busy)], initial=0.0)))
+    # the bound is usually within a few percent: start a little above it (a failed pass costs as
+    # much as a successful one, a higher threshold only widens the windows)
+    thr = _lower_bound(data) * 1.1
+    while math.isfinite(thr) and thr < top:
+        run = _dp(data, "bottleneck", thr, cancel)
+        if math.isfinite(run.value):
+            return run
+        thr *= 1.15
+    return _dp(data, "bottleneck", _INF, cancel)
 
 
 def _slo_search(data: _Data, lowest: float, slo_ms: float, cancel: CancelToken | None) -> tuple[_Run, float]:
