@@ -212,8 +212,8 @@ def optimize(
     solve_ms = (time.perf_counter() - t0) * 1000.0
     notes: list[str] = []
     if not exact:
-        gap_text = ("" if outcome.gap is None else
-                    f"; proven gap {outcome.gap:.2%}" if math.isfinite(outcome.gap) else "; no bound proven")
+        gap_text = (f"; proven gap {outcome.gap:.2%}" if outcome.gap is not None and math.isfinite(outcome.gap)
+                    else "; no bound proven")
         notes.append(f"the {used} answer is not proven optimal (see exact_scope and the solver's notes){gap_text}")
     if pareto and not get_solver(used).pareto:
         notes.append(f"the {used} solver gives no trade-off front: only the chosen plan is on it")

@@ -267,7 +267,7 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
                 if forbid_private(0, src, dv):
                     xub[0, d, :] = 0.0
                 message(0, src, dv, x[0, d, :])
-    if s.cut_tensors[n]:
+    if s.cut_tensors[n] and not p.results_stay:
         for d, dv in enumerate(p.devices):
             if dv != res:
                 if forbid_private(n, dv, res):
@@ -366,7 +366,8 @@ def _decode(b: _Block, xv: np.ndarray) -> Placement:
     flat = vals.reshape(p.n_units, -1).argmax(axis=1)
     d, li = np.divmod(flat, len(p.levels))
     pl = Placement(tuple(p.devices[i] for i in d), tuple(p.levels[i] for i in li), b.codec)
-    stations = [p.source] + [dv for _, _, dv, _ in pl.parts()] + [p.result_device]
+    stations = [p.source] + [dv for _, _, dv, _ in pl.parts()]
+    stations.append(p.result_station(stations[-1]))
     if b.codec != "none" and not any(u != v for u, v in zip(stations, stations[1:], strict=False)):
         pl = Placement(pl.devices, pl.levels, "none")
     return pl

@@ -103,7 +103,7 @@ def _pair_key(problem: PlanningProblem, a: str, b: str) -> tuple[float, ...] | N
 
 def _final_station(problem: PlanningProblem) -> str | None:
     """Where results go (None: they stay on the last stage's device)."""
-    if getattr(problem.workload, "results_stay", False):
+    if problem.results_stay:
         return None
     return problem.result_device
 
