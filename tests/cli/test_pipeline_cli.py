@@ -33,6 +33,12 @@ def test_pipeline_mode_writes_a_plan_whose_devices_each_host_one_stage(kws_profi
     assert len(devices) == len(set(devices)), devices  # one contiguous stage per device
     assert plan.solver.name in ("pipeline",) or plan.solver.name.startswith("baseline:")
     assert validate_plan(out).ok
+    assert plan.constraints.max_stages_per_device == 1
+    # a plan whose device comes back for a second stage is not a pipeline: validation says so
+    s0 = plan.stages[0]
+    zigzag = [s0, s0.model_copy(update={"index": 1, "device": "elsewhere"}), s0.model_copy(update={"index": 2})]
+    problems = plan.model_copy(update={"stages": zigzag}).consistency_problems()
+    assert any(f"device {s0.device!r} hosts 2 separate stages" in p.message for p in problems)
 
 
 @pytest.mark.parametrize(("args", "text"), [
