@@ -175,22 +175,28 @@ def _renumber(keys: Mapping[str, object]) -> dict[str, int]:
 
 
 class _RangeMin:
-    """Sparse table over the rows of ``A`` (R, N): argmin of ``A[r, lo:hi]`` in O(1), vectorised."""
+    """Sparse table over the rows of ``A`` (R, N): argmin of ``A[r, lo:hi]`` in O(1), vectorised.
+
+    Level ``k`` holds the minimum (value and index) of every window of ``2**k`` columns,
+    built from level ``k - 1`` by shifted slices (no gathers).
+    """
 
     def __init__(self, A: np.ndarray) -> None:
         self.A = A
         R, N = A.shape
-        idx = np.broadcast_to(np.arange(N), (R, N)).copy()
-        self.levels = [idx]
+        self.vals = [A]
+        self.idx = [np.broadcast_to(np.arange(N), (R, N))]
         span = 1
         while 2 * span <= N:
-            prev = self.levels[-1]
-            a, b = prev[:, : N - span], prev[:, span:]
-            va = np.take_along_axis(A, a, 1)
-            vb = np.take_along_axis(A, b, 1)
-            nxt = prev.copy()
-            nxt[:, : N - span] = np.where(vb < va, b, a)
-            self.levels.append(nxt)
+            va, vb = self.vals[-1][:, : N - span], self.vals[-1][:, span:]
+            ia, ib = self.idx[-1][:, : N - span], self.idx[-1][:, span:]
+            take_b = vb < va
+            vals = self.vals[-1].copy()
+            idx = np.array(self.idx[-1], copy=True)
+            vals[:, : N - span] = np.where(take_b, vb, va)
+            idx[:, : N - span] = np.where(take_b, ib, ia)
+            self.vals.append(vals)
+            self.idx.append(idx)
             span *= 2
 
     def argmin_columns(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
@@ -199,36 +205,36 @@ class _RangeMin:
         lo_c = np.minimum(lo, N - 1)
         p = np.floor(np.log2(np.maximum(hi - lo, 1))).astype(np.int64)
         out_i = np.empty((R, len(lo)), dtype=np.int64)
+        out_v = np.empty((R, len(lo)))
         for k in np.unique(p).tolist():
             cols = np.nonzero(p == k)[0]
-            tab = self.levels[k]
             a = lo_c[cols]
             b = np.clip(hi[cols] - (1 << k), a, N - 1)
-            i1, i2 = tab[:, a], tab[:, b]
-            v1, v2 = np.take_along_axis(self.A, i1, 1), np.take_along_axis(self.A, i2, 1)
-            out_i[:, cols] = np.where(v2 < v1, i2, i1)
-        val = np.where((hi > lo)[None, :], np.take_along_axis(self.A, out_i, 1), _INF)
-        return out_i, val
+            v1, v2 = self.vals[k][:, a], self.vals[k][:, b]
+            second = v2 < v1
+            out_i[:, cols] = np.where(second, self.idx[k][:, b], self.idx[k][:, a])
+            out_v[:, cols] = np.where(second, v2, v1)
+        return out_i, np.where((hi > lo)[None, :], out_v, _INF)
 
     def argmin(self, lo: np.ndarray, hi: np.ndarray) -> tuple[np.ndarray, np.ndarray]:
         """(index, value) of the minimum of ``A[r, lo:hi]`` per entry of the (R, M) arrays ``lo``, ``hi``;
         empty ranges give value inf."""
         N = self.A.shape[1]
         lo_c = np.minimum(lo, N - 1)
-        length = np.maximum(hi - lo, 1)
-        p = np.floor(np.log2(length)).astype(np.int64)
+        p = np.floor(np.log2(np.maximum(hi - lo, 1))).astype(np.int64)
         rows = np.broadcast_to(np.arange(self.A.shape[0])[:, None], lo.shape)
         out_i = np.empty(lo.shape, dtype=np.int64)
+        out_v = np.empty(lo.shape)
         for k in np.unique(p).tolist():
             m = p == k
-            tab = self.levels[k]
             r = rows[m]
             a = lo_c[m]
             b = np.clip(hi[m] - (1 << k), a, N - 1)
-            i1, i2 = tab[r, a], tab[r, b]
-            out_i[m] = np.where(self.A[r, i2] < self.A[r, i1], i2, i1)
-        val = np.where(hi > lo, self.A[rows, out_i], _INF)
-        return out_i, val
+            v1, v2 = self.vals[k][r, a], self.vals[k][r, b]
+            second = v2 < v1
+            out_i[m] = np.where(second, self.idx[k][r, b], self.idx[k][r, a])
+            out_v[m] = np.where(second, v2, v1)
+        return out_i, np.where(hi > lo, out_v, _INF)
 
 
 # ------------------------------------------------------------------------------ the DP
@@ -402,9 +408,12 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
             cancel.raise_if_cancelled()
         rows_m = np.nonzero(layer == m)[0]
         if m > 0:
-            rows_m = rows_m[np.isfinite(V[rows_m]).any(axis=(1, 2))]
+            Vm = V[rows_m]
+            live = np.isfinite(Vm).any(axis=(1, 2))
+            rows_m, Vm = rows_m[live], Vm[live]
         for u in range(K):
-            rows = rows_m[grid[rows_m, u] < data.cap[u]]
+            pick = grid[rows_m, u] < data.cap[u]
+            rows = rows_m[pick]
             if len(rows) == 0:
                 continue
             # A[r, j]: best value with j units done and the next stage on class u (message included);
@@ -416,14 +425,15 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
             else:
                 A = np.full((len(rows), n + 1), _INF)
                 At = np.full((len(rows), n + 1), -1, dtype=np.int16)
+                Vu = Vm[pick]
                 for t in range(K):
                     if not np.isfinite(msg[t, u]).any():
                         continue
-                    Vt = V[rows, t, :]
+                    Vt = Vu[:, t, :]
                     comb = np.maximum(Vt, msg[t, u][None, :]) if bottleneck else Vt + msg[t, u][None, :]
                     better = comb < A
                     np.copyto(A, comb, where=better)
-                    At[better] = t
+                    np.copyto(At, t, where=better)
             alive = np.isfinite(A).any(axis=1)
             if not alive.all():
                 rows, A, At = rows[alive], A[alive], At[alive]
