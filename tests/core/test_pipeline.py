@@ -150,3 +150,16 @@ def test_long_windows_use_range_minima_and_agree_with_the_scan(objective: str, m
                                 p.objective_value(searched.best_prediction), rel_tol=1e-9), seed
             assert math.isclose(scanned.best_prediction.latency_ms, searched.best_prediction.latency_ms,
                                 rel_tol=1e-9), seed
+
+
+def test_the_pose_option_turns_pipeline_mode_on_and_refuses_nonsense() -> None:
+    from planner_app.core.planning.options import OptionsError, PoseOptions, SolveOptions
+
+    assert PoseOptions(max_stages_per_device=2).max_stages_per_device == 2
+    assert PoseOptions().max_stages_per_device is None
+    with pytest.raises(OptionsError, match="max_stages_per_device"):
+        PoseOptions(max_stages_per_device=0)
+    with pytest.raises(OptionsError, match="time_limit_s"):
+        SolveOptions(time_limit_s=-1)
+    with pytest.raises(ProblemError, match="max_stages_per_device"):
+        Constraints(max_stages_per_device=0)
