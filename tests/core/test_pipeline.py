@@ -22,13 +22,16 @@ TYPES = [[1, 2], [2, 1], [1, 1, 1], [3], [2, 2]]
 
 
 def _brute_pipeline(p: PlanningProblem) -> tuple[tuple[float, ...], Placement] | None:
-    """Every placement whose devices each host one contiguous stage (every subset and order of devices)."""
+    """Every placement whose devices each host one contiguous stage at one level (every subset and
+    order of devices, every split, every level per stage)."""
     best: tuple[tuple[float, ...], Placement] | None = None
     n = p.n_units
     for devs in itertools.product(p.devices, repeat=n):
+        stages = Placement(devs, (p.levels[0],) * n).stages()
         if not Placement(devs, (p.levels[0],) * n).is_pipeline(1):
             continue
-        for lv in itertools.product(p.levels, repeat=n):
+        for stage_levels in itertools.product(p.levels, repeat=len(stages)):
+            lv = tuple(x for (a, b, _), x in zip(stages, stage_levels, strict=True) for _ in range(a, b))
             for codec in p.codecs:
                 pl = Placement(devs, lv, codec)
                 pred = evaluate(pl, p)
@@ -43,7 +46,7 @@ def _instance(seed: int) -> PlanningProblem:
     rng = np.random.default_rng(seed)
     tc = TYPES[seed % len(TYPES)]
     p = fleet_problem(rng, 4 if sum(tc) < 4 else 3, tc, n_levels=1 + seed % 2, objective=OBJECTIVES[seed % 4],
-                      memory=seed % 3 != 0, chain=seed % 2 == 0,
+                      memory=seed % 3 != 0, chain=seed % 2 == 0, noise=0.4 if seed % 2 else 0.0,
                       codecs=("none", "fp16") if seed % 5 == 0 else ("none",))
     if seed % 7 == 3:  # a latency limit that binds now and then
         slo = float(rng.uniform(0.5, 1.5)) * evaluate(Placement.uniform(p.n_units, p.devices[0], p.levels[0]), p).latency_ms

@@ -229,13 +229,15 @@ def fleet_problem(
     memory: bool = False,
     max_stages_per_device: int | None = 1,
     chain: bool = True,
+    noise: float = 0.0,
 ) -> PlanningProblem:
     """A pipeline fleet: ``type_counts[k]`` identical devices of type ``k`` behind one switch.
 
     The source ``src`` (a camera, not a candidate) and every device hang off the switch
     ``sw``; a device type sets speed, memory and its link's bandwidth (PipeEdge's
     ``device_types.yml`` picture). With ``memory`` a device of the slowest types holds
-    only part of the model.
+    only part of the model. ``noise``: times vary by up to ± that fraction per unit, type
+    and level (devices of one type keep equal times), so no level is faster everywhere.
     """
     s = random_structure(rng, n_units, dag=not chain)
     need_mib = (float(s.param_bytes.sum()) + float(s.activation_bytes.max())) / 2**20
@@ -264,6 +266,12 @@ def fleet_problem(
                     workloads=[Workload(name="w", source="src", rate_rps=1.0)])
     levels = list(LEVEL_SPEEDUP)[:n_levels]
     tt = time_table_from_flops(s, topo, levels)
+    if noise:
+        factor = {f"type{k}": rng.uniform(1 - noise, 1 + noise, (n_units, len(levels)))
+                  for k in range(len(type_counts))}
+        for di, dev in enumerate(topo.devices):
+            if dev.device_type in factor:
+                tt.ms[:, di, :] *= factor[dev.device_type]
     cons = Constraints(memory=memory, capacity=False, max_stages_per_device=max_stages_per_device)
     return PlanningProblem.build(topo, None, s, tt, codecs=list(codecs), constraints=cons, objective=objective,
                                  candidate_devices=ids)
