@@ -376,10 +376,14 @@ class _Run:
     stages: list[tuple[int, int, int, int]]  # (start, end, class, level index into data.levels)
 
 
-def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) -> _Run:
+def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None, bound: float = _INF) -> _Run:
     """One DP pass. ``mode``: 'bottleneck' (min-max) or 'additive' (min-sum of the objective,
     'latency' tie-break passes use ``msg_lat`` and stage ms); every stage and message busy time
-    must stay <= ``threshold``."""
+    must stay <= ``threshold``.
+
+    Additive passes prune a state when its value plus a lower bound on the rest (every remaining
+    unit at its fastest anywhere) exceeds ``bound`` or the best one-stage plan: the optimum's
+    states never do, so the pass stays exact."""
     n, K = data.n, len(data.classes)
     grid, strides = _multisets(data.cap)
     M = len(grid)
@@ -397,7 +401,28 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
     else:
         msg = np.where(busy_ok, data.msg_add, _INF)
         factor = data.stage_add
-    V = np.full((M, K, n + 1), _INF)
+    rem = np.zeros(n + 1)
+    if mode != "bottleneck":
+        idx = np.arange(n)
+        unit = np.stack([factor[u] * (stage[u][:, idx, idx + 1].min(axis=0) - data.overhead_ms) for u in range(K)])
+        rem[:n] = np.cumsum(unit.min(axis=0)[::-1])[::-1]
+        one_stage = [msg[K, u, 0] + factor[u] * stage[u][:, 0, n].min() + msg[u, K, n] for u in range(K)]
+        bound = min(bound, *one_stage) if K else bound
+    limit = bound * (1 + _RTOL) + 1e-12 if math.isfinite(bound) else _INF
+    # under a threshold T, the units left after j must fit on the devices left: unit i costs at
+    # least t*_i (its fastest anywhere) and a device d of class k runs at most rho_k (T - overhead)
+    # of such work (see _lower_bound), so a state whose devices left cannot hold it is dropped
+    room = None
+    if math.isfinite(thr):
+        work, rho = _work_and_speed(data)
+        rest = np.zeros(n + 1)
+        rest[:n] = np.cumsum(work[::-1])[::-1]
+        slots = (data.cap[None, :] - grid) * rho[None, :]
+        room = slots.sum(axis=1) * max(thr - data.overhead_ms, 0.0) * (1 + _RTOL) + 1e-12
+    # V[c, u] is only written (whole rows) for states some plan reaches; ``written`` says which, so
+    # the memory of the others is never touched (most multisets stay unreached under a threshold)
+    V = np.empty((M, K, n + 1))
+    written = np.zeros((M, K), dtype=bool)
     # back-pointers are read only along a finite path, where they were written
     back_j = np.empty((M, K, n + 1), dtype=np.int32)
     back_t = np.empty((M, K, n + 1), dtype=np.int16)
@@ -408,7 +433,9 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
             cancel.raise_if_cancelled()
         rows_m = np.nonzero(layer == m)[0]
         if m > 0:
+            rows_m = rows_m[written[rows_m].any(axis=1)]
             Vm = V[rows_m]
+            Vm[~written[rows_m]] = _INF
             live = np.isfinite(Vm).any(axis=(1, 2))
             rows_m, Vm = rows_m[live], Vm[live]
         for u in range(K):
@@ -450,13 +477,21 @@ def _dp(data: _Data, mode: str, threshold: float, cancel: CancelToken | None) ->
                                        float(factor[u]), data.overhead_ms, wmax[u])
             J = np.where(J >= 0, J + c0, -1)
             target = rows + strides[u]
+            if limit < _INF:
+                W = np.where(W + rem[None, c0:c1 + 1] > limit, _INF, W)
+            if room is not None:
+                W = np.where(rest[None, c0:c1 + 1] > room[target][:, None], _INF, W)
             # each (multiset + u, u) has one predecessor multiset: it is written once
-            V[target, u, c0:c1 + 1] = W
+            full = np.full((len(target), n + 1), _INF)
+            full[:, c0:c1 + 1] = W
+            V[target, u, :] = full
+            written[target, u] = True
             back_j[target, u, c0:c1 + 1] = J
             back_t[target, u, c0:c1 + 1] = np.take_along_axis(At, np.clip(J, 0, n), 1)
             back_l[target, u, c0:c1 + 1] = L
     # the end: n units done, then the message to the result device
-    fin = np.maximum(V[:, :, n], msg[:K, K, n][None, :]) if mode == "bottleneck" else V[:, :, n] + msg[:K, K, n][None, :]
+    last = np.where(written, V[:, :, n], _INF)
+    fin = np.maximum(last, msg[:K, K, n][None, :]) if mode == "bottleneck" else last + msg[:K, K, n][None, :]
     if not np.isfinite(fin).any():
         return _Run(_INF, [])
     r, u = np.unravel_index(int(np.argmin(fin)), fin.shape)
@@ -643,7 +678,7 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
             if not math.isfinite(run.value):
                 continue
             bott = run.value
-            tie = _dp(data, "latency", bott, cancel)
+            tie = _dp(data, "latency", bott, cancel, _path_latency(data, run.stages))
             if c.slo_ms is not None and (not math.isfinite(tie.value) or tie.value > c.slo_ms * (1 + _RTOL)):
                 tie, bott = _slo_search(data, bott, c.slo_ms, cancel)
             run = tie if math.isfinite(tie.value) else run
@@ -678,24 +713,42 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
     return PipelineResult(placement, pred, dp_value, exact, classes, notes, int(np.prod(cap + 1)) * K)
 
 
+def _path_latency(data: _Data, stages: Sequence[tuple[int, int, int, int]]) -> float:
+    """Latency of a DP plan as the DP adds it up (stages and messages in order)."""
+    K, n = len(data.classes), data.n
+    prev, total = K, 0.0
+    for j, e, cls, lvl in stages:
+        total += float(data.msg_lat[prev, cls, j] + data.stage_ms[cls, lvl, j, e])
+        prev = cls
+    return total + float(data.msg_lat[prev, K, n])
+
+
+def _work_and_speed(data: _Data) -> tuple[np.ndarray, np.ndarray]:
+    """``t*_i``, each unit's fastest busy time anywhere (overhead excluded), and per class
+    ``rho_k = max_i t*_i / t_ik`` (how much of that work a device of the class does per ms, at best)."""
+    K, n = len(data.classes), data.n
+    ov = data.overhead_ms
+    idx = np.arange(n)
+    single = np.stack([data.stage_ms[u][:, idx, idx + 1].min(axis=0) for u in range(K)]) - ov  # (K, n)
+    work = single.min(axis=0)
+    with np.errstate(divide="ignore", invalid="ignore"):
+        ratio = np.where(single > 0, work[None, :] / single, np.where(np.isfinite(single), 1.0, 0.0))
+    rho = np.nan_to_num(ratio, nan=0.0, posinf=1.0).max(axis=1)
+    return work, rho
+
+
 def _lower_bound(data: _Data) -> float:
     """A bound no pipeline's bottleneck beats: one unit's stage, the first and last messages, and the
     work spread over every device at its best relative speed (see the code)."""
     K, n = len(data.classes), data.n
     ov = data.overhead_ms
-    idx = np.arange(n)
-    single = np.stack([data.stage_ms[u][:, idx, idx + 1].min(axis=0) for u in range(K)])  # (K, n)
-    best = single.min(axis=0)
-    if not np.isfinite(best).all():
+    work, rho = _work_and_speed(data)
+    if not np.isfinite(work).all():
         return _INF
-    bound = float(best.max())
+    bound = float(work.max()) + ov
     bound = max(bound, float(data.msg_busy[K, :K, 0].min()), float(data.msg_busy[:K, K, n].min()))
-    # t*_i = the fastest time of unit i; a device runs unit i at best rho_d times that fast, so
+    # a device runs unit i at best rho_d times as fast as the fastest, so
     # sum_i t*_i <= sum_d rho_d (B - overhead) when every stage takes at most B
-    work = best - ov
-    with np.errstate(divide="ignore", invalid="ignore"):
-        ratio = np.where(single - ov > 0, work[None, :] / (single - ov), np.where(np.isfinite(single), 1.0, 0.0))
-    rho = np.nan_to_num(ratio, nan=0.0, posinf=1.0).max(axis=1)
     speed = float((rho * data.cap).sum())
     if speed > 0:
         bound = max(bound, ov + float(work.sum()) / speed)
