@@ -138,15 +138,15 @@ def test_the_issue_size_targets_are_solved_exactly() -> None:
 @pytest.mark.parametrize("objective", ["throughput", "latency", "cost"])
 def test_long_windows_use_range_minima_and_agree_with_the_scan(objective: str, monkeypatch) -> None:
     """Stages longer than the scan window go through the binary search / sparse table: same optimum."""
-    import planner_app.core.optimizer.pipeline as pipeline
+    import planner_app.core.optimizer.pipeline_steps as steps
 
     for seed in range(6):
         p = fleet_problem(np.random.default_rng(100 + seed), 40, [2, 1], n_levels=2, memory=seed % 2 == 0,
                           objective=objective, chain=seed % 3 != 0)
         scanned = solve_pipeline(p)
-        monkeypatch.setattr(pipeline, "_SCAN_WINDOW", 0)
+        monkeypatch.setattr(steps, "SCAN_WINDOW", 0)
         searched = solve_pipeline(p)
-        monkeypatch.setattr(pipeline, "_SCAN_WINDOW", 64)
+        monkeypatch.setattr(steps, "SCAN_WINDOW", 64)
         assert (scanned.best is None) == (searched.best is None)
         if scanned.best_prediction is not None and searched.best_prediction is not None:
             assert math.isclose(p.objective_value(scanned.best_prediction),
