@@ -21,9 +21,8 @@ Objectives, as :func:`~planner_app.core.optimizer.cost_model.evaluate` counts th
 Memory (checked per stage, as ``evaluate`` does per device): the weights of the
 stage's units at its level + the largest activation of one of its units (that
 unit's inputs and outputs, alive at once; a layer table's working buffers are
-part of its activation figure). Per request: every figure is for one request,
-or one batch of ``Workload.batch_size`` requests when the time table and the
-tensor sizes were given per batch.
+part of its activation figure). Every figure is per call of the model, i.e. per
+batch of ``Workload.batch_size`` requests (see the cost model).
 
 The DP runs over states (units done, multiset of device *classes* used, class
 of the last stage). A class is a set of interchangeable devices: the same
@@ -31,10 +30,11 @@ of the last stage). A class is a set of interchangeable devices: the same
 price and power, and the same network figures to every other station. Classes
 start from device types and are split until interchangeable, so the DP is exact
 whatever the types say; symmetry is what keeps it small (16 devices of 2 types
-are 81 multisets, not 65,536 subsets). For the bottleneck the step
-``min_j max(A[j], stage(j, j'))`` uses that stage times grow with the stage: a
-binary search over ``j`` on range minima (a sparse table) replaces the scan, so
-a step costs ``O(n log n)`` instead of ``O(n²)``.
+are 81 multisets, not 65,536 subsets). A pass runs under a threshold on every
+stage and message (the bottleneck: from a lower bound up, the first pass that
+finds a plan is optimal) and drops states that cannot beat a known plan, so the
+windows of stage starts stay short; the step kernels are in
+:mod:`~planner_app.core.optimizer.pipeline_steps`.
 
 Exactness holds when the messages of a plan use distinct link directions (one
 device per stage never sends twice; a star, a mesh or a switch gives that);
