@@ -36,10 +36,12 @@ finds a plan is optimal) and drops states that cannot beat a known plan, so the
 windows of stage starts stay short; the step kernels are in
 :mod:`~planner_app.core.optimizer.pipeline_steps`.
 
-Exactness holds when the messages of a plan use distinct link directions (one
-device per stage never sends twice; a star, a mesh or a switch gives that);
-otherwise ``evaluate`` adds up a link's shared busy time, the plan is
-re-evaluated and the answer says it is not proven optimal. With more than one
+Exactness: the DP counts each message's busy time on its own slowest link
+direction; ``evaluate`` adds up messages that share a direction, so the DP's
+figure of a plan is never above ``evaluate``'s. When the returned plan evaluates
+to the DP's own figure (always when messages use distinct directions: one device
+per stage sends once; a star, a mesh or a switch), it is optimal; otherwise the
+answer says it is not proven optimal. With more than one
 stage per device (``max_stages_per_device`` > 1) a device's stages add up their
 busy time and memory, which the DP does not see: the answer is then a good plan,
 not a proven one.
