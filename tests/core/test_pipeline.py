@@ -52,12 +52,18 @@ def _instance(seed: int) -> PlanningProblem:
         slo = float(rng.uniform(0.5, 1.5)) * evaluate(Placement.uniform(p.n_units, p.devices[0], p.levels[0]), p).latency_ms
         p = p.with_changes(constraints=Constraints(memory=p.constraints.memory, capacity=False, slo_ms=slo,
                                                    max_stages_per_device=1))
+    if seed % 6 == 1:  # a unit pinned to one device: that device's class stands alone
+        unit, dev = int(rng.integers(0, p.n_units)), p.devices[int(rng.integers(0, len(p.devices)))]
+        p = p.with_changes(constraints=Constraints(memory=p.constraints.memory, capacity=False,
+                                                   slo_ms=p.constraints.slo_ms, max_stages_per_device=1,
+                                                   pinned_units={unit: dev}))
     return p
 
 
 @pytest.mark.parametrize("block", range(4))
 def test_pipeline_dp_equals_brute_force_over_device_subsets_and_orders(block: int) -> None:
-    """120 random fleets (memory limits, levels, codecs, SLOs, four objectives): the DP's optimum is brute force's."""
+    """120 random fleets (memory limits, levels, codecs, SLOs, pinned units, four objectives): the DP's
+    optimum is brute force's."""
     for seed in range(block * 30, block * 30 + 30):
         p = _instance(seed)
         bf = _brute_pipeline(p)

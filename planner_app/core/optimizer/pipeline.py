@@ -510,6 +510,8 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
         else:
             run = _dp(data, "additive", _INF, cancel)
             dp_value = run.value
+            if _limit_proves_infeasible(problem, run.value):
+                continue  # the least latency (or cost) breaks its own limit: no pipeline meets it
         if not run.stages:
             continue
         placement = _placement(problem, data, run.stages, codec, k_stages)
@@ -535,6 +537,17 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
                      "not per device: the plan is evaluated, not proven optimal")
     report(progress, 1.0, "pipeline DP done")
     return PipelineResult(placement, pred, dp_value, exact, classes, notes, int(np.prod(cap + 1)) * K)
+
+
+def _limit_proves_infeasible(problem: PlanningProblem, value: float) -> bool:
+    """The objective is latency (cost) alone, with an SLO (cost limit) its optimum breaks."""
+    c = problem.constraints
+    w = problem.weights
+    if w == {"latency": 1.0} and c.slo_ms is not None:
+        return value > c.slo_ms * (1 + _RTOL)
+    if w == {"cost": 1.0} and c.max_cost_usd_per_1k is not None:
+        return value > c.max_cost_usd_per_1k * (1 + _RTOL)
+    return False
 
 
 def _path_latency(data: _Data, stages: Sequence[tuple[int, int, int, int]]) -> float:
