@@ -63,6 +63,14 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         f"or {','.join(DEFAULT_LEVELS)} when profiling now). Levels: {levels_help().replace('%', '%%')}")
     p.add_argument("--pareto", action="store_true", help="also compute and print the trade-off front")
     p.add_argument("--solver", choices=solver_choices(), default=AUTO, help=solvers_help().replace("%", "%%"))
+    p.add_argument("--pipeline", action="store_true",
+                   help="pipeline mode: each device hosts one contiguous stage (see --max-stages-per-device); "
+                        "the planner picks the devices and their order (the pipeline DP; pair with "
+                        "--objective throughput for the bottleneck)")
+    p.add_argument("--max-stages-per-device", type=int, metavar="K",
+                   help="with --pipeline: at most K contiguous stages per device (default 1)")
+    p.add_argument("--time-limit", type=float, metavar="S",
+                   help="seconds the solver may take; a MILP stopped there states its proven gap")
     p.add_argument("--out", required=True, metavar="PLAN.json", help="where to write the plan")
     p.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     p.set_defaults(func=_optimize)
@@ -96,6 +104,12 @@ def _check_numbers(args: argparse.Namespace) -> None:
         raise PlannerError(f"--max-cost-usd-per-1k must be >= 0, got {args.max_cost_usd_per_1k:g}")
     if args.min_fidelity is not None and not 0 <= args.min_fidelity <= 1:
         raise PlannerError(f"--min-fidelity must be between 0 and 1 (1 = equal to fp32), got {args.min_fidelity:g}")
+    if args.max_stages_per_device is not None and not args.pipeline:
+        raise PlannerError("--max-stages-per-device applies to pipeline mode: add --pipeline")
+    if args.max_stages_per_device is not None and args.max_stages_per_device < 1:
+        raise PlannerError(f"--max-stages-per-device must be a whole number >= 1, got {args.max_stages_per_device}")
+    if args.time_limit is not None and not (0 < args.time_limit <= 86400):
+        raise PlannerError(f"--time-limit must be a number of seconds in (0, 86400], got {args.time_limit:g}")
 
 
 def _progress_printer(quiet: bool):
@@ -161,8 +175,9 @@ def _optimize(args: argparse.Namespace) -> int:
                                profile_now=not args.no_local_profile),
         pose=PoseOptions(objective=args.objective, slo_ms="workload" if args.slo_ms is None else args.slo_ms,
                          max_cost_usd_per_1k=args.max_cost_usd_per_1k,
-                         min_fidelity="workload" if args.min_fidelity is None else args.min_fidelity, levels=tuple(levels) if levels else None),
-        solve=SolveOptions(solver=args.solver, pareto=args.pareto),
+                         min_fidelity="workload" if args.min_fidelity is None else args.min_fidelity, levels=tuple(levels) if levels else None,
+                         max_stages_per_device=(args.max_stages_per_device or 1) if args.pipeline else None),
+        solve=SolveOptions(solver=args.solver, pareto=args.pareto, time_limit_s=args.time_limit),
         out=args.out, progress=_progress_printer(args.quiet),
     )
     if not session.feasible:

@@ -63,4 +63,6 @@ def test_optimize_help_lists_every_registered_solver_with_its_capability(capsys)
     assert "--solver {" + ",".join((*solver_choices(), "dp-test")) + "}" in text
     assert "dp-test: the chain DP under another name (test only)" in text
     assert "milp: MILP (HiGHS), exact over every placement of any DAG" in text
-    assert "auto: the chain DP when the devices form one route, else the MILP (default)" in text
+    assert ("auto: the pipeline DP in pipeline mode, else the chain DP when the devices form one route, "
+            "else the MILP (default)") in text
+    assert "pipeline: pipeline DP, exact over pipelines" in text

@@ -2,7 +2,8 @@
 
 :func:`optimize` is the entry point. The solvers are records in
 :mod:`~planner_app.core.optimizer.registry` (``dp``, ``milp``, ``brute`` and any
-you register); ``solver='auto'`` is the chooser: it uses the chain DP when
+you register); ``solver='auto'`` is the chooser: in pipeline mode
+(``Constraints.max_stages_per_device`` set) it uses the pipeline DP; else the chain DP when
 the candidate devices form one route from the source whose messages use
 distinct link directions (a path: the classic device → edge → cloud), the
 MILP otherwise (exact over every placement), and the DP again when the MILP
@@ -114,6 +115,9 @@ class OptimizationResult:
     failing_constraint: str | None = None
     message: str = ""
     notes: list[str] = field(default_factory=list)
+    #: the solver's proven relative gap to the optimum over ``exact_scope`` (0 = proven optimal;
+    #: None when the solver states none, e.g. a DP, exact by construction, or a baseline)
+    gap: float | None = None
 
     def improvement_over(self, baseline: BaselineResult, problem: PlanningProblem) -> float | None:
         """How many times better the plan is than ``baseline`` on the objective (>1 = better)."""
@@ -135,6 +139,8 @@ AUTO_MILP_TIME_LIMIT_S = 8.0
 
 def choose_solver(problem: PlanningProblem) -> str:
     """What ``solver='auto'`` picks (see the module docstring)."""
+    if problem.constraints.max_stages_per_device is not None:
+        return "pipeline"
     routes = chain_routes(problem)
     single = len(routes) == 1 and set(routes[0]) == set(problem.devices) and route_is_exact(problem, routes[0])
     if single:
@@ -176,13 +182,19 @@ def optimize(
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
     baselines: bool = True,
+    time_limit_s: float | None = None,
 ) -> OptimizationResult:
     """Best placement for ``problem`` (see the module docstring).
 
     ``solver``: 'auto' or a registered solver (:mod:`~planner_app.core.optimizer.registry`:
-    'dp' chain DP, 'milp' HiGHS, 'brute' small problems only, and any you register).
+    'dp' chain DP, 'milp' HiGHS, 'pipeline' pipeline DP, 'brute' small problems only, and any
+    you register).
     ``pareto``: also return the latency / cost / link-bytes (/ fidelity) front.
+    ``time_limit_s``: seconds the solver may take (the MILP stops there and states its gap);
+    default: ``AUTO_MILP_TIME_LIMIT_S`` when 'auto' picked the MILP, else the solver's own.
     """
+    if time_limit_s is not None and not (time_limit_s > 0 and math.isfinite(time_limit_s)):
+        raise ProblemError(f"time limit {time_limit_s!r} s: give a positive number of seconds")
     if solver != AUTO:
         record = get_solver(solver)
         size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
@@ -194,13 +206,15 @@ def optimize(
     used = choose_solver(problem) if solver == AUTO else solver
     report(progress, 0.0, f"solving with {used}")
     inner = None if progress is None else (lambda f, m: report(progress, 0.7 * f, m))
-    limit = AUTO_MILP_TIME_LIMIT_S if solver == AUTO else None
+    limit = time_limit_s if time_limit_s is not None else (AUTO_MILP_TIME_LIMIT_S if solver == AUTO else None)
     outcome = _solve(problem, used, pareto, inner, cancel, limit)
     best, pred, front, exact, scope = outcome.best, outcome.prediction, list(outcome.front), outcome.exact, outcome.scope
     solve_ms = (time.perf_counter() - t0) * 1000.0
     notes: list[str] = []
     if not exact:
-        notes.append(f"the {used} answer is not proven optimal (see exact_scope and the solver's notes)")
+        gap_text = (f"; proven gap {outcome.gap:.2%}" if outcome.gap is not None and math.isfinite(outcome.gap)
+                    else "; no bound proven")
+        notes.append(f"the {used} answer is not proven optimal (see exact_scope and the solver's notes){gap_text}")
     if pareto and not get_solver(used).pareto:
         notes.append(f"the {used} solver gives no trade-off front: only the chosen plan is on it")
     report(progress, 0.75, "baselines")
@@ -220,7 +234,7 @@ def optimize(
                    f"{best.summary()} — {'; '.join(pred.violations[:3])}")
         report(progress, 1.0, "done (infeasible)")
         return OptimizationResult(False, best, pred, problem.objective_value(pred), used, exact, scope, solve_ms,
-                                  front, base, failing, message, notes)
+                                  front, base, failing, message, notes, outcome.gap)
     value = problem.objective_value(pred)
     for b in base:
         bv = problem.objective_value(b.prediction)
@@ -237,5 +251,5 @@ def optimize(
         front = sorted((ParetoEntry(*pts[i]) for i in keep), key=lambda e: e.prediction.latency_ms)
     report(progress, 1.0, "done")
     return OptimizationResult(True, best, pred, value, used, exact, scope, solve_ms, front, base, None,
-                              f"best plan by {used}: {best.summary()}", notes)
+                              f"best plan by {used}: {best.summary()}", notes, outcome.gap)
 

@@ -115,7 +115,7 @@ def _dads(problem: PlanningProblem, other: str, level: str) -> Placement:
         if t.producer < 0:
             for v in set(t.consumers):  # the raw input sits on the source
                 g["S"][v]["capacity"] += up.fixed_ms + up.ms_per_byte * t.size_bytes
-        if t.is_output and t.producer >= 0:
+        if t.is_output and t.producer >= 0 and not problem.results_stay:
             res_on_source = problem.result_device != other
             if res_on_source:
                 g["S"][t.producer]["capacity"] += down.fixed_ms + down.ms_per_byte * t.size_bytes

@@ -118,7 +118,6 @@ class ChainResult:
 
 def route_is_exact(problem: PlanningProblem, stations: list[str]) -> bool:
     """Whether the messages of any plan on ``stations`` use distinct link directions."""
-    res = problem.result_device
     seq = list(dict.fromkeys([problem.source, *stations]))
     dirs: dict[tuple[str, str], set[tuple[str, str, str]]] = {}
 
@@ -135,7 +134,7 @@ def route_is_exact(problem: PlanningProblem, stations: list[str]) -> bool:
         for b in range(a + 1, r):
             first = d(seq[a], seq[b])
             for x in range(b, r):
-                if first & d(seq[x], res):
+                if first & d(seq[x], problem.result_station(seq[x])):
                     return False
                 for y in range(x + 1, r):
                     if first & d(seq[x], seq[y]):
@@ -339,7 +338,8 @@ def _run(problem: PlanningProblem, stations: list[str], codec: str, cols: _Colum
         for j in range(j0 + 1, R):
             msg[(j0, j)] = _message(problem, cols, stations[j0], stations[j], codec, private)
     init = [_message(problem, cols, problem.source, stations[j], codec, private) for j in range(R)]
-    final = [_message(problem, cols, stations[j], problem.result_device, codec, private) for j in range(R)]
+    final = [_message(problem, cols, stations[j], problem.result_station(stations[j]), codec, private)
+             for j in range(R)]
     has_bott, has_busy, has_mem, has_fid = "bott" in idx, "sbusy" in idx, "smem" in idx, "negfid" in idx
     # one vector to add per (unit, station, level): additive figures and the open stage's resources
     if has_busy:
@@ -510,7 +510,7 @@ def _run_scalar(problem: PlanningProblem, stations: list[str], codec: str, cols:
     init = np.array([np.where(ok[0], D[0, key], np.inf) for D, _, ok in
                      (_message(problem, cols, problem.source, st, codec, private) for st in stations)])
     final = np.array([np.where(ok[n], D[n, key], np.inf) for D, _, ok in
-                      (_message(problem, cols, st, problem.result_device, codec, private) for st in stations)])
+                      (_message(problem, cols, st, problem.result_station(st), codec, private) for st in stations)])
     c = problem.constraints
     limit = math.inf
     if cols.names[0] == "latency" and c.slo_ms is not None:
@@ -596,7 +596,7 @@ def _run_stages(problem: PlanningProblem, stations: list[str], codec: str, cols:
     init = [np.where(ok[0], D[0, key], np.inf) for D, _, ok in
             (_message(problem, cols, problem.source, st, codec, private) for st in stations)]
     final = [np.where(ok[n], D[n, key], np.inf) for D, _, ok in
-             (_message(problem, cols, st, problem.result_device, codec, private) for st in stations)]
+             (_message(problem, cols, st, problem.result_station(st), codec, private) for st in stations)]
     c = problem.constraints
     limit = math.inf
     if cols.names[0] == "latency" and c.slo_ms is not None:
@@ -706,7 +706,8 @@ def _reconstruct(problem: PlanningProblem, stations: list[str], codec: str, hist
 
 def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
     """A plan that sends nothing is reported with codec 'none'."""
-    stations = [problem.source] + [d for _, _, d, _ in p.parts()] + [problem.result_device]
+    stations = [problem.source] + [d for _, _, d, _ in p.parts()]
+    stations.append(problem.result_station(stations[-1]))
     sends = any(a != b for a, b in zip(stations, stations[1:], strict=False))
     return p if sends or p.codec == "none" else Placement(p.devices, p.levels, "none")
 

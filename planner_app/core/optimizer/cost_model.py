@@ -12,17 +12,27 @@ The figures, and the model behind each:
   problem's ``part_overhead_ms`` — per part: each part is one session call on
   its device; the overhead also counts in the device's busy time, hence in
   cost, energy and throughput) plus every message. A message costs
-  ``route latency + wire bytes·8 / bottleneck bandwidth + MESSAGE_OVERHEAD_MS +
-  (encode + decode ms per MB)·MB``. Wire bytes are the cut set's bytes times the
+  ``route latency + wire bytes·8 / bottleneck bandwidth + overhead +
+  (encode + decode ms per MB)·MB``; the overhead is the largest
+  ``Link.message_overhead_ms`` on the route, else ``Topology.message_overhead_ms``
+  (default ``MESSAGE_OVERHEAD_MS``, 0.5 ms). A workload without a consumer
+  (``results_stay``) sends no message back after the last part. Wire bytes are the cut set's bytes times the
   codec's ``wire_ratio``. Parts run one after another (as the chained ONNX parts
   do), so parallel branches on different devices are not credited with overlap.
 - **queueing_ms / latency_at_rate_ms** — M/D/1 waiting time ``ρ·S / (2(1 − ρ))``
   at every busy device and link direction (service time S per request,
   utilization ρ = rate × S), added to the latency; infinite when ρ ≥ 1.
+  Capacity limits (ρ < 1) apply only when the workload states its rate.
   The SLO is checked on ``latency_ms``; the loaded figure is reported and
   flagged in ``warnings`` when it breaks the SLO.
-- **throughput_rps** — ``1000 / bottleneck_ms``, the busiest device or link
-  direction per request (a pipelined stream).
+- **throughput_rps** — ``batch_size × 1000 / bottleneck_ms``, the busiest device or
+  link direction per call (a pipelined stream), in requests per second.
+- **per request and per batch** — one call of the model serves a batch of
+  ``Workload.batch_size`` requests (1 by default). Times, latency, tensor and link
+  bytes, cost per 1k and energy are per call, i.e. per batch (scaled from the
+  source's figures when ``PlanningProblem.build(figures_batch_size=...)`` says they
+  are for another batch); utilization uses calls per second (request rate / batch);
+  ``rate_rps`` and ``throughput_rps`` count requests.
 - **link_mbps / link_utilization** — per link, both directions added for Mbps;
   utilization is the busier direction (links are full duplex).
 - **cost_usd_per_1k** — device busy time × ``cost_usd_per_hour`` + wire bytes ×
@@ -53,18 +63,22 @@ __all__ = [
     "Prediction",
     "MessageCoefficients",
     "message_coefficients",
+    "message_overhead_ms",
     "evaluate",
     "PlacementError",
 ]
 
 import math
+from collections.abc import Sequence
 from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.optimizer.problem import PART_OVERHEAD_MS, Placement, PlanningProblem
 
-#: fixed cost of one message (serialization, framing, one RPC round on a LAN); ms
+#: fixed cost of one message (serialization, framing, one RPC round on a LAN), in ms, where neither
+#: the route's links nor the topology state one (``Link.message_overhead_ms``,
+#: ``Topology.message_overhead_ms``; see :func:`message_overhead_ms`)
 MESSAGE_OVERHEAD_MS = 0.5
 _MONTH_S = 30 * 24 * 3600.0
 _INF = math.inf
@@ -109,19 +123,23 @@ def message_coefficients(problem: PlanningProblem, a: str, b: str, codec: str) -
     c = problem.codecs[codec]
     topo = problem.topology
     bott_bytes_ms = 8.0 / (route.bottleneck_mbps * 1e3)  # ms per wire byte over the bottleneck
+    links = problem.__dict__.get("_links_by_id")
+    if links is None:
+        links = problem.__dict__["_links_by_id"] = {lk.id: lk for lk in topo.links}
     link_dirs = []
     for i, lid in enumerate(route.links):
         u, v = route.devices[i], route.devices[i + 1]
-        bw = topo.link(lid).bandwidth_from(u)
+        bw = links[lid].bandwidth_from(u)
         link_dirs.append((lid, u, v, c.wire_ratio * 8.0 / (bw * 1e3)))
     radio_w = 0.0
+    records = problem.device_records
     for d in (a, b):
-        dev = topo.device(d)
+        dev = records[d]
         if dev.battery:
             radio_w += dev.radio_power_w
     zone = problem.privacy_zone_devices()
     coef = MessageCoefficients(
-        fixed_ms=route.latency_ms + MESSAGE_OVERHEAD_MS,
+        fixed_ms=route.latency_ms + message_overhead_ms(problem, route.links),
         ms_per_byte=c.wire_ratio * bott_bytes_ms + (c.encode_ms_per_mb + c.decode_ms_per_mb) / 1e6,
         wire_ratio=c.wire_ratio,
         hops=len(route.links),
@@ -134,6 +152,19 @@ def message_coefficients(problem: PlanningProblem, a: str, b: str, codec: str) -
     )
     cache[key] = coef
     return coef
+
+
+def message_overhead_ms(problem: PlanningProblem, link_ids: Sequence[str]) -> float:
+    """Fixed ms of one message over a route: the largest figure of its links (``Link.message_overhead_ms``,
+    else ``Topology.message_overhead_ms``, default ``MESSAGE_OVERHEAD_MS``). The overhead is the
+    endpoints' serialization and RPC round, paid once per message; the slowest link's setup dominates."""
+    topo = problem.topology
+    default = float(getattr(topo, "message_overhead_ms", MESSAGE_OVERHEAD_MS))
+    links = problem.__dict__.get("_links_by_id")
+    if links is None:
+        links = problem.__dict__["_links_by_id"] = {lk.id: lk for lk in topo.links}
+    figures = [links[lid].message_overhead_ms for lid in link_ids]
+    return max((default if f is None else float(f) for f in figures), default=default)
 
 
 @dataclass
@@ -214,6 +245,9 @@ class Prediction:
     violation_amounts: dict[str, float] = field(default_factory=dict)
     warnings: list[str] = field(default_factory=list)
     provenance: dict[str, str] = field(default_factory=dict)
+    #: requests one call serves: the figures above are per call (per batch) except
+    #: ``rate_rps`` and ``throughput_rps``, which count requests
+    batch_size: int = 1
 
     @property
     def feasible(self) -> bool:
@@ -296,7 +330,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     # -- messages between stations: source, parts..., result ----------------------------
     stations: list[tuple[int, str, int | None]] = [(0, problem.source, None)]
     stations += [(p.unit_ids[0], p.device, p.index) for p in parts]
-    stations.append((n, problem.result_device, None))
+    stations.append((n, problem.result_station(stations[-1][1]), None))
     private = problem.private_cut_mask()
     codec = problem.codecs[placement.codec]
     transfers: list[TransferPrediction] = []
@@ -335,12 +369,14 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     latency_ms = compute_ms + transfer_ms
     rate = problem.rate_rps
 
-    # -- load: utilization, throughput, queueing ----------------------------------------
+    # -- load: utilization, throughput, queueing (rate = calls, i.e. batches, per second) --
+    rate_text = (f"{rate:g} req/s" if problem.batch_size == 1
+                 else f"{rate * problem.batch_size:g} req/s ({rate:g} batches of {problem.batch_size}/s)")
     util = {d: rate * b / 1000.0 for d, b in busy.items()}
     stations_busy: list[tuple[str, float]] = [(f"device {d}", b) for d, b in busy.items()]
     stations_busy += [(f"link {lid} {u}→{v}", b) for (lid, u, v), b in link_busy.items()]
     bottleneck_name, bottleneck_ms = max(stations_busy, key=lambda x: x[1], default=("", 0.0))
-    throughput = 1000.0 / bottleneck_ms if bottleneck_ms > 0 else _INF
+    throughput = problem.batch_size * 1000.0 / bottleneck_ms if bottleneck_ms > 0 else _INF
     queueing = 0.0
     for _, sv in stations_busy:
         rho = rate * sv / 1000.0
@@ -373,6 +409,11 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     for u, d in c.pinned_units.items():
         if placement.devices[int(u)] != d:
             violate("pinned", f"unit {s.unit_names[int(u)]} is pinned to {d} but placed on {placement.devices[int(u)]}", 1.0)
+    if c.max_stages_per_device is not None:
+        for d, k in placement.stages_per_device().items():
+            if k > c.max_stages_per_device:
+                violate("stages", f"{d} hosts {k} separate stages; the pipeline allows at most "
+                        f"{c.max_stages_per_device} per device", (k - c.max_stages_per_device) / c.max_stages_per_device)
     if c.memory:
         for d in busy:
             if memory[d] > limits[d]:
@@ -381,11 +422,11 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     if c.capacity:
         for d, u in util.items():
             if u >= 1.0:
-                violate("capacity", f"{d} is {u:.0%} busy at {rate:g} req/s", u - 1.0 + 1e-9)
+                violate("capacity", f"{d} is {u:.0%} busy at {rate_text}", u - 1.0 + 1e-9)
         for (lid, a, b), bz in link_busy.items():
             u = rate * bz / 1000.0
             if u >= 1.0:
-                violate("capacity", f"link {lid} {a}→{b} is {u:.0%} busy at {rate:g} req/s", u - 1.0 + 1e-9)
+                violate("capacity", f"link {lid} {a}→{b} is {u:.0%} busy at {rate_text}", u - 1.0 + 1e-9)
     if c.min_fidelity is not None and fidelity < c.min_fidelity - 1e-12:
         violate("fidelity", f"{fidelity:.4f} < floor {c.min_fidelity:.4f}", (c.min_fidelity - fidelity) / max(c.min_fidelity, 1e-9))
     if c.slo_ms is not None and latency_ms > c.slo_ms * (1 + 1e-9):
@@ -396,7 +437,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
                 cost_1k / max(c.max_cost_usd_per_1k, 1e-12) - 1.0)
     warnings: list[str] = []
     if c.slo_ms is not None and latency_ms <= c.slo_ms < latency_ms + queueing:
-        warnings.append(f"with queueing at {rate:g} req/s the latency is {latency_ms + queueing:.2f} ms, over the SLO")
+        warnings.append(f"with queueing at {rate_text} the latency is {latency_ms + queueing:.2f} ms, over the SLO")
 
     measured = sorted(provs, key=lambda p: ("measured-agent", "measured-local", "imported", "estimated").index(p)
                       if p in ("measured-agent", "measured-local", "imported", "estimated") else 9)
@@ -404,7 +445,8 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     fid_prov = "measured" if all(x in tt.fidelity for x in set(placement.levels)) else "assumed 1.0 for unmeasured levels"
     provenance = {
         "compute_ms": f"{compute_prov} (time table: {', '.join(measured)})",
-        "transfer_ms": f"computed from topology routes + {MESSAGE_OVERHEAD_MS} ms per message",
+        "transfer_ms": "computed from topology routes + the per-message overhead (links' figures, else the "
+                       f"topology's: {getattr(problem.topology, 'message_overhead_ms', MESSAGE_OVERHEAD_MS):g} ms)",
         "latency_ms": f"{compute_prov} compute + {overhead:g} ms per part + computed transfers",
         "queueing_ms": "M/D/1 model at the workload rate",
         "throughput_rps": "computed: busiest device or link direction",
@@ -419,7 +461,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         transfer_ms=transfer_ms,
         queueing_ms=queueing,
         latency_at_rate_ms=latency_ms + queueing,
-        rate_rps=rate,
+        rate_rps=rate * problem.batch_size,
         throughput_rps=throughput,
         bottleneck_ms=bottleneck_ms,
         bottleneck=bottleneck_name,
@@ -442,4 +484,5 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         violation_amounts=amounts,
         warnings=warnings,
         provenance=provenance,
+        batch_size=problem.batch_size,
     )

@@ -71,6 +71,8 @@ class MilpResult:
     solve_ms: float
     n_variables: int = 0
     n_constraints: int = 0
+    #: proven relative gap of ``best_value`` to the optimum (0: proven optimal; None: no plan found)
+    gap: float | None = None
 
 
 @dataclass
@@ -92,6 +94,8 @@ class _Model:
 
     def __init__(self) -> None:
         self.n = 0
+        #: the main solve's proven lower bound on the objective, in the objective's own units
+        self.dual_bound = -math.inf
         self.cost: list[np.ndarray] = []
         self.lb: list[np.ndarray] = []
         self.ub: list[np.ndarray] = []
@@ -263,7 +267,7 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
                 if forbid_private(0, src, dv):
                     xub[0, d, :] = 0.0
                 message(0, src, dv, x[0, d, :])
-    if s.cut_tensors[n]:
+    if s.cut_tensors[n] and not p.results_stay:
         for d, dv in enumerate(p.devices):
             if dv != res:
                 if forbid_private(n, dv, res):
@@ -362,7 +366,8 @@ def _decode(b: _Block, xv: np.ndarray) -> Placement:
     flat = vals.reshape(p.n_units, -1).argmax(axis=1)
     d, li = np.divmod(flat, len(p.levels))
     pl = Placement(tuple(p.devices[i] for i in d), tuple(p.levels[i] for i in li), b.codec)
-    stations = [p.source] + [dv for _, _, dv, _ in pl.parts()] + [p.result_device]
+    stations = [p.source] + [dv for _, _, dv, _ in pl.parts()]
+    stations.append(p.result_station(stations[-1]))
     if b.codec != "none" and not any(u != v for u, v in zip(stations, stations[1:], strict=False)):
         pl = Placement(pl.devices, pl.levels, "none")
     return pl
@@ -394,7 +399,12 @@ def _solve_combo(
     _capacity_rows(m, blocks)
     raw = _raw_objective(m, blocks)
     t0 = time.perf_counter()
-    res = m.solve(_scaled(raw), time_limit_s)
+    scaled = _scaled(raw)
+    res = m.solve(scaled, time_limit_s)
+    bound = getattr(res, "mip_dual_bound", None)
+    scale = float(np.abs(raw).max())
+    if bound is not None and math.isfinite(bound):
+        m.dual_bound = float(bound) / (1e4 / scale) if scale > 0 else float(bound)
     if res.status == 0 and res.x is not None and len(blocks) == 1:
         # each tie-breaking solve gets at most as long as the main one took (at least 1 s)
         tie_limit = min(time_limit_s, max(1.0, time.perf_counter() - t0))
@@ -450,6 +460,7 @@ def solve_milp(
     exact = True
     status = "infeasible"
     nv = nc = 0
+    bounds: list[float] = []
     codecs = list(problem.codecs)
     for ci, codec in enumerate(codecs):
         if cancel is not None:
@@ -460,6 +471,8 @@ def solve_milp(
         if out is None:
             continue
         blocks, res = out
+        if res.status != 2:  # an infeasible codec bounds nothing
+            bounds.append(m.dual_bound)
         if res.x is None:
             if res.status not in (2,):
                 exact = False
@@ -478,7 +491,13 @@ def solve_milp(
     ms = (time.perf_counter() - t0) * 1000.0
     if best is None:
         return MilpResult(None, None, math.inf, exact, status, ms, nv, nc)
-    return MilpResult(best[1], best[2], best[0][0], exact, status, ms, nv, nc)
+    value = best[0][0]
+    if exact:
+        gap = 0.0
+    else:
+        low = min(bounds, default=-math.inf)
+        gap = max(0.0, (value - low) / max(abs(value), 1e-12)) if math.isfinite(low) else math.inf
+    return MilpResult(best[1], best[2], value, exact, status, ms, nv, nc, gap)
 
 
 def solve_milp_joint(

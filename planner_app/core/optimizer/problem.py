@@ -19,7 +19,9 @@ on one device at one level. Parts run one after another; at each boundary the
 it (skip connections included, graph outputs count as needed at the end) —
 is sent from the previous station's device to the next one's when they differ.
 The stations are the source device (holding the raw inputs), the parts in
-order, and the workload's result device (receiving the graph outputs).
+order, and the workload's result device (receiving the graph outputs) — unless
+the workload has no consumer (``Workload.results_stay``): then the results stay
+on the last part's device and no message goes back.
 
 Example
 -------
@@ -58,6 +60,12 @@ from planner_app.core.errors import Problem, ProblemError
 from planner_app.core.models.structure import ModelStructure, TensorInfo
 from planner_app.core.profiling.timetable import TimeTable
 from planner_app.core.topology.records import Device, Route, Topology, Workload
+
+
+def _scaled_structure(s: ModelStructure, factor: float) -> ModelStructure:
+    """The same model with every tensor ``factor`` times as large (a batch of ``factor`` requests)."""
+    tensors = [replace(t, size_bytes=int(round(t.size_bytes * factor))) for t in s.tensors]
+    return ModelStructure(s.name, list(s.unit_names), s.flops * factor, s.param_bytes, tensors)
 
 
 class Figures(Protocol):
@@ -107,7 +115,7 @@ def lex_better(a: Sequence[float], b: Sequence[float], rtol: float = TIE_RTOL) -
 
 
 #: the order in which constraints are added when looking for the one that fails first
-CONSTRAINT_ORDER = ("runnable", "pinned", "privacy", "memory", "capacity", "fidelity", "slo", "cost")
+CONSTRAINT_ORDER = ("runnable", "pinned", "stages", "privacy", "memory", "capacity", "fidelity", "slo", "cost")
 
 
 def objective_weights(objective: str | Mapping[str, float]) -> dict[str, float]:
@@ -151,6 +159,14 @@ class Constraints:
     private_tensors: tuple[str, ...] = ()
     #: unit id -> device id
     pinned_units: Mapping[int, str] = field(default_factory=dict)
+    #: pipeline mode: each device hosts at most this many contiguous stages (None = no limit);
+    #: a stage is a maximal run of consecutive units on one device, whatever their levels
+    max_stages_per_device: int | None = None
+
+    def __post_init__(self) -> None:
+        k = self.max_stages_per_device
+        if k is not None and (isinstance(k, bool) or not isinstance(k, int) or k < 1):
+            raise ProblemError(f"max_stages_per_device is {k!r}; give a whole number >= 1 (or None: no limit)")
 
     @classmethod
     def from_workload(cls, w: Workload, **overrides: Any) -> Constraints:
@@ -183,6 +199,8 @@ class Constraints:
                 changes["private_tensors"] = ()
             elif k == "pinned":
                 changes["pinned_units"] = {}
+            elif k == "stages":
+                changes["max_stages_per_device"] = None
         return replace(self, **changes)
 
 
@@ -220,6 +238,27 @@ class Placement:
             devices += [dev] * (end - start)
             levels += [lvl] * (end - start)
         return cls(tuple(devices), tuple(levels), codec)
+
+    def stages(self) -> list[tuple[int, int, str]]:
+        """Maximal runs ``(start, end, device)`` of units on one device (levels may change inside)."""
+        out: list[tuple[int, int, str]] = []
+        start = 0
+        for i in range(1, len(self.devices) + 1):
+            if i == len(self.devices) or self.devices[i] != self.devices[start]:
+                out.append((start, i, self.devices[start]))
+                start = i
+        return out
+
+    def stages_per_device(self) -> dict[str, int]:
+        """How many stages (see :meth:`stages`) each used device hosts."""
+        out: dict[str, int] = {}
+        for _, _, d in self.stages():
+            out[d] = out.get(d, 0) + 1
+        return out
+
+    def is_pipeline(self, max_stages_per_device: int = 1) -> bool:
+        """Every device hosts at most ``max_stages_per_device`` contiguous stages."""
+        return all(v <= max_stages_per_device for v in self.stages_per_device().values())
 
     def parts(self) -> list[tuple[int, int, str, str]]:
         """Maximal runs ``(start, end, device, level)`` (end exclusive), in order."""
@@ -265,6 +304,8 @@ class PlanningProblem:
     activation_bytes: np.ndarray
     #: fixed ms of running one part (see ``PART_OVERHEAD_MS``, the default); e.g. from a profile
     part_overhead_ms: float | None = None
+    #: factor applied to the source's times and tensor sizes to make them per batch (see ``build``)
+    batch_scale: float = 1.0
 
     @classmethod
     def build(
@@ -280,18 +321,35 @@ class PlanningProblem:
         candidate_devices: Sequence[str] | None = None,
         levels: Sequence[str] | None = None,
         part_overhead_ms: float | None = None,
+        figures_batch_size: int | None = None,
     ) -> PlanningProblem:
         """Check the inputs fit together and pre-compute routes.
 
         ``codecs``: names from ``DEFAULT_CUT_CODECS`` or CutCodec records (default: all three).
         ``constraints``: default :meth:`Constraints.from_workload`.
         ``part_overhead_ms``: fixed ms per part (default ``PART_OVERHEAD_MS``).
+        ``figures_batch_size``: the batch the time table's times and the model's tensor sizes
+        were measured at. None (default): they are already per batch of the workload's
+        ``batch_size`` (an ONNX model loaded with the batch in its input shapes, a layer table
+        measured per batch). Else they are scaled linearly to the workload's batch (no batching
+        speed-up assumed: a conservative estimate).
+
+        Per request and per batch: one call of the model serves one batch of
+        ``Workload.batch_size`` requests. Times, latency, tensor and link bytes, cost per 1k and
+        energy are per call (per batch); the workload's ``rate_rps`` counts requests, so the
+        problem's :attr:`rate_rps` (calls per second) is that divided by the batch, and a
+        prediction's ``throughput_rps`` counts requests again. With a batch of 1 both agree.
         """
+        if figures_batch_size is not None and not (isinstance(figures_batch_size, int) and figures_batch_size >= 1):
+            raise ProblemError(f"figures_batch_size is {figures_batch_size!r}; give a whole number >= 1 (or None)")
         if part_overhead_ms is not None and not (part_overhead_ms >= 0 and math.isfinite(part_overhead_ms)):
             raise ProblemError(f"part_overhead_ms is {part_overhead_ms}; it must be finite and >= 0")
         if not isinstance(workload, Workload):
             workload = topology.workload(workload)
         objective_weights(objective)
+        scale = 1.0 if figures_batch_size is None else workload.batch_size / figures_batch_size
+        if scale != 1.0:
+            structure = _scaled_structure(structure, scale)
         n = structure.n_units
         if time_table.n_units != n:
             raise ProblemError(
@@ -339,13 +397,16 @@ class PlanningProblem:
             for b in stations:
                 if a != b and b in ra:
                     routes[(a, b)] = ra[b]
-        missing = [d for d in devices if (d, res) not in routes and d != res]
+        missing = [d for d in devices if (d, res) not in routes and d != res and not workload.results_stay]
         if missing:
             raise ProblemError(
                 f"result device {res!r} of workload {workload.name!r} is unreachable from {', '.join(missing)}; "
                 "link it or drop those devices from the candidates"
             )
         cons = constraints if constraints is not None else Constraints.from_workload(workload)
+        if cons.capacity and not workload.rate_stated:
+            # utilization at a rate means nothing when the workload states none (1 req/s is assumed)
+            cons = replace(cons, capacity=False)
         for u, d in cons.pinned_units.items():
             if not 0 <= int(u) < n:
                 raise ProblemError(f"pinned unit {u} is outside 0..{n - 1}")
@@ -353,12 +414,12 @@ class PlanningProblem:
                 raise ProblemError(f"unit {u} is pinned to {d!r}, which is not a candidate device ({', '.join(devices)})")
         di = [time_table.device_index(d) for d in devices]
         li = [time_table.level_index(x) for x in lv]
-        ms = time_table.ms[:, di, :][:, :, li]
+        ms = time_table.ms[:, di, :][:, :, li] * scale
         pb = time_table.param_bytes[:, li]
-        act = (np.asarray(time_table.activation_bytes, float) if time_table.activation_bytes is not None
+        act = (np.asarray(time_table.activation_bytes, float) * scale if time_table.activation_bytes is not None
                else structure.activation_bytes)
         return cls(topology, workload, structure, time_table, codec_map, cons, objective,
-                   devices, lv, routes, ms, pb, np.asarray(act, float), part_overhead_ms)
+                   devices, lv, routes, ms, pb, np.asarray(act, float), part_overhead_ms, scale)
 
     # -- derived views --------------------------------------------------------------
     @property
@@ -374,8 +435,23 @@ class PlanningProblem:
         return self.workload.result_device
 
     @property
+    def results_stay(self) -> bool:
+        """The workload has no consumer: results stay where the last part runs (no message back)."""
+        return bool(self.workload.results_stay)
+
+    def result_station(self, last_device: str) -> str:
+        """Where the results go after the last part, which runs on ``last_device``."""
+        return last_device if self.workload.results_stay else self.workload.result_device
+
+    @property
+    def batch_size(self) -> int:
+        """Requests one call of the model serves (``Workload.batch_size``)."""
+        return int(self.workload.batch_size)
+
+    @property
     def rate_rps(self) -> float:
-        return float(self.workload.rate_rps)
+        """Calls of the model per second: the workload's request rate over its batch size."""
+        return float(self.workload.rate_rps) / self.batch_size
 
     @property
     def overhead_ms(self) -> float:
@@ -409,8 +485,8 @@ class PlanningProblem:
         pins = {u: d for u, d in self.constraints.pinned_units.items()}
         if any(d not in devs for d in pins.values()):
             raise ProblemError("a pinned unit's device is not among the restricted devices")
-        return replace(self, devices=devs, levels=lv, codecs=dict(cmap), ms=tt.ms[:, di, :][:, :, li],
-                       param_bytes=tt.param_bytes[:, li])
+        return replace(self, devices=devs, levels=lv, codecs=dict(cmap),
+                       ms=tt.ms[:, di, :][:, :, li] * self.batch_scale, param_bytes=tt.param_bytes[:, li])
 
     def route(self, a: str, b: str) -> Route | None:
         """The route used for every message from ``a`` to ``b`` (None when a == b)."""

@@ -8,7 +8,8 @@ Adding a solver is one :func:`register_solver` call (below for a built-in one).
 
 A record declares what its answers are worth: ``exact`` (optimal over its space
 when it finishes), ``space`` (``'chain'``: contiguous splits along routes from the
-source; ``'dag'``: any device and level per unit of any DAG), ``pareto`` (it gives
+source; ``'pipeline'``: contiguous stages, at most one per device, devices and their
+order chosen; ``'dag'``: any device and level per unit of any DAG), ``pareto`` (it gives
 the trade-off front) and ``max_placements`` (it refuses larger problems).
 
 Example
@@ -45,13 +46,14 @@ from planner_app.core.optimizer.brute_force import MAX_BRUTE_FORCE, brute_force
 from planner_app.core.optimizer.chain_dp import solve_chain
 from planner_app.core.optimizer.cost_model import Prediction
 from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
+from planner_app.core.optimizer.pipeline import solve_pipeline
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError
 from planner_app.core.progress import CancelToken, ProgressCallback
 
 #: the name of the chooser (not a solver): the chain DP or the MILP, see ``choose_solver``
 AUTO = "auto"
-#: what a solver searches: contiguous splits along routes, or every placement of any DAG
-SPACES = ("chain", "dag")
+#: what a solver searches: contiguous splits along routes, pipelines over any devices, or every placement
+SPACES = ("chain", "pipeline", "dag")
 
 
 @dataclass(frozen=True)
@@ -66,6 +68,8 @@ class SolveOutcome:
     front: list[ParetoEntry] = field(default_factory=list)
     exact: bool = True
     scope: str = ""
+    #: proven relative gap to the optimum over ``scope`` (0: proven optimal; None: the solver states none)
+    gap: float | None = None
 
 
 class SolveFn(Protocol):
@@ -144,7 +148,8 @@ def solver_choices() -> tuple[str, ...]:
 
 def solvers_help() -> str:
     """One ``name: description`` entry per choice, for help texts."""
-    entries = [f"{AUTO}: the chain DP when the devices form one route, else the MILP (default)"]
+    entries = [f"{AUTO}: the pipeline DP in pipeline mode, else the chain DP when the devices form one route, "
+               "else the MILP (default)"]
     entries += [f"{s.name}: {s.description}" for s in _SOLVERS.values()]
     return "; ".join(entries)
 
@@ -185,12 +190,16 @@ def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCal
         # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
         # to the chain DP rather than call the problem infeasible
         dp = _solve_dp(problem, pareto=pareto, progress=progress, cancel=cancel, time_limit_s=None)
-        return SolveOutcome(dp.best, dp.prediction, dp.front, False, f"{dp.scope} (the MILP stopped: {res.status})")
+        return SolveOutcome(dp.best, dp.prediction, dp.front, False,
+                            f"{dp.scope} (the MILP stopped: {res.status}, no plan, no bound)", None)
     front = _front_for_general(problem, res.best, res.best_prediction, cancel) if pareto else []
     scope = "every placement (any device and level per unit)"
     if not res.exact:
-        scope += f"; the MILP stopped early ({res.status}), best found so far"
-    return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope)
+        gap = "no bound" if res.gap is None or not np.isfinite(res.gap) else f"proven gap {res.gap:.2%}"
+        scope += f"; the MILP stopped early ({res.status}), best found so far, {gap}"
+    else:
+        scope += "; proven optimal (gap 0)"
+    return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope, res.gap)
 
 
 def _solve_brute(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
@@ -198,6 +207,18 @@ def _solve_brute(problem: PlanningProblem, *, pareto: bool, progress: ProgressCa
     res = brute_force(problem, "general", pareto=pareto, cancel=cancel)
     front = [ParetoEntry(p, pr) for p, pr in res.front]
     return SolveOutcome(res.best, res.best_prediction, front, True, "every placement (enumerated)")
+
+
+def _solve_pipeline(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
+                    cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
+    res = solve_pipeline(problem, progress=progress, cancel=cancel)
+    k = problem.constraints.max_stages_per_device or 1
+    scope = (f"pipelines: contiguous stages, at most {k} per device, over every choice and order of devices "
+             f"({len(res.classes)} classes of interchangeable devices)")
+    if res.notes:
+        scope += "; " + "; ".join(res.notes)
+    front = [ParetoEntry(res.best, res.best_prediction)] if pareto and res.best and res.best_prediction else []
+    return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope)
 
 
 register_solver(Solver(
@@ -209,3 +230,6 @@ register_solver(Solver(
 register_solver(Solver(
     "brute", _solve_brute, exact=True, space="dag", pareto=True,
     description="enumerates every placement (small problems only)", max_placements=MAX_BRUTE_FORCE))
+register_solver(Solver(
+    "pipeline", _solve_pipeline, exact=True, space="pipeline", pareto=False,
+    description="pipeline DP, exact over pipelines: one contiguous stage per device, devices and order chosen"))

@@ -21,6 +21,7 @@ __all__ = [
     "random_time_table",
     "time_table_from_flops",
     "random_problem",
+    "fleet_problem",
 ]
 
 from collections.abc import Sequence
@@ -215,3 +216,62 @@ def random_problem(
         p = p.with_changes(constraints=Constraints(
             memory=memory, capacity=capacity, privacy=cons.privacy, slo_ms=float(rng.uniform(0.3, 1.0) * local + 1)))
     return p
+
+
+def fleet_problem(
+    rng: np.random.Generator,
+    n_units: int,
+    type_counts: Sequence[int],
+    n_levels: int = 1,
+    *,
+    objective: str | dict[str, float] = "throughput",
+    codecs: Sequence[str] = ("none",),
+    memory: bool = False,
+    max_stages_per_device: int | None = 1,
+    chain: bool = True,
+    noise: float = 0.0,
+) -> PlanningProblem:
+    """A pipeline fleet: ``type_counts[k]`` identical devices of type ``k`` behind one switch.
+
+    The source ``src`` (a camera, not a candidate) and every device hang off the switch
+    ``sw``; a device type sets speed, memory and its link's bandwidth (PipeEdge's
+    ``device_types.yml`` picture). With ``memory`` a device of the slowest types holds
+    only part of the model. ``noise``: times vary by up to ± that fraction per unit, type
+    and level (devices of one type keep equal times), so no level is faster everywhere.
+    """
+    s = random_structure(rng, n_units, dag=not chain)
+    need_mib = (float(s.param_bytes.sum()) + float(s.activation_bytes.max())) / 2**20
+    devices = [
+        Device(id="src", kind="camera", tier="device", peak_gflops_fp32=5.0, memory_mb=256),
+        Device(id="sw", kind="gateway", tier="edge", peak_gflops_fp32=1.0, memory_mb=64),
+    ]
+    links = [Link(id="l-src", a="src", b="sw", bandwidth_ab_mbps=float(rng.uniform(50, 1000)),
+                  bandwidth_ba_mbps=float(rng.uniform(50, 1000)), latency_ms=float(rng.uniform(0.2, 5)))]
+    ids: list[str] = []
+    for k, count in enumerate(type_counts):
+        gf = float(rng.uniform(20, 2000))
+        mem = float(rng.uniform(0.2, 1.2) * need_mib) if memory else 65536.0
+        bw = float(rng.uniform(20, 2000))
+        lat = float(rng.uniform(0.1, 3))
+        usd = float(rng.uniform(0.0, 2.0))
+        for i in range(count):
+            dev_id = f"t{k}-{i}"
+            ids.append(dev_id)
+            devices.append(Device(id=dev_id, kind="edge_server", tier="edge", device_type=f"type{k}",
+                                  peak_gflops_fp32=gf, fp16_speedup=1.6, int8_speedup=2.5, memory_mb=mem,
+                                  cost_usd_per_hour=usd, precisions=["fp32", "fp16", "int8"]))
+            links.append(Link(id=f"l-{dev_id}", a=dev_id, b="sw", bandwidth_ab_mbps=bw, bandwidth_ba_mbps=bw,
+                              latency_ms=lat))
+    topo = Topology(name=f"fleet-{'-'.join(map(str, type_counts))}", devices=devices, links=links,
+                    workloads=[Workload(name="w", source="src", rate_rps=1.0)])
+    levels = list(LEVEL_SPEEDUP)[:n_levels]
+    tt = time_table_from_flops(s, topo, levels)
+    if noise:
+        factor = {f"type{k}": rng.uniform(1 - noise, 1 + noise, (n_units, len(levels)))
+                  for k in range(len(type_counts))}
+        for di, dev in enumerate(topo.devices):
+            if dev.device_type in factor:
+                tt.ms[:, di, :] *= factor[dev.device_type]
+    cons = Constraints(memory=memory, capacity=False, max_stages_per_device=max_stages_per_device)
+    return PlanningProblem.build(topo, None, s, tt, codecs=list(codecs), constraints=cons, objective=objective,
+                                 candidate_devices=ids)

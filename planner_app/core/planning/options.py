@@ -136,6 +136,9 @@ class PoseOptions(_Options):
     ``objective``: one of ``latency``, ``throughput``, ``cost``, ``bandwidth``,
     ``energy``, or weights over them. ``levels``: compression levels the plan may
     use (default: every measured level). ``pinned_units``: unit id → device id.
+    ``max_stages_per_device``: pipeline mode — each device hosts at most this many
+    contiguous stages (1: a pipeline, the devices and their order chosen by the
+    planner; ``auto`` then uses the pipeline DP); None: no such limit.
     """
 
     _step: ClassVar[str] = "pose"
@@ -145,6 +148,7 @@ class PoseOptions(_Options):
     min_fidelity: Annotated[float, Field(ge=0, le=1)] | Literal["workload"] | None = "workload"
     levels: tuple[str, ...] | None = None
     pinned_units: dict[int, str] = Field(default_factory=dict)
+    max_stages_per_device: Annotated[int, Field(ge=1, le=1024)] | None = None
 
     @field_validator("levels")
     @classmethod
@@ -165,12 +169,14 @@ class PoseOptions(_Options):
 
 
 class SolveOptions(_Options):
-    """How :meth:`PlanningSession.solve` searches: the solver (``auto`` picks), the Pareto front."""
+    """How :meth:`PlanningSession.solve` searches: the solver (``auto`` picks), the Pareto front,
+    and ``time_limit_s``, the seconds the solver may take (the MILP then states its proven gap)."""
 
     _step: ClassVar[str] = "solve"
     solver: str = "auto"
     pareto: bool = False
     baselines: bool = True
+    time_limit_s: Annotated[float, Field(gt=0, le=86400)] | None = None
 
     @field_validator("solver")
     @classmethod

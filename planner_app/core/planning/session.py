@@ -296,6 +296,8 @@ class PlanningSession:
             overrides["max_cost_usd_per_1k"] = options.max_cost_usd_per_1k
         if options.pinned_units:
             overrides["pinned_units"] = dict(options.pinned_units)
+        if options.max_stages_per_device is not None:
+            overrides["max_stages_per_device"] = options.max_stages_per_device
         constraints = Constraints.from_workload(self.workload, **overrides)
         measured = self.measured
         try:
@@ -330,7 +332,7 @@ class PlanningSession:
         assert self.problem is not None
         t0 = time.perf_counter()
         result = optimize(self.problem, solver=options.solver, pareto=options.pareto, progress=progress,
-                          cancel=cancel, baselines=options.baselines)
+                          cancel=cancel, baselines=options.baselines, time_limit_s=options.time_limit_s)
         self._drop_after("solve")
         self.result = result
         self._notes["solve"] = list(result.notes)

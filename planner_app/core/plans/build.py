@@ -383,6 +383,7 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
         slo_ms=c.slo_ms, max_cost_usd_per_1k=c.max_cost_usd_per_1k, min_fidelity=c.min_fidelity,
         levels=list(problem.levels), privacy=c.privacy, private_tensors=list(c.private_tensors),
         pinned_units={str(u): d for u, d in c.pinned_units.items()},
+        max_stages_per_device=c.max_stages_per_device,
     )
     renamed = {"energy_mj_per_request": "energy_j_per_request", "memory_bytes": "memory_bytes_per_device",
                "fidelity": "predicted_fidelity"}  # the cost model's names -> the plan's keys

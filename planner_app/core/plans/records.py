@@ -140,6 +140,8 @@ class Constraints(_Record):
     privacy: Literal["none", "raw_input_in_zone"] = "none"
     private_tensors: list[str] = Field(default_factory=list)
     pinned_units: dict[str, str] = Field(default_factory=dict, description="unit id → device id")
+    max_stages_per_device: Annotated[int, Field(ge=1)] | None = Field(
+        default=None, description="pipeline mode: each device hosts at most this many contiguous stages")
 
 
 class Artifact(_Record):
@@ -327,6 +329,16 @@ class DeploymentPlan(_Record):
         units = sorted(u for s in self.stages for u in s.unit_ids)
         if units != list(range(self.model.units)):
             problems.append(Problem("stages[].unit_ids", f"the stages do not cover units 0..{self.model.units - 1} exactly once"))
+        k = self.constraints.max_stages_per_device
+        if k is not None:
+            runs: dict[str, int] = {}
+            for i, s in enumerate(self.stages):
+                if i == 0 or self.stages[i - 1].device != s.device:
+                    runs[s.device] = runs.get(s.device, 0) + 1
+            for dev, count in runs.items():
+                if count > k:
+                    problems.append(Problem("stages[].device", f"device {dev!r} hosts {count} separate stages; the "
+                                            f"plan is a pipeline with at most {k} per device"))
         if self.workload.input_shapes and self.workload.input_shapes != self.model.input_shapes:
             problems.append(Problem("model.input_shapes", f"{self.model.input_shapes} differ from the workload's {self.workload.input_shapes}"))
         return problems

@@ -231,6 +231,14 @@ class Link(_Record):
     jitter_ms: NonNegative = 0.0
     loss_pct: Annotated[float, Field(ge=0, lt=100)] = 0.0
     cost_usd_per_gb: NonNegative = 0.0
+    message_overhead_ms: NonNegative | None = Field(
+        default=None,
+        description="fixed ms of one message over this link (serialization, framing, one RPC round); "
+        "default: the topology's message_overhead_ms")
+    direct_only: bool = Field(
+        default=False,
+        description="messages between this link's two ends always take this link, never a relay through "
+        "other devices (the network forbids routing around it)")
 
     def bandwidth_from(self, device_id: str) -> float:
         """Bandwidth in Mbps when sending from ``device_id``."""
@@ -260,12 +268,27 @@ class Workload(_Record):
         default=None, description="largest allowed loss of top-1 agreement vs fp32, in percent"
     )
     consumer: str | None = Field(default=None, description="device id that consumes results; default: the source")
+    results_stay: bool = Field(
+        default=False,
+        description="no consumer: results stay on the device that runs the last stage (no message back)")
     privacy: Literal["none", "raw_input_in_zone"] = "none"
     private_tensors: list[str] = Field(default_factory=list, description="tensors that must stay in the source's zone")
 
+    @model_validator(mode="after")
+    def _check_consumer(self) -> Workload:
+        if self.results_stay and self.consumer is not None:
+            raise ValueError(f"workload {self.name!r} names consumer {self.consumer!r} and results_stay: "
+                             "drop one (results_stay means there is no consumer)")
+        return self
+
+    @property
+    def rate_stated(self) -> bool:
+        """Whether the workload states its rate (capacity limits apply only then; else 1 req/s is assumed)."""
+        return "rate_rps" in self.model_fields_set
+
     @property
     def result_device(self) -> str:
-        """Where results are consumed (the source unless set)."""
+        """Where results are consumed (the source unless set; see ``results_stay``)."""
         return self.consumer or self.source
 
 
@@ -349,6 +372,9 @@ class Topology(_Record):
     workloads: list[Workload] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
+    message_overhead_ms: NonNegative = Field(
+        default=0.5,
+        description="fixed ms of one message (serialization, framing, one RPC round) on links that state none")
 
     _index: dict[str, Device] | None = PrivateAttr(default=None)
 
@@ -650,8 +676,12 @@ class Topology(_Record):
 
     # -- files --------------------------------------------------------------------
     def to_dict(self) -> dict[str, Any]:
-        """A JSON-ready dict with stable key order."""
-        return self.model_dump(mode="json")
+        """A JSON-ready dict with stable key order (a workload's unstated rate stays unstated)."""
+        out = self.model_dump(mode="json")
+        for w, d in zip(self.workloads, out["workloads"], strict=True):
+            if not w.rate_stated:
+                d.pop("rate_rps", None)
+        return out
 
 
 _R = TypeVar("_R")

@@ -104,6 +104,10 @@ class Route:
 class Router:
     """Best routes for a payload size over a topology.
 
+    A link marked ``direct_only`` is the only path between its two ends: the
+    route between them is that link even when a relay would be faster (routes to
+    other devices may still pass over it).
+
     The metric ``Σ latency + bytes / bottleneck`` is not additive, so plain
     Dijkstra is not exact. For each distinct link bandwidth ``b`` we run
     Dijkstra on latency over the links with bandwidth ≥ ``b`` (scipy's C
@@ -142,6 +146,14 @@ class Router:
         self._bw = np.asarray(bw, dtype=float)[order]
         self._link = np.asarray(kk, dtype=np.int64)[order]
         self._bandwidths = sorted(set(self._bw.tolist()), reverse=True)
+        # links marked direct_only: between their ends, messages take them and nothing else
+        self._direct: dict[int, list[tuple[int, int, float, float]]] = {}
+        for k, lk in enumerate(topology.links):
+            a, b = idx.get(lk.a), idx.get(lk.b)
+            if a is None or b is None or not getattr(lk, "direct_only", False):
+                continue
+            self._direct.setdefault(a, []).append((b, k, lk.latency_ms, lk.bandwidth_ab_mbps))
+            self._direct.setdefault(b, []).append((a, k, lk.latency_ms, lk.bandwidth_ba_mbps))
         # plain lists: element access on them is much faster than on numpy arrays
         self._bw_l = self._bw.tolist()
         self._lat_l = self._lat.tolist()
@@ -225,7 +237,22 @@ class Router:
                 source, ids[t], [ids[i] for i in devices], [self._link_ids[k] for k in links],
                 sum(lat[a] for a in arcs), min(bw[a] for a in arcs), sum(cost[k] for k in links),
             )
+        if self._direct:
+            self._direct_routes(src, payload_bytes, routes)
         return routes
+
+    def _direct_routes(self, src: int, payload_bytes: float, routes: dict[str, Route]) -> None:
+        """Replace the routes to the far ends of ``direct_only`` links by those links (the best one
+        when several join the same pair)."""
+        best: dict[int, tuple[float, int, float, float]] = {}
+        for t, k, lat, bw in self._direct.get(src, []):
+            score = lat + payload_bytes * 8.0 / (bw * 1e3)
+            if t not in best or score < best[t][0]:
+                best[t] = (score, k, lat, bw)
+        ids = self._ids
+        for t, (_, k, lat, bw) in best.items():
+            routes[ids[t]] = Route(ids[src], ids[t], [ids[src], ids[t]], [self._link_ids[k]], lat, bw,
+                                   self._link_cost[k])
 
     def route(self, source: str, target: str, payload_bytes: float = 0.0) -> Route | None:
         """Best route from ``source`` to ``target``; None when unreachable."""
