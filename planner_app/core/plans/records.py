@@ -322,7 +322,7 @@ class DeploymentPlan(_Record):
                     problems.append(Problem(f"transfers[{i}].{end}", f"names stage {v}, but the plan has stages 0..{n - 1}"))
         if canonical_sha256(self.topology.document) != self.topology.sha256:
             problems.append(Problem("topology.sha256", "does not match the embedded topology document: it was edited after export"))
-        devices = {d.get("id") for d in self.topology.document.get("devices", []) if isinstance(d, dict)}
+        devices = {d["id"] for d in self.topology.document.get("devices", []) if isinstance(d, dict) and isinstance(d.get("id"), str)}
         for i, s in enumerate(self.stages):
             if s.device not in devices:
                 problems.append(Problem(f"stages[{i}].device", f"device {s.device!r} is not in the embedded topology"))
