@@ -18,14 +18,21 @@ from __future__ import annotations
 
 __all__ = ["TopologyDocument", "RemovedItems"]
 
-import math
 from pathlib import Path
 
 from PySide6.QtCore import QObject, Signal
 from PySide6.QtGui import QUndoCommand, QUndoStack
 
 from planner_app.core.topology.io import save_topology
-from planner_app.core.topology.records import Device, Link, Note, RemovedItems, Topology, Workload
+from planner_app.core.topology.records import (
+    Device,
+    Link,
+    Note,
+    RemovedItems,
+    Topology,
+    Workload,
+    ZoneRegion,
+)
 
 
 class TopologyDocument(QObject):
@@ -232,37 +239,19 @@ class TopologyDocument(QObject):
             self.workloadsChanged.emit()
 
     # -- privacy zone regions ----------------------------------------------------------------
-    # Core has no field for a zone's region yet, so it is kept in the topology's free-form
-    # metadata as "zone_rect:<zone>" = "x,y,w,h": older files simply have none (the canvas
-    # derives one from the members), and older versions of the app keep it untouched.
-    ZONE_KEY = "zone_rect:"
-
     def zone_rect(self, zone: str) -> tuple[float, float, float, float] | None:
         """The region the user gave ``zone`` (scene x, y, width, height), if any."""
-        raw = self.topology.metadata.get(self.ZONE_KEY + zone)
-        if not isinstance(raw, str):
-            return None
-        try:
-            x, y, w, h = (float(v) for v in raw.split(","))
-        except ValueError:  # a hand-edited file: ignore the region, the members still count
-            return None
-        if not all(map(math.isfinite, (x, y, w, h))) or w <= 0 or h <= 0:
-            return None
-        return x, y, w, h
+        r = self.topology.zone_region(zone)
+        return None if r is None else (r.x, r.y, r.width, r.height)
 
     def zone_names(self) -> list[str]:
         """Zones with members or a region, sorted."""
         named = {d.privacy_zone for d in self.topology.devices} - {""}
-        named |= {k[len(self.ZONE_KEY):] for k in self.topology.metadata if k.startswith(self.ZONE_KEY)}
+        named |= {r.zone for r in self.topology.zone_regions}
         return sorted(named)
 
     def set_zone_rect(self, zone: str, rect: tuple[float, float, float, float] | None) -> None:
         """Set or clear (None) the region of ``zone`` (undo commands only)."""
-        key = self.ZONE_KEY + zone
-        meta = dict(self.topology.metadata)
-        if rect is None:
-            meta.pop(key, None)
-        else:
-            meta[key] = ",".join(f"{v:g}" for v in rect)
-        self.topology.metadata = meta
+        region = None if rect is None else ZoneRegion(zone=zone, x=rect[0], y=rect[1], width=rect[2], height=rect[3])
+        self.topology.set_zone_region(zone, region)
         self.zoneChanged.emit(zone)

@@ -219,3 +219,20 @@ def test_remove_items_takes_links_and_workloads_in_one_pass_and_restore_puts_the
     topo.validate_references()  # what is left is a valid topology
     topo.restore_items(removed)
     assert topo.to_dict() == before
+
+
+def test_zone_regions_are_records_of_the_topology_and_round_trip():
+    from planner_app.core.topology.records import ZoneRegion
+
+    topo = three_tier()
+    assert topo.set_zone_region("home", ZoneRegion(zone="home", x=0, y=0, width=200, height=100)) is None
+    again = topology_from_dict(topo.to_dict(), "t.json")
+    assert again.zone_region("home") == ZoneRegion(zone="home", x=0, y=0, width=200, height=100)
+    old = again.set_zone_region("home", None)
+    assert old is not None and again.zone_region("home") is None
+    with pytest.raises(TopologyError, match="given as the region of"):
+        again.set_zone_region("lab", ZoneRegion(zone="home", x=0, y=0, width=1, height=1))
+    bad = topo.to_dict()
+    bad["zone_regions"][0]["width"] = 0
+    with pytest.raises(TopologyError, match="width"):
+        topology_from_dict(bad, "t.json")

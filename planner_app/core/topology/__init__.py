@@ -35,6 +35,7 @@ from planner_app.core.topology.records import (
     Tier,
     Topology,
     Workload,
+    ZoneRegion,
     reference_problems,
 )
 
@@ -47,6 +48,7 @@ __all__ = [
     "Device",
     "Link",
     "Workload",
+    "ZoneRegion",
     "Note",
     "Topology",
     "Route",

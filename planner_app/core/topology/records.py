@@ -32,6 +32,7 @@ __all__ = [
     "Link",
     "Workload",
     "Note",
+    "ZoneRegion",
     "Topology",
     "Route",
     "Router",
@@ -292,6 +293,16 @@ class Workload(_Record):
         return self.consumer or self.source
 
 
+class ZoneRegion(_Record):
+    """Where a privacy zone is drawn (scene units); membership is each device's ``privacy_zone``."""
+
+    zone: Annotated[str, Field(min_length=1, max_length=64)]
+    x: float
+    y: float
+    width: Positive
+    height: Positive
+
+
 class Note(_Record):
     """A text note on the canvas."""
 
@@ -371,6 +382,8 @@ class Topology(_Record):
     links: list[Link] = Field(default_factory=list)
     workloads: list[Workload] = Field(default_factory=list)
     notes: list[Note] = Field(default_factory=list)
+    zone_regions: list[ZoneRegion] = Field(
+        default_factory=list, description="regions the user drew for privacy zones (one per zone at most)")
     metadata: dict[str, str | int | float | bool] = Field(default_factory=dict)
     message_overhead_ms: NonNegative = Field(
         default=0.5,
@@ -655,6 +668,21 @@ class Topology(_Record):
         for i, w in items.workloads:
             self.workloads.insert(i, w)
         self._index = None
+
+    def zone_region(self, zone: str) -> ZoneRegion | None:
+        """The region drawn for ``zone``, if the user gave it one."""
+        return next((r for r in self.zone_regions if r.zone == zone), None)
+
+    def set_zone_region(self, zone: str, region: ZoneRegion | None) -> ZoneRegion | None:
+        """Set (or clear, with None) the region of ``zone``; returns the previous one for undo."""
+        old = self.zone_region(zone)
+        kept = [r for r in self.zone_regions if r.zone != zone]
+        if region is not None:
+            if region.zone != zone:
+                raise TopologyError(f"region for zone {region.zone!r} given as the region of {zone!r}")
+            kept.append(region)
+        self.zone_regions[:] = sorted(kept, key=lambda r: r.zone)
+        return old
 
     # -- routes -------------------------------------------------------------------
     def router(self) -> Router:
