@@ -150,6 +150,7 @@ def test_every_milp_answer_states_its_gap() -> None:
     assert stopped.gap is None or 0 < stopped.gap <= 1.0
     assert "proven gap" in stopped.exact_scope or "no bound" in stopped.exact_scope
     assert any("proven gap" in n or "no bound proven" in n for n in stopped.notes)
+    assert any("--pipeline" in n and "--time-limit" in n for n in stopped.notes)  # what to do about it
     with pytest.raises(Exception, match="time limit"):
         optimize(p, time_limit_s=-1)
 

@@ -215,6 +215,11 @@ def optimize(
         gap_text = (f"; proven gap {outcome.gap:.2%}" if outcome.gap is not None and math.isfinite(outcome.gap)
                     else "; no bound proven")
         notes.append(f"the {used} answer is not proven optimal (see exact_scope and the solver's notes){gap_text}")
+        if used == "milp" and problem.constraints.max_stages_per_device is None and len(problem.devices) > 2:
+            # the general MILP did not finish: the pipeline space is exact and fast when it fits the use
+            notes.append("the problem is too large for the general MILP to prove within its time limit: give "
+                         "it more time (--time-limit S), or plan a pipeline (--pipeline: one contiguous stage per "
+                         "device, devices and order chosen by the planner), which is solved exactly in milliseconds")
     if pareto and not get_solver(used).pareto:
         notes.append(f"the {used} solver gives no trade-off front: only the chosen plan is on it")
     report(progress, 0.75, "baselines")
