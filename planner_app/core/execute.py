@@ -27,7 +27,7 @@ each beside the prediction. Every measured median carries its 95 % interval
 from __future__ import annotations
 
 __all__ = ["ExecutionError", "HopSpec", "StageSpec", "ExecutionSpec", "RequestTiming", "execution_spec",
-           "sample_inputs", "run_report"]
+           "sample_inputs", "run_report", "predicted_as_run_ms"]
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -218,6 +218,31 @@ def _cpu_compute_latency(t: RequestTiming, on_source: bool) -> float:
     return t.plan_latency_ms(on_source) - sum(w - c for w, c in zip(t.compute_ms, t.compute_cpu_ms, strict=False))
 
 
+def predicted_as_run_ms(spec: ExecutionSpec) -> float:
+    """The plan's own figures re-assembled for the path a run measures.
+
+    A run sends each request from the source through the stages and returns the results
+    back along the chain to the source (or to stage 0's agent when the source runs it); the
+    plan predicts delivery to the workload's consumer over its route. Same parts: every
+    stage's predicted compute (with its per-part overhead), every hop's predicted transfer
+    into the next stage (with its per-message overhead), and, for the way back, each hop's
+    one-way latency plus the model outputs (uncompressed) over its backward bandwidth.
+    """
+    out_bytes = 0
+    for shape in spec.plan.model.output_shapes.values():
+        n = 1
+        for d in shape:
+            n *= max(1, int(d))
+        out_bytes += 4 * n  # float32 outputs (most models'), sent back as they are
+    total = sum(st.predicted_compute_ms for st in spec.stages)
+    for hop in spec.hops:
+        if hop is None:
+            continue
+        back = hop.latency_ms + (out_bytes * 8 / (hop.backward_mbps * 1e6) * 1e3 if hop.backward_mbps > 0 else 0.0)
+        total += hop.predicted_ms + back
+    return total
+
+
 def _band(plan: DeploymentPlan, key: str) -> list[float] | None:
     u = plan.uncertainty.get(key)
     return [u.low, u.high] if u is not None and u.low is not None and u.high is not None else None
@@ -239,6 +264,7 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
     basis = plan.measurement
     plan_clock = basis.clock if basis is not None else "unknown (a plan written before plans stated their clock)"
     band = plan.uncertainty.get("totals.latency_ms")
+    as_run = predicted_as_run_ms(spec)
     stages = []
     for k, st in enumerate(spec.stages):
         comp = [t.compute_ms[k] for t in timings if len(t.compute_ms) > k]
@@ -280,7 +306,14 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
                      "client_latency_ms_median": _q(client, 50), "throughput_rps": measured_rps, "wall_s": wall_s,
                      "latency_from": "the first agent's receipt (the source runs stage 0)" if on_source
                      else "the client (the source device) sending the input"},
+        "predicted_as_run": {
+            "latency_ms": as_run,
+            "basis": "the plan's stage compute and transfer predictions on the path the run measures: through "
+                     "the stages and back along the chain to the source (the plan predicts delivery to the "
+                     f"consumer {spec.consumer!r} instead); the way back: each hop's latency and the outputs over "
+                     "its backward bandwidth"},
         "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted),
+                      "latency_median_as_run": _pct(_q(e2e, 50), as_run),
                       "latency_median_cpu_compute": _pct(_q(e2e_cpu, 50), predicted) if e2e_cpu else None},
         "provenance": {
             "predicted": f"the plan '{spec.plan_path.name}' (its provenance and uncertainty sections)",

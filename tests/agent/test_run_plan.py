@@ -116,6 +116,10 @@ def test_run_local_reproduces_the_model_and_reports_prediction_against_measureme
     assert rep["predicted"]["latency_interval_ms"][0] <= rep["predicted"]["latency_ms"]
     assert all(s["measured_compute_ms_ci95"] and s["predicted_interval_ms"] for s in rep["stages"])
     assert "measured.latency_ms_*" in rep["provenance"] and "clock: predicted in thread-cpu" in out
+    # the plan's figures re-assembled for the path run (back along the chain to the source): both hops' latency
+    # there and back at least
+    assert rep["predicted_as_run"]["latency_ms"] >= 2 * sum(h["latency_ms"] for h in rep["hops"])
+    assert rep["error_pct"]["latency_median_as_run"] is not None
 
 
 def test_a_plan_whose_parts_changed_does_not_run(three_stage_plan, tmp_path):

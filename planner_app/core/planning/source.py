@@ -86,6 +86,8 @@ class Measured:
     basis: MeasurementBasis | None = None
     #: per level, the local profile's 95 % interval of the median as shares (below, above)
     level_ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: the same per device an agent profiled
+    device_level_ci: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 class PartBuilder(Protocol):
@@ -303,8 +305,10 @@ class OnnxModelSource:
                              "covers")
         codecs = dict(profile.cut_codecs) if profile is not None and profile.cut_codecs else None
         level_ci = {lv: lp.ci_relative() for lv, lp in (profile.levels.items() if profile else ()) if lp.applicable}
+        device_ci = {dev: {lv: lp.ci_relative() for lv, lp in p.levels.items() if lp.applicable}
+                     for dev, p in agents.items()}
         return Measured(tt, codecs, measured_part_overhead_ms(profile), profile, profiled_now, tuple(notes),
-                        measurement_basis(profile, agents, imported is not None), level_ci)
+                        measurement_basis(profile, agents, imported is not None), level_ci, device_ci)
 
 
 def measurement_basis(profile: ModelProfile | None, agents: Mapping[str, ModelProfile] | None = None,
@@ -323,8 +327,9 @@ def measurement_basis(profile: ModelProfile | None, agents: Mapping[str, ModelPr
     }
     measured = measured_part_overhead_ms(profile)
     oh = PART_OVERHEAD_MS if measured is None else measured
+    # the interval is the chained figure's, when that is the figure used (not the per-call floor)
     ci = [float(c) for c in profile.part_overhead_ci_ms] if profile is not None and measured is not None \
-        and profile.part_overhead_ms is not None else []
+        and profile.part_overhead_ms is not None and measured == profile.part_overhead_ms else []
     runs = {lv: lp.runs for lv, lp in profile.levels.items() if lp.applicable} if profile is not None else {}
     return MeasurementBasis(clock=clock, clock_note=notes[clock],
                             session_options=profile.settings.session_options() if profile is not None else "",

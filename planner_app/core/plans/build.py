@@ -84,6 +84,8 @@ class PlanContext:
     basis: MeasurementBasis | None = None
     #: per level, the 95 % interval of the local profile's median as shares (below, above)
     level_ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: per device an agent profiled, the same for its profile
+    device_level_ci: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 def model_info(mg: ModelGraph, source: str) -> ModelInfo:
@@ -490,13 +492,14 @@ def plan_uncertainty(run: PlanContext, prediction: Prediction, stages: Sequence[
     lo_sum = hi_sum = 0.0
     bounded = True
     for st in stages:
-        ci = run.level_ci.get(st.level)
-        local = st.provenance.startswith(("measured-local", "estimated"))
+        agent = st.provenance.startswith("measured-agent")
+        ci = run.device_level_ci.get(st.device, {}).get(st.level) if agent else run.level_ci.get(st.level)
+        local = agent or st.provenance.startswith(("measured-local", "estimated"))
         if ci is None or not local or not all(math.isfinite(c) for c in ci):
             bounded = False
             out[f"stages[{st.index}].compute_ms"] = Uncertainty(basis=(
                 f"{st.provenance}: no interval known for this source (runs not kept)" if not local else
-                f"no interval: the local profile of {st.level} kept none"))
+                f"no interval: the profile of {st.level} kept none"))
             continue
         overhead = oh if oh is not None else 0.0
         units = max(0.0, st.compute_ms - overhead)
@@ -504,8 +507,9 @@ def plan_uncertainty(run: PlanContext, prediction: Prediction, stages: Sequence[
         hi = units * (1 + ci[1]) + (oh_ci[1] if oh_ci else overhead)
         lo_sum += st.compute_ms - lo
         hi_sum += hi - st.compute_ms
-        what = "the 95 % interval of the local profile's median" + (" and of the per-part overhead" if oh_ci else "")
-        caveat = ("" if st.provenance.startswith("measured-local") else
+        what = (f"the 95 % interval of the {'agent' if agent else 'local'} profile's median"
+                + (" and of the per-part overhead" if oh_ci else ""))
+        caveat = ("" if st.provenance.startswith(("measured-local", "measured-agent")) else
                   "; scaled to this device by the device model, whose own error is not included")
         out[f"stages[{st.index}].compute_ms"] = Uncertainty(low=lo, high=hi, basis=f"{what} ({clock} clock){caveat}")
     lat = prediction.latency_ms

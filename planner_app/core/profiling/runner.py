@@ -326,6 +326,9 @@ def _cut_activations(mg: ModelGraph, samples: SampleSet, k: int = 3) -> list[np.
 #: the chain lengths timed to calibrate the per-part overhead (those up to the number of units)
 CHAIN_PARTS: tuple[int, ...] = (1, 2, 4, 8)
 
+#: with ``ci_target`` set, chained runs stop once the slope's 95 % interval is this tight (± ms)
+SLOPE_CI_MS = 0.02
+
 
 def measure_part_overhead(
     mg: ModelGraph, settings: ProfileSettings, feed: dict[str, np.ndarray], cancel: CancelToken | None = None,
@@ -389,6 +392,10 @@ def measure_part_overhead(
         slopes.append(float(xc @ (t - t.mean()) / (xc @ xc)))
         if len(slopes) >= 5 and time.perf_counter() - start > settings.max_seconds:
             break
+        if settings.ci_target > 0 and len(slopes) >= max(5, settings.min_runs):
+            lo, hi = median_ci(slopes)
+            if hi - lo <= 2 * SLOPE_CI_MS:  # tight enough: planning stays interactive
+                break
     lo, hi = median_ci(slopes)
     method = (f"chained runs of the fp32 model cut into {', '.join(map(str, ks))} parts ({len(slopes)} rounds, "
               f"{settings.clock_name()} clock, {settings.session_options()}): least-squares ms per extra part, "
