@@ -187,8 +187,17 @@ def totals_lines(plan: DeploymentPlan) -> list[str]:
     m = t.measured_fidelity
     if m is not None:
         top1 = "" if m.top1_agreement is None else f", top-1 agreement {m.top1_agreement:.3f}"
-        out.append(f"measured on the exported parts ({m.samples} synthetic inputs): fidelity {fmt_fidelity(m.score)}, "
+        how = (f"as deployed, cut codec {m.codec}, graph optimization on; {m.samples} held-out inputs"
+               if m.as_deployed else f"{m.samples} synthetic inputs")
+        out.append(f"measured on the exported parts ({how}): fidelity {fmt_fidelity(m.score)}, "
                    f"cosine {m.cosine:.5f}{top1}, SQNR {fmt_sqnr(m.sqnr_db)}")
+    band = plan.uncertainty.get("totals.latency_ms")
+    if band is not None and band.low is not None and band.high is not None:
+        out.append(f"latency 95 % interval {fmt_plain(band.low)}-{fmt_plain(band.high)} ms ({band.basis})")
+    if plan.measurement is not None:
+        b = plan.measurement
+        out.append(f"clock: {b.clock} ({b.clock_note}); per-part overhead {b.part_overhead_ms:.3f} ms "
+                   f"({b.part_overhead_provenance})")
     if t.violations:
         out.append("VIOLATES: " + "; ".join(t.violations))
     out.append(f"solver: {plan.solver.name}{' (exact)' if plan.solver.exact else ''}, {fmt_plain(plan.solver.solve_ms)} ms")

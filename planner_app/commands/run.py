@@ -42,13 +42,24 @@ def _fmt(x: Any) -> Any:
     return None if x is None or (isinstance(x, float) and math.isnan(x)) else x
 
 
+def _interval(pair: Any) -> str | None:
+    if not pair or pair[0] is None or pair[1] is None:
+        return None
+    return f"{pair[0]:.3g}-{pair[1]:.3g}"
+
+
 def report_text(rep: dict[str, Any]) -> str:
     """The tables ``edgeplan run`` prints."""
     pred, meas, err = rep["predicted"], rep["measured"], rep["error_pct"]
     pace = f", {rep['rate_rps']:g} req/s" if rep["rate_rps"] else ", one after another"
     out = [format_table(
         ["figure", "predicted", "measured", "error %"],
-        [["latency ms (median)", _fmt(pred["latency_ms"]), _fmt(meas["latency_ms_median"]), _fmt(err["latency_median"])],
+        [["latency ms (median, wall)", _fmt(pred["latency_ms"]), _fmt(meas["latency_ms_median"]),
+          _fmt(err["latency_median"])],
+         ["  95 % interval ms", _interval(pred.get("latency_interval_ms")), _interval(meas.get("latency_ms_ci95")),
+          None],
+         ["latency ms (median, compute as CPU time)", _fmt(pred["latency_ms"]),
+          _fmt(meas.get("latency_cpu_compute_ms_median")), _fmt(err.get("latency_median_cpu_compute"))],
          ["latency ms (p90)", None, _fmt(meas["latency_ms_p90"]), None],
          ["as the client saw it ms", None, _fmt(meas["client_latency_ms_median"]), None],
          ["latency at rate ms", _fmt(pred["latency_at_rate_ms"]), None, None],
@@ -73,6 +84,9 @@ def report_text(rep: dict[str, Any]) -> str:
     diff, rel = rep["output_max_abs_diff_vs_local_chain"], rep["output_max_rel_diff_vs_local_chain"]
     out.append("\noutputs vs the parts chained in this process: " + (
         f"max abs diff {diff:.3g} ({100 * rel:.3g} % of the largest output)" if diff is not None else "not compared"))
+    clock = rep.get("clock", {})
+    if clock:
+        out.append(f"clock: predicted in {clock.get('predicted')}; measured in {clock.get('measured')}")
     out += [f"note: {n}" for n in rep["notes"]]
     return "\n".join(out)
 

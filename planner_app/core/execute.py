@@ -17,13 +17,17 @@ this module holds the pure parts both ends agree on:
 
 Times are wall-clock milliseconds (the clock a user sees); the plan's compute
 figures are in its profile's clock (usually a dedicated core's CPU time), which
-the report states.
+the plan states (``measurement.clock``) and the report repeats. The report gives
+both: end-to-end latency in wall time, and the same with each stage's compute
+counted in the computing thread's CPU time (what a dedicated core would take),
+each beside the prediction. Every measured median carries its 95 % interval
+(order statistics over the requests) and every figure its provenance.
 """
 
 from __future__ import annotations
 
 __all__ = ["ExecutionError", "HopSpec", "StageSpec", "ExecutionSpec", "RequestTiming", "execution_spec",
-           "sample_inputs", "run_report"]
+           "sample_inputs", "run_report", "predicted_as_run_ms"]
 
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -34,6 +38,7 @@ import numpy as np
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import sha256_file
 from planner_app.core.plans.records import DeploymentPlan, has_parts, load_plan
+from planner_app.core.profiling.records import median_ci
 from planner_app.core.topology.io import topology_from_dict
 from planner_app.core.topology.routes import Router
 
@@ -198,6 +203,51 @@ def _q(values: list[float], q: float) -> float:
     return float(np.percentile(values, q)) if values else float("nan")
 
 
+def _ci(values: list[float]) -> list[float] | None:
+    """The 95 % interval of the median of ``values`` (None without values)."""
+    if not values:
+        return None
+    lo, hi = median_ci(values)
+    return [lo, hi]
+
+
+def _cpu_compute_latency(t: RequestTiming, on_source: bool) -> float:
+    """The request's latency with each stage's compute in CPU time instead of wall time (nan if unknown)."""
+    if not t.compute_cpu_ms or any(c != c for c in t.compute_cpu_ms):
+        return float("nan")
+    return t.plan_latency_ms(on_source) - sum(w - c for w, c in zip(t.compute_ms, t.compute_cpu_ms, strict=False))
+
+
+def predicted_as_run_ms(spec: ExecutionSpec) -> float:
+    """The plan's own figures re-assembled for the path a run measures.
+
+    A run sends each request from the source through the stages and returns the results
+    back along the chain to the source (or to stage 0's agent when the source runs it); the
+    plan predicts delivery to the workload's consumer over its route. Same parts: every
+    stage's predicted compute (with its per-part overhead), every hop's predicted transfer
+    into the next stage (with its per-message overhead), and, for the way back, each hop's
+    one-way latency plus the model outputs (uncompressed) over its backward bandwidth.
+    """
+    out_bytes = 0
+    for shape in spec.plan.model.output_shapes.values():
+        n = 1
+        for d in shape:
+            n *= max(1, int(d))
+        out_bytes += 4 * n  # float32 outputs (most models'), sent back as they are
+    total = sum(st.predicted_compute_ms for st in spec.stages)
+    for hop in spec.hops:
+        if hop is None:
+            continue
+        back = hop.latency_ms + (out_bytes * 8 / (hop.backward_mbps * 1e6) * 1e3 if hop.backward_mbps > 0 else 0.0)
+        total += hop.predicted_ms + back
+    return total
+
+
+def _band(plan: DeploymentPlan, key: str) -> list[float] | None:
+    u = plan.uncertainty.get(key)
+    return [u.low, u.high] if u is not None and u.low is not None and u.high is not None else None
+
+
 def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: float, rate_rps: float | None,
                mode: str, output_diff: tuple[float, float] | None, notes: list[str]) -> dict[str, Any]:
     """The report of a run: predicted beside measured, with errors in percent (JSON-ready).
@@ -208,17 +258,24 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
     plan = spec.plan
     on_source = spec.hops[0] is None
     e2e = [t.plan_latency_ms(on_source) for t in timings]
+    e2e_cpu = [x for x in (_cpu_compute_latency(t, on_source) for t in timings) if x == x]
     client = [t.e2e_ms for t in timings]
     predicted = plan.totals.latency_ms or 0.0
+    basis = plan.measurement
+    plan_clock = basis.clock if basis is not None else "unknown (a plan written before plans stated their clock)"
+    band = plan.uncertainty.get("totals.latency_ms")
+    as_run = predicted_as_run_ms(spec)
     stages = []
     for k, st in enumerate(spec.stages):
         comp = [t.compute_ms[k] for t in timings if len(t.compute_ms) > k]
         cpu = [t.compute_cpu_ms[k] for t in timings if len(t.compute_cpu_ms) > k and t.compute_cpu_ms[k] == t.compute_cpu_ms[k]]
         stages.append({"index": st.index, "device": st.device, "level": st.level,
                        "predicted_compute_ms": st.predicted_compute_ms, "predicted_provenance": st.provenance,
+                       "predicted_interval_ms": _band(plan, f"stages[{st.index}].compute_ms"),
                        "measured_compute_ms_median": _q(comp, 50), "measured_compute_ms_p90": _q(comp, 90),
+                       "measured_compute_ms_ci95": _ci(comp),
                        "error_pct": _pct(_q(comp, 50), st.predicted_compute_ms),
-                       "measured_compute_cpu_ms_median": _q(cpu, 50),
+                       "measured_compute_cpu_ms_median": _q(cpu, 50), "measured_compute_cpu_ms_ci95": _ci(cpu),
                        "error_cpu_pct": _pct(_q(cpu, 50), st.predicted_compute_ms) if cpu else None})
     hops = []
     for k, hp in enumerate(spec.hops):
@@ -228,20 +285,46 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
         hops.append({"from": hp.from_device, "to": hp.to_device, "links": list(hp.links),
                      "latency_ms": hp.latency_ms, "forward_mbps": hp.forward_mbps, "backward_mbps": hp.backward_mbps,
                      "codec_planned": hp.codec, "predicted_one_way_ms": hp.predicted_ms,
-                     "measured_round_trip_ms_median": _q(got, 50)})
+                     "measured_round_trip_ms_median": _q(got, 50), "measured_round_trip_ms_ci95": _ci(got)})
     done = len(timings)
     measured_rps = done / wall_s if wall_s > 0 else float("nan")
     return {
         "plan": str(spec.plan_path), "mode": mode, "requests": done, "rate_rps": rate_rps,
-        "clock": {"measured": "wall; per-stage compute also as the computing thread's CPU time",
-                  "predicted": "the plan's profile clock (thread CPU time with one thread, else wall)"},
-        "predicted": {"latency_ms": predicted, "latency_at_rate_ms": plan.totals.latency_at_rate_ms,
-                      "throughput_rps": plan.totals.throughput_rps},
-        "measured": {"latency_ms_median": _q(e2e, 50), "latency_ms_p90": _q(e2e, 90), "latency_ms_min": min(e2e, default=float("nan")),
+        "clock": {"measured": "wall; per-stage compute also as the computing thread's CPU time, and the "
+                              "end-to-end latency with each stage's compute in that CPU time",
+                  "predicted": plan_clock,
+                  "predicted_note": basis.clock_note if basis is not None else ""},
+        "predicted": {"latency_ms": predicted, "latency_interval_ms": [band.low, band.high]
+                      if band is not None and band.low is not None else None,
+                      "latency_interval_basis": band.basis if band is not None else "the plan states none",
+                      "latency_at_rate_ms": plan.totals.latency_at_rate_ms,
+                      "throughput_rps": plan.totals.throughput_rps,
+                      "part_overhead_ms": basis.part_overhead_ms if basis is not None else None},
+        "measured": {"latency_ms_median": _q(e2e, 50), "latency_ms_ci95": _ci(e2e), "latency_ms_p90": _q(e2e, 90),
+                     "latency_ms_min": min(e2e, default=float("nan")),
+                     "latency_cpu_compute_ms_median": _q(e2e_cpu, 50), "latency_cpu_compute_ms_ci95": _ci(e2e_cpu),
                      "client_latency_ms_median": _q(client, 50), "throughput_rps": measured_rps, "wall_s": wall_s,
                      "latency_from": "the first agent's receipt (the source runs stage 0)" if on_source
                      else "the client (the source device) sending the input"},
-        "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted)},
+        "predicted_as_run": {
+            "latency_ms": as_run,
+            "basis": "the plan's stage compute and transfer predictions on the path the run measures: through "
+                     "the stages and back along the chain to the source (the plan predicts delivery to the "
+                     f"consumer {spec.consumer!r} instead); the way back: each hop's latency and the outputs over "
+                     "its backward bandwidth"},
+        "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted),
+                      "latency_median_as_run": _pct(_q(e2e, 50), as_run),
+                      "latency_median_cpu_compute": _pct(_q(e2e_cpu, 50), predicted) if e2e_cpu else None},
+        "provenance": {
+            "predicted": f"the plan '{spec.plan_path.name}' (its provenance and uncertainty sections)",
+            "measured.latency_ms_*": f"{done} requests timed in wall clock, {mode}; intervals: 95 % order "
+                                     "statistics of the median over the requests",
+            "measured.latency_cpu_compute_ms_*": "each request's wall latency with every stage's compute "
+                                                 "replaced by its thread CPU time (agents with one thread)",
+            "stages[].measured_compute_*": "the agent's timing of its session call (wall; cpu: thread CPU time)",
+            "hops[].measured_round_trip_ms_*": "the forwarding agent's time minus the next agent's: link both "
+                                               "ways, HTTP and tensor frames",
+        },
         "stages": stages, "hops": hops,
         "output_max_abs_diff_vs_local_chain": output_diff[0] if output_diff else None,
         "output_max_rel_diff_vs_local_chain": output_diff[1] if output_diff else None,

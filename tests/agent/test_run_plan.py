@@ -106,7 +106,20 @@ def test_run_local_reproduces_the_model_and_reports_prediction_against_measureme
     assert wan["measured_round_trip_ms_median"] >= 2 * wan["latency_ms"] * 0.9
     assert rep["measured"]["latency_ms_median"] >= 2 * wan["latency_ms"] * 0.9
     assert rep["error_pct"]["latency_median"] is not None
-    assert "latency ms (median)" in out and "compute per stage" in out and "error %" in out
+    assert "latency ms (median, wall)" in out and "compute per stage" in out and "error %" in out
+    # both clocks, and every measured median with its interval
+    assert rep["clock"]["predicted"] == load_plan(three_stage_plan).measurement.clock == "thread-cpu"
+    lo, hi = rep["measured"]["latency_ms_ci95"]
+    assert lo <= rep["measured"]["latency_ms_median"] <= hi
+    assert 0 < rep["measured"]["latency_cpu_compute_ms_median"] <= rep["measured"]["latency_ms_median"]
+    assert rep["error_pct"]["latency_median_cpu_compute"] is not None
+    assert rep["predicted"]["latency_interval_ms"][0] <= rep["predicted"]["latency_ms"]
+    assert all(s["measured_compute_ms_ci95"] and s["predicted_interval_ms"] for s in rep["stages"])
+    assert "measured.latency_ms_*" in rep["provenance"] and "clock: predicted in thread-cpu" in out
+    # the plan's figures re-assembled for the path run (back along the chain to the source): both hops' latency
+    # there and back at least
+    assert rep["predicted_as_run"]["latency_ms"] >= 2 * sum(h["latency_ms"] for h in rep["hops"])
+    assert rep["error_pct"]["latency_median_as_run"] is not None
 
 
 def test_a_plan_whose_parts_changed_does_not_run(three_stage_plan, tmp_path):

@@ -192,7 +192,10 @@ def test_show_uses_one_plain_convention_for_costs_fidelity_and_bytes(plan_copy, 
     assert "0.00147 USD per 1M requests" in tables and "USD/1M req" in tables and "USD/1k" not in tables
     assert "76.1" not in tables and "    76  " in tables
     assert "0.9995" in out and "1.0000" in out
-    assert "measured on the exported parts (" in out and "cosine" in out and "SQNR exact" in out
+    assert "measured on the exported parts (as deployed, cut codec " in out and "cosine" in out
+    # fp32 parts are exact unless a cut codec sits between them (as deployed)
+    assert ("SQNR exact" in out) == (doc["totals"]["measured_fidelity"]["codec"] == "none")
+    assert "clock: thread-cpu" in out and "latency 95 % interval" in out
     assert "(15 more, see the plan JSON" in out
     pareto = out[out.index("Pareto front"):].splitlines()
     assert max(len(line) for line in pareto) < 160 and "… | codec int8" in out

@@ -23,6 +23,8 @@ __all__ = [
     "synthetic_samples",
     "load_samples",
     "part_samples",
+    "held_out_samples",
+    "calibration_share",
     "open_session",
 ]
 
@@ -137,6 +139,43 @@ def synthetic_samples(mg_or_model: ModelGraph | onnx.ModelProto, n: int = 8, see
                 sample[name] = rng.integers(0, _int_input_high(model, name), shape).astype(dtype)
         samples.append(sample)
     return SampleSet(samples, source="synthetic inputs (no samples given)", synthetic=True)
+
+
+#: the seed of synthetic held-out inputs (calibration inputs use seed 0)
+HELD_OUT_SEED = 1
+
+
+def held_out_samples(mg_or_model: ModelGraph | onnx.ModelProto, samples: SampleSet) -> SampleSet:
+    """Inputs to measure fidelity on that ``samples`` (what a level calibrates on) do not hold.
+
+    Synthetic samples get as many fresh synthetic inputs from another seed. User samples
+    are split: the second half is held out, and the first half becomes the calibration
+    set's share (``calibration_share``). One user sample cannot be split: it is returned
+    as it is, and its ``source`` says fidelity was measured on the calibration input.
+
+    >>> held_out_samples(model, synthetic_samples(model, n=4)).source  # doctest: +SKIP
+    'synthetic held-out inputs (seed 1, not the calibration inputs)'
+    """
+    if samples.synthetic:
+        fresh = synthetic_samples(mg_or_model, n=max(1, len(samples)), seed=HELD_OUT_SEED)
+        return SampleSet(fresh.inputs, source=f"synthetic held-out inputs (seed {HELD_OUT_SEED}, not the "
+                         "calibration inputs)", synthetic=True)
+    if len(samples) < 2:
+        return SampleSet(samples.inputs, labels=samples.labels, synthetic=samples.synthetic,
+                         source=f"{samples.source} (one sample: fidelity measured on the calibration input itself)")
+    half = len(samples) // 2
+    labels = samples.labels[half:] if samples.labels else None
+    return SampleSet(samples.inputs[half:], labels=labels, synthetic=samples.synthetic,
+                     source=f"{samples.source}, samples {half + 1}-{len(samples)} held out from calibration")
+
+
+def calibration_share(samples: SampleSet) -> SampleSet:
+    """The part of ``samples`` a level calibrates on when :func:`held_out_samples` keeps the rest apart."""
+    if samples.synthetic or len(samples) < 2:
+        return samples
+    half = len(samples) // 2
+    return SampleSet(samples.inputs[:half], labels=samples.labels[:half] if samples.labels else None,
+                     source=f"{samples.source}, samples 1-{half} (calibration)", synthetic=samples.synthetic)
 
 
 def _check_array(file: Path, name: str, arr: np.ndarray, shape: list[int], dtype: np.dtype) -> np.ndarray:

@@ -364,7 +364,9 @@ class PlanningSession:
             built = builder(placement, fidelity_samples=options.fidelity_samples, cancel=cancel) if builder else None
             context = PlanContext(self.topology, self.topology_path, self.workload, self.source.model_info(),
                                   self.problem, self.result, self.measured.time_table,
-                                  tuple(n for n in self.notes if n not in self._notes.get("export", [])))
+                                  tuple(n for n in self.notes if n not in self._notes.get("export", [])),
+                                  basis=self.measured.basis, level_ci=self.measured.level_ci,
+                                  device_level_ci=self.measured.device_level_ci)
             plan = build_plan_document(context, placement, prediction, built)
             inner = None if progress is None else (lambda f, m: report(progress, 0.5 + 0.5 * f, m))
             path = export_plan(plan, built.blobs if built else [], out, progress=inner, cancel=cancel)

@@ -28,6 +28,8 @@ __all__ = [
     "QUICK_PROFILE",
     "DEFAULT_LEVELS",
     "measured_part_overhead_ms",
+    "part_overhead_provenance",
+    "measurement_basis",
 ]
 
 import math
@@ -39,9 +41,9 @@ from typing import Protocol, runtime_checkable
 from planner_app.core.compression import CutCodec
 from planner_app.core.errors import PlannerError
 from planner_app.core.models import ModelGraph, ModelStructure
-from planner_app.core.optimizer.problem import Placement
+from planner_app.core.optimizer.problem import PART_OVERHEAD_MS, Placement
 from planner_app.core.planning.options import MeasureOptions
-from planner_app.core.plans import BuiltParts, ModelInfo, build_parts, model_info
+from planner_app.core.plans import BuiltParts, MeasurementBasis, ModelInfo, build_parts, model_info
 from planner_app.core.profiling import (
     ImportedTimes,
     ModelProfile,
@@ -59,8 +61,12 @@ from planner_app.core.topology import Topology
 #: levels measured when no profile is given and no levels are asked for
 DEFAULT_LEVELS: tuple[str, ...] = ("fp32", "fp16", "int8-dynamic")
 
-#: how a profile made on the fly is measured: few runs, so planning stays interactive
-QUICK_PROFILE = ProfileSettings(warmup=2, runs=8, max_seconds=5.0, fidelity_samples=4)
+#: how a profile made on the fly is measured: runs until the 95 % interval of each median
+#: is within 1 % of it (at least 12 runs, at most 60 or 5 s a level), so planning stays
+#: interactive and two quick profiles agree; the clock and session options are the ones
+#: the agent deploys with (one thread: the thread's CPU time, graph optimization on)
+QUICK_PROFILE = ProfileSettings(warmup=3, runs=60, max_seconds=5.0, fidelity_samples=4, ci_target=0.01,
+                                min_runs=12)
 
 
 @dataclass(frozen=True)
@@ -76,6 +82,12 @@ class Measured:
     profile: ModelProfile | None = None
     profiled_now: bool = False
     notes: tuple[str, ...] = ()
+    #: the clock and session of the times, and the per-part overhead with its provenance
+    basis: MeasurementBasis | None = None
+    #: per level, the local profile's 95 % interval of the median as shares (below, above)
+    level_ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: the same per device an agent profiled
+    device_level_ci: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 class PartBuilder(Protocol):
@@ -117,13 +129,40 @@ class ModelSource(Protocol):
 
 
 def measured_part_overhead_ms(profile: ModelProfile | None) -> float | None:
-    """The per-call overhead the profile measured at fp32 (each part is one call), or
-    None to use the cost model's default when there is no such measurement."""
-    fp32 = profile.levels.get("fp32") if profile is not None else None
-    if fp32 is None or not fp32.applicable:
+    """The per-part overhead the profile measured, or None to use the cost model's default.
+
+    Two measurements bound it: what each extra part adds in chained runs of the model's
+    parts (``ModelProfile.part_overhead_ms``: a call, its input binding and output copies,
+    fusions lost across the cut), and the per-call time no kernel explains in a whole run
+    at fp32 (``overhead_ms``, which the first part pays too). The cost model charges one
+    figure per part, so it takes the larger: a one-part plan then predicts the whole
+    model's measured time, and extra parts are never charged less than a call costs.
+    Profiles without chained runs give the per-call time alone.
+    """
+    if profile is None:
         return None
-    overhead = float(fp32.overhead_ms or 0.0)
-    return overhead if overhead > 0 and math.isfinite(overhead) else None
+    fp32 = profile.levels.get("fp32")
+    per_call = float(fp32.overhead_ms or 0.0) if fp32 is not None and fp32.applicable else 0.0
+    per_call = per_call if math.isfinite(per_call) and per_call > 0 else 0.0
+    chained = profile.part_overhead_ms
+    if chained is not None and math.isfinite(chained) and chained >= 0:
+        return max(float(chained), per_call)
+    return per_call or None
+
+
+def part_overhead_provenance(profile: ModelProfile | None) -> str:
+    """Where :func:`measured_part_overhead_ms` took its figure from (for the plan's provenance)."""
+    if profile is not None and profile.part_overhead_ms is not None and math.isfinite(profile.part_overhead_ms):
+        ci = profile.part_overhead_ci_ms
+        where = f" (95 % interval {ci[0]:.3f}-{ci[1]:.3f} ms)" if len(ci) == 2 else ""
+        fp32 = profile.levels.get("fp32")
+        per_call = fp32.overhead_ms if fp32 is not None and fp32.applicable else 0.0
+        return (f"measured-local: the larger of {profile.part_overhead_ms:.3f} ms per extra part from "
+                f"{profile.part_overhead_method}{where}, and {per_call:.3f} ms per call no kernel explains in "
+                "whole fp32 runs")
+    if measured_part_overhead_ms(profile) is not None:
+        return "measured-local: the per-call time no kernel explains in whole fp32 runs (no chained runs timed)"
+    return "default: the cost model's per-part overhead (nothing measured it)"
 
 
 @dataclass
@@ -239,7 +278,8 @@ class OnnxModelSource:
             report(progress, 0.0, f"no profile given: profiling {mg.name} at {', '.join(levels)} on this host")
             profile = profile_model(mg, levels, settings=settings, progress=progress, cancel=cancel)
             profiled_now = True
-            notes.append(f"profiled on this host now at {', '.join(levels)} ({settings.runs} runs per level)")
+            notes.append(_profile_note(profile, levels, settings))
+            notes.extend(profile.notes)
         else:
             levels = list(options.levels or DEFAULT_LEVELS)
         if cancel is not None:
@@ -264,7 +304,51 @@ class OnnxModelSource:
                 notes.append(f"no local profile: {', '.join(missing)} run nothing at the levels no measurement "
                              "covers")
         codecs = dict(profile.cut_codecs) if profile is not None and profile.cut_codecs else None
-        return Measured(tt, codecs, measured_part_overhead_ms(profile), profile, profiled_now, tuple(notes))
+        level_ci = {lv: lp.ci_relative() for lv, lp in (profile.levels.items() if profile else ()) if lp.applicable}
+        device_ci = {dev: {lv: lp.ci_relative() for lv, lp in p.levels.items() if lp.applicable}
+                     for dev, p in agents.items()}
+        return Measured(tt, codecs, measured_part_overhead_ms(profile), profile, profiled_now, tuple(notes),
+                        measurement_basis(profile, agents, imported is not None), level_ci, device_ci)
+
+
+def measurement_basis(profile: ModelProfile | None, agents: Mapping[str, ModelProfile] | None = None,
+                      imported: bool = False) -> MeasurementBasis:
+    """What the plan states about its figures: their clock, session options and per-part overhead."""
+    clocks = {p.settings.clock_name() for p in [profile, *(agents or {}).values()] if p is not None}
+    if imported:
+        clocks.add("unknown")
+    clock = clocks.pop() if len(clocks) == 1 else "mixed" if clocks else "unknown"
+    notes = {
+        "thread-cpu": "times are the computing thread's CPU time with one thread: what a dedicated core takes; "
+                      "on a shared device the wall time is longer by the share of the core others take",
+        "wall": "times are wall clock on the measuring host, including what other processes took from it",
+        "mixed": "times come from sources in different clocks (see the provenance of each device)",
+        "unknown": "times come from files that do not state their clock",
+    }
+    measured = measured_part_overhead_ms(profile)
+    oh = PART_OVERHEAD_MS if measured is None else measured
+    # the interval is the chained figure's, when that is the figure used (not the per-call floor)
+    ci = [float(c) for c in profile.part_overhead_ci_ms] if profile is not None and measured is not None \
+        and profile.part_overhead_ms is not None and measured == profile.part_overhead_ms else []
+    runs = {lv: lp.runs for lv, lp in profile.levels.items() if lp.applicable} if profile is not None else {}
+    return MeasurementBasis(clock=clock, clock_note=notes[clock],
+                            session_options=profile.settings.session_options() if profile is not None else "",
+                            profile_runs=runs, part_overhead_ms=float(oh), part_overhead_ci_ms=ci,
+                            part_overhead_provenance=part_overhead_provenance(profile))
+
+
+def _profile_note(profile: ModelProfile, levels: list[str], settings: ProfileSettings) -> str:
+    """What a profile made now measured: runs and the 95 % interval of each median, clock, session."""
+    parts = []
+    for lv in levels:
+        lp = profile.levels.get(lv)
+        if lp is None or not lp.applicable:
+            continue
+        below, above = lp.ci_relative()
+        ci = f" ±{100 * max(below, above):.1f} %" if math.isfinite(below) else ""
+        parts.append(f"{lv} {lp.latency_ms_median:.3f} ms{ci} ({lp.runs} runs)")
+    return (f"profiled on this host now: {', '.join(parts)} (95 % interval of the median; "
+            f"{settings.clock_name()} clock; {settings.session_options()}, as deployed)")
 
 
 def _merge_imported(a: ImportedTimes, b: ImportedTimes) -> ImportedTimes:

@@ -3,8 +3,11 @@
 :func:`build_parts` cuts the model into one ONNX part per stage of the
 placement, compresses each at its level (parts at a level whose record needs
 calibration, int8-static, are calibrated on the activations the fp32 parts before
-them produce), and measures the chained
-compressed parts against the fp32 model; fp32 plans must equal the model.
+them produce), checks that lossless parts reproduce the model (both without graph
+fusions, which differ across a cut), and measures the chained compressed parts as
+deployed (graph optimization on, the placement's cut codec applied to every tensor
+crossing between parts) against the fp32 model on inputs held out from the
+calibration inputs: the plan records that figure.
 :func:`plan_document` fills a :class:`~planner_app.core.plans.records.DeploymentPlan`
 from the run, the prediction and the parts. The planning session
 (:mod:`planner_app.core.planning`) calls both.
@@ -12,7 +15,8 @@ from the run, the prediction and the parts. The planning session
 
 from __future__ import annotations
 
-__all__ = ["BuiltParts", "ExportError", "PlanContext", "build_parts", "figures_of", "model_info", "plan_document"]
+__all__ = ["BuiltParts", "ExportError", "PlanContext", "build_parts", "figures_of", "model_info", "plan_document",
+           "plan_uncertainty"]
 
 import math
 from collections.abc import Iterable, Mapping, Sequence
@@ -31,6 +35,7 @@ from planner_app.core.plans.records import (
     DeploymentPlan,
     Figures,
     MeasuredFidelity,
+    MeasurementBasis,
     ModelInfo,
     Objective,
     ParetoPoint,
@@ -39,6 +44,7 @@ from planner_app.core.plans.records import (
     TopologyInfo,
     Totals,
     Transfer,
+    Uncertainty,
     canonical_sha256,
 )
 from planner_app.core.progress import CancelToken
@@ -74,6 +80,12 @@ class PlanContext:
     result: OptimizationResult
     time_table: TimeTable
     notes: tuple[str, ...] = ()
+    #: the clock, session and measured overheads behind the figures (None: not known)
+    basis: MeasurementBasis | None = None
+    #: per level, the 95 % interval of the local profile's median as shares (below, above)
+    level_ci: Mapping[str, tuple[float, float]] = field(default_factory=dict)
+    #: per device an agent profiled, the same for its profile
+    device_level_ci: Mapping[str, Mapping[str, tuple[float, float]]] = field(default_factory=dict)
 
 
 def model_info(mg: ModelGraph, source: str) -> ModelInfo:
@@ -123,13 +135,15 @@ def _part_samples(stage_parts: list[StagePart], samples: SampleSet) -> list[Samp
 
 def build_parts(mg: ModelGraph, placement: Placement, *, fidelity_samples: int = 4, cancel: CancelToken | None = None) -> BuiltParts:
     """Split ``mg`` along ``placement``'s parts, compress each, and check the chain."""
+    from planner_app.core.compression.calibration import held_out_samples
     from planner_app.core.compression.levels import compress, synthetic_samples
     from planner_app.core.compression.registry import REFERENCE_LEVEL, get_level
     from planner_app.core.models.partition import split_stages
 
     runs = placement.parts()
     stage_parts = split_stages(mg, [list(range(start, end)) for start, end, _, _ in runs])
-    samples = synthetic_samples(mg, n=max(1, fidelity_samples))
+    samples = synthetic_samples(mg, n=max(1, fidelity_samples))  # calibration inputs
+    held_out = held_out_samples(mg, samples)  # what fidelity is measured on
     calib: list[SampleSet] | None = None
     models: list[onnx.ModelProto] = []
     levels: list[str] = []
@@ -157,7 +171,9 @@ def build_parts(mg: ModelGraph, placement: Placement, *, fidelity_samples: int =
         levels.append(level)
     blobs = [serialize_part(m) for m in models]
     lossless = all(get_level(lv).lossless for lv in levels)
-    fid, equal, worst = _run_against_model(mg, blobs, samples, cancel)
+    _, equal, worst = _run_against_model(mg, blobs, held_out, cancel)
+    codec = placement.codec if len(blobs) > 1 else "none"
+    fid, _, _ = _run_against_model(mg, blobs, held_out, cancel, graph_optimization="all", codec=codec)
     if lossless and not equal:
         raise ExportError(
             f"the lossless ({', '.join(dict.fromkeys(levels))}) parts of {mg.label} do not reproduce the model (max abs diff {worst:.3g}); "
@@ -170,6 +186,7 @@ def build_parts(mg: ModelGraph, placement: Placement, *, fidelity_samples: int =
         sqnr_db=float(fid.sqnr_db) if math.isfinite(fid.sqnr_db) else None,
         top1_agreement=fid.top1_agreement,
         score=float(min(1.0, max(0.0, fid.score()))),
+        inputs=held_out.source, as_deployed=True, codec=codec,
     )
     return BuiltParts(stage_parts, models, levels, blobs, measured, equal if lossless else None, notes)
 
@@ -229,22 +246,28 @@ def _keep_io_types(original: onnx.ModelProto, converted: onnx.ModelProto) -> onn
 
 
 def _run_against_model(mg: ModelGraph, blobs: list[bytes], samples: SampleSet,
-                       cancel: CancelToken | None, rtol: float = 1e-5, atol: float = 1e-6) -> tuple[Fidelity, bool, float]:
+                       cancel: CancelToken | None, rtol: float = 1e-5, atol: float = 1e-6, *,
+                       graph_optimization: str = "disable", codec: str = "none") -> tuple[Fidelity, bool, float]:
     """Run the whole model and the chained parts on every sample, one session each.
 
-    Both sides run without graph fusions (fusions differ across a cut and would
-    reorder sums), so fp32 parts are expected to match the model to rounding:
+    By default both sides run without graph fusions (fusions differ across a cut and
+    would reorder sums), so fp32 parts are expected to match the model to rounding:
     equal means ``|chain - whole| <= atol + rtol * max|whole|`` for each output,
-    as :func:`planner_app.core.models.partition.check_chain` defines it. Returns the
-    fidelity (:func:`planner_app.core.compression.fidelity.compare_outputs`), equality, and
-    the largest absolute difference.
+    as :func:`planner_app.core.models.partition.check_chain` defines it. With
+    ``graph_optimization="all"`` and a ``codec``, the parts run as the agents run them:
+    every float tensor handed from one part to the next is encoded and decoded with the
+    cut codec (as ``agent.server.encode_cut`` does on each hop) and the reference is the
+    whole model as deployed. Returns the fidelity
+    (:func:`planner_app.core.compression.fidelity.compare_outputs`), equality, and the
+    largest absolute difference.
     """
+    from planner_app.core.compression.cut_codecs import decode_tensor, encode_tensor
     from planner_app.core.compression.fidelity import compare_outputs
     from planner_app.core.compression.levels import open_session
 
-    whole = open_session(mg.model, graph_optimization="disable")
+    whole = open_session(mg.model, graph_optimization=graph_optimization)
     names = [o.name for o in whole.get_outputs()]
-    parts = [open_session(b, graph_optimization="disable") for b in blobs]
+    parts = [open_session(b, graph_optimization=graph_optimization) for b in blobs]
     reference: list[dict[str, np.ndarray]] = []
     candidate: list[dict[str, np.ndarray]] = []
     equal, worst = True, 0.0
@@ -253,7 +276,10 @@ def _run_against_model(mg: ModelGraph, blobs: list[bytes], samples: SampleSet,
             cancel.raise_if_cancelled()
         ref = dict(zip(names, whole.run(names, sample), strict=True))
         env = dict(sample)
-        for sess in parts:
+        for k, sess in enumerate(parts):
+            if k > 0 and codec != "none":  # the hop into part k: what crosses is encoded on the wire
+                env = {n: decode_tensor(encode_tensor(v, codec)) if np.asarray(v).dtype.kind == "f" else v
+                       for n, v in env.items()}
             outs = [o.name for o in sess.get_outputs()]
             feed = {i.name: env[i.name] for i in sess.get_inputs()}
             env.update(zip(outs, sess.run(outs, feed), strict=True))
@@ -397,9 +423,11 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
         if lvl in problem.levels:
             provenance[f"time_table.{dev}.{lvl}"] = prov
     if built is not None:
+        f = built.fidelity
         provenance["totals.measured_fidelity"] = (
-            f"measured now: the exported parts chained with onnxruntime vs the fp32 model on "
-            f"{built.fidelity.samples} synthetic inputs")
+            f"measured at export: the exported parts chained with onnxruntime "
+            f"{'as deployed (graph optimization on, cut codec ' + repr(f.codec) + ' on every hop)' if f.as_deployed else ''}"
+            f" vs the fp32 model on {f.samples} inputs: {f.inputs or 'synthetic inputs'}")
     provenance["baselines[].figures"] = "same cost model and time table as the plan"
     solver_note = result.exact_scope if chosen_is_result else "a point of the Pareto front chosen by the user"
     notes = list(run.notes) + (list(built.notes) if built is not None else [
@@ -409,10 +437,11 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
     if built is not None and floor is not None and built.fidelity.score < floor:
         notes.append(
             f"WARNING: the exported parts measure fidelity {built.fidelity.score:.4f} on "
-            f"{built.fidelity.samples} synthetic inputs, below the floor {floor:.4f} the plan was made for "
+            f"{built.fidelity.samples} held-out inputs, below the floor {floor:.4f} the plan was made for "
             "(the prediction used whole-model measurements per level): check with your own samples")
     if built is not None and built.equal_to_model:
         notes.append("the fp32 parts chained reproduce the model's outputs (checked at export)")
+    uncertainty = plan_uncertainty(run, prediction, stages, transfers, built)
     return DeploymentPlan(
         topology=TopologyInfo(name=run.topology.name, path=str(run.topology_path) if run.topology_path else None,
                               sha256=canonical_sha256(doc), document=doc),
@@ -428,8 +457,97 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
                           note=solver_note),
         pareto=pareto,
         provenance=provenance,
+        measurement=run.basis,
+        uncertainty=uncertainty,
         notes=notes,
     )
+
+
+def _wilson(share: float, n: int, z: float = 1.96) -> tuple[float, float]:
+    """The 95 % Wilson interval of a proportion ``share`` seen on ``n`` trials."""
+    if n <= 0:
+        return 0.0, 1.0
+    den = 1 + z * z / n
+    centre = (share + z * z / (2 * n)) / den
+    half = z * math.sqrt(share * (1 - share) / n + z * z / (4 * n * n)) / den
+    return max(0.0, centre - half), min(1.0, centre + half)
+
+
+def plan_uncertainty(run: PlanContext, prediction: Prediction, stages: Sequence[Stage],
+                     transfers: Sequence[Transfer], built: BuiltParts | None) -> dict[str, Uncertainty]:
+    """The interval of every figure the plan states, and what it covers.
+
+    Stage compute: the 95 % interval of the profile's median at the stage's level
+    (as shares of it, carried to the device's time) plus the per-part overhead's own
+    interval; stages timed elsewhere (agents, imported files) carry no interval. The
+    latency adds the stages' intervals (parts run one after another); transfers are
+    computed from the topology's figures and carry none. Measured fidelity: the Wilson
+    interval of the top-1 agreement on its samples.
+    """
+    basis = run.basis
+    out: dict[str, Uncertainty] = {}
+    oh = basis.part_overhead_ms if basis is not None else None
+    oh_ci = basis.part_overhead_ci_ms if basis is not None and len(basis.part_overhead_ci_ms) == 2 else None
+    clock = basis.clock if basis is not None else "unknown"
+    lo_sum = hi_sum = 0.0
+    bounded = True
+    for st in stages:
+        agent = st.provenance.startswith("measured-agent")
+        ci = run.device_level_ci.get(st.device, {}).get(st.level) if agent else run.level_ci.get(st.level)
+        local = agent or st.provenance.startswith(("measured-local", "estimated"))
+        if ci is None or not local or not all(math.isfinite(c) for c in ci):
+            bounded = False
+            out[f"stages[{st.index}].compute_ms"] = Uncertainty(basis=(
+                f"{st.provenance}: no interval known for this source (runs not kept)" if not local else
+                f"no interval: the profile of {st.level} kept none"))
+            continue
+        overhead = oh if oh is not None else 0.0
+        units = max(0.0, st.compute_ms - overhead)
+        lo = units * (1 - ci[0]) + (oh_ci[0] if oh_ci else overhead)
+        hi = units * (1 + ci[1]) + (oh_ci[1] if oh_ci else overhead)
+        lo_sum += st.compute_ms - lo
+        hi_sum += hi - st.compute_ms
+        what = (f"the 95 % interval of the {'agent' if agent else 'local'} profile's median"
+                + (" and of the per-part overhead" if oh_ci else ""))
+        caveat = ("" if st.provenance.startswith(("measured-local", "measured-agent")) else
+                  "; scaled to this device by the device model, whose own error is not included")
+        out[f"stages[{st.index}].compute_ms"] = Uncertainty(low=lo, high=hi, basis=f"{what} ({clock} clock){caveat}")
+    lat = prediction.latency_ms
+    if bounded and math.isfinite(lat):
+        out["totals.latency_ms"] = Uncertainty(
+            low=max(0.0, lat - lo_sum), high=lat + hi_sum,
+            basis=f"the stages' 95 % compute intervals added ({clock} clock); transfers are computed from the "
+                  "topology's link figures and the per-message overhead, whose error is not included")
+        out["totals.compute_ms"] = Uncertainty(low=max(0.0, prediction.compute_ms - lo_sum),
+                                               high=prediction.compute_ms + hi_sum,
+                                               basis="the stages' compute intervals added")
+    else:
+        out["totals.latency_ms"] = Uncertainty(basis="not bounded: a stage's time has no interval")
+    if transfers:
+        out["transfers[].transfer_ms"] = Uncertainty(basis=(
+            "computed from the topology's latency, bandwidth and per-message overhead: exact for links that keep "
+            "their figures, no measured interval"))
+    for key in ("throughput_rps", "latency_at_rate_ms", "cost_usd_per_1k", "energy_j_per_request"):
+        out[f"totals.{key}"] = Uncertainty(basis=(
+            "derived from the stages' compute times (see their intervals) and the topology's figures; "
+            "no separate interval"))
+    out["totals.bytes_on_links_per_request"] = Uncertainty(
+        basis="counted from the tensor shapes and the codec's wire ratio: exact for fixed shapes")
+    if built is not None:
+        f = built.fidelity
+        if f.top1_agreement is not None:
+            lo, hi = _wilson(f.top1_agreement, f.samples)
+            out["totals.measured_fidelity.score"] = Uncertainty(
+                low=lo, high=hi, basis=f"95 % Wilson interval of top-1 agreement on {f.samples} held-out inputs")
+        else:
+            out["totals.measured_fidelity.score"] = Uncertainty(
+                basis=f"cosine similarity on {f.samples} held-out inputs; no interval (a continuous score)")
+    pf = prediction.fidelity
+    if math.isfinite(pf):
+        out["totals.predicted_fidelity"] = Uncertainty(basis=(
+            "from whole-model measurements per level on the profile's held-out inputs; the parts' measured "
+            "figure (totals.measured_fidelity) is the one to trust"))
+    return out
 
 
 def _improvement(problem: PlanningProblem, mine: Prediction, theirs: Prediction) -> float | None:

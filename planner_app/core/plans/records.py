@@ -39,6 +39,8 @@ __all__ = [
     "Transfer",
     "Figures",
     "MeasuredFidelity",
+    "Uncertainty",
+    "MeasurementBasis",
     "Totals",
     "Baseline",
     "SolverInfo",
@@ -229,6 +231,33 @@ class MeasuredFidelity(_Record):
     sqnr_db: float | None = None
     top1_agreement: Annotated[float, Field(ge=0, le=1)] | None = None
     score: Annotated[float, Field(ge=0, le=1)] = Field(description="1.0 = equal to fp32")
+    inputs: str = Field(default="", description="the inputs measured on (held out from calibration)")
+    as_deployed: bool = Field(
+        default=False, description="parts run as deployed: graph optimization on, the cut codec applied between "
+        "parts")
+    codec: str = Field(default="none", description="the cut codec applied to the tensors between parts")
+
+
+class Uncertainty(_Record):
+    """How far a figure can be off: a 95 % interval where noise was measured, and what bounds it."""
+
+    low: float | None = Field(default=None, description="lower end, in the figure's unit (None: not bounded)")
+    high: float | None = Field(default=None, description="upper end, in the figure's unit (None: not bounded)")
+    basis: str = Field(description="what the interval covers and what it leaves out")
+
+
+class MeasurementBasis(_Record):
+    """The clock and session the plan's times are in, and the measured overheads it used."""
+
+    clock: Literal["thread-cpu", "wall", "mixed", "unknown"] = Field(
+        description="thread-cpu: CPU time of the computing thread (a dedicated core's view, what one-thread "
+        "profiles measure); wall: elapsed time on a possibly shared device")
+    clock_note: str = ""
+    session_options: str = Field(default="", description="onnxruntime options profiled (and deployed) with")
+    profile_runs: dict[str, int] = Field(default_factory=dict, description="level → timed runs of its median")
+    part_overhead_ms: NonNegative = Field(description="ms added per part (per session call) in every stage")
+    part_overhead_ci_ms: list[NonNegative] = Field(default_factory=list, description="its 95 % interval")
+    part_overhead_provenance: str = ""
 
 
 class Totals(Figures):
@@ -293,6 +322,10 @@ class DeploymentPlan(_Record):
     provenance: dict[str, str] = Field(
         default_factory=dict, description="figure (dotted path) → where it came from"
     )
+    measurement: MeasurementBasis | None = Field(
+        default=None, description="the clock the figures are in and the overheads measured for them")
+    uncertainty: dict[str, Uncertainty] = Field(
+        default_factory=dict, description="figure (dotted path, stages[k] for one stage) → its interval")
     notes: list[str] = Field(default_factory=list)
 
     def consistency_problems(self) -> list[Problem]:

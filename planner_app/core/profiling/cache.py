@@ -61,22 +61,25 @@ _WARNED: set[str] = set()
 
 
 def _warn_once(where: str, exc: OSError) -> None:
-    if where in _WARNED:
+    if _WARNED:  # once per run, whichever of the cache's folders failed first (they share a root)
         return
     _WARNED.add(where)
     warnings.warn(f"the profile cache '{where}' cannot be used ({exc.strerror or exc}): measuring without it; "
                   "free space there or set PLANNER_CACHE_DIR to a writable folder", RuntimeWarning, stacklevel=3)
 
 
-def entry_path(key: str) -> Path:
-    """Where the entry for ``key`` lives (creates the cache folder; raises OSError when it cannot)."""
-    return cache_dir("profiles") / f"{key}.json"
+def entry_path(key: str, folder: str = "profiles") -> Path:
+    """Where the entry for ``key`` lives (creates the cache folder; raises OSError when it cannot).
+
+    ``folder`` keeps other records (the last profile of each level, chained-run overheads)
+    apart from the level profiles."""
+    return cache_dir(folder) / f"{key}.json"
 
 
-def get(key: str) -> dict[str, Any] | None:
+def get(key: str, folder: str = "profiles") -> dict[str, Any] | None:
     """The cached level profile for ``key``; None on a miss, a corrupted file or an unusable cache (warned)."""
     try:
-        path = entry_path(key)
+        path = entry_path(key, folder)
     except OSError as exc:
         _warn_once(str(exc.filename or "cache"), exc)
         return None
@@ -94,10 +97,10 @@ def get(key: str) -> dict[str, Any] | None:
         return None
 
 
-def put(key: str, level: dict[str, Any]) -> Path | None:
+def put(key: str, level: dict[str, Any], folder: str = "profiles") -> Path | None:
     """Store a level profile under ``key`` (atomically); None when the cache cannot take it (warned once)."""
     try:
-        path = entry_path(key)
+        path = entry_path(key, folder)
         return atomic_write_json(path, {"format": CACHE_FORMAT, "key": key, "level": level})
     except OSError as exc:
         _warn_once(str(exc.filename or cache_dir.__name__), exc)

@@ -15,6 +15,10 @@ from __future__ import annotations
 
 __all__ = [
     "PROFILE_FORMAT",
+    "CI_CONFIDENCE",
+    "median_ci",
+    "profile_disagreements",
+    "level_disagreement",
     "ProfileError",
     "ProfileInterrupted",
     "HostInfo",
@@ -114,6 +118,39 @@ class HostInfo:
         return flops_per_cycle * ghz
 
 
+#: confidence of the intervals profiles report around their medians
+CI_CONFIDENCE = 0.95
+
+
+def median_ci(values: list[float] | tuple[float, ...], confidence: float = CI_CONFIDENCE) -> tuple[float, float]:
+    """A distribution-free confidence interval of the median: two order statistics.
+
+    The number of runs below the true median is Binomial(n, 1/2), so
+    ``[x_(j), x_(n-j+1)]`` covers the median with probability at least
+    ``confidence`` for the largest such ``j`` (no assumption about the shape of
+    the timing distribution, which is skewed by preemption). Fewer than 6 values
+    cannot reach 95 %: the interval is then the whole range (min, max).
+
+    >>> median_ci([float(x) for x in range(1, 21)])
+    (6.0, 15.0)
+    """
+    xs = sorted(float(v) for v in values)
+    n = len(xs)
+    if n == 0:
+        return math.nan, math.nan
+    alpha = (1.0 - confidence) / 2
+    cdf, j = 0.0, 0
+    # P(Binomial(n, 1/2) <= k) for k = 0, 1, ...: j is the largest rank with tail <= alpha
+    for k in range(n):
+        cdf += math.comb(n, k) / 2.0**n
+        if cdf > alpha:
+            break
+        j = k + 1
+    if j == 0:
+        return xs[0], xs[-1]
+    return xs[j - 1], xs[n - j]
+
+
 @dataclass
 class ProfileSettings:
     """How a profile is measured; every field is part of the cache key.
@@ -131,6 +168,11 @@ class ProfileSettings:
     runs: int = 30
     max_seconds: float = 20.0
     fidelity_samples: int = 8
+    #: stop timing early once the 95 % interval of the median is within this share of the
+    #: median on each side (0: always time ``runs`` runs, as bounded by ``max_seconds``)
+    ci_target: float = 0.0
+    #: never stop early before this many timed runs
+    min_runs: int = 3
     #: 'auto': the calling thread's CPU time when threads == 1 (onnxruntime then computes in
     #: that thread), so other processes on a busy machine do not inflate the figures; else wall
     clock: str = "auto"
@@ -141,6 +183,15 @@ class ProfileSettings:
     def uses_cpu_clock(self) -> bool:
         """True when latencies are the calling thread's CPU time (a dedicated core's view)."""
         return self.clock == "thread-cpu" or (self.clock == "auto" and self.threads == 1)
+
+    def clock_name(self) -> str:
+        """'thread-cpu' or 'wall': what the profile's latencies measure."""
+        return "thread-cpu" if self.uses_cpu_clock() else "wall"
+
+    def session_options(self) -> str:
+        """The onnxruntime session options timed, as the agent's ``infer`` opens them too."""
+        return (f"{self.execution_provider}, {self.threads} intra-op thread(s), 1 inter-op, sequential, "
+                f"graph optimization {self.graph_optimization}")
 
 
 @dataclass
@@ -156,6 +207,9 @@ class LevelProfile:
     latency_ms_p90: float = math.nan
     latency_ms_min: float = math.nan
     latency_cv: float = math.nan
+    #: 95 % confidence interval of latency_ms_median (order statistics of the timed runs)
+    latency_ms_ci_low: float = math.nan
+    latency_ms_ci_high: float = math.nan
     unit_ms: list[float] = field(default_factory=list)
     overhead_ms: float = 0.0
     #: share of a profiled run the nodes explain (kernels + their dispatch gaps)
@@ -177,6 +231,13 @@ class LevelProfile:
     node_ms: dict[str, float] = field(default_factory=dict)
     #: the unit each runtime node was attributed to (None: unmapped)
     node_unit: dict[str, int | None] = field(default_factory=dict)
+
+    def ci_relative(self) -> tuple[float, float]:
+        """The interval of the median as shares of it: (below, above), e.g. (0.012, 0.018); nan if unknown."""
+        m = self.latency_ms_median
+        if not (m > 0 and math.isfinite(self.latency_ms_ci_low) and math.isfinite(self.latency_ms_ci_high)):
+            return math.nan, math.nan
+        return max(0.0, (m - self.latency_ms_ci_low) / m), max(0.0, (self.latency_ms_ci_high - m) / m)
 
     @property
     def profiling_overhead(self) -> float:
@@ -211,6 +272,15 @@ class ModelProfile:
     cut_codecs: dict[str, CutCodec] = field(default_factory=dict)
     unit_names: list[str] = field(default_factory=list)
     samples: str = ""
+    #: the inputs fidelity was measured on (held out from calibration)
+    fidelity_samples: str = ""
+    #: ms each extra part adds, calibrated from chained runs of the fp32 model cut into
+    #: 1, 2, 4, ... parts (None: not measured); its 95 % interval; how it was measured
+    part_overhead_ms: float | None = None
+    part_overhead_ci_ms: list[float] = field(default_factory=list)
+    part_overhead_method: str = ""
+    #: what the profiling noticed (a disagreement with an earlier profile of this model)
+    notes: list[str] = field(default_factory=list)
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -221,6 +291,11 @@ class ModelProfile:
             "host": asdict(self.host),
             "settings": asdict(self.settings),
             "samples": self.samples,
+            "fidelity_samples": self.fidelity_samples,
+            "part_overhead_ms": self.part_overhead_ms,
+            "part_overhead_ci_ms": list(self.part_overhead_ci_ms),
+            "part_overhead_method": self.part_overhead_method,
+            "notes": list(self.notes),
             "unit_names": self.unit_names,
             "levels": {k: v.to_dict() for k, v in self.levels.items()},
             "cut_codecs": {k: asdict(v) for k, v in self.cut_codecs.items()},
@@ -238,6 +313,11 @@ class ModelProfile:
             cut_codecs={k: CutCodec(**v) for k, v in d.get("cut_codecs", {}).items()},
             unit_names=list(d.get("unit_names", [])),
             samples=d.get("samples", ""),
+            fidelity_samples=d.get("fidelity_samples", ""),
+            part_overhead_ms=d.get("part_overhead_ms"),
+            part_overhead_ci_ms=list(d.get("part_overhead_ci_ms") or []),
+            part_overhead_method=d.get("part_overhead_method", ""),
+            notes=list(d.get("notes") or []),
         )
 
     def save(self, path: str | Path) -> Path:
@@ -288,8 +368,49 @@ class ModelProfile:
                     if not (math.isfinite(v) and v >= 0)]
             if lp.size_bytes < 0:
                 out.append(f"{where}.size_bytes: {lp.size_bytes} is negative")
+        po = self.part_overhead_ms
+        if po is not None and not (math.isfinite(po) and po >= 0):
+            out.append(f"part_overhead_ms: {po} is not a time (a finite number >= 0)")
         for key, c in self.cut_codecs.items():
             if not 0 < c.wire_ratio <= 1 or c.encode_ms_per_mb < 0 or c.decode_ms_per_mb < 0 \
                     or not 0 <= c.fidelity <= 1:
                 out.append(f"cut_codecs.{key}: wire_ratio must be in (0, 1], times >= 0, fidelity in [0, 1]")
         return out
+
+
+def profile_disagreements(a: ModelProfile, b: ModelProfile, *, floor: float = 0.02) -> list[str]:
+    """Where two profiles of the same model on the same host disagree beyond their noise.
+
+    A level disagrees when the 95 % intervals of the two medians do not overlap and the
+    medians differ by more than ``floor`` (a share): two honest measurements of the same
+    thing should overlap. Profiles in different clocks, or of another model, input shapes
+    or host, are not comparable and say so.
+    """
+    if (a.model_sha256, a.input_shapes) != (b.model_sha256, b.input_shapes):
+        return [f"not comparable: {a.model_name} {a.input_shapes} vs {b.model_name} {b.input_shapes}"]
+    if a.host.fingerprint != b.host.fingerprint or a.settings.clock_name() != b.settings.clock_name():
+        return ["not comparable: measured on another host or in another clock"]
+    out = []
+    for level, la in a.levels.items():
+        lb = b.levels.get(level)
+        if lb is None or not (la.applicable and lb.applicable):
+            continue
+        msg = level_disagreement(la, lb, floor=floor)
+        if msg:
+            out.append(f"{level}: {msg}")
+    return out
+
+
+def level_disagreement(a: LevelProfile, b: LevelProfile, *, floor: float = 0.02) -> str | None:
+    """Why two measurements of one level disagree beyond noise (see :func:`profile_disagreements`), or None."""
+    ma, mb = a.latency_ms_median, b.latency_ms_median
+    if not (ma > 0 and mb > 0):
+        return None
+    rel = abs(ma - mb) / min(ma, mb)
+    lo_a, hi_a = (a.latency_ms_ci_low, a.latency_ms_ci_high) if math.isfinite(a.latency_ms_ci_low) else (ma, ma)
+    lo_b, hi_b = (b.latency_ms_ci_low, b.latency_ms_ci_high) if math.isfinite(b.latency_ms_ci_low) else (mb, mb)
+    overlap = lo_a <= hi_b and lo_b <= hi_a
+    if overlap or rel <= floor:
+        return None
+    return (f"median {ma:.3f} ms [{lo_a:.3f}, {hi_a:.3f}] vs {mb:.3f} ms [{lo_b:.3f}, {hi_b:.3f}] "
+            f"({100 * rel:.1f} % apart, 95 % intervals do not overlap)")

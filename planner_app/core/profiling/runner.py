@@ -16,6 +16,17 @@ plain run so that
 ``sum(unit_ms) + unmapped_ms + overhead_ms == latency_ms_median``, ``overhead_ms``
 being the per-call time no kernel explains.
 
+Timing stops early once the 95 % confidence interval of the median (order statistics,
+:func:`~planner_app.core.profiling.records.median_ci`) is within ``ci_target`` of the
+median on each side; the interval is kept with the median. Fidelity is measured on
+inputs held out from the ones int8-static calibrates on
+(:func:`~planner_app.core.compression.calibration.held_out_samples`). With fp32 among
+the levels, :func:`measure_part_overhead` times the fp32 model cut into 1, 2, 4 and 8
+chained parts (the same session options and clock) and fits the ms each extra part
+adds: the per-part overhead planning feeds the cost model. A fresh level is compared
+with the last profile of the same model in the cache; a disagreement beyond both
+intervals is warned about and kept in ``ModelProfile.notes``.
+
 Each level's result is cached on disk (:mod:`profile_cache`) under a key of the
 model sha256, input shapes, level, settings, samples and host fingerprint. The key
 names a level, not its transform: a level you register and later change needs a new
@@ -40,10 +51,12 @@ __all__ = [
     "ProfileInterrupted",
     "profile_model",
     "profile_level",
+    "measure_part_overhead",
 ]
 
 import bisect
 import json
+import math
 import os
 import tempfile
 import time
@@ -54,6 +67,7 @@ from typing import TYPE_CHECKING, Any
 import numpy as np
 import onnx
 
+from planner_app.core.compression.calibration import calibration_share, held_out_samples
 from planner_app.core.compression.cut_codecs import measure_cut_codecs
 from planner_app.core.compression.fidelity import measure_fidelity, run_model
 from planner_app.core.compression.levels import (
@@ -74,6 +88,8 @@ from planner_app.core.profiling.records import (
     ProfileError,
     ProfileInterrupted,
     ProfileSettings,
+    level_disagreement,
+    median_ci,
 )
 from planner_app.core.profiling.unit_mapping import UnitMapper
 from planner_app.core.progress import Cancelled, CancelToken, ProgressCallback, report
@@ -123,6 +139,7 @@ def _timed_runs(
         warmups += 1
     times: list[tuple[list[float], list[float]]] = [([], []) for _ in sessions]
     start = time.perf_counter()
+    clock = 1 if settings.uses_cpu_clock() else 0
     while len(times[0][0]) < settings.runs:
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -131,9 +148,19 @@ def _timed_runs(
             sess.run(None, feed)
             wall.append((time.perf_counter() - t0) * 1e3)
             cpu.append((time.thread_time() - c0) * 1e3)
-        if len(times[0][0]) >= 3 and time.perf_counter() - start > settings.max_seconds:
+        n = len(times[0][0])
+        if n >= 3 and time.perf_counter() - start > settings.max_seconds:
+            break
+        if settings.ci_target > 0 and n >= max(3, settings.min_runs) and _ci_within(times[0][clock], settings.ci_target):
             break
     return times, warmups
+
+
+def _ci_within(ms: list[float], target: float) -> bool:
+    """True when the 95 % interval of the median of ``ms`` is within ``target`` of it on each side."""
+    med = float(np.median(ms))
+    lo, hi = median_ci(ms)
+    return med > 0 and med - lo <= target * med and hi - med <= target * med
 
 
 def _node_ms_per_run(
@@ -184,8 +211,13 @@ def profile_level(
     mapper: UnitMapper | None = None,
     variant_path: str | Path | None = None,
     cancel: CancelToken | None = None,
+    held_out: SampleSet | None = None,
 ) -> LevelProfile:
-    """Compress ``mg`` to ``level``, measure fidelity, whole-run and per-unit times."""
+    """Compress ``mg`` to ``level``, measure fidelity, whole-run and per-unit times.
+
+    ``samples`` calibrate the level (int8-static); fidelity is measured on ``held_out``
+    (``reference`` holds fp32's outputs on them); without ``held_out`` both use ``samples``.
+    """
     mapper = mapper or UnitMapper(mg)
     n_units = len(mg.units)
     # the sessions below are the runnability check: no need for compress() to open one too
@@ -196,7 +228,7 @@ def profile_level(
     if cancel is not None:
         cancel.raise_if_cancelled()
     try:
-        fid = measure_fidelity(mg, cm.model, samples, reference=reference)
+        fid = measure_fidelity(mg, cm.model, held_out if held_out is not None else samples, reference=reference)
     except Exception as exc:  # onnxruntime's own error types: the level cannot run here
         msg = str(exc).splitlines()[0][:300]
         return LevelProfile(level, False, f"onnxruntime cannot run this level: {msg}", calibration=cm.calibration)
@@ -236,6 +268,7 @@ def profile_level(
             unit_prof[unit] += ms
     plain_ms = plain_cpu if settings.uses_cpu_clock() else plain_wall
     median, p90, mn, cv = _stats(plain_ms)
+    ci_low, ci_high = median_ci(plain_ms)
     # Share of a profiled run the nodes explain, run by run (a run's node spans, i.e.
     # kernels plus their dispatch gaps, against its own wall time), then the median:
     # robust when another process preempts us mid-run. What no node explains is
@@ -253,6 +286,7 @@ def profile_level(
     return LevelProfile(
         level=level, applicable=True, size_bytes=cm.size_bytes, stored_size_bytes=cm.stored_size_bytes,
         latency_ms_median=median, latency_ms_p90=p90, latency_ms_min=mn, latency_cv=cv,
+        latency_ms_ci_low=ci_low, latency_ms_ci_high=ci_high,
         unit_ms=unit_ms, overhead_ms=overhead, attributed_share=min(share, 1.0), kernel_share=kernel_share,
         profiled_latency_ms_median=float(np.median(prof_wall)), wall_ms_median=float(np.median(plain_wall)),
         clock="thread-cpu" if settings.uses_cpu_clock() else "wall",
@@ -289,6 +323,150 @@ def _cut_activations(mg: ModelGraph, samples: SampleSet, k: int = 3) -> list[np.
         return []
 
 
+#: the chain lengths timed to calibrate the per-part overhead (those up to the number of units)
+CHAIN_PARTS: tuple[int, ...] = (1, 2, 4, 8)
+
+#: with ``ci_target`` set, chained runs stop once the slope's 95 % interval is this tight (± ms)
+SLOPE_CI_MS = 0.02
+
+
+def measure_part_overhead(
+    mg: ModelGraph, settings: ProfileSettings, feed: dict[str, np.ndarray], cancel: CancelToken | None = None,
+) -> tuple[float, tuple[float, float], str] | None:
+    """The ms each extra part adds, from chained runs of the fp32 model.
+
+    The model is cut into k = 1, 2, 4, 8 contiguous parts (as many units as allow),
+    each part one session with the profile's options; every round runs every chain
+    once (in the profile's clock) and fits the time against the number of extra parts
+    by least squares. The median slope over the rounds and its 95 % interval come back
+    with a description, or None for a model of one unit. The slope holds what a cut
+    costs when the parts run one after another: the session call, binding the inputs,
+    copying the outputs, and fusions lost across the cut.
+    """
+    from planner_app.core.models.partition import split_stages
+
+    n_units = len(mg.units)
+    ks = [k for k in CHAIN_PARTS if k <= n_units]
+    if len(ks) < 2:
+        return None
+    common: dict[str, Any] = {"threads": settings.threads, "graph_optimization": settings.graph_optimization,
+                              "provider": settings.execution_provider}
+    chains: dict[int, list[tuple[Any, list[str], list[str]]]] = {}
+    for k in ks:
+        groups = [[int(u) for u in g] for g in np.array_split(np.arange(n_units), k)]
+        models = [mg.model] if k == 1 else [p.model for p in split_stages(mg, groups)]
+        chain = []
+        for m in models:
+            sess = open_session(m, **common)
+            chain.append((sess, [i.name for i in sess.get_inputs()], [o.name for o in sess.get_outputs()]))
+        chains[k] = chain
+    use_cpu = settings.uses_cpu_clock()
+
+    def run(chain: list[tuple[Any, list[str], list[str]]]) -> float:
+        c0, t0 = time.thread_time(), time.perf_counter()
+        env = dict(feed)
+        for sess, ins, outs in chain:
+            env.update(zip(outs, sess.run(outs, {name: env[name] for name in ins}), strict=True))
+        return ((time.thread_time() - c0) if use_cpu else (time.perf_counter() - t0)) * 1e3
+
+    warm_start = time.perf_counter()
+    for _ in range(max(1, min(settings.warmup, 3))):  # warm-up stops within max_seconds too
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        for k in ks:
+            run(chains[k])
+        if time.perf_counter() - warm_start > settings.max_seconds:
+            break
+    x = np.asarray([k - 1 for k in ks], float)
+    xc = x - x.mean()
+    slopes: list[float] = []
+    start = time.perf_counter()
+    rng = np.random.default_rng(0)
+    while len(slopes) < settings.runs:
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        order = rng.permutation(len(ks))  # no chain always runs first (or after the biggest)
+        t = np.zeros(len(ks))
+        for i in order:
+            t[i] = run(chains[ks[int(i)]])
+        slopes.append(float(xc @ (t - t.mean()) / (xc @ xc)))
+        if len(slopes) >= 5 and time.perf_counter() - start > settings.max_seconds:
+            break
+        if settings.ci_target > 0 and len(slopes) >= max(5, settings.min_runs):
+            lo, hi = median_ci(slopes)
+            if hi - lo <= 2 * SLOPE_CI_MS:  # tight enough: planning stays interactive
+                break
+    lo, hi = median_ci(slopes)
+    method = (f"chained runs of the fp32 model cut into {', '.join(map(str, ks))} parts ({len(slopes)} rounds, "
+              f"{settings.clock_name()} clock, {settings.session_options()}): least-squares ms per extra part, "
+              "median over rounds")
+    return float(np.median(slopes)), (float(lo), float(hi)), method
+
+
+#: cache folders of the last profile of each level and of the chained-run overheads
+_HISTORY, _OVERHEADS = "profiles-last", "part-overheads"
+
+#: two profiles of one level whose intervals do not overlap are warned about beyond this share apart
+DISAGREEMENT_FLOOR = 0.05
+
+
+def _history_key(mg: ModelGraph, shapes: dict[str, list[int]], level: str, settings: ProfileSettings,
+                 host: HostInfo, variant: str | Path | None) -> str:
+    """The cache key of the last profile of one level, whatever the run counts (for the disagreement warning)."""
+    how = {"clock": settings.clock_name(), "threads": settings.threads, "ep": settings.execution_provider,
+           "opt": settings.graph_optimization}
+    return profile_cache.level_key(model_sha256=mg.sha256, input_shapes=shapes, level=f"last:{level}",
+                                   settings=how, host=host.fingerprint, samples="",
+                                   variant_sha256=profile_cache.file_sha(variant))
+
+
+def _compare_with_last(key: str, lp: LevelProfile, profile: ModelProfile) -> None:
+    """Warn (and note in ``profile``) when ``lp`` disagrees beyond noise with the last profile of its level."""
+    last = profile_cache.get(key, _HISTORY)
+    if last:
+        try:
+            before = LevelProfile.from_dict(last)
+        except (TypeError, KeyError, ValueError):
+            before = None
+        msg = level_disagreement(before, lp, floor=DISAGREEMENT_FLOOR) if before is not None and before.applicable and lp.applicable else None
+        if msg:
+            note = (f"{lp.level}: this profile disagrees with the last one of {profile.model_name} on this host "
+                    f"beyond noise: {msg}; the host was probably busy during one of them: profile again on a quiet "
+                    "host, or with more runs (--runs)")
+            profile.notes.append(note)
+            warnings.warn(note, RuntimeWarning, stacklevel=3)
+    profile_cache.put(key, lp.to_dict(), _HISTORY)
+
+
+def _part_overhead(mg: ModelGraph, profile: ModelProfile, settings: ProfileSettings, samples: SampleSet,
+                   host: HostInfo, use_cache: bool, cancel: CancelToken | None) -> None:
+    """Fill ``profile.part_overhead_*`` from the cache or :func:`measure_part_overhead`."""
+    key = profile_cache.level_key(model_sha256=mg.sha256, input_shapes=profile.input_shapes,
+                                  level="part-overhead-chain", settings=settings.key(), host=host.fingerprint,
+                                  samples=samples.fingerprint())
+    cached = profile_cache.get(key, _OVERHEADS) if use_cache else None
+    got: tuple[float, tuple[float, float], str] | None = None
+    ci = cached.get("ci") if cached else None
+    if cached and isinstance(cached.get("ms"), (int, float)) and isinstance(ci, list) and len(ci) == 2 \
+            and all(isinstance(c, (int, float)) for c in ci):
+        got = float(cached["ms"]), (float(ci[0]), float(ci[1])), str(cached.get("method", ""))
+    else:
+        try:
+            got = measure_part_overhead(mg, settings, samples.inputs[0], cancel)
+        except Cancelled:
+            raise
+        except Exception as exc:  # noqa: BLE001 - onnxruntime's own errors: a model whose cuts do not run keeps the default
+            profile.notes.append(f"the per-part overhead could not be timed in chained runs ({str(exc)[:200]}); "
+                                 "planning uses the per-call time of whole runs instead")
+        if got is not None and use_cache:
+            profile_cache.put(key, {"ms": got[0], "ci": list(got[1]), "method": got[2]}, _OVERHEADS)
+    if got is not None and math.isfinite(got[0]):
+        # a negative slope is noise around zero: no part costs less than none
+        profile.part_overhead_ms = max(0.0, got[0])
+        profile.part_overhead_ci_ms = [max(0.0, got[1][0]), max(0.0, got[1][1])]
+        profile.part_overhead_method = got[2]
+
+
 def _input_shapes(mg: ModelGraph) -> dict[str, list[int]]:
     shapes = getattr(mg, "inputs", None)
     if isinstance(shapes, dict) and shapes:
@@ -320,9 +498,12 @@ def profile_model(
     host = HostInfo.detect()
     if samples is None:
         samples = synthetic_samples(mg, n=settings.fidelity_samples)
+    held_out = held_out_samples(mg, samples)
+    calibration = calibration_share(samples)
     profile = ModelProfile(
         model_name=getattr(mg, "name", "model"), model_sha256=mg.sha256, input_shapes=_input_shapes(mg),
         host=host, settings=settings, unit_names=[u.name for u in mg.units], samples=samples.source,
+        fidelity_samples=held_out.source,
     )
     mapper = UnitMapper(mg)
     reference: list[dict[str, np.ndarray]] | None = None
@@ -334,7 +515,8 @@ def profile_model(
             variant = (variants or {}).get(level)
             key = profile_cache.level_key(
                 model_sha256=mg.sha256, input_shapes=profile.input_shapes, level=level,
-                settings=settings.key(), host=host.fingerprint, samples=samples.fingerprint(),
+                settings=settings.key(), host=host.fingerprint,
+                samples=samples.fingerprint() + held_out.fingerprint(),
                 variant_sha256=profile_cache.file_sha(variant),
             )
             cached = profile_cache.get(key) if use_cache else None
@@ -350,12 +532,17 @@ def profile_model(
                     )
             if lp is None or len(lp.unit_ms) not in (0, len(mg.units)):
                 if reference is None:
-                    reference = _reference_run(mg, samples, settings)
-                lp = profile_level(mg, level, settings=settings, samples=samples, reference=reference,
-                                   mapper=mapper, variant_path=variant, cancel=cancel)
+                    reference = _reference_run(mg, held_out, settings)
+                lp = profile_level(mg, level, settings=settings, samples=calibration, reference=reference,
+                                   mapper=mapper, variant_path=variant, cancel=cancel, held_out=held_out)
                 if use_cache:
                     profile_cache.put(key, lp.to_dict())
+                    _compare_with_last(_history_key(mg, profile.input_shapes, level, settings, host, variant),
+                                       lp, profile)
             profile.levels[level] = lp
+        if "fp32" in profile.levels and profile.levels["fp32"].applicable:
+            report(progress, 0.95, "timing chained parts (the per-part overhead)")
+            _part_overhead(mg, profile, settings, samples, host, use_cache, cancel)
         report(progress, 0.98, "measuring cut codecs")
         profile.cut_codecs = measure_cut_codecs(_cut_activations(mg, samples) or None)
     except (KeyboardInterrupt, Cancelled) as exc:
