@@ -192,8 +192,10 @@ class MeasuredOnlySource:
     def model_info(self):
         from planner_app.core.plans import ModelInfo
 
+        s = self._structure
         return ModelInfo(name=self.name, source=self.label, sha256=self.sha256, bytes=0, opsets={},
-                         input_shapes=self.input_shapes, output_names=["t3"], units=self._structure.n_units)
+                         input_shapes={t.name: [1, t.size_bytes // 4] for t in s.tensors if t.producer < 0},
+                         output_names=[t.name for t in s.tensors if t.is_output], units=s.n_units)
 
     def measure(self, topology, options, *, progress=None, cancel=None) -> Measured:
         return Measured(self._table, notes=("times from layers.csv",))
@@ -221,3 +223,35 @@ def test_a_model_without_onnx_plans_and_exports_a_plan_without_part_files(tmp_pa
     rep = validate_plan(tmp_path / "plan.json")
     assert rep.ok, rep.problems
     assert any("no part files" in w for w in rep.warnings)
+
+
+def test_a_plan_with_two_stages_on_one_device_and_per_link_overheads_validates(tmp_path):
+    """Two consecutive parts on one device (a level change), a skip tensor that arrived at the first of
+    them, and a link with its own per-message overhead: the exported plan re-derives exactly."""
+    from planner_app.core.models.structure import TensorInfo
+    from planner_app.core.optimizer.problem import Placement
+
+    tensors = [TensorInfo("input", 40_000, -1, (0,)), TensorInfo("a", 20_000, 0, (1, 2)),
+               TensorInfo("b", 10_000, 1, (2,)), TensorInfo("out", 400, 2, (), True)]
+    structure = ModelStructure("skip-net", ["u0", "u1", "u2"], np.array([1e8, 2e8, 1e8]),
+                               np.array([1e6, 2e6, 1e6]), tensors)
+    s = PlanningSession.open(HOME, "photo-tagging")
+    up = s.topology.link("home-uplink")
+    s.topology.replace_link(up.model_copy(update={"message_overhead_ms": 3.0}))
+    ids = [d.id for d in s.topology.devices]
+    tt = TimeTable(device_ids=ids, levels=["fp32", "fp16"], ms=np.full((3, len(ids), 2), 2.0),
+                   param_bytes=np.array([[1e6, 5e5], [2e6, 1e6], [1e6, 5e5]]), fidelity={"fp32": 1.0, "fp16": 1.0},
+                   provenance={(d, lv): "imported" for d in ids for lv in ("fp32", "fp16")})
+    source = MeasuredOnlySource(structure, tt)
+    s.workload = s.workload.model_copy(update={"input_shapes": {}})
+    s.use_model(source)
+    s.measure()
+    s.pose(PoseOptions(slo_ms=None, min_fidelity=None))
+    s.solve(SolveOptions(solver="dp"))
+    placement = Placement(("hub", "cloud-cpu", "cloud-cpu"), ("fp32", "fp32", "fp16"))
+    plan = s.export(ExportOptions(out=tmp_path / "plan.json"), placement)
+    assert [st.device for st in plan.stages] == ["hub", "cloud-cpu", "cloud-cpu"]
+    up_transfer = next(t for t in plan.transfers if "home-uplink" in t.route_links)
+    assert up_transfer.transfer_ms > 3.0  # the uplink's own overhead, not the 0.5 ms default
+    rep = validate_plan(tmp_path / "plan.json")
+    assert rep.ok, rep.problems

@@ -65,8 +65,6 @@ def _topology(plan: DeploymentPlan, problems: list[Problem]) -> Topology | None:
 
 
 def _transfer_problems(plan: DeploymentPlan, topo: Topology, problems: list[Problem]) -> None:
-    from planner_app.core.optimizer.cost_model import MESSAGE_OVERHEAD_MS
-
     devices = {d.id for d in topo.devices}
     source = plan.workload.source
     consumer = plan.workload.consumer or source
@@ -126,16 +124,26 @@ def _transfer_problems(plan: DeploymentPlan, topo: Topology, problems: list[Prob
                 problems.append(Problem(f"{where}.wire_bytes", f"is {t.wire_bytes} for {t.bytes} bytes with codec "
                                         f"{t.codec!r}"))
                 continue
-            base = latency + MESSAGE_OVERHEAD_MS + t.wire_bytes * 8.0 / (bottleneck * 1e3)
+            # the cost model's rule: the largest per-message figure of the route's links, else the topology's
+            stated = [links[lid].message_overhead_ms for lid in rl]
+            overhead = max((topo.message_overhead_ms if f is None else float(f) for f in stated),
+                           default=topo.message_overhead_ms)
+            base = latency + overhead + t.wire_bytes * 8.0 / (bottleneck * 1e3)
             codec_bound = 0.0 if t.codec == "none" else _CODEC_MS_PER_MB_BOUND * t.bytes / 1e6 + 0.01
             # wire bytes are rounded to whole bytes in the file: allow a byte's worth on the bottleneck
             slack = 8.0 / (bottleneck * 1e3) + 1e-6 * max(1.0, base)
             if not base - slack <= t.transfer_ms <= base + codec_bound + slack:
                 problems.append(Problem(f"{where}.transfer_ms", f"is {t.transfer_ms:.6g} ms, but its route takes "
                                         f"{base:.6g} ms (latency {latency:g} ms + {t.wire_bytes} B over "
-                                        f"{bottleneck:g} Mbps + {MESSAGE_OVERHEAD_MS} ms per message)"))
-    # every tensor that crosses devices travels in a transfer
-    carried = {(t.to_stage, x) for t in plan.transfers for x in t.tensors}
+                                        f"{bottleneck:g} Mbps + {overhead:g} ms per message)"))
+    # every tensor that crosses devices travels in a transfer: to the stage that reads it, or to an
+    # earlier stage on the same device (the next stage there reads it where it already is)
+    arrivals: dict[str, list[int]] = {}
+    for t in plan.transfers:
+        if t.to_stage is not None:
+            for x in t.tensors:
+                arrivals.setdefault(x, []).append(t.to_stage)
+    carried = {(t.to_stage, x) for t in plan.transfers for x in t.tensors if t.to_stage is None}
     producer: dict[str, int] = {}
     for s in stages:
         for x in s.outputs:
@@ -148,7 +156,8 @@ def _transfer_problems(plan: DeploymentPlan, topo: Topology, problems: list[Prob
                                         "written by a stage"))
                 continue
             from_dev = stages[p].device if p is not None else source
-            if from_dev != s.device and (s.index, x) not in carried:
+            here = any(j <= s.index and stages[j].device == s.device for j in arrivals.get(x, []))
+            if from_dev != s.device and not here:
                 frm = f"stage {p}" if p is not None else "the source"
                 problems.append(Problem("transfers", f"no transfer carries {x!r} from {frm} on {from_dev!r} to "
                                         f"stage {s.index} on {s.device!r}"))
@@ -182,9 +191,13 @@ def _totals_problems(plan: DeploymentPlan, topo: Topology | None, problems: list
             tot.bytes_on_links_per_request, on_links, rel_tol=_RTOL, abs_tol=hops + 1e-6):
         problems.append(Problem("totals.bytes_on_links_per_request", f"is {tot.bytes_on_links_per_request:.6g}, "
                                 f"the transfers put {on_links} bytes on links"))
-    memory: dict[str, float] = {}
+    # the cost model's rule: a device holds the weights of all its stages and the largest activation of one
+    weights: dict[str, float] = {}
+    peak: dict[str, float] = {}
     for s in plan.stages:
-        memory[s.device] = memory.get(s.device, 0.0) + s.memory_bytes
+        weights[s.device] = weights.get(s.device, 0.0) + s.weights_bytes
+        peak[s.device] = max(peak.get(s.device, 0.0), float(s.peak_activation_bytes))
+    memory = {d: weights[d] + peak[d] for d in weights}
     for dev, recorded in tot.memory_bytes_per_device.items():
         if not math.isclose(recorded, memory.get(dev, 0.0), rel_tol=_RTOL, abs_tol=len(plan.stages) + 1.0):
             problems.append(Problem(f"totals.memory_bytes_per_device.{dev}", f"is {recorded:.6g}, its stages hold "
