@@ -121,9 +121,13 @@ def test_1_paths_recorded_in_the_plan_are_never_opened(plan_copy, tmp_path, caps
     (lambda d: d["workload"].update(source="ghost"), "workload.source"),
     (lambda d: d["stages"][1].update(device="cloud-gpu"), "transfers[0].to_device"),
     (lambda d: d["transfers"][0].update(transfer_ms=0.1), "transfers[0].transfer_ms"),
+    # a stage made faster, with the totals made to agree: its recorded unit times still give it away
+    (lambda d: (d["totals"].update(compute_ms=d["totals"]["compute_ms"] - d["stages"][0]["compute_ms"] / 2,
+                                   latency_ms=d["totals"]["latency_ms"] - d["stages"][0]["compute_ms"] / 2),
+                d["stages"][0].update(compute_ms=d["stages"][0]["compute_ms"] / 2)), "stages[0].compute_ms"),
     (lambda d: d["transfers"][0].update(route_links=["hub-lan", "cloud-dc", "home-uplink"]), "transfers[0].route_links"),
 ], ids=["bytes-12", "bytes-1e30", "level", "latency-inf", "latency", "no-transfers", "source", "moved-stage",
-        "transfer-ms", "route"])
+        "transfer-ms", "stage-compute", "route"])
 def test_2_tampered_plan_names_the_field(plan_copy, capsys, change, field):
     _edit(plan_copy, change)
     rc, _, err = _validate(plan_copy, capsys)

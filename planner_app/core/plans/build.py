@@ -353,7 +353,10 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
     unit_names = structure.unit_names
     doc = run.topology.to_dict()
     stages = []
+    table = run.time_table
     for k, pp in enumerate(prediction.parts):
+        d, li = table.device_index(pp.device), table.level_index(pp.level)
+        unit_ms = [_nonneg(float(table.ms[u, d, li])) for u in pp.unit_ids]
         weights = int(round(pp.weights_bytes))
         act = int(round(pp.peak_activation_bytes))
         if built is not None:
@@ -367,8 +370,8 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
             index=pp.index, device=pp.device, level=level, unit_ids=list(pp.unit_ids),
             unit_names=[unit_names[u] for u in pp.unit_ids], node_names=nodes,
             inputs=inputs, outputs=outputs, artifact=artifact,
-            compute_ms=_nonneg(pp.compute_ms), weights_bytes=weights, peak_activation_bytes=act,
-            memory_bytes=weights + act, provenance=pp.provenance,
+            compute_ms=_nonneg(pp.compute_ms), unit_ms=unit_ms, overhead_ms=_nonneg(pp.overhead_ms),
+            weights_bytes=weights, peak_activation_bytes=act, memory_bytes=weights + act, provenance=pp.provenance,
         ))
     transfers = [
         Transfer(

@@ -178,6 +178,10 @@ class Stage(_Record):
         description="the part's ONNX file; absent when the model has no runnable parts (a model described "
         "by measurements only, such as a layer table): then no stage of the plan has one")
     compute_ms: NonNegative = Field(description="predicted compute time per request on the device")
+    unit_ms: list[NonNegative] | None = Field(
+        default=None, description="the time table's ms of each unit on this device at this level "
+        "(compute_ms = their sum + overhead_ms; absent in plans made before it was recorded)")
+    overhead_ms: NonNegative | None = Field(default=None, description="fixed ms of running the part once")
     weights_bytes: Annotated[int, Field(ge=0)] = 0
     peak_activation_bytes: Annotated[int, Field(ge=0)] = 0
     memory_bytes: Annotated[int, Field(ge=0)] = Field(default=0, description="weights + peak activations")

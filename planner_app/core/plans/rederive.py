@@ -230,6 +230,13 @@ def _totals_problems(plan: DeploymentPlan, topo: Topology | None, problems: list
             problems.append(Problem(f"stages[{i}].memory_bytes", f"is {s.memory_bytes}, but weights "
                                     f"{s.weights_bytes} + activations {s.peak_activation_bytes} make "
                                     f"{s.weights_bytes + s.peak_activation_bytes}"))
+        if s.unit_ms is not None:  # the time table's figures for this stage: compute is their sum + overhead
+            if len(s.unit_ms) != len(s.unit_ids):
+                problems.append(Problem(f"stages[{i}].unit_ids", f"names {len(s.unit_ids)} units, but the stage's "
+                                        f"unit_ms records the times of {len(s.unit_ms)}"))
+            elif not _close(s.compute_ms, sum(s.unit_ms) + (s.overhead_ms or 0.0)):
+                problems.append(Problem(f"stages[{i}].compute_ms", f"is {s.compute_ms:.6g}, but its units take "
+                                        f"{sum(s.unit_ms):.6g} ms + {s.overhead_ms or 0.0:.6g} ms per part"))
 
 
 def derived_problems(plan: DeploymentPlan) -> list[Problem]:
