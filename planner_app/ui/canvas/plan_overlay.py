@@ -1,0 +1,231 @@
+"""The shown plan drawn over the topology: where each part runs and how loaded each link is.
+
+A projection of the :class:`~planner_app.ui.planning_model.PlanningModel`'s shown
+plan, separate from the editor's items (it never changes them and takes no
+clicks): a badge under each device that hosts parts (units and levels, with
+utilization and memory), a band along each link that carries traffic (width by
+Mbps, colour by utilization: green, orange from 50 %, red at 100 % and over),
+red with a tooltip saying why for any overloaded or constraint-breaking
+element, and a legend. It redraws when the plan or the drawing changes, and
+:meth:`PlanOverlay.set_enabled` turns it off.
+"""
+
+from __future__ import annotations
+
+__all__ = ["PlanOverlay", "utilization_colour", "band_width"]
+
+import math
+
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PySide6.QtWidgets import (
+    QGraphicsItem,
+    QGraphicsPathItem,
+    QGraphicsRectItem,
+    QGraphicsSceneHelpEvent,
+    QGraphicsSimpleTextItem,
+    QToolTip,
+)
+
+from planner_app.ui.canvas.scene import TopologyScene
+from planner_app.ui.planning_model import PlanningModel
+
+Z_OVERLAY = 50.0
+RED = QColor("#C62828")
+
+
+def utilization_colour(utilization: float) -> QColor:
+    """Green below 50 %, orange below 100 %, red at 100 % and over."""
+    if utilization >= 1.0 or not math.isfinite(utilization):
+        return QColor(RED)
+    if utilization >= 0.5:
+        return QColor("#EF6C00")
+    return QColor("#2E7D32")
+
+
+def band_width(mbps: float) -> float:
+    """Pen width (px) of a link carrying ``mbps``: 3 px at 0.01 Mbps up to 14 px at 1 Gbps (log scale)."""
+    if mbps <= 0:
+        return 0.0
+    return max(3.0, min(14.0, 3.0 + 2.2 * (math.log10(mbps) + 2)))
+
+
+def _passive(item: QGraphicsItem) -> None:
+    item.setZValue(Z_OVERLAY)
+    item.setAcceptedMouseButtons(Qt.MouseButton.NoButton)
+    item.setAcceptHoverEvents(False)
+
+
+class PlanOverlay(QObject):
+    """Badges and link loads of the shown plan on a topology scene (see the module docstring)."""
+
+    def __init__(self, scene: TopologyScene, model: PlanningModel, parent: QObject | None = None) -> None:
+        super().__init__(parent)
+        self.scene, self.model = scene, model
+        self.enabled = True
+        self.items: list[QGraphicsItem] = []
+        #: device id -> its badge; link id -> its band (what tests and tooltips read)
+        self.badges: dict[str, QGraphicsRectItem] = {}
+        self.bands: dict[str, QGraphicsPathItem] = {}
+        self.legend: QGraphicsRectItem | None = None
+        model.planChosen.connect(self.redraw)
+        model.workloadChanged.connect(self.redraw)
+        model.cleared.connect(self.redraw)
+        scene.built.connect(self.redraw)
+        scene.doc.devicesMoved.connect(self.redraw)
+        scene.doc.deviceRemoved.connect(self.redraw)
+        scene.doc.linkRemoved.connect(self.redraw)
+        scene.installEventFilter(self)
+
+    def set_enabled(self, on: bool) -> None:
+        """Show or hide the overlay (View ▸ Plan Overlay)."""
+        self.enabled = on
+        self.redraw()
+
+    def clear(self) -> None:
+        for it in self.items:
+            if it.scene() is self.scene:
+                self.scene.removeItem(it)
+        self.items.clear()
+        self.badges.clear()
+        self.bands.clear()
+        self.legend = None
+
+    def _add(self, item: QGraphicsItem) -> None:
+        _passive(item)
+        self.scene.addItem(item)
+        self.items.append(item)
+
+    def redraw(self, *_args: object) -> None:
+        """Rebuild the overlay from the shown plan (cheap: one item per busy device and link)."""
+        self.clear()
+        shown = self.model.shown
+        if not self.enabled or shown is None or self.scene.building:
+            return
+        p = shown.prediction
+        topo = self.scene.doc.topology
+        violations = list(p.violations)
+
+        for lid, mbps in p.link_mbps.items():
+            item = self.scene.links.get(lid)
+            if item is None or mbps <= 0:
+                continue
+            util = p.link_utilization.get(lid, 0.0)
+            link = topo.link(lid)
+            why = [v for v in violations if lid in v]
+            colour = RED if why or util >= 1.0 else utilization_colour(util)
+            colour.setAlpha(170)
+            band = QGraphicsPathItem(item.mapToScene(item.path()))
+            band.setPen(QPen(colour, band_width(mbps), Qt.PenStyle.SolidLine, Qt.PenCapStyle.RoundCap))
+            tip = (f"<b>{lid}</b> carries {mbps:.3g} Mbps of {max(link.bandwidth_ab_mbps, link.bandwidth_ba_mbps):g} "
+                   f"Mbps · utilization {util * 100:.1f} %")
+            if util >= 1.0:
+                tip += "<br><span style='color:#C62828'>overloaded: the workload's rate needs more than the link gives"
+                tip += "</span>"
+            for v in why:
+                tip += f"<br><span style='color:#C62828'>{v}</span>"
+            band.setToolTip(tip)
+            self._add(band)
+            self.bands[lid] = band
+            mid = band.path().pointAtPercent(0.5)
+            label = QGraphicsSimpleTextItem(f"{mbps:.3g} Mbps")
+            label.setBrush(QBrush(colour.darker(140)))
+            f = QFont()
+            f.setPointSizeF(8)
+            f.setBold(True)
+            label.setFont(f)
+            label.setPos(mid + QPointF(6, -16))
+            self._add(label)
+
+        by_device: dict[str, list[str]] = {}
+        for part in p.parts:
+            units = f"{part.unit_ids[0]}–{part.unit_ids[-1]}" if len(part.unit_ids) > 1 else f"{part.unit_ids[0]}"
+            by_device.setdefault(part.device, []).append(f"units {units} · {part.level}")
+        for dev, lines in by_device.items():
+            ditem = self.scene.devices.get(dev)
+            if ditem is None:
+                continue
+            util = p.device_utilization.get(dev, 0.0)
+            mem, limit = p.memory_bytes.get(dev, 0.0), p.memory_limit_bytes.get(dev, math.inf)
+            why = [v for v in violations if dev in v]
+            if util >= 1.0:
+                why.append(f"{dev} is overloaded: utilization {util * 100:.0f} % at the workload's rate")
+            if mem > limit:
+                why.append(f"{dev} needs {mem / 1e6:.1f} MB but has {limit / 1e6:.1f} MB")
+            text = "\n".join(lines) + f"\nbusy {util * 100:.1f} % · {mem / 1e6:.1f} MB"
+            label = QGraphicsSimpleTextItem(text)
+            f = QFont()
+            f.setPointSizeF(7.5)
+            label.setFont(f)
+            box = label.boundingRect().adjusted(-5, -3, 5, 3)
+            badge = QGraphicsRectItem(box)
+            edge = RED if why else QColor("#37474F")
+            badge.setPen(QPen(edge, 2.0 if why else 1.0))
+            badge.setBrush(QBrush(QColor("#FFEBEE") if why else QColor(255, 255, 255, 235)))
+            rect = ditem.sceneBoundingRect()
+            badge.setPos(rect.center().x() - box.width() / 2 + 5, rect.bottom() + 6)
+            label.setParentItem(badge)
+            label.setBrush(QBrush(RED if why else QColor("#263238")))
+            tip = f"<b>{dev}</b> runs " + "; ".join(lines)
+            tip += f"<br>busy {util * 100:.1f} % · memory {mem / 1e6:.1f} of {limit / 1e6:.0f} MB"
+            for w in why:
+                tip += f"<br><span style='color:#C62828'>{w}</span>"
+            badge.setToolTip(tip)
+            self._add(badge)
+            self.badges[dev] = badge
+        self._draw_legend(shown.label, p.latency_ms)
+
+    def _draw_legend(self, label: str, latency_ms: float) -> None:
+        rect = self.scene.content_rect() if hasattr(self.scene, "content_rect") else self.scene.itemsBoundingRect()
+        box = QGraphicsRectItem(QRectF(0, 0, 190, 96))
+        box.setBrush(QBrush(QColor(255, 255, 255, 235)))
+        box.setPen(QPen(QColor("#90A4AE")))
+        box.setPos(rect.left(), rect.top() - 110)
+        title = QGraphicsSimpleTextItem(f"Plan: {label} · {latency_ms:.1f} ms", box)
+        f = QFont()
+        f.setPointSizeF(8)
+        f.setBold(True)
+        title.setFont(f)
+        title.setPos(6, 4)
+        for i, (text, colour) in enumerate((("link load < 50 %", utilization_colour(0.1)),
+                                            ("link load 50–100 %", utilization_colour(0.7)),
+                                            ("overloaded / breaks a constraint", RED))):
+            path = QPainterPath(QPointF(8, 30 + i * 18))
+            path.lineTo(QPointF(34, 30 + i * 18))
+            swatch = QGraphicsPathItem(path, box)
+            swatch.setPen(QPen(colour, 5))
+            t = QGraphicsSimpleTextItem(text, box)
+            t.setPos(40, 22 + i * 18)
+        note = QGraphicsSimpleTextItem("width: Mbps · badges: units · level", box)
+        note.setPos(8, 76)
+        for child in box.childItems():
+            if isinstance(child, QGraphicsSimpleTextItem) and child is not title:
+                g = QFont()
+                g.setPointSizeF(7.5)
+                child.setFont(g)
+        box.setToolTip("The shown plan: where each part runs and how loaded each link is "
+                       "(View ▸ Plan Overlay turns it off)")
+        self._add(box)
+        self.legend = box
+
+    def tooltip_at(self, scene_pos: QPointF) -> str:
+        """The overlay's tooltip at ``scene_pos`` ('' where the overlay has none)."""
+        for it in self.scene.items(scene_pos):
+            if it in self.items and it.toolTip():
+                if isinstance(it, QGraphicsPathItem) and not it.shape().contains(it.mapFromScene(scene_pos)):
+                    continue
+                return it.toolTip()
+            if it.parentItem() is not None and it.parentItem() in self.items and it.parentItem().toolTip():
+                return it.parentItem().toolTip()
+        return ""
+
+    def eventFilter(self, watched: QObject, event: QEvent) -> bool:
+        """The plan's tooltip wins over the editor's where the overlay draws something."""
+        if watched is self.scene and event.type() == QEvent.Type.GraphicsSceneHelp and self.items:
+            assert isinstance(event, QGraphicsSceneHelpEvent)
+            text = self.tooltip_at(event.scenePos())
+            if text:
+                QToolTip.showText(event.screenPos(), text)
+                event.accept()
+                return True
+        return False
