@@ -16,7 +16,8 @@ __all__ = ["PlanOverlay", "utilization_colour", "band_width"]
 
 import math
 
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt
+import shiboken6
+from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
 from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -68,23 +69,34 @@ class PlanOverlay(QObject):
         self.badges: dict[str, QGraphicsRectItem] = {}
         self.bands: dict[str, QGraphicsPathItem] = {}
         self.legend: QGraphicsRectItem | None = None
-        model.planChosen.connect(self.redraw)
-        model.workloadChanged.connect(self.redraw)
-        model.cleared.connect(self.redraw)
-        scene.built.connect(self.redraw)
-        scene.doc.devicesMoved.connect(self.redraw)
-        scene.doc.deviceRemoved.connect(self.redraw)
-        scene.doc.linkRemoved.connect(self.redraw)
+        # one redraw per event-loop turn, however many of these arrive together
+        self._later = QTimer(self)
+        self._later.setSingleShot(True)
+        self._later.setInterval(0)
+        self._later.timeout.connect(self.redraw)
+        for sig in (model.planChosen, model.workloadChanged, model.cleared, scene.built, scene.doc.devicesMoved,
+                    scene.doc.deviceRemoved, scene.doc.linkRemoved):
+            sig.connect(lambda *_args: self._later.start())
+        # a removed item must go from the overlay at once (its link or device item is gone)
+        scene.doc.deviceRemoved.connect(self.clear)
+        scene.doc.linkRemoved.connect(self.clear)
         scene.installEventFilter(self)
+
+    def flush(self) -> None:
+        """Redraw now if a redraw is pending."""
+        if self._later.isActive():
+            self._later.stop()
+            self.redraw()
 
     def set_enabled(self, on: bool) -> None:
         """Show or hide the overlay (View ▸ Plan Overlay)."""
         self.enabled = on
         self.redraw()
 
-    def clear(self) -> None:
+    def clear(self, *_args: object) -> None:
         for it in self.items:
-            if it.scene() is self.scene:
+            # a rebuilt drawing (open, new) has already deleted them
+            if shiboken6.isValid(it) and it.scene() is self.scene:
                 self.scene.removeItem(it)
         self.items.clear()
         self.badges.clear()

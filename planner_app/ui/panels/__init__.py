@@ -246,6 +246,13 @@ class PlanningUI(QObject):
                                           "Plan JSON (*.json)")
         return self.export_plan(path) if path else None
 
+    def flush(self) -> None:
+        """Draw now what the panels and the overlay would draw on the next event-loop turn."""
+        m, p, o = self.model_panel, self.profiling_panel, self.optimizer_panel
+        for d in (m.refresh_later, p.refresh_later, o.inputs_later, o.refresh_later):
+            d.flush()
+        self.overlay.flush()
+
     @property
     def charts(self) -> dict[str, QWidget]:
         p, o = self.profiling_panel, self.optimizer_panel
@@ -253,6 +260,7 @@ class PlanningUI(QObject):
                 "bandwidth": o.bandwidth, "pareto": o.front}
 
     def export_charts(self, folder: str | Path) -> list[Path]:
+        self.flush()
         try:
             written = export_charts(self.charts, Path(folder))
         except (PlannerError, OSError) as exc:
@@ -267,6 +275,7 @@ class PlanningUI(QObject):
         return self.export_charts(path) if path else []
 
     def export_report(self, path: str | Path) -> Path | None:
+        self.flush()
         cur = self.model.current
         try:
             if cur is None:

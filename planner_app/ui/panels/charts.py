@@ -272,7 +272,11 @@ class ParetoChart(_Chart):
             self.marker.setData(x=[best.latency_ms], y=[best.cost_usd_per_1k])
         else:
             self.marker.setData(x=[], y=[])
-        self.plot_item.enableAutoRange()
+        if lat:  # an explicit range (not auto): points are where they are drawn at once
+            x0, x1 = min(lat), max(lat)
+            y0, y1 = min(cost), max(cost)
+            dx, dy = (x1 - x0) * 0.08 or max(abs(x0) * 0.1, 1e-9), (y1 - y0) * 0.12 or max(abs(y0) * 0.1, 1e-12)
+            self.plot_item.setRange(xRange=(x0 - dx, x1 + dx), yRange=(y0 - dy, y1 + dy), padding=0)
         self.values = {"latency_ms": lat, "cost_usd_per_1k": cost, "link_kb": kb, "chosen": chosen}
 
     def _on_clicked(self, _item: Any, points: Any, *_: Any) -> None:
@@ -285,9 +289,34 @@ class ParetoChart(_Chart):
             QPointF(self.values["latency_ms"][i], self.values["cost_usd_per_1k"][i])))
 
 
+def _svg_with_qt(chart: _Chart) -> bytes:
+    """The chart drawn by Qt's own SVG generator (pyqtgraph 0.14's SVG exporter fails on the paths
+    Qt >= 6.8 writes: 'not enough values to unpack' while it re-parses them)."""
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice, QRect
+    from PySide6.QtGui import QPainter
+    from PySide6.QtSvg import QSvgGenerator
+
+    data = QByteArray()
+    buf = QBuffer(data)
+    buf.open(QIODevice.OpenModeFlag.WriteOnly)
+    gen = QSvgGenerator()
+    gen.setOutputDevice(buf)
+    size = chart.size()
+    gen.setSize(size)
+    gen.setViewBox(QRect(0, 0, size.width(), size.height()))
+    painter = QPainter(gen)
+    chart.render(painter)
+    painter.end()
+    buf.close()
+    return bytes(data.data())
+
+
 def export_chart(chart: _Chart, path: str | Path, width: int = 900) -> Path:
-    """Write ``chart`` as PNG or SVG (by suffix) with pyqtgraph's exporters."""
+    """Write ``chart`` as PNG or SVG (by suffix) with pyqtgraph's exporters, atomically."""
     import pyqtgraph.exporters as pge
+    from PySide6.QtCore import QBuffer, QByteArray, QIODevice
+
+    from planner_app.core.fileio import atomic_write_bytes
 
     p = Path(path)
     suffix = p.suffix.lower()
@@ -296,12 +325,20 @@ def export_chart(chart: _Chart, path: str | Path, width: int = 900) -> Path:
     if suffix == ".png":
         exporter = pge.ImageExporter(chart.plot_item)
         exporter.parameters()["width"] = width
+        image = exporter.export(toBytes=True)
+        data = QByteArray()
+        buf = QBuffer(data)
+        buf.open(QIODevice.OpenModeFlag.WriteOnly)
+        image.save(buf, "PNG")
+        buf.close()
+        blob = bytes(data.data())
     else:
-        exporter = pge.SVGExporter(chart.plot_item)
+        try:
+            out = pge.SVGExporter(chart.plot_item).export(toBytes=True)
+            blob = out if isinstance(out, bytes) else str(out).encode("utf-8")
+        except (ValueError, IndexError):
+            blob = _svg_with_qt(chart)
     try:
-        exporter.export(str(p))
+        return atomic_write_bytes(p, blob)
     except OSError as exc:
         raise PlannerError(f"cannot write the chart {str(p)!r}: {exc.strerror or exc}; choose a writable folder.") from None
-    if not p.exists():
-        raise PlannerError(f"cannot write the chart {str(p)!r}: choose a writable folder.")
-    return p

@@ -32,6 +32,7 @@ from planner_app.core.models import SAMPLE_MODELS
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import UnitChart
+from planner_app.ui.panels.deferred import Deferred
 from planner_app.ui.panels.shapes_dialog import dynamic_inputs
 from planner_app.ui.planning_model import PlanningModel
 
@@ -92,8 +93,9 @@ class ModelPanel(QWidget):
         self.table.itemSelectionChanged.connect(self._on_table_selection)
         model.workloadChanged.connect(self._on_workload_changed)
         model.cleared.connect(self._on_workload_changed)
-        model.modelLoaded.connect(self._refresh)
-        model.profileUpdated.connect(self._refresh)
+        self.refresh_later = Deferred(self._refresh, self, self)
+        model.modelLoaded.connect(self.refresh_later)
+        model.profileUpdated.connect(self.refresh_later)
         model.unitSelected.connect(self._on_unit_selected)
         model.doc.workloadsChanged.connect(self._fill_workloads)
         self._on_workload_changed()
@@ -164,7 +166,7 @@ class ModelPanel(QWidget):
             self.source_combo.setEditText(cur.model_ref.model)
         elif self.model.workload:
             self.source_combo.setEditText(self.model.model_spec_for(self.model.workload))
-        self._refresh()
+        self.refresh_later()
 
     def _refresh(self, *_args: object) -> None:
         cur = self.model.current

@@ -42,6 +42,7 @@ from planner_app.core.planning.options import OptionsError
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import BandwidthChart, BreakdownChart, ParetoChart
+from planner_app.ui.panels.deferred import Deferred
 from planner_app.ui.planning_model import PlanningModel
 
 
@@ -148,13 +149,13 @@ class OptimizerPanel(QWidget):
         self.best_button.clicked.connect(lambda: self.model.choose_pareto(-1))
         self.front.pointClicked.connect(self.model.choose_pareto)
         self.workload_combo.activated.connect(lambda _i: self.model.set_workload(self.workload_combo.currentText()))
-        model.workloadChanged.connect(self._on_workload_changed)
-        model.cleared.connect(self._on_workload_changed)
-        model.modelLoaded.connect(self._on_workload_changed)
+        self.inputs_later = Deferred(self._on_workload_changed, self, self)
+        self.refresh_later = Deferred(self._show_result, self, self)
+        for sig in (model.workloadChanged, model.cleared, model.modelLoaded, model.doc.workloadsChanged):
+            sig.connect(self.inputs_later)
         model.profileUpdated.connect(self._fill_levels)
-        model.resultChanged.connect(self._show_result)
-        model.planChosen.connect(self._show_result)
-        model.doc.workloadsChanged.connect(self._on_workload_changed)
+        # a new result is always followed by planChosen: one redraw
+        model.planChosen.connect(self.refresh_later)
         self._on_workload_changed()
 
     # -- inputs -----------------------------------------------------------------------------
@@ -171,7 +172,7 @@ class OptimizerPanel(QWidget):
             self.slo.setValue(w.slo_ms or 0.0)
             self.min_fidelity.setValue(1.0 - w.accuracy_budget_pct / 100.0 if w.accuracy_budget_pct is not None else 0.0)
         self._fill_levels()
-        self._show_result()
+        self.refresh_later()
 
     def _fill_levels(self, *_args: object) -> None:
         profile = self.model.profile

@@ -37,6 +37,7 @@ from planner_app.core.profiling import ModelProfile
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import LevelChart
+from planner_app.ui.panels.deferred import Deferred
 from planner_app.ui.planning_model import PlanningModel
 
 DEFAULT_CHECKED = ("fp32", "fp16", "int8-dynamic")
@@ -111,10 +112,9 @@ class ProfilingPanel(QWidget):
 
         self.profile_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
-        model.profileUpdated.connect(self._refresh)
-        model.modelLoaded.connect(self._refresh)
-        model.workloadChanged.connect(self._refresh)
-        model.cleared.connect(self._refresh)
+        self.refresh_later = Deferred(self._refresh, self, self)
+        for sig in (model.profileUpdated, model.modelLoaded, model.workloadChanged, model.cleared):
+            sig.connect(self.refresh_later)
         self._refresh()
 
     def chosen_levels(self) -> list[str]:
