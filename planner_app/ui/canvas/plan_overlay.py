@@ -17,14 +17,16 @@ __all__ = ["PlanOverlay", "utilization_colour", "band_width"]
 import math
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, QPointF, QRectF, Qt, QTimer
-from PySide6.QtGui import QBrush, QColor, QFont, QPainterPath, QPen
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
+from PySide6.QtGui import QBrush, QColor, QFont, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
     QGraphicsPathItem,
     QGraphicsRectItem,
     QGraphicsSceneHelpEvent,
     QGraphicsSimpleTextItem,
+    QGraphicsView,
+    QLabel,
     QToolTip,
 )
 
@@ -60,15 +62,16 @@ def _passive(item: QGraphicsItem) -> None:
 class PlanOverlay(QObject):
     """Badges and link loads of the shown plan on a topology scene (see the module docstring)."""
 
-    def __init__(self, scene: TopologyScene, model: PlanningModel, parent: QObject | None = None) -> None:
+    def __init__(self, scene: TopologyScene, model: PlanningModel, parent: QObject | None = None,
+                 view: QGraphicsView | None = None) -> None:
         super().__init__(parent)
-        self.scene, self.model = scene, model
+        self.scene, self.model, self.view = scene, model, view
         self.enabled = True
         self.items: list[QGraphicsItem] = []
         #: device id -> its badge; link id -> its band (what tests and tooltips read)
         self.badges: dict[str, QGraphicsRectItem] = {}
         self.bands: dict[str, QGraphicsPathItem] = {}
-        self.legend: QGraphicsRectItem | None = None
+        self.legend: QLabel | None = None
         # one redraw per event-loop turn, however many of these arrive together
         self._later = QTimer(self)
         self._later.setSingleShot(True)
@@ -94,6 +97,8 @@ class PlanOverlay(QObject):
         self.redraw()
 
     def clear(self, *_args: object) -> None:
+        if self.legend is not None:
+            self.legend.hide()
         for it in self.items:
             # a rebuilt drawing (open, new) has already deleted them
             if shiboken6.isValid(it) and it.scene() is self.scene:
@@ -101,7 +106,6 @@ class PlanOverlay(QObject):
         self.items.clear()
         self.badges.clear()
         self.bands.clear()
-        self.legend = None
 
     def _add(self, item: QGraphicsItem) -> None:
         _passive(item)
@@ -188,37 +192,29 @@ class PlanOverlay(QObject):
         self._draw_legend(shown.label, p.latency_ms)
 
     def _draw_legend(self, label: str, latency_ms: float) -> None:
-        rect = self.scene.content_rect() if hasattr(self.scene, "content_rect") else self.scene.itemsBoundingRect()
-        box = QGraphicsRectItem(QRectF(0, 0, 190, 96))
-        box.setBrush(QBrush(QColor(255, 255, 255, 235)))
-        box.setPen(QPen(QColor("#90A4AE")))
-        box.setPos(rect.left(), rect.top() - 110)
-        title = QGraphicsSimpleTextItem(f"Plan: {label} · {latency_ms:.1f} ms", box)
-        f = QFont()
-        f.setPointSizeF(8)
-        f.setBold(True)
-        title.setFont(f)
-        title.setPos(6, 4)
-        for i, (text, colour) in enumerate((("link load < 50 %", utilization_colour(0.1)),
-                                            ("link load 50–100 %", utilization_colour(0.7)),
-                                            ("overloaded / breaks a constraint", RED))):
-            path = QPainterPath(QPointF(8, 30 + i * 18))
-            path.lineTo(QPointF(34, 30 + i * 18))
-            swatch = QGraphicsPathItem(path, box)
-            swatch.setPen(QPen(colour, 5))
-            t = QGraphicsSimpleTextItem(text, box)
-            t.setPos(40, 22 + i * 18)
-        note = QGraphicsSimpleTextItem("width: Mbps · badges: units · level", box)
-        note.setPos(8, 76)
-        for child in box.childItems():
-            if isinstance(child, QGraphicsSimpleTextItem) and child is not title:
-                g = QFont()
-                g.setPointSizeF(7.5)
-                child.setFont(g)
-        box.setToolTip("The shown plan: where each part runs and how loaded each link is "
-                       "(View ▸ Plan Overlay turns it off)")
-        self._add(box)
-        self.legend = box
+        """A legend pinned to the view's top-left corner (readable at any zoom, never off screen)."""
+        if self.view is None:
+            return
+        if self.legend is None:
+            # a child of the view, not of its viewport: scrolling the viewport would move it
+            self.legend = QLabel(self.view)
+            self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
+            self.legend.setStyleSheet("QLabel { background: rgba(255,255,255,235); border: 1px solid #90A4AE; "
+                                      "border-radius: 4px; padding: 4px 6px; font-size: 8pt; color: #263238; }")
+        swatch = "<span style='color:{}'>&#9644;&#9644;</span>"
+        self.legend.setText(
+            f"<b>Plan: {label} · {latency_ms:.1f} ms</b><br>"
+            f"{swatch.format(utilization_colour(0.1).name())} link load &lt; 50 %<br>"
+            f"{swatch.format(utilization_colour(0.7).name())} link load 50–100 %<br>"
+            f"{swatch.format(RED.name())} overloaded / breaks a constraint<br>"
+            "<small>band width: Mbps · badges: units · level · busy · memory</small>")
+        self.legend.setToolTip("The shown plan: where each part runs and how loaded each link is "
+                               "(Planning ▸ Plan Overlay turns it off)")
+        self.legend.adjustSize()
+        corner = self.view.viewport().geometry().topLeft()
+        self.legend.move(corner.x() + 8, corner.y() + 8)
+        self.legend.show()
+        self.legend.raise_()
 
     def tooltip_at(self, scene_pos: QPointF) -> str:
         """The overlay's tooltip at ``scene_pos`` ('' where the overlay has none)."""

@@ -19,7 +19,7 @@ from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
-from PySide6.QtWidgets import QDockWidget, QProgressBar, QPushButton, QScrollArea, QWidget
+from PySide6.QtWidgets import QDockWidget, QProgressBar, QPushButton, QWidget
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import read_json
@@ -50,7 +50,7 @@ class PlanningUI(QObject):
         self.model_panel = ModelPanel(self.model, win.dialogs)
         self.profiling_panel = ProfilingPanel(self.model, win.dialogs)
         self.optimizer_panel = OptimizerPanel(self.model, win.dialogs)
-        self.overlay = PlanOverlay(win.scene, self.model, self)
+        self.overlay = PlanOverlay(win.scene, self.model, self, win.view)
         self.project_path: Path | None = None
         self.docks: dict[str, QDockWidget] = {}
         below = win.workloads_dock
@@ -58,12 +58,7 @@ class PlanningUI(QObject):
                                    ("optimizer", "Optimizer", self.optimizer_panel)):
             dock = QDockWidget(title, win)
             dock.setObjectName(f"dock-{name}")
-            # scrolled: a short window still fits (the panels' charts want height)
-            scroll = QScrollArea()
-            scroll.setWidgetResizable(True)
-            scroll.setFrameShape(QScrollArea.Shape.NoFrame)
-            scroll.setWidget(panel)
-            dock.setWidget(scroll)
+            dock.setWidget(panel)
             win.addDockWidget(Qt.DockWidgetArea.BottomDockWidgetArea, dock)
             win.tabifyDockWidget(below, dock)
             self.docks[name] = dock

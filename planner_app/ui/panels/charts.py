@@ -49,7 +49,8 @@ class _Chart(pg.PlotWidget):
 
     def __init__(self, title: str, left: str, bottom: str = "", parent: QWidget | None = None) -> None:
         super().__init__(parent=parent)
-        self.setMinimumHeight(160)
+        # explicit: the plot's own minimum (title, legend, axes) would widen a panel past its dock
+        self.setMinimumSize(160, 100)
         self.plot_item: pg.PlotItem = self.getPlotItem()
         self.plot_item.setTitle(title, size="10pt")
         self.plot_item.setLabel("left", left)
@@ -175,34 +176,42 @@ class BreakdownChart(_Chart):
     """Stacked latency of the shown plan beside each baseline: compute per device, transfer per link."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Latency breakdown: plan vs baselines", "latency (ms)", "", parent)
-        self.legend = self.plot_item.addLegend(offset=(5, 2), labelTextSize="8pt", colCount=2)
+        super().__init__("Latency: plan vs baselines", "latency (ms)", "", parent)
+        self.plot_item.getAxis("bottom").setStyle(tickTextOffset=2)
+        self.legend_texts: list[str] = []
+        # a row of its own under the axis: never over the bars, exported with the chart
+        self.legend = pg.LegendItem(labelTextSize="7pt", colCount=2, verSpacing=-10, horSpacing=6)
+        self.plot_item.layout.addItem(self.legend, 4, 1)
 
     def show_plans(self, rows: list[tuple[str, Prediction]]) -> None:
         """``rows``: (label, prediction), the shown plan first."""
         self.plot_item.clear()
-        if self.legend is not None:
-            self.legend.clear()
         stacks = [breakdown(p) for _, p in rows]
         keys = list(dict.fromkeys(k for s in stacks for k in s))
         x = np.arange(len(rows))
         bottom = np.zeros(len(rows))
+        bars: list[pg.BarGraphItem] = []
         for i, key in enumerate(keys):
             h = np.array([s.get(key, 0.0) for s in stacks])
             item = pg.BarGraphItem(x=x, y0=bottom, height=h, width=0.6, brush=_colour(i, 220), name=key,
                                    pen=pg.mkPen("w", width=0.5))
             self.plot_item.addItem(item)
+            bars.append(item)
             bottom = bottom + h
         for i, (_, p) in enumerate(rows):
             label = pg.TextItem(f"{p.latency_ms:.1f}", color="#333", anchor=(0.5, 1.0))
             label.setPos(i, p.latency_ms)
             self.plot_item.addItem(label)
         self._ticks([label for label, _ in rows])
+        top = max([p.latency_ms for _, p in rows], default=1.0) * 1.15 or 1.0
+        self.legend.clear()
+        self.legend_texts = []
+        for item, key in zip(bars, keys, strict=True):
+            name = key.replace("transfer ", "→ ").replace("compute ", "⚙ ")
+            self.legend.addItem(item, name if len(name) <= 18 else name[:17] + "…")
+            self.legend_texts.append(name)
         self.plot_item.setXRange(-0.6, len(rows) - 0.4, padding=0)
-        # headroom above the tallest bar for the legend (two columns, one row per two series)
-        rows_of_legend = (len(keys) + 1) // 2
-        headroom = 1.35 + 0.3 * rows_of_legend
-        self.plot_item.setYRange(0, max([p.latency_ms for _, p in rows], default=1.0) * headroom or 1.0, padding=0)
+        self.plot_item.setYRange(0, top, padding=0)
         self.values = {"labels": [label for label, _ in rows], "stacks": stacks,
                        "latency_ms": [p.latency_ms for _, p in rows]}
 
@@ -212,7 +221,7 @@ class BandwidthChart(_Chart):
     red at 100 % and over. Shares keep a 1 Mbps stream visible beside a 1 Gbps link."""
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Bandwidth per link (used / capacity)", "load (% of capacity)", "", parent)
+        super().__init__("Link load", "% of capacity", "", parent)
 
     def show_links(self, links: list[str], used_mbps: list[float], capacity_mbps: list[float]) -> None:
         self.plot_item.clear()
@@ -228,9 +237,9 @@ class BandwidthChart(_Chart):
         self.plot_item.addItem(pg.BarGraphItem(x=x, height=shown, width=0.55, brushes=brushes))
         self.plot_item.addItem(pg.InfiniteLine(pos=100, angle=0, pen=pg.mkPen("#C62828", style=pg.QtCore.Qt.PenStyle.DashLine),
                                                label="capacity", labelOpts={"position": 0.05, "color": "#C62828"}))
-        top = max(max(shown, default=0.0) * 1.3, 10.0)
+        top = max(max(shown, default=0.0) * 1.5, 10.0)
         for i, (u, c) in enumerate(zip(used_mbps, capacity_mbps, strict=True)):
-            label = pg.TextItem(f"{u:.3g} of {c:g} Mbps", color="#333", anchor=(0.5, 1.0))
+            label = pg.TextItem(f"{u:.3g}/{c:g}\nMbps", color="#333", anchor=(0.5, 1.0))
             label.setPos(i, shown[i])
             self.plot_item.addItem(label)
         self._ticks(links)
@@ -245,7 +254,9 @@ class ParetoChart(_Chart):
     pointClicked = Signal(int)
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Pareto front (colour: link traffic)", "$ per 1k requests", "latency (ms)", parent)
+        super().__init__("Pareto front", "$ per 1k requests", "latency (ms)", parent)
+        self.setToolTip("Each point is a plan no other plan beats on every criterion; colour: bytes on links "
+                        "(dark: few, yellow: many). Click a point to show that plan everywhere.")
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)  # $ per 1k is often 1e-6: say so plainly
         self.scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=None)
         self.scatter.sigClicked.connect(self._on_clicked)

@@ -10,12 +10,12 @@ it now when something needs the drawing at once (an export, a test).
 
 from __future__ import annotations
 
-__all__ = ["Deferred"]
+__all__ = ["Deferred", "wrapped_label"]
 
 from collections.abc import Callable
 
-from PySide6.QtCore import QEvent, QObject, QTimer
-from PySide6.QtWidgets import QWidget
+from PySide6.QtCore import QEvent, QObject, Qt, QTimer
+from PySide6.QtWidgets import QLabel, QWidget
 
 
 class Deferred(QObject):
@@ -58,3 +58,21 @@ class Deferred(QObject):
         if watched is self._widget and event.type() == QEvent.Type.Show and self._dirty:
             self._timer.start()
         return False
+
+
+class _WrappedLabel(QLabel):
+    def hasHeightForWidth(self) -> bool:  # QLabel turns it back on at every setText
+        return False
+
+
+def wrapped_label(text: str, lines: int) -> QLabel:
+    """A word-wrapped label ``lines`` lines tall that does not ask for height-for-width layout.
+
+    A wrapped QLabel makes its whole layout height-for-width, and a scroll area then sizes the
+    panel to its preferred height: the dock scrolls instead of its charts shrinking.
+    """
+    label = _WrappedLabel(text)
+    label.setWordWrap(True)
+    label.setFixedHeight(lines * label.fontMetrics().lineSpacing() + 4)
+    label.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
+    return label

@@ -32,7 +32,7 @@ from planner_app.core.models import SAMPLE_MODELS
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import UnitChart
-from planner_app.ui.panels.deferred import Deferred
+from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.panels.shapes_dialog import dynamic_inputs
 from planner_app.ui.planning_model import PlanningModel
 
@@ -61,8 +61,7 @@ class ModelPanel(QWidget):
         self.source_combo.setToolTip("sample:NAME, a path to an .onnx file, or Browse…")
         self.load_button = QPushButton("Load")
         self.load_button.setToolTip("Load the model for the workload (drop an .onnx file on the window too)")
-        self.summary = QLabel("No model loaded: pick a sample or an .onnx file and press Load.")
-        self.summary.setWordWrap(True)
+        self.summary = wrapped_label("No model loaded: pick a sample or an .onnx file and press Load.", 2)
         self.summary.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, 6)
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
@@ -70,6 +69,7 @@ class ModelPanel(QWidget):
         self.table.setSelectionMode(QTableWidget.SelectionMode.SingleSelection)
         self.table.verticalHeader().setVisible(False)
         self.chart = UnitChart()
+        self.table.setMinimumHeight(60)  # the dock may be short: the table scrolls, the chart shrinks
 
         top = QHBoxLayout()
         top.addWidget(QLabel("Workload"))

@@ -21,13 +21,12 @@ from PySide6.QtWidgets import (
     QComboBox,
     QDoubleSpinBox,
     QFormLayout,
-    QGridLayout,
     QHBoxLayout,
-    QLabel,
     QLineEdit,
     QListWidget,
     QListWidgetItem,
     QPushButton,
+    QScrollArea,
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
@@ -42,7 +41,7 @@ from planner_app.core.planning.options import OptionsError
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import BandwidthChart, BreakdownChart, ParetoChart
-from planner_app.ui.panels.deferred import Deferred
+from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.planning_model import PlanningModel
 
 
@@ -66,6 +65,15 @@ def parse_pins(text: str) -> dict[int, str]:
                                "as in the Model panel's table).")
         out[int(unit)] = device.strip()
     return out
+
+
+#: shorter tick labels for the baselines' names (the chart's tooltip-free axis has little room)
+_SHORT = {"all-on-source": "on source", "all-in-cloud": "in cloud", "best-single-split": "best split",
+          "dads-min-cut": "DADS cut"}
+
+
+def _short(name: str) -> str:
+    return _SHORT.get(name, name)
 
 
 class OptimizerPanel(QWidget):
@@ -113,31 +121,45 @@ class OptimizerPanel(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.best_button)
         form.addRow(buttons)
-        form_w = QWidget()
-        form_w.setLayout(form)
-        form_w.setMaximumWidth(330)
+        form_inner = QWidget()
+        form_inner.setLayout(form)
+        # scrolled: a short dock still shows the charts, the form scrolls
+        form_w = QScrollArea()
+        form_w.setWidgetResizable(True)
+        form_w.setFrameShape(QScrollArea.Shape.NoFrame)
+        form_w.setWidget(form_inner)
+        form_w.setMaximumWidth(350)
+        form_w.setMinimumWidth(260)
 
-        self.verdict = QLabel("Load a model and profile it, then press Optimize.")
-        self.verdict.setWordWrap(True)
+        self.verdict = wrapped_label("Load a model and profile it, then press Optimize.", 4)
         self.verdict.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         self.table = QTableWidget(0, 7)
         self.table.setHorizontalHeaderLabels(["stage", "device", "units", "level", "compute ms", "memory MB",
                                               "provenance"])
         self.table.setEditTriggers(QTableWidget.EditTrigger.NoEditTriggers)
         self.table.verticalHeader().setVisible(False)
+        self.table.setMinimumSize(160, 80)
         self.breakdown = BreakdownChart()
         self.bandwidth = BandwidthChart()
         self.front = ParetoChart()
-        charts = QGridLayout()
-        charts.addWidget(self.table, 0, 0)
-        charts.addWidget(self.breakdown, 0, 1)
-        charts.addWidget(self.bandwidth, 1, 0)
-        charts.addWidget(self.front, 1, 1)
+        # one row: a bottom dock is wide and short
+        charts = QSplitter(Qt.Orientation.Horizontal)
+        for w, stretch in ((self.table, 3), (self.breakdown, 4), (self.bandwidth, 3), (self.front, 3)):
+            charts.addWidget(w)
+            charts.setStretchFactor(charts.count() - 1, stretch)
+        charts.setChildrenCollapsible(False)
+        charts.setSizes([260, 440, 220, 260])
+        self.verdict.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         results = QVBoxLayout()
         results.addWidget(self.verdict)
-        results.addLayout(charts, 1)
-        results_w = QWidget()
-        results_w.setLayout(results)
+        results.addWidget(charts, 1)
+        results_inner = QWidget()
+        results_inner.setLayout(results)
+        results_inner.setMinimumHeight(260)  # below this the charts scroll rather than squash
+        results_w = QScrollArea()
+        results_w.setWidgetResizable(True)
+        results_w.setFrameShape(QScrollArea.Shape.NoFrame)
+        results_w.setWidget(results_inner)
         split = QSplitter(Qt.Orientation.Horizontal)
         split.addWidget(form_w)
         split.addWidget(results_w)
@@ -243,7 +265,7 @@ class OptimizerPanel(QWidget):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
         rows = [(shown.label.replace("Pareto point", "point"), p)]
-        rows += [(b.name, b.prediction) for b in result.baselines]
+        rows += [(_short(b.name), b.prediction) for b in result.baselines]
         self.breakdown.show_plans(rows)
         topo = self.model.doc.topology
         known = {lk.id for lk in topo.links}

@@ -24,6 +24,7 @@ from PySide6.QtWidgets import (
     QLabel,
     QProgressBar,
     QPushButton,
+    QScrollArea,
     QSpinBox,
     QSplitter,
     QTableWidget,
@@ -37,7 +38,7 @@ from planner_app.core.profiling import ModelProfile
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import LevelChart
-from planner_app.ui.panels.deferred import Deferred
+from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.planning_model import PlanningModel
 
 DEFAULT_CHECKED = ("fp32", "fp16", "int8-dynamic")
@@ -82,8 +83,7 @@ class ProfilingPanel(QWidget):
         self.progress.setRange(0, 1000)
         self.progress.setTextVisible(True)
         self.progress.setFormat("idle")
-        self.status = QLabel("")
-        self.status.setWordWrap(True)
+        self.status = wrapped_label("", 2)
         buttons = QHBoxLayout()
         buttons.addWidget(self.profile_button)
         buttons.addWidget(self.cancel_button)
@@ -93,8 +93,13 @@ class ProfilingPanel(QWidget):
         left.addWidget(self.progress)
         left.addWidget(self.status)
         left.addStretch(1)
-        left_w = QWidget()
-        left_w.setLayout(left)
+        left_inner = QWidget()
+        left_inner.setLayout(left)
+        left_w = QScrollArea()  # a short dock scrolls the settings, the chart keeps its room
+        left_w.setWidgetResizable(True)
+        left_w.setFrameShape(QScrollArea.Shape.NoFrame)
+        left_w.setWidget(left_inner)
+        left_w.setMinimumWidth(240)
 
         self.table = QTableWidget(0, 5)
         self.table.setHorizontalHeaderLabels(["level", "latency ms (median)", "size", "fidelity (cosine)", "note"])
@@ -178,7 +183,8 @@ class ProfilingPanel(QWidget):
         for r, lp in enumerate(rows):
             fid = lp.fidelity.cosine if lp.fidelity is not None else None
             cells = [lp.level, f"{lp.latency_ms_median:.3f}" if lp.applicable else "—",
-                     f"{lp.size_bytes / 1e3:.1f} KB" if lp.applicable else "—",
+                     (f"{lp.size_bytes / 1e6:.2f} MB" if lp.size_bytes >= 1e6 else f"{lp.size_bytes / 1e3:.1f} KB")
+                     if lp.applicable else "—",
                      f"{fid:.5f}" if fid is not None else "—", "" if lp.applicable else lp.reason]
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
