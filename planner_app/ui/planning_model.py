@@ -46,6 +46,7 @@ from planner_app.core.planning import (
     SolveOptions,
 )
 from planner_app.core.planning.project import ChosenPlan, ModelRef, Project
+from planner_app.core.planning.sweep import SweepPoint, bandwidth_sweep
 from planner_app.core.plans import DeploymentPlan
 from planner_app.core.profiling import ModelProfile, ProfileSettings, profile_model
 from planner_app.core.profiling.records import ProfileInterrupted
@@ -79,6 +80,8 @@ class WorkloadPlanning:
     stale: bool = False
     #: the placement to show once a restored project is solved again
     wanted: ChosenPlan | None = None
+    #: the last bandwidth sweep: (link id, points)
+    sweep: tuple[str, list[SweepPoint]] | None = None
 
 
 class PlanningModel(QObject):
@@ -90,6 +93,8 @@ class PlanningModel(QObject):
     resultChanged = Signal(str)
     planChosen = Signal(str)
     unitSelected = Signal(int)
+    #: a bandwidth sweep finished (workload)
+    sweepDone = Signal(str)
     #: everything was dropped (a new topology)
     cleared = Signal()
 
@@ -340,6 +345,39 @@ class PlanningModel(QObject):
             entry.shown = ShownPlan(p.placement, p.prediction, f"Pareto point {index + 1}", index)
         self.planChosen.emit(entry.workload)
 
+    # -- sweep ----------------------------------------------------------------------------
+    def sweep(self, link_id: str, solver: str = "dp") -> Job:
+        """The best plan's latency as ``link_id``'s bandwidth goes from 1/32x to 32x (a job)."""
+        entry = self._need()
+        if entry.result is None:
+            raise PlannerError(f"optimize workload {entry.workload!r} first: the sweep poses the same problem.")
+        session = entry.session
+        pose, _ = options_from(entry.options)
+
+        def work(ctx: JobContext) -> list[SweepPoint]:
+            return bandwidth_sweep(session, link_id, pose, solver=solver, progress=ctx.progress, cancel=ctx.cancel)
+
+        job = self.runner.start(f"Sweep {link_id} for {entry.workload}", work)
+
+        def done(points: list[SweepPoint]) -> None:
+            entry.sweep = (link_id, points)
+            self.sweepDone.emit(entry.workload)
+
+        job.finished.connect(done)
+        return job
+
+    def default_sweep_link(self) -> str | None:
+        """The link to sweep first: the busiest of the shown plan, else the first from the source."""
+        entry = self.current
+        if entry is None:
+            return None
+        if entry.shown is not None and entry.shown.prediction.link_mbps:
+            mbps = entry.shown.prediction.link_mbps
+            return max(mbps, key=lambda lid: mbps[lid])
+        topo = self.doc.topology
+        source = topo.workload(entry.workload).source
+        return next((lk.id for lk in topo.links if source in (lk.a, lk.b)), topo.links[0].id if topo.links else None)
+
     # -- export ---------------------------------------------------------------------------
     def export(self, out: Path) -> Job:
         """Write the shown plan as JSON with its parts (``parts/`` beside it)."""
@@ -383,20 +421,25 @@ class PlanningModel(QObject):
 
     def _resolve(self, entry: WorkloadPlanning, plan: ChosenPlan) -> None:
         entry.wanted = plan
-        pose_fields, solve_fields = set(PoseOptions.model_fields), set(SolveOptions.model_fields)
-        opts = dict(plan.options)
-        if isinstance(opts.get("levels"), list):
-            opts["levels"] = tuple(opts["levels"])
-        if isinstance(opts.get("pinned_units"), dict):
-            opts["pinned_units"] = {int(k): v for k, v in opts["pinned_units"].items()}
-        pose = PoseOptions(**{k: v for k, v in opts.items() if k in pose_fields})
-        solve = SolveOptions(**{k: v for k, v in opts.items() if k in solve_fields})
+        pose, solve = options_from(plan.options)
         previous = self.workload
         self.workload = entry.workload
         try:
             self.optimize(pose, solve)
         finally:
             self.workload = previous if previous in self.entries else entry.workload
+
+
+def options_from(options: dict[str, Any]) -> tuple[PoseOptions, SolveOptions]:
+    """Step options from their plain (JSON) form, as :meth:`PlanningModel.to_project` saves them."""
+    opts = dict(options)
+    if isinstance(opts.get("levels"), list):
+        opts["levels"] = tuple(opts["levels"])
+    if isinstance(opts.get("pinned_units"), dict):
+        opts["pinned_units"] = {int(k): v for k, v in opts["pinned_units"].items()}
+    pose = PoseOptions(**{k: v for k, v in opts.items() if k in PoseOptions.model_fields})
+    solve = SolveOptions(**{k: v for k, v in opts.items() if k in SolveOptions.model_fields})
+    return pose, solve
 
 
 def one_empty(name: str, sha256: str) -> ModelProfile:

@@ -117,6 +117,8 @@ def save_planning_screenshots(out_dir: Path, width: int = 1500, height: int = 10
                 split = [i for i, e in enumerate(front) if e.prediction.link_mbps]
                 if split:
                     pl.model.choose_pareto(min(split, key=lambda i: front[i].prediction.latency_ms))
+            if pl.optimizer_panel.sweep_link.currentText():
+                _wait_job(pl.optimizer_panel.sweep())
             win.resizeDocks([pl.docks["optimizer"]], [440], Qt.Orientation.Vertical)
             for panel in ("model", "profiling", "optimizer"):
                 pl.show_dock(panel)

@@ -308,3 +308,21 @@ def test_overlay_marks_an_overloaded_link_red_with_a_reason(qtbot, home):
     centre = band.path().pointAtPercent(0.5)
     assert "overloaded" in pl.overlay.tooltip_at(QPointF(centre))
 
+
+
+def test_a_bandwidth_sweep_draws_latency_against_bandwidth_and_marks_split_changes(qtbot, home):
+    from planner_app.core.planning.sweep import split_changes
+
+    pl = loaded_and_profiled(qtbot, home, ("fp32",))
+    op = pl.optimizer_panel
+    finish(qtbot, op.optimize())
+    link = op.sweep_link.currentText()
+    assert link == pl.model.default_sweep_link() and link
+    finish(qtbot, op.sweep())
+    swept_link, points = pl.model.current.sweep
+    assert swept_link == link and op.sweep_chart.isVisible()
+    values = op.sweep_chart.values
+    assert values["mbps"] == pytest.approx([p.bandwidth_mbps for p in points])
+    assert values["latency_ms"] == pytest.approx([p.latency_ms for p in points])
+    assert values["changes_mbps"] == pytest.approx([p.bandwidth_mbps for p in split_changes(points)])
+    assert "bandwidth_sweep" in pl.charts

@@ -211,10 +211,16 @@ class PlanOverlay(QObject):
         self.legend.setToolTip("The shown plan: where each part runs and how loaded each link is "
                                "(Planning ▸ Plan Overlay turns it off)")
         self.legend.adjustSize()
-        corner = self.view.viewport().geometry().topLeft()
-        self.legend.move(corner.x() + 8, corner.y() + 8)
+        self._place_legend()
         self.legend.show()
         self.legend.raise_()
+
+    def _place_legend(self) -> None:
+        """Bottom-right of the visible canvas (drawings fit from the top-left; that corner is the emptiest)."""
+        if self.legend is None or self.view is None:
+            return
+        area = self.view.viewport().geometry()
+        self.legend.move(area.right() - self.legend.width() - 8, area.bottom() - self.legend.height() - 8)
 
     def tooltip_at(self, scene_pos: QPointF) -> str:
         """The overlay's tooltip at ``scene_pos`` ('' where the overlay has none)."""
@@ -229,6 +235,9 @@ class PlanOverlay(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The plan's tooltip wins over the editor's where the overlay draws something."""
+        if watched is self.view and event.type() == QEvent.Type.Resize:
+            self._place_legend()
+            return False
         if watched is self.scene and event.type() == QEvent.Type.GraphicsSceneHelp and self.items:
             assert isinstance(event, QGraphicsSceneHelpEvent)
             text = self.tooltip_at(event.scenePos())

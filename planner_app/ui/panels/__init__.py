@@ -251,8 +251,11 @@ class PlanningUI(QObject):
     @property
     def charts(self) -> dict[str, QWidget]:
         p, o = self.profiling_panel, self.optimizer_panel
-        return {"units": self.model_panel.chart, "levels": p.chart, "latency_breakdown": o.breakdown,
-                "bandwidth": o.bandwidth, "pareto": o.front}
+        charts: dict[str, QWidget] = {"units": self.model_panel.chart, "levels": p.chart,
+                                      "latency_breakdown": o.breakdown, "bandwidth": o.bandwidth, "pareto": o.front}
+        if o.sweep_chart.values:
+            charts["bandwidth_sweep"] = o.sweep_chart
+        return charts
 
     def export_charts(self, folder: str | Path) -> list[Path]:
         self.flush()

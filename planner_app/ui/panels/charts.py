@@ -15,6 +15,7 @@ __all__ = [
     "BreakdownChart",
     "BandwidthChart",
     "ParetoChart",
+    "SweepChart",
     "export_chart",
     "SERIES_COLOURS",
 ]
@@ -298,6 +299,33 @@ class ParetoChart(_Chart):
         """The scene point of front point ``i`` (for clicks in tests)."""
         return QPointF(self.plot_item.vb.mapViewToScene(
             QPointF(self.values["latency_ms"][i], self.values["cost_usd_per_1k"][i])))
+
+
+class SweepChart(_Chart):
+    """The best plan's latency against one link's bandwidth (log axis); dashed lines where the split moves."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Bandwidth sweep", "best latency (ms)", "Mbps", parent)
+        self.plot_item.setLogMode(x=True, y=False)
+
+    def show_sweep(self, link: str, mbps: list[float], latency_ms: list[float], feasible: list[bool],
+                   changes: list[tuple[float, str]], current_mbps: float | None = None) -> None:
+        self.plot_item.clear()
+        self.plot_item.setTitle(f"Bandwidth sweep of {link}", size="10pt")
+        brushes = [_colour(0) if ok else QColor("#C62828") for ok in feasible]
+        self.plot_item.addItem(pg.PlotDataItem(mbps, latency_ms, pen=pg.mkPen("#1565C0", width=2), symbol="o",
+                                               symbolSize=6, symbolBrush=brushes))
+        for at, summary in changes:
+            line = pg.InfiniteLine(pos=math.log10(at), angle=90, pen=pg.mkPen("#EF6C00", style=pg.QtCore.Qt.PenStyle.DashLine))
+            line.setToolTip(f"from {at:.3g} Mbps the best plan is {summary}")
+            self.plot_item.addItem(line)
+        if current_mbps:
+            self.plot_item.addItem(pg.InfiniteLine(pos=math.log10(current_mbps), angle=90,
+                                                   pen=pg.mkPen("#333", width=1), label="now",
+                                                   labelOpts={"position": 0.9, "color": "#333"}))
+        self.plot_item.enableAutoRange()
+        self.values = {"link": link, "mbps": list(mbps), "latency_ms": list(latency_ms), "feasible": list(feasible),
+                       "changes_mbps": [c for c, _ in changes]}
 
 
 def _svg_with_qt(chart: _Chart) -> bytes:

@@ -38,9 +38,10 @@ from planner_app.core.optimizer.problem import OBJECTIVE_METRICS
 from planner_app.core.optimizer.registry import solver_choices, solvers_help
 from planner_app.core.planning import PoseOptions, SolveOptions
 from planner_app.core.planning.options import OptionsError
+from planner_app.core.planning.sweep import split_changes
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
-from planner_app.ui.panels.charts import BandwidthChart, BreakdownChart, ParetoChart
+from planner_app.ui.panels.charts import BandwidthChart, BreakdownChart, ParetoChart, SweepChart
 from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.planning_model import PlanningModel
 
@@ -121,6 +122,15 @@ class OptimizerPanel(QWidget):
         buttons.addWidget(self.run_button)
         buttons.addWidget(self.best_button)
         form.addRow(buttons)
+        self.sweep_link = QComboBox()
+        self.sweep_link.setToolTip("The link whose bandwidth the sweep varies (1/32x to 32x)")
+        self.sweep_button = QPushButton("Sweep")
+        self.sweep_button.setToolTip("Best plan's latency against this link's bandwidth, and where the split moves "
+                                     "(chain DP per point)")
+        sweep_row = QHBoxLayout()
+        sweep_row.addWidget(self.sweep_link, 1)
+        sweep_row.addWidget(self.sweep_button)
+        form.addRow("Bandwidth", sweep_row)
         form_inner = QWidget()
         form_inner.setLayout(form)
         # scrolled: a short dock still shows the charts, the form scrolls
@@ -142,13 +152,16 @@ class OptimizerPanel(QWidget):
         self.breakdown = BreakdownChart()
         self.bandwidth = BandwidthChart()
         self.front = ParetoChart()
+        self.sweep_chart = SweepChart()
+        self.sweep_chart.setVisible(False)  # until a sweep has run
         # one row: a bottom dock is wide and short
         charts = QSplitter(Qt.Orientation.Horizontal)
-        for w, stretch in ((self.table, 3), (self.breakdown, 4), (self.bandwidth, 3), (self.front, 3)):
+        for w, stretch in ((self.table, 3), (self.breakdown, 4), (self.bandwidth, 3), (self.front, 3),
+                           (self.sweep_chart, 3)):
             charts.addWidget(w)
             charts.setStretchFactor(charts.count() - 1, stretch)
         charts.setChildrenCollapsible(False)
-        charts.setSizes([260, 440, 220, 260])
+        charts.setSizes([260, 440, 220, 260, 260])
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         results = QVBoxLayout()
         results.addWidget(self.verdict)
@@ -170,6 +183,8 @@ class OptimizerPanel(QWidget):
         self.run_button.clicked.connect(self.optimize)
         self.best_button.clicked.connect(lambda: self.model.choose_pareto(-1))
         self.front.pointClicked.connect(self.model.choose_pareto)
+        self.sweep_button.clicked.connect(self.sweep)
+        model.sweepDone.connect(self._show_sweep)
         self.workload_combo.activated.connect(lambda _i: self.model.set_workload(self.workload_combo.currentText()))
         self.inputs_later = Deferred(self._on_workload_changed, self, self)
         self.refresh_later = Deferred(self._show_result, self, self)
@@ -194,6 +209,8 @@ class OptimizerPanel(QWidget):
             self.slo.setValue(w.slo_ms or 0.0)
             self.min_fidelity.setValue(1.0 - w.accuracy_budget_pct / 100.0 if w.accuracy_budget_pct is not None else 0.0)
         self._fill_levels()
+        self._fill_sweep_links()
+        self._show_sweep()
         self.refresh_later()
 
     def _fill_levels(self, *_args: object) -> None:
@@ -208,6 +225,7 @@ class OptimizerPanel(QWidget):
             item.setCheckState(before.get(lv, Qt.CheckState.Checked))
             self.levels.addItem(item)
         self.run_button.setEnabled(self.model.current is not None and profile is not None and self.job is None)
+        self.sweep_button.setEnabled(self.model.current is not None and self.model.current.result is not None)
 
     def options(self) -> tuple[PoseOptions, SolveOptions]:
         """The form as step options (a bad value raises OptionsError naming the field)."""
@@ -233,6 +251,41 @@ class OptimizerPanel(QWidget):
         job.progressed.connect(lambda f, m: self.verdict.setText(f"Optimizing… {m}"))
         job.ended.connect(lambda: self._on_ended(job))
         return job
+
+    def sweep(self) -> Job | None:
+        """Run a bandwidth sweep of the chosen link (a job); its chart appears when it ends."""
+        link = self.sweep_link.currentText()
+        try:
+            job = self.model.sweep(link)
+        except Exception as exc:  # noqa: BLE001 - a planner error, shown
+            self.dialogs.error(self, "Cannot sweep", str(exc))
+            return None
+        self.sweep_button.setEnabled(False)
+        job.ended.connect(lambda: self.sweep_button.setEnabled(True))
+        return job
+
+    def _show_sweep(self, *_args: object) -> None:
+        cur = self.model.current
+        if cur is None or cur.sweep is None:
+            self.sweep_chart.setVisible(False)
+            return
+        link, points = cur.sweep
+        topo = self.model.doc.topology
+        now = None
+        if link in {lk.id for lk in topo.links}:
+            lk = topo.link(link)
+            now = min(lk.bandwidth_ab_mbps, lk.bandwidth_ba_mbps)
+        self.sweep_chart.show_sweep(link, [p.bandwidth_mbps for p in points], [p.latency_ms for p in points],
+                                    [p.feasible for p in points],
+                                    [(p.bandwidth_mbps, p.summary) for p in split_changes(points)], now)
+        self.sweep_chart.setVisible(True)
+
+    def _fill_sweep_links(self) -> None:
+        links = [lk.id for lk in self.model.doc.topology.links]
+        if links == [self.sweep_link.itemText(i) for i in range(self.sweep_link.count())]:
+            return
+        self.sweep_link.clear()
+        self.sweep_link.addItems(links)
 
     def _on_ended(self, job: Job) -> None:
         if self.job is job:
@@ -273,6 +326,10 @@ class OptimizerPanel(QWidget):
         caps = [max(topo.link(lid).bandwidth_ab_mbps, topo.link(lid).bandwidth_ba_mbps) for lid in links]
         self.bandwidth.show_links(links, [p.link_mbps[lid] for lid in links], caps)
         self.front.show_front([e.prediction for e in result.pareto_front], shown.pareto_index, result.prediction)
+        self._fill_sweep_links()
+        default = self.model.default_sweep_link()
+        if default and cur.sweep is None:
+            self.sweep_link.setCurrentText(default)
         done = time.perf_counter()
         self.solved_to_drawn_s = done - t0
         if self.clicked_at is not None:
