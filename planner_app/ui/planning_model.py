@@ -426,6 +426,10 @@ class PlanningModel(QObject):
         self.workload = entry.workload
         try:
             self.optimize(pose, solve)
+        except PlannerError as exc:  # e.g. the project kept no profile: the model stays loaded, unsolved
+            entry.wanted = None
+            self.runner.dialogs.error(self.runner.window, "Cannot restore the plan",
+                                      f"The plan of workload {entry.workload!r} was not solved again: {exc}")
         finally:
             self.workload = previous if previous in self.entries else entry.workload
 

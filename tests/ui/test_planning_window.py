@@ -326,3 +326,18 @@ def test_a_bandwidth_sweep_draws_latency_against_bandwidth_and_marks_split_chang
     assert values["latency_ms"] == pytest.approx([p.latency_ms for p in points])
     assert values["changes_mbps"] == pytest.approx([p.bandwidth_mbps for p in split_changes(points)])
     assert "bandwidth_sweep" in pl.charts
+
+
+def test_a_bad_project_file_is_a_message_and_a_plain_topology_still_opens(qtbot, home, dialogs, tmp_path):
+    from planner_app.core.planning.project import PROJECT_VERSION, Project, save_project
+
+    path = save_project(Project(load_topology(HOME)), tmp_path / "p.edgeplan.json")
+    doc = json.loads(path.read_text())
+    doc["version"] = PROJECT_VERSION + 1
+    path.write_text(json.dumps(doc))
+    home.open_path(path)
+    kind, text = dialogs.calls[-1]
+    assert kind == "error" and "newer than this planner" in text and str(path) in text
+    with qtbot.waitSignal(home.documentOpened, timeout=10_000):
+        home.open_path(HOME)
+    assert home.doc.topology.name == load_topology(HOME).name and home.planning.model.current is None
