@@ -235,7 +235,7 @@ class PlanOverlay(QObject):
 
     def eventFilter(self, watched: QObject, event: QEvent) -> bool:
         """The plan's tooltip wins over the editor's where the overlay draws something."""
-        if watched is self.view and event.type() == QEvent.Type.Resize:
+        if self.view is not None and watched is self.view.viewport() and event.type() == QEvent.Type.Resize:
             self._place_legend()
             return False
         if watched is self.scene and event.type() == QEvent.Type.GraphicsSceneHelp and self.items:

@@ -30,6 +30,7 @@ from PySide6.QtWidgets import (
     QSplitter,
     QTableWidget,
     QTableWidgetItem,
+    QTabWidget,
     QVBoxLayout,
     QWidget,
 )
@@ -69,8 +70,8 @@ def parse_pins(text: str) -> dict[int, str]:
 
 
 #: shorter tick labels for the baselines' names (the chart's tooltip-free axis has little room)
-_SHORT = {"all-on-source": "on source", "all-in-cloud": "in cloud", "best-single-split": "best split",
-          "dads-min-cut": "DADS cut"}
+_SHORT = {"all-on-source": "source", "all-in-cloud": "cloud", "best-single-split": "1 split",
+          "dads-min-cut": "DADS"}
 
 
 def _short(name: str) -> str:
@@ -153,15 +154,19 @@ class OptimizerPanel(QWidget):
         self.bandwidth = BandwidthChart()
         self.front = ParetoChart()
         self.sweep_chart = SweepChart()
-        self.sweep_chart.setVisible(False)  # until a sweep has run
         # one row: a bottom dock is wide and short
         charts = QSplitter(Qt.Orientation.Horizontal)
-        for w, stretch in ((self.table, 3), (self.breakdown, 4), (self.bandwidth, 3), (self.front, 3),
-                           (self.sweep_chart, 3)):
+        # link load and the bandwidth sweep share a slot: both are about the links
+        self.link_tabs = QTabWidget()
+        self.link_tabs.setDocumentMode(True)
+        self.link_tabs.addTab(self.bandwidth, "Load")
+        self.link_tabs.addTab(self.sweep_chart, "Sweep")
+        self.link_tabs.setTabToolTip(1, "Run a sweep (Bandwidth ▸ Sweep) to fill this chart")
+        for w, stretch in ((self.table, 3), (self.breakdown, 4), (self.link_tabs, 3), (self.front, 3)):
             charts.addWidget(w)
             charts.setStretchFactor(charts.count() - 1, stretch)
         charts.setChildrenCollapsible(False)
-        charts.setSizes([260, 440, 220, 260, 260])
+        charts.setSizes([280, 420, 260, 260])
         self.verdict.setAlignment(Qt.AlignmentFlag.AlignTop | Qt.AlignmentFlag.AlignLeft)
         results = QVBoxLayout()
         results.addWidget(self.verdict)
@@ -267,7 +272,8 @@ class OptimizerPanel(QWidget):
     def _show_sweep(self, *_args: object) -> None:
         cur = self.model.current
         if cur is None or cur.sweep is None:
-            self.sweep_chart.setVisible(False)
+            self.sweep_chart.clear_chart("press Sweep")
+            self.link_tabs.setCurrentIndex(0)
             return
         link, points = cur.sweep
         topo = self.model.doc.topology
@@ -278,7 +284,7 @@ class OptimizerPanel(QWidget):
         self.sweep_chart.show_sweep(link, [p.bandwidth_mbps for p in points], [p.latency_ms for p in points],
                                     [p.feasible for p in points],
                                     [(p.bandwidth_mbps, p.summary) for p in split_changes(points)], now)
-        self.sweep_chart.setVisible(True)
+        self.link_tabs.setCurrentWidget(self.sweep_chart)
 
     def _fill_sweep_links(self) -> None:
         links = [lk.id for lk in self.model.doc.topology.links]
@@ -317,7 +323,7 @@ class OptimizerPanel(QWidget):
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        rows = [(shown.label.replace("Pareto point", "point"), p)]
+        rows = [("plan" if shown.pareto_index < 0 else f"point {shown.pareto_index + 1}", p)]
         rows += [(_short(b.name), b.prediction) for b in result.baselines]
         self.breakdown.show_plans(rows)
         topo = self.model.doc.topology
