@@ -136,6 +136,9 @@ def test_the_whole_loop_in_the_window(qtbot, home, dialogs, tmp_path):
     lid = next(iter(overlay.bands))
     assert f"{chosen.link_mbps[lid]:.3g} Mbps" in overlay.bands[lid].toolTip()
     assert overlay.legend is not None and overlay.legend.isVisible() and "Pareto point" in overlay.legend.text()
+    win.resize(win.width() - 120, win.height() - 100)  # the legend keeps inside the visible canvas
+    QTest.qWait(50)
+    assert win.view.viewport().geometry().contains(overlay.legend.geometry())
     win.planning.acts["overlay"].trigger()  # toggles off
     assert not overlay.badges and not overlay.bands and not overlay.legend.isVisible()
     win.planning.acts["overlay"].trigger()

@@ -192,12 +192,14 @@ class PlanOverlay(QObject):
         self._draw_legend(shown.label, p.latency_ms)
 
     def _draw_legend(self, label: str, latency_ms: float) -> None:
-        """A legend pinned to the view's top-left corner (readable at any zoom, never off screen)."""
+        """A legend pinned to the view's bottom-right corner (readable at any zoom, never off screen)."""
         if self.view is None:
             return
         if self.legend is None:
             # a child of the view, not of its viewport: scrolling the viewport would move it
             self.legend = QLabel(self.view)
+            # it keeps to its corner as the view resizes (the viewport's resize carries the new size)
+            self.view.viewport().installEventFilter(self)
             self.legend.setAttribute(Qt.WidgetAttribute.WA_TransparentForMouseEvents)
             self.legend.setStyleSheet("QLabel { background: rgba(255,255,255,235); border: 1px solid #90A4AE; "
                                       "border-radius: 4px; padding: 4px 6px; font-size: 8pt; color: #263238; }")
