@@ -118,3 +118,17 @@ class Dialogs:
                 menu.addSeparator()
         picked = menu.exec(at)
         return chosen.get(picked)
+
+    def ask_input_shapes(self, parent: QWidget | None, model: str, inputs: dict[str, str],
+                         prefill: dict[str, list[int]]) -> dict[str, list[int]] | None:
+        """Ask a value for each dynamic dimension of ``model``'s ``inputs`` (name -> dims like
+        ``batchx3x224x224``), prefilled from the workload; None when cancelled."""
+        from planner_app.ui.panels.shapes_dialog import ShapesDialog
+
+        dialog = ShapesDialog(model, inputs, prefill, parent)
+        return dialog.shapes() if dialog.exec() else None
+
+    def choose_model(self, parent: QWidget | None, directory: str) -> str | None:
+        """Ask for an ONNX model file to load."""
+        path, _ = QFileDialog.getOpenFileName(parent, "Load model", directory, "ONNX models (*.onnx);;All files (*)")
+        return path or None

@@ -123,6 +123,10 @@ class MainWindow(QMainWindow):
         self.statusBar().addPermanentWidget(self.zoom_label)
 
         self.acts = actions.build(self)
+        # planning: model, profiling and optimizer panels, the plan overlay, the Planning menu
+        from planner_app.ui.panels import PlanningUI
+
+        self.planning = PlanningUI(self)
         # Ctrl+Z in an inspector or workloads field undoes the document, not the field's text
         self.undo_keys = UndoKeyRouter(self.acts["undo"], self.acts["redo"], self)
         self.undo_keys.watch(self)
@@ -248,10 +252,7 @@ class MainWindow(QMainWindow):
     def open_path(self, path: str | Path, wait: bool = False) -> None:
         """Open a topology file: on a worker thread, or synchronously with ``wait``."""
         path = str(path)
-        if path.lower().endswith(".onnx"):
-            self.dialogs.info(self, "Models", f"{Path(path).name} is an ONNX model. The window does not plan "
-                              "models yet: open a topology (.json) here, and plan from the command line with "
-                              f"`edgeplan optimize --topology T.json --model {Path(path).name} --out plan.json`.")
+        if self.planning.open_path(path):  # an ONNX model or a project file
             return
         self.show_hint(f"Opening {path}…")
         self.loader.load(path)
@@ -300,8 +301,8 @@ class MainWindow(QMainWindow):
                     self.open_path(p)
                 return
         if paths:
-            self.dialogs.error(self, "Cannot open", f"{Path(paths[0]).name}: drop a topology .json file "
-                               "(or an .onnx model once the planning window is available).")
+            self.dialogs.error(self, "Cannot open", f"{Path(paths[0]).name}: drop a topology or project .json "
+                               "file, or an .onnx model.")
 
     def save(self) -> bool:
         """File ▸ Save (asks for a name the first time)."""
@@ -469,6 +470,7 @@ class MainWindow(QMainWindow):
             return
         self.save_settings()
         self.loader.wait(5_000)
+        self.planning.shutdown()
         self.autosaver.stop()
         event.accept()
 

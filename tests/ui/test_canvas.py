@@ -277,7 +277,7 @@ def test_standard_shortcuts_are_bound(window):
     assert "Ctrl+S" in keys("save") and "Ctrl+O" in keys("open") and "Ctrl+F" in keys("find")
     assert "Ctrl+D" in keys("duplicate") and "Del" in keys("delete")
     menus = [a.text().replace("&", "") for a in window.menuBar().actions()]
-    assert menus == ["File", "Edit", "View", "Help"]
+    assert menus == ["File", "Edit", "View", "Planning", "Help"]
 
 
 def test_select_all_and_undo_history_view(window):

@@ -269,7 +269,9 @@ def level_content_problem(model: onnx.ModelProto, precision: str) -> str | None:
 
     ops = {n.op_type for n in model.graph.node}
     kinds = {t.data_type for t in model.graph.initializer}
-    quant = sorted(ops & _INT8_OPS)
+    # every quantized kernel onnxruntime writes: Q/DQ, QLinear*, DynamicQuantize* (LSTM, MatMul), *Integer
+    quant = sorted(op for op in ops if op in _INT8_OPS or op.startswith(("QLinear", "DynamicQuantize"))
+                   or op.endswith("Integer"))
     half = TensorProto.FLOAT16 in kinds
     floats = kinds & {TensorProto.FLOAT, TensorProto.FLOAT16}
     if precision == "fp32":
