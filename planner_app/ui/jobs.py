@@ -22,6 +22,8 @@ Example
 
 from __future__ import annotations
 
+import gc
+
 __all__ = ["Job", "JobContext", "JobRunner", "describe_error"]
 
 import threading
@@ -151,6 +153,49 @@ class Job(QObject):
             self.progressed.emit(*latest)
 
 
+class _GuiThreadGarbage:
+    """While workers run, Python's garbage is collected on the GUI thread only.
+
+    An automatic collection can start in whichever thread allocates. Run on a
+    worker, it may destroy a Qt object that was garbage (a closed dialog, an old
+    chart item): its C++ destructor then waits for a Qt lock the GUI thread holds
+    while the GUI thread waits for the GIL the worker needs to finish (a deadlock
+    seen in the test suite, py-spy: ``QObject::~QObject`` → ``GilState::acquire``
+    on the worker). So automatic collection is off while any job runs, and the
+    GUI thread's progress timer collects instead: the youngest generation on
+    every tick, the middle one every tenth (a full pass waits until the jobs end).
+    """
+
+    def __init__(self) -> None:
+        self._holders = 0
+        self._ticks = 0
+        self._disabled_here = False
+
+    def hold(self) -> None:
+        """A job starts: collect now, here, and stop automatic collection until the last job ends."""
+        if self._holders == 0 and gc.isenabled():
+            gc.collect(1)  # the young generations: a full pass can take 100 ms on a loaded model
+            gc.disable()
+            self._disabled_here = True
+        self._holders += 1
+
+    def tick(self) -> None:
+        """The GUI thread's progress timer: collect what automatic collection would have."""
+        if self._holders:
+            self._ticks += 1
+            gc.collect(1 if self._ticks % 10 == 0 else 0)
+
+    def release(self) -> None:
+        """A job ended: the last one turns automatic collection back on."""
+        self._holders = max(0, self._holders - 1)
+        if self._holders == 0 and self._disabled_here:
+            self._disabled_here = False
+            gc.enable()  # no full pass here: it would stall the GUI just as the results are drawn
+
+
+_GARBAGE = _GuiThreadGarbage()
+
+
 class JobRunner(QObject):
     """Runs jobs on one thread pool; shows their progress and errors (see the module docstring)."""
 
@@ -183,6 +228,7 @@ class JobRunner(QObject):
         job._ended_cb = lambda j, how, value: (
             self._on_done(j, value) if how == "done" else self._on_error(j, value, quiet_errors))  # type: ignore[arg-type]
         self.jobs.append(job)
+        _GARBAGE.hold()
         if not self._timer.isActive():
             self._timer.start()
         self.jobStarted.emit(job)
@@ -199,6 +245,7 @@ class JobRunner(QObject):
         return bool(self.pool.waitForDone(timeout_ms))
 
     def _poll(self) -> None:
+        _GARBAGE.tick()
         for job in list(self.jobs):
             before = job._shown
             job._poll()
@@ -213,6 +260,7 @@ class JobRunner(QObject):
         job.elapsed_s = time.perf_counter() - job.started_s
         if job in self.jobs:
             self.jobs.remove(job)
+            _GARBAGE.release()
 
     def _on_done(self, job: Job, value: object) -> None:
         self._end(job, "finished")

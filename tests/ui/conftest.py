@@ -59,3 +59,17 @@ def pytest_collection_modifyitems(config, items):
     for item in items:
         if Path(str(item.fspath)).is_relative_to(here):
             item.add_marker(pytest.mark.gui)
+
+
+@pytest.fixture(autouse=True)
+def _collect_qt_garbage_on_the_gui_thread():
+    """After each window test, collect its garbage here, on the GUI thread.
+
+    Left for later, a Qt wrapper may be collected on a worker thread of the next
+    test (the autosave, the loader, a job), where destroying it deadlocks with the
+    GUI thread (see planner_app.ui.jobs._GuiThreadGarbage).
+    """
+    yield
+    import gc
+
+    gc.collect()
