@@ -38,6 +38,7 @@ def _install_interrupt_handler() -> None:
 _install_interrupt_handler()
 
 # the rest is imported inside the functions: the less this module imports, the sooner Ctrl-C is ours
+import contextlib  # noqa: E402
 from typing import TYPE_CHECKING  # noqa: E402
 
 if TYPE_CHECKING:
@@ -108,6 +109,21 @@ def _interrupted_exit(message: str = "") -> int:
     with contextlib.suppress(OSError, ValueError):  # stderr closed: the exit code still says it
         print(f"edgeplan: interrupted{': ' + message if message else ''}", file=sys.stderr, flush=True)
     return EXIT_INTERRUPTED
+
+
+def run() -> None:
+    """The ``edgeplan`` program: :func:`main`, then exit. After an interrupt the process ends at once
+    (exit 130, streams flushed): interpreter shutdown, with threads and native libraries mid-import,
+    could otherwise turn that interrupt into a death by SIGINT (seen as exit -2 now and then)."""
+    code = main()
+    if code == EXIT_INTERRUPTED:
+        import os
+
+        for stream in (sys.stdout, sys.stderr):
+            with contextlib.suppress(OSError, ValueError):
+                stream.flush()
+        os._exit(code)
+    sys.exit(code)
 
 
 def main(argv: Sequence[str] | None = None) -> int:
