@@ -18,10 +18,6 @@ from planner_app.core.models.samples import SAMPLE_MODELS
 from planner_app.core.planning import (
     ExportOptions,
     InfeasiblePlanError,
-    MeasureOptions,
-    PoseOptions,
-    SolveOptions,
-    plan_deployment,
 )
 from planner_app.core.plans.check import validate_plan
 from planner_app.core.plans.records import load_plan
@@ -34,20 +30,7 @@ from planner_app.core.profiling.runner import (
 from planner_app.core.progress import Cancelled, CancelToken
 from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology.io import load_topology
-
-
-def plan(topology, workload=None, model=None, *, profile_path=None, levels=None, objective="latency",
-         constraints=None, pareto=False, out=None, imported=None, host_device=None, profile_settings=None,
-         progress=None, cancel=None):
-    """The session's steps composed as ``edgeplan optimize`` composes them."""
-    return plan_deployment(
-        topology, workload, model=model,
-        measure=MeasureOptions(profile=profile_path, levels=tuple(levels) if levels else None,
-                               imported=(imported,) if imported else (), host_device=host_device,
-                               settings=profile_settings),
-        pose=PoseOptions(objective=objective, levels=tuple(levels) if levels else None, **(constraints or {})),
-        solve=SolveOptions(pareto=pareto), out=out, progress=progress, cancel=cancel)
-
+from tests._planning import plan
 
 QUICK = ProfileSettings(warmup=1, runs=3, max_seconds=2.0, fidelity_samples=2)
 SCENARIOS = sample_topology_paths()
