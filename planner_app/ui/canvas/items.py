@@ -52,6 +52,9 @@ class ItemHost(Protocol):
     def zone_moved(self, zone: str) -> None: ...
     def zone_members_rect(self, zone: str) -> QRectF: ...
     def zone_resized(self, zone: str, rect: QRectF) -> None: ...
+    def zone_drag_started(self, zone: str) -> None: ...
+    def zone_drag_to(self, zone: str, delta: QPointF) -> None: ...
+    def zone_dragged(self, zone: str) -> None: ...
 
 
 class LinkPainter(Protocol):
@@ -468,8 +471,9 @@ class ZoneItem(QGraphicsItem):
     members, so what is drawn inside is what belongs. Only the border, the
     title and the corner handle take the mouse: a drag that starts inside the
     zone still draws a rubber band or moves the device under it. Dragging the
-    corner handle resizes the zone; the scene turns the release into one undo
-    step (and devices the zone now covers join it).
+    corner handle resizes the zone (devices it now covers join it); dragging the
+    border or the title moves the zone with its members. The scene turns each
+    release into one undo step.
     """
 
     MARGIN = 22.0
@@ -488,6 +492,7 @@ class ZoneItem(QGraphicsItem):
         self._rect = QRectF()
         self._resize_from: QRectF | None = None
         self._min_rect = QRectF()
+        self._move_from: QPointF | None = None  # press point of a drag by the title or border
         self.title = f"privacy zone: {zone}"
 
     def set_region(self, rect: QRectF) -> None:
@@ -546,20 +551,30 @@ class ZoneItem(QGraphicsItem):
     # -- resizing ----------------------------------------------------------------------
     def hoverMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
         on = self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos())
-        self.setCursor(Qt.CursorShape.SizeFDiagCursor if on else Qt.CursorShape.ArrowCursor)
+        # the border and the title move the zone with its members; the corner resizes it
+        self.setCursor(Qt.CursorShape.SizeFDiagCursor if on else Qt.CursorShape.SizeAllCursor)
         super().hoverMoveEvent(event)
 
     def mousePressEvent(self, event) -> None:  # noqa: ANN001
-        if event.button() == Qt.MouseButton.LeftButton and \
-                self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos()):
-            scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+        if event.button() != Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+        if self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos()):
             self._resize_from = QRectF(self._rect)
             self._min_rect = scene.zone_members_rect(self.zone) if scene is not None else QRectF()
-            event.accept()
-            return
-        event.ignore()
+        else:  # only the border ring and the title take the mouse (see shape)
+            self._move_from = event.scenePos()
+            if scene is not None:
+                scene.zone_drag_started(self.zone)
+        event.accept()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: ANN001
+        if self._move_from is not None:
+            scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+            if scene is not None:
+                scene.zone_drag_to(self.zone, event.scenePos() - self._move_from)
+            return
         if self._resize_from is None:
             return
         p = event.scenePos()
@@ -571,9 +586,14 @@ class ZoneItem(QGraphicsItem):
         self.set_region(QRectF(top_left, QPointF(right, bottom)))
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: ANN001
+        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+        if self._move_from is not None:
+            self._move_from = None
+            if scene is not None:
+                scene.zone_dragged(self.zone)
+            return
         if self._resize_from is None:
             return
         start, self._resize_from = self._resize_from, None
-        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
         if scene is not None and self._rect != start:
             scene.zone_resized(self.zone, self._rect)
