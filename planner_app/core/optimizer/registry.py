@@ -184,8 +184,8 @@ def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCal
                 cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
     from planner_app.core.optimizer.milp import solve_milp
 
-    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
-    res = solve_milp(problem, progress=progress, cancel=cancel, **limit)
+    res = (solve_milp(problem, progress=progress, cancel=cancel) if time_limit_s is None
+           else solve_milp(problem, time_limit_s, progress=progress, cancel=cancel))
     if res.best is None and not res.exact:
         # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
         # to the chain DP rather than call the problem infeasible
@@ -198,7 +198,7 @@ def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCal
         gap = "no bound" if res.gap is None or not np.isfinite(res.gap) else f"proven gap {res.gap:.2%}"
         scope += f"; the MILP stopped early ({res.status}), best found so far, {gap}"
     else:
-        scope += "; proven optimal (gap 0)"
+        scope += "; proven optimal (gap 0)" + (f": {res.proof}" if res.proof else "")
     return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope, res.gap)
 
 

@@ -1,0 +1,248 @@
+"""Exact shortcut for the general problem: a DP along the units over every device and level.
+
+Under the cost model's execution model (parts run one after another in unit order; the
+cut set of boundary ``k`` depends on ``k`` alone) every figure of the objective key —
+latency, $ per 1k, link bytes, battery energy and the number of parts — is a sum of
+terms of one unit (its time on its device at its level), of one part start (the part
+overhead) and of one boundary (the message between the devices on either side). So the
+best placement over *every* placement (any device and level per unit, devices revisited,
+DAG branches on different devices) is a shortest path through layers ``(unit, device,
+level)``: ``O(n · (D·L)²)`` per cut codec, milliseconds for the sample models, where the
+MILP takes hundreds.
+
+What the path cannot see are the limits that add up over a plan: memory (weights of
+every unit on a device), utilization (device and link busy time at the rate), the SLO
+and the $ cap when they are not the objective itself, and the throughput objective (a
+maximum, not a sum). The DP solves the problem *without* them — a relaxation with the
+same keys on every plan — then evaluates its plan with the full cost model. A plan that
+is feasible is optimal for the full problem too (every feasible plan is a plan of the
+relaxation, and none has a smaller key); otherwise :func:`solve_sequence` says so and
+the MILP solves the problem. Privacy, pins, runnable units and the fidelity floor are
+per unit or per boundary, so the DP keeps them.
+
+Keys are compared lexicographically (objective, latency, link bytes, parts) as in
+:meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`; every column
+is additive, so the order survives addition and the DP is exact for it. The shortcut
+needs latency to be that sum: should the cost model credit parallel branches with
+overlap, it only applies to models whose units are totally ordered
+(``reduce.LATENCY_ADDS_PARTS``), and a plan whose evaluated key differs from the DP's
+own figure is never claimed optimal.
+
+Example
+-------
+>>> res = solve_sequence(problem)                       # doctest: +SKIP
+>>> res.proven, res.best.summary()                       # doctest: +SKIP
+(True, 'cam-a1[0-4] int8 → plant-server[5-45] int8 | codec int8')
+"""
+
+from __future__ import annotations
+
+__all__ = ["SequenceResult", "solve_sequence"]
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
+from planner_app.core.optimizer.reduce import LATENCY_ADDS_PARTS, _totally_ordered
+from planner_app.core.progress import CancelToken
+
+#: relative tolerance of tie-breaking inside the DP's steps (the final pick uses ``lex_better``'s)
+_STEP_RTOL = 1e-12
+#: metric columns: latency ms, $ per 1k, link bytes, battery mJ, parts
+_LAT, _USD, _BYTES, _MJ, _PARTS = range(5)
+_OBJECTIVE_COLUMN = {"latency": _LAT, "cost": _USD, "bandwidth": _BYTES, "energy": _MJ}
+
+
+@dataclass
+class SequenceResult:
+    """The relaxation's best plan and whether it is proven optimal for the full problem.
+
+    ``proven``: the plan meets every constraint, so it is the exact best over every
+    placement. Else ``best`` (when not None) is the best plan ignoring memory,
+    utilization, the SLO and the $ cap, and ``lower_bound`` bounds the full problem's
+    objective from below. ``reason`` says why the shortcut did not apply.
+    """
+
+    best: Placement | None
+    prediction: Prediction | None
+    proven: bool
+    lower_bound: float = -math.inf
+    reason: str = ""
+
+
+def applies(problem: PlanningProblem) -> str:
+    """Why the shortcut cannot solve ``problem`` ('' when it can)."""
+    if "throughput" in problem.weights:
+        return "the throughput objective is a maximum over devices and links, not a sum"
+    if problem.constraints.max_stages_per_device is not None:
+        return "pipeline mode limits stages per device"
+    if not LATENCY_ADDS_PARTS and not _totally_ordered(problem):
+        return "latency credits parallel branches with overlap"
+    return ""
+
+
+def _lexargmin(a: np.ndarray, rtol: float = _STEP_RTOL) -> np.ndarray:
+    """Index along axis 0 of the lexicographically smallest vector (vectors on the last axis)."""
+    mask = np.ones(a.shape[:-1], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for c in range(a.shape[-1]):
+            col = np.where(mask, a[..., c], np.inf)
+            m = col.min(axis=0, keepdims=True)
+            mask &= col <= m + rtol * np.abs(m)  # inf minima: every inf entry ties
+            if not (mask.sum(axis=0) > 1).any():
+                break
+    out: np.ndarray = mask.argmax(axis=0)
+    return out
+
+
+def _keys(metrics: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """Metric columns (..., 5) -> key columns (..., 4): objective, latency, bytes, parts."""
+    obj = np.zeros(metrics.shape[:-1])
+    for k, w in weights.items():
+        obj = obj + w * metrics[..., _OBJECTIVE_COLUMN[k]]
+    out = np.stack([obj, metrics[..., _LAT], metrics[..., _BYTES], metrics[..., _PARTS]], axis=-1)
+    out[~np.isfinite(out).all(axis=-1)] = np.inf
+    return out
+
+
+def _message_metrics(problem: PlanningProblem, a: str, b: str, codec: str, k: np.ndarray,
+                     private: np.ndarray) -> np.ndarray:
+    """Metric columns (len(k), 5) of a message a -> b at boundaries ``k`` (inf where forbidden)."""
+    s = problem.structure
+    out = np.zeros((len(k), 5))
+    if a == b:
+        return out
+    if (a, b) not in problem.routes:
+        out[:] = np.inf
+        return out
+    coef = message_coefficients(problem, a, b, codec)
+    raw = s.cut_bytes[k].astype(float)
+    has = np.array([bool(s.cut_tensors[i]) for i in k])
+    out[:, _LAT] = coef.fixed_ms + coef.ms_per_byte * raw
+    out[:, _USD] = coef.usd_per_1k_per_byte * raw
+    out[:, _BYTES] = coef.wire_ratio * coef.hops * raw
+    out[:, _MJ] = coef.energy_mj_per_byte * raw
+    out[~has] = 0.0
+    if not coef.in_zone:
+        out[has & private[k]] = np.inf
+    return out
+
+
+def _run(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
+         cancel: CancelToken | None) -> tuple[Placement, np.ndarray] | None:
+    """The lexicographically best placement for one codec, and its key."""
+    n, D, L = problem.n_units, len(problem.devices), len(problem.levels)
+    S = D * L
+    recs = problem.device_records
+    w = problem.weights
+    private = problem.private_cut_mask()
+    usd = np.array([recs[d].cost_usd_per_hour / 3.6e6 * 1000.0 for d in problem.devices])
+    watt = np.array([recs[d].power_active_w if recs[d].battery else 0.0 for d in problem.devices])
+    ms = problem.ms
+    U = np.zeros((n, D, L, 5))
+    fin = np.where(np.isfinite(ms), ms, 0.0)
+    U[..., _LAT] = fin
+    U[..., _USD] = fin * usd[None, :, None]
+    U[..., _MJ] = fin * watt[None, :, None]
+    U[~np.isfinite(ms)] = np.inf
+    U[:, :, ~levels_ok] = np.inf
+    for u, dev in problem.constraints.pinned_units.items():
+        U[int(u), [i for i, d in enumerate(problem.devices) if d != dev]] = np.inf
+    Uk = _keys(U.reshape(n, S, 5), w)  # (n, S, 4)
+    oh = problem.overhead_ms
+    OH = np.zeros((D, 5))
+    OH[:, _LAT] = oh
+    OH[:, _USD] = oh * usd
+    OH[:, _MJ] = oh * watt
+    OH[:, _PARTS] = 1.0
+    OHs = np.repeat(OH, L, axis=0)  # (S, 5): a part starts on the state's device
+    bounds = np.arange(n + 1)
+    # M[k, a, b]: metrics of boundary k's message from device a to device b
+    M = np.zeros((n + 1, D, D, 5))
+    for a, av in enumerate(problem.devices):
+        for b, bv in enumerate(problem.devices):
+            if a != b:
+                M[:, a, b] = _message_metrics(problem, av, bv, codec, bounds, private)
+    same = np.arange(S)
+
+    def step(k: int) -> np.ndarray:
+        """Keys (S, S, 4) of going from state s' (unit k-1) to s (unit k), unit k's own time excluded."""
+        t = np.repeat(np.repeat(M[k], L, axis=0), L, axis=1) + OHs[None, :, :]
+        t[same, same] = 0.0  # same device and level: the part goes on
+        return _keys(t, w)
+
+    dev_of = np.repeat(np.arange(D), L)
+    src, res = problem.source, problem.result_device
+    init = np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], private)[0]
+                     for d in dev_of]) + OHs
+    V = _keys(init, w) + Uk[0]
+    back = np.zeros((n, S), dtype=np.int64)
+    for i in range(1, n):
+        if cancel is not None and i % 64 == 0:
+            cancel.raise_if_cancelled()
+        cand = V[:, None, :] + step(i)  # (s', s, 4)
+        arg = _lexargmin(cand)
+        back[i] = arg
+        V = cand[arg, same] + Uk[i]
+    if problem.results_stay:
+        final = np.zeros((S, 4))
+    else:
+        final = _keys(np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:], private)[0]
+                                for d in dev_of]), w)
+    F = V + final
+    if not np.isfinite(F[:, 0]).any():
+        return None
+    s_best = int(_lexargmin(F[:, None, :], rtol=TIE_RTOL)[0])
+    states = [s_best]
+    for i in range(n - 1, 0, -1):
+        states.append(int(back[i][states[-1]]))
+    states.reverse()
+    devices = tuple(problem.devices[s // L] for s in states)
+    levels = tuple(problem.levels[s % L] for s in states)
+    return Placement(devices, levels, codec), F[s_best]
+
+
+def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
+    """A plan that sends nothing is reported with codec 'none'."""
+    stations = [problem.source] + [d for _, _, d, _ in p.parts()]
+    stations.append(problem.result_station(stations[-1]))
+    sends = any(a != b for a, b in zip(stations, stations[1:], strict=False))
+    return p if sends or p.codec == "none" else Placement(p.devices, p.levels, "none")
+
+
+def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) -> SequenceResult:
+    """The best plan over every placement when memory, utilization and caps do not bind (see the module)."""
+    why = applies(problem)
+    if why:
+        return SequenceResult(None, None, False, reason=why)
+    floor = problem.constraints.min_fidelity
+    level_f = np.array([problem.level_fidelity(x) for x in problem.levels])
+    best: tuple[tuple[float, ...], Placement, np.ndarray] | None = None
+    for codec, rec in problem.codecs.items():
+        cf = rec.fidelity if codec != "none" else 1.0
+        ok = level_f * cf >= floor - 1e-12 if floor is not None else np.ones(len(level_f), dtype=bool)
+        if not ok.any():
+            continue
+        found = _run(problem, codec, ok, cancel)
+        if found is None:
+            continue
+        key = tuple(float(x) for x in found[1])
+        if best is None or lex_better(key, best[0]):
+            best = (key, found[0], found[1])
+    if best is None:
+        return SequenceResult(None, None, False, reason="no placement runs every unit within pins, privacy and "
+                              "the fidelity floor")
+    key, plan, _ = best
+    plan = _canonical_codec(problem, plan)
+    pred = evaluate(plan, problem)
+    real = problem.objective_key(pred)
+    if lex_better(real, key) or lex_better(key, real):
+        # the cost model adds the plan up differently: the relaxation is not this problem's
+        return SequenceResult(plan, pred, False, reason=f"the cost model's key {real} differs from the DP's {key}")
+    if not pred.feasible:
+        return SequenceResult(plan, pred, False, key[0], "the best plan ignoring memory, utilization and caps "
+                              f"breaks {pred.violations[0].split(':')[0]}")
+    return SequenceResult(plan, pred, True, key[0])
