@@ -84,17 +84,17 @@ def applies(problem: PlanningProblem) -> str:
     return ""
 
 
-def _lexargmin(a: np.ndarray, rtol: float = _STEP_RTOL) -> np.ndarray:
-    """Index along axis 0 of the lexicographically smallest vector (vectors on the last axis)."""
+def _lexargmin(a: np.ndarray, axis: int = 0, rtol: float = _STEP_RTOL) -> np.ndarray:
+    """Index along ``axis`` of the lexicographically smallest vector (vectors on the last axis)."""
     mask = np.ones(a.shape[:-1], dtype=bool)
     with np.errstate(invalid="ignore"):
         for c in range(a.shape[-1]):
-            col = np.where(mask, a[..., c], np.inf)
-            m = col.min(axis=0, keepdims=True)
+            col = a[..., c] if c == 0 else np.where(mask, a[..., c], np.inf)
+            m = col.min(axis=axis, keepdims=True)
             mask &= col <= m + rtol * np.abs(m)  # inf minima: every inf entry ties
-            if not (mask.sum(axis=0) > 1).any():
+            if not (mask.sum(axis=axis) > 1).any():
                 break
-    out: np.ndarray = mask.argmax(axis=0)
+    out: np.ndarray = mask.argmax(axis=axis)
     return out
 
 
@@ -131,10 +131,17 @@ def _message_metrics(problem: PlanningProblem, a: str, b: str, codec: str, k: np
     return out
 
 
-def _run(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
-         cancel: CancelToken | None) -> tuple[Placement, np.ndarray] | None:
-    """The lexicographically best placement for one codec, and its key."""
-    n, D, L = problem.n_units, len(problem.devices), len(problem.levels)
+#: above this many numbers the step keys are made one boundary at a time, not all at once
+_PRECOMPUTE_LIMIT = 2_000_000
+
+
+def _run(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray,
+         cancel: CancelToken | None) -> list[tuple[Placement, np.ndarray] | None]:
+    """The lexicographically best placement for each codec (``levels_ok[c, l]``), and its key.
+
+    The codecs run side by side (a leading axis): one pass of numpy calls for all of them.
+    """
+    n, D, L, C = problem.n_units, len(problem.devices), len(problem.levels), len(codecs)
     S = D * L
     recs = problem.device_records
     w = problem.weights
@@ -148,10 +155,12 @@ def _run(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
     U[..., _USD] = fin * usd[None, :, None]
     U[..., _MJ] = fin * watt[None, :, None]
     U[~np.isfinite(ms)] = np.inf
-    U[:, :, ~levels_ok] = np.inf
     for u, dev in problem.constraints.pinned_units.items():
         U[int(u), [i for i, d in enumerate(problem.devices) if d != dev]] = np.inf
-    Uk = _keys(U.reshape(n, S, 5), w)  # (n, S, 4)
+    Uc = np.repeat(U[None], C, axis=0)  # (C, n, D, L, 5)
+    for ci in range(C):
+        Uc[ci][:, :, ~levels_ok[ci]] = np.inf
+    Uk = _keys(Uc.reshape(C, n, S, 5), w)  # (C, n, S, 4)
     oh = problem.overhead_ms
     OH = np.zeros((D, 5))
     OH[:, _LAT] = oh
@@ -160,49 +169,57 @@ def _run(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
     OH[:, _PARTS] = 1.0
     OHs = np.repeat(OH, L, axis=0)  # (S, 5): a part starts on the state's device
     bounds = np.arange(n + 1)
-    # M[k, a, b]: metrics of boundary k's message from device a to device b
-    M = np.zeros((n + 1, D, D, 5))
-    for a, av in enumerate(problem.devices):
-        for b, bv in enumerate(problem.devices):
-            if a != b:
-                M[:, a, b] = _message_metrics(problem, av, bv, codec, bounds, private)
+    # M[c, k, a, b]: metrics of boundary k's message from device a to device b with codec c
+    M = np.zeros((C, n + 1, D, D, 5))
+    for ci, codec in enumerate(codecs):
+        for a, av in enumerate(problem.devices):
+            for b, bv in enumerate(problem.devices):
+                if a != b:
+                    M[ci, :, a, b] = _message_metrics(problem, av, bv, codec, bounds, private)
     same = np.arange(S)
 
-    def step(k: int) -> np.ndarray:
-        """Keys (S, S, 4) of going from state s' (unit k-1) to s (unit k), unit k's own time excluded."""
-        t = np.repeat(np.repeat(M[k], L, axis=0), L, axis=1) + OHs[None, :, :]
-        t[same, same] = 0.0  # same device and level: the part goes on
+    def steps(k0: int, k1: int) -> np.ndarray:
+        """Keys (C, k1-k0, S, S, 4) of going from state s' (unit k-1) to s (unit k), unit k's time excluded."""
+        t = np.repeat(np.repeat(M[:, k0:k1], L, axis=2), L, axis=3) + OHs
+        t[:, :, same, same] = 0.0  # same device and level: the part goes on
         return _keys(t, w)
 
+    T = steps(0, n + 1) if C * (n + 1) * S * S * 5 <= _PRECOMPUTE_LIMIT else None
     dev_of = np.repeat(np.arange(D), L)
     src, res = problem.source, problem.result_device
-    init = np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], private)[0]
-                     for d in dev_of]) + OHs
-    V = _keys(init, w) + Uk[0]
-    back = np.zeros((n, S), dtype=np.int64)
+    init = np.stack([np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], private)[0]
+                               for d in dev_of]) + OHs for codec in codecs])  # (C, S, 5)
+    V = _keys(init, w) + Uk[:, 0]  # (C, S, 4)
+    back = np.zeros((C, n, S), dtype=np.int64)
+    cs = np.arange(C)[:, None]
     for i in range(1, n):
         if cancel is not None and i % 64 == 0:
             cancel.raise_if_cancelled()
-        cand = V[:, None, :] + step(i)  # (s', s, 4)
-        arg = _lexargmin(cand)
-        back[i] = arg
-        V = cand[arg, same] + Uk[i]
+        step = T[:, i] if T is not None else steps(i, i + 1)[:, 0]
+        cand = V[:, :, None, :] + step  # (C, s', s, 4)
+        arg = _lexargmin(cand, axis=1)  # (C, S)
+        back[:, i] = arg
+        V = cand[cs, arg, same[None, :]] + Uk[:, i]
     if problem.results_stay:
-        final = np.zeros((S, 4))
+        final = np.zeros((C, S, 4))
     else:
-        final = _keys(np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:], private)[0]
-                                for d in dev_of]), w)
+        final = _keys(np.stack([np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:],
+                                                           private)[0] for d in dev_of]) for codec in codecs]), w)
     F = V + final
-    if not np.isfinite(F[:, 0]).any():
-        return None
-    s_best = int(_lexargmin(F[:, None, :], rtol=TIE_RTOL)[0])
-    states = [s_best]
-    for i in range(n - 1, 0, -1):
-        states.append(int(back[i][states[-1]]))
-    states.reverse()
-    devices = tuple(problem.devices[s // L] for s in states)
-    levels = tuple(problem.levels[s % L] for s in states)
-    return Placement(devices, levels, codec), F[s_best]
+    out: list[tuple[Placement, np.ndarray] | None] = []
+    for ci, codec in enumerate(codecs):
+        if not np.isfinite(F[ci, :, 0]).any():
+            out.append(None)
+            continue
+        s_best = int(_lexargmin(F[ci], axis=0, rtol=TIE_RTOL))
+        states = [s_best]
+        for i in range(n - 1, 0, -1):
+            states.append(int(back[ci, i, states[-1]]))
+        states.reverse()
+        devices = tuple(problem.devices[x // L] for x in states)
+        levels = tuple(problem.levels[x % L] for x in states)
+        out.append((Placement(devices, levels, codec), F[ci, s_best]))
+    return out
 
 
 def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
@@ -220,22 +237,25 @@ def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) 
         return SequenceResult(None, None, False, reason=why)
     floor = problem.constraints.min_fidelity
     level_f = np.array([problem.level_fidelity(x) for x in problem.levels])
-    best: tuple[tuple[float, ...], Placement, np.ndarray] | None = None
+    codecs: list[str] = []
+    oks: list[np.ndarray] = []
     for codec, rec in problem.codecs.items():
         cf = rec.fidelity if codec != "none" else 1.0
         ok = level_f * cf >= floor - 1e-12 if floor is not None else np.ones(len(level_f), dtype=bool)
-        if not ok.any():
-            continue
-        found = _run(problem, codec, ok, cancel)
+        if ok.any():
+            codecs.append(codec)
+            oks.append(ok)
+    best: tuple[tuple[float, ...], Placement] | None = None
+    for found in (_run(problem, codecs, np.array(oks), cancel) if codecs else []):
         if found is None:
             continue
         key = tuple(float(x) for x in found[1])
         if best is None or lex_better(key, best[0]):
-            best = (key, found[0], found[1])
+            best = (key, found[0])
     if best is None:
         return SequenceResult(None, None, False, reason="no placement runs every unit within pins, privacy and "
                               "the fidelity floor")
-    key, plan, _ = best
+    key, plan = best
     plan = _canonical_codec(problem, plan)
     pred = evaluate(plan, problem)
     real = problem.objective_key(pred)
