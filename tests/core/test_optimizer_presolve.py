@@ -189,3 +189,23 @@ def test_the_answer_says_how_it_was_proven() -> None:
     seq = solve_sequence(problem)
     assert seq.proven == ("sequence DP" in res.exact_scope)
     assert math.isfinite(res.objective_value)
+
+
+def test_auto_answers_with_the_sequence_dp_only_when_it_is_the_best_over_every_placement() -> None:
+    by_sequence = 0
+    for seed in range(8000, 8030):
+        problem, flags = _instance(seed, max_general=200)
+        ref = _best_key(problem)
+        auto = optimize(problem, baselines=False)
+        explicit = optimize(problem, solver="sequence", baselines=False)
+        label = f"seed {seed} {flags} auto={auto.solver}"
+        if ref is None:
+            assert not explicit.feasible, label
+            continue
+        # explicit 'sequence' is exact over every placement (the MILP answers what it cannot prove)
+        assert explicit.feasible and _same_key(problem.objective_key(explicit.prediction), ref), label
+        if auto.solver == "sequence":
+            by_sequence += 1
+            assert auto.exact and _same_key(problem.objective_key(auto.prediction), ref), label
+            assert "every placement" in auto.exact_scope, label
+    assert by_sequence >= 10, by_sequence
