@@ -171,7 +171,8 @@ def exact_scenarios(quick: bool, before: bool, binding: bool = False) -> list[li
             t0 = time.perf_counter()
             res = optimize(p, solver="milp", baselines=False)
             ms = (time.perf_counter() - t0) * 1000
-            how = "sequence DP" if "sequence DP" in res.exact_scope else "MILP (reduced, DP cutoff)"
+            how = ("sequence DP, capped" if "labelled DP" in res.exact_scope else "sequence DP"
+                   if "sequence DP" in res.exact_scope else "MILP (reduced, DP cutoff)")
             proven = res.exact and res.gap == 0.0
             row = [Path(path).stem, name, s.n_units, len(p.devices), how, round(ms, 1), "yes" if proven else "no",
                    "yes" if ms < 1000 and proven else "no"]

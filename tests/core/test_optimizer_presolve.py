@@ -209,3 +209,36 @@ def test_auto_answers_with_the_sequence_dp_only_when_it_is_the_best_over_every_p
             assert auto.exact and _same_key(problem.objective_key(auto.prediction), ref), label
             assert "every placement" in auto.exact_scope, label
     assert by_sequence >= 10, by_sequence
+
+
+def test_the_capped_dp_keeps_the_slo_and_the_cost_cap_exactly() -> None:
+    """When only the SLO or the $ cap breaks, the labelled DP finds the best plan within them."""
+    from dataclasses import replace
+
+    capped = 0
+    for seed in range(9000, 9060):
+        rng = np.random.default_rng(seed)
+        n_devices, n_levels = int(rng.integers(2, 5)), int(rng.integers(1, 3))
+        n_units = 5
+        while n_units > 2 and (n_devices * n_levels) ** n_units > 300:
+            n_units -= 1
+        problem = random_problem(rng, n_units, n_devices, n_levels, dag=bool(seed % 2),
+                                 shape=("chain", "star", "mesh")[seed % 3], slo=seed % 3 != 2,
+                                 objective=("cost", "energy", "bandwidth", {"energy": 1.0, "cost": 100.0})[seed % 4],
+                                 codecs=("none", "fp16") if seed % 2 else ("none",))
+        if seed % 3 != 1:  # a $ cap between the cheapest plan's cost and twice it
+            cheapest = solve_sequence(problem.with_changes(objective="cost",
+                                                           constraints=replace(problem.constraints, slo_ms=None)))
+            assert cheapest.prediction is not None
+            cap = cheapest.prediction.cost_usd_per_1k * float(rng.uniform(1.0, 2.0))
+            problem = problem.with_changes(constraints=replace(problem.constraints, max_cost_usd_per_1k=cap))
+        res = solve_sequence(problem)
+        ref = _best_key(problem)
+        label = f"seed {seed} {res.reason}"
+        if res.proven:
+            assert ref is not None and res.prediction is not None, label
+            assert _same_key(problem.objective_key(res.prediction), ref), (label, ref)
+            capped += "labelled DP" in res.reason
+        elif ref is not None and res.best is not None:
+            assert res.lower_bound <= ref[0] * (1 + 1e-9), label
+    assert capped >= 10, capped

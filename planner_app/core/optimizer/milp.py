@@ -516,8 +516,7 @@ def solve_milp(
         if seq.proven and seq.best is not None and seq.prediction is not None:
             ms = (time.perf_counter() - t0) * 1000.0
             return MilpResult(seq.best, seq.prediction, problem.objective_value(seq.prediction), True, "optimal", ms,
-                              gap=0.0, proof="the sequence DP's plan, best over every placement without the "
-                              "limits that add up over a plan, meets them all")
+                              gap=0.0, proof=f"the sequence DP: {seq.reason}")
         best = _incumbent(problem, cancel)
         if best is not None:
             status = "optimal"

@@ -217,9 +217,8 @@ def sequence_outcome(problem: PlanningProblem, cancel: CancelToken | None) -> So
     if not (seq.proven and seq.best is not None and seq.prediction is not None):
         return None
     return SolveOutcome(seq.best, seq.prediction, [], True,
-                        "every placement (any device and level per unit); proven optimal: the best plan without "
-                        "the limits that add up over a plan (memory, utilization, SLO and $ caps) meets them all",
-                        0.0)
+                        f"every placement (any device and level per unit); proven optimal (gap 0) by the sequence DP: "
+                        f"{seq.reason}", 0.0)
 
 
 def _solve_sequence(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,

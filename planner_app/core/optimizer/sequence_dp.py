@@ -16,8 +16,11 @@ and the $ cap when they are not the objective itself, and the throughput objecti
 maximum, not a sum). The DP solves the problem *without* them — a relaxation with the
 same keys on every plan — then evaluates its plan with the full cost model. A plan that
 is feasible is optimal for the full problem too (every feasible plan is a plan of the
-relaxation, and none has a smaller key); otherwise :func:`solve_sequence` says so and
-the MILP solves the problem. Privacy, pins, runnable units and the fidelity floor are
+relaxation, and none has a smaller key). When only the SLO or the $ cap breaks, a labelled
+DP (:func:`_run_capped`: per state, the labels no other beats on the key and on the capped
+sums; a label is dropped once its sums plus the least the rest of the plan adds pass a
+limit) finds the best plan within them, exactly; its plan is again checked against every
+other limit. Otherwise :func:`solve_sequence` says why and the MILP solves the problem. Privacy, pins, runnable units and the fidelity floor are
 per unit or per boundary, so the DP keeps them.
 
 Keys are compared lexicographically (objective, latency, link bytes, parts) as in
@@ -135,16 +138,29 @@ def _message_metrics(problem: PlanningProblem, a: str, b: str, codec: str, k: np
 _PRECOMPUTE_LIMIT = 2_000_000
 
 
-def _run(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray,
-         cancel: CancelToken | None) -> list[tuple[Placement, np.ndarray] | None]:
-    """The lexicographically best placement for each codec (``levels_ok[c, l]``), and its key.
+@dataclass
+class _Tables:
+    """Metric columns (5) of every unit, part start and message, per codec."""
 
-    The codecs run side by side (a leading axis): one pass of numpy calls for all of them.
-    """
+    U: np.ndarray  # (C, n, S, 5): unit i on state s (device, level), inf where not allowed
+    OHs: np.ndarray  # (S, 5): a part starting on the state's device
+    M: np.ndarray  # (C, n+1, D, D, 5): boundary k's message from device a to device b
+    init: np.ndarray  # (C, S, 5): the raw input's message to the first state, plus its part start
+    final: np.ndarray  # (C, S, 5): the results' message from the last state
+
+    def steps(self, ci: slice | int, k0: int, k1: int, L: int) -> np.ndarray:
+        """Metrics (…, k1-k0, S, S, 5) of going from state s' (unit k-1) to s (unit k), unit k excluded."""
+        m = self.M[ci, k0:k1]
+        t: np.ndarray = np.repeat(np.repeat(m, L, axis=-3), L, axis=-2) + self.OHs
+        same = np.arange(t.shape[-2])
+        t[..., same, same, :] = 0.0  # same device and level: the part goes on
+        return t
+
+
+def _tables(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray) -> _Tables:
     n, D, L, C = problem.n_units, len(problem.devices), len(problem.levels), len(codecs)
     S = D * L
     recs = problem.device_records
-    w = problem.weights
     private = problem.private_cut_mask()
     usd = np.array([recs[d].cost_usd_per_hour / 3.6e6 * 1000.0 for d in problem.devices])
     watt = np.array([recs[d].power_active_w if recs[d].battery else 0.0 for d in problem.devices])
@@ -160,52 +176,58 @@ def _run(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray,
     Uc = np.repeat(U[None], C, axis=0)  # (C, n, D, L, 5)
     for ci in range(C):
         Uc[ci][:, :, ~levels_ok[ci]] = np.inf
-    Uk = _keys(Uc.reshape(C, n, S, 5), w)  # (C, n, S, 4)
     oh = problem.overhead_ms
     OH = np.zeros((D, 5))
     OH[:, _LAT] = oh
     OH[:, _USD] = oh * usd
     OH[:, _MJ] = oh * watt
     OH[:, _PARTS] = 1.0
-    OHs = np.repeat(OH, L, axis=0)  # (S, 5): a part starts on the state's device
+    OHs = np.repeat(OH, L, axis=0)
     bounds = np.arange(n + 1)
-    # M[c, k, a, b]: metrics of boundary k's message from device a to device b with codec c
     M = np.zeros((C, n + 1, D, D, 5))
     for ci, codec in enumerate(codecs):
         for a, av in enumerate(problem.devices):
             for b, bv in enumerate(problem.devices):
                 if a != b:
                     M[ci, :, a, b] = _message_metrics(problem, av, bv, codec, bounds, private)
-    same = np.arange(S)
-
-    def steps(k0: int, k1: int) -> np.ndarray:
-        """Keys (C, k1-k0, S, S, 4) of going from state s' (unit k-1) to s (unit k), unit k's time excluded."""
-        t = np.repeat(np.repeat(M[:, k0:k1], L, axis=2), L, axis=3) + OHs
-        t[:, :, same, same] = 0.0  # same device and level: the part goes on
-        return _keys(t, w)
-
-    T = steps(0, n + 1) if C * (n + 1) * S * S * 5 <= _PRECOMPUTE_LIMIT else None
     dev_of = np.repeat(np.arange(D), L)
     src, res = problem.source, problem.result_device
     init = np.stack([np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], private)[0]
-                               for d in dev_of]) + OHs for codec in codecs])  # (C, S, 5)
-    V = _keys(init, w) + Uk[:, 0]  # (C, S, 4)
+                               for d in dev_of]) + OHs for codec in codecs])
+    if problem.results_stay:
+        final = np.zeros((C, S, 5))
+    else:
+        final = np.stack([np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:],
+                                                     private)[0] for d in dev_of]) for codec in codecs])
+    return _Tables(Uc.reshape(C, n, S, 5), OHs, M, init, final)
+
+
+def _run(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray,
+         cancel: CancelToken | None) -> list[tuple[Placement, np.ndarray] | None]:
+    """The lexicographically best placement for each codec (``levels_ok[c, l]``), and its key.
+
+    The codecs run side by side (a leading axis): one pass of numpy calls for all of them.
+    """
+    n, L, C = problem.n_units, len(problem.levels), len(codecs)
+    w = problem.weights
+    tb = _tables(problem, codecs, levels_ok)
+    S = tb.U.shape[2]
+    Uk = _keys(tb.U, w)  # (C, n, S, 4)
+    same = np.arange(S)
+    T = (_keys(tb.steps(slice(None), 0, n + 1, L), w) if C * (n + 1) * S * S * 5 <= _PRECOMPUTE_LIMIT
+         else None)
+    V = _keys(tb.init, w) + Uk[:, 0]  # (C, S, 4)
     back = np.zeros((C, n, S), dtype=np.int64)
     cs = np.arange(C)[:, None]
     for i in range(1, n):
         if cancel is not None and i % 64 == 0:
             cancel.raise_if_cancelled()
-        step = T[:, i] if T is not None else steps(i, i + 1)[:, 0]
+        step = T[:, i] if T is not None else _keys(tb.steps(slice(None), i, i + 1, L)[:, 0], w)
         cand = V[:, :, None, :] + step  # (C, s', s, 4)
         arg = _lexargmin(cand, axis=1)  # (C, S)
         back[:, i] = arg
         V = cand[cs, arg, same[None, :]] + Uk[:, i]
-    if problem.results_stay:
-        final = np.zeros((C, S, 4))
-    else:
-        final = _keys(np.stack([np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:],
-                                                           private)[0] for d in dev_of]) for codec in codecs]), w)
-    F = V + final
+    F = V + _keys(tb.final, w)
     out: list[tuple[Placement, np.ndarray] | None] = []
     for ci, codec in enumerate(codecs):
         if not np.isfinite(F[ci, :, 0]).any():
@@ -216,10 +238,96 @@ def _run(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray,
         for i in range(n - 1, 0, -1):
             states.append(int(back[ci, i, states[-1]]))
         states.reverse()
-        devices = tuple(problem.devices[x // L] for x in states)
-        levels = tuple(problem.levels[x % L] for x in states)
-        out.append((Placement(devices, levels, codec), F[ci, s_best]))
+        out.append((_placement(problem, states, codec), F[ci, s_best]))
     return out
+
+
+def _placement(problem: PlanningProblem, states: list[int], codec: str) -> Placement:
+    L = len(problem.levels)
+    return Placement(tuple(problem.devices[x // L] for x in states), tuple(problem.levels[x % L] for x in states),
+                     codec)
+
+
+#: the capped DP gives up (the MILP decides) above this many labels at one unit
+MAX_LABELS = 20_000
+
+
+def _pareto(keys: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """Indices of labels no other label beats: a lexicographically smaller-or-equal key and no more
+    of every capped resource (``res`` (m, R)). Labels are sorted by key; a label survives when
+    no earlier one uses at most its resources."""
+    order = np.lexsort(keys.T[::-1])
+    r = res[order]
+    if r.shape[1] == 1:
+        prev = np.minimum.accumulate(np.r_[np.inf, r[:-1, 0]])
+        keep = r[:, 0] < prev
+    else:
+        keep = np.ones(len(order), dtype=bool)
+        for j in range(1, len(order)):
+            keep[j] = not (r[:j][keep[:j]] <= r[j]).all(axis=1).any()
+    out: np.ndarray = order[keep]
+    return out
+
+
+def _run_capped(problem: PlanningProblem, codec: str, levels_ok: np.ndarray, caps: list[tuple[int, float]],
+                cancel: CancelToken | None) -> tuple[Placement, np.ndarray] | None | str:
+    """The lexicographically best placement whose capped sums (``caps``: metric column, limit) stay
+    within their limits: labels per state, Pareto over key and resources, pruned by a lower bound
+    on what the rest of the plan adds. None: no plan meets the caps; 'overflow': too many labels."""
+    n, L = problem.n_units, len(problem.levels)
+    w = problem.weights
+    tb = _tables(problem, [codec], levels_ok[None, :])
+    U, init, final = tb.U[0], tb.init[0], tb.final[0]
+    S = U.shape[1]
+    cols = [c for c, _ in caps]
+    limit = np.array([lim for _, lim in caps])
+    # least of each capped sum that units i+1.. and the results message still add, from state s at unit i
+    rest = np.zeros((n, S, len(cols)))
+    rest[n - 1] = final[:, cols]
+    for i in range(n - 2, -1, -1):
+        t = tb.steps(0, i + 1, i + 2, L)[0]  # (S, S, 5)
+        rest[i] = (t[:, :, cols] + U[i + 1][None, :, cols] + rest[i + 1][None, :, :]).min(axis=1)
+    lab = init + U[0]  # (S, 5)
+    ok = np.isfinite(lab).all(axis=1) & (lab[:, cols] + rest[0] <= limit).all(axis=1)
+    labels = lab[ok]
+    state = np.nonzero(ok)[0]
+    history: list[tuple[np.ndarray, np.ndarray]] = [(state, np.full(len(state), -1))]
+    for i in range(1, n):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        t = tb.steps(0, i, i + 1, L)[0]  # (S, S, 5)
+        new_l, new_s, new_b = [], [], []
+        for s in range(S):
+            cand = labels + t[state, s] + U[i, s]
+            good = np.isfinite(cand).all(axis=1) & (cand[:, cols] + rest[i, s] <= limit).all(axis=1)
+            if not good.any():
+                continue
+            idx = np.nonzero(good)[0]
+            keep = idx[_pareto(_keys(cand[idx], w), cand[idx][:, cols])]
+            new_l.append(cand[keep])
+            new_s.append(np.full(len(keep), s))
+            new_b.append(keep)
+        if not new_l:
+            return None
+        labels, state = np.concatenate(new_l), np.concatenate(new_s)
+        history.append((state, np.concatenate(new_b)))
+        if len(labels) > MAX_LABELS:
+            return "overflow"
+    full = labels + final[state]
+    good = np.isfinite(full).all(axis=1) & (full[:, cols] <= limit).all(axis=1)
+    if not good.any():
+        return None
+    idx = np.nonzero(good)[0]
+    chosen = int(idx[int(_lexargmin(_keys(full[idx], w), axis=0, rtol=TIE_RTOL))])
+    key = _keys(full[chosen], w)
+    states = []
+    k = chosen
+    for i in range(n - 1, -1, -1):
+        st, bk = history[i]
+        states.append(int(st[k]))
+        k = int(bk[k])
+    states.reverse()
+    return _placement(problem, states, codec), key
 
 
 def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
@@ -255,7 +363,35 @@ def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) 
     if best is None:
         return SequenceResult(None, None, False, reason="no placement runs every unit within pins, privacy and "
                               "the fidelity floor")
-    key, plan = best
+    res = _checked(problem, *best)
+    kinds = {v.split(":")[0] for v in res.prediction.violations} if res.prediction is not None else set()
+    if res.proven or not kinds or not kinds <= {"slo", "cost"}:
+        return res
+    # only the SLO or the $ cap broke: the labelled DP keeps those sums within their limits
+    c = problem.constraints
+    caps = [(col, lim * (1 + 1e-9) * (1 + 1e-12)) for col, lim in
+            ((_LAT, c.slo_ms), (_USD, c.max_cost_usd_per_1k)) if lim is not None]
+    best = None
+    for codec, ok in zip(codecs, oks, strict=True):
+        found = _run_capped(problem, codec, ok, caps, cancel)
+        if isinstance(found, str):
+            return SequenceResult(res.best, res.prediction, False, res.lower_bound,
+                                  f"{res.reason}; the capped DP kept too many labels")
+        if found is None:
+            continue
+        key = tuple(float(x) for x in found[1])
+        if best is None or lex_better(key, best[0]):
+            best = (key, found[0])
+    if best is None:  # nothing meets the caps: the MILP says so with its diagnosis
+        return SequenceResult(res.best, res.prediction, False, res.lower_bound, f"{res.reason}; nothing meets it")
+    capped = _checked(problem, *best)
+    if capped.proven:
+        capped.reason = "the best plan within the SLO and $ cap (labelled DP) meets every other limit"
+    return capped
+
+
+def _checked(problem: PlanningProblem, key: tuple[float, ...], plan: Placement) -> SequenceResult:
+    """The DP's plan evaluated by the cost model: proven when it is feasible and adds up to the same key."""
     plan = _canonical_codec(problem, plan)
     pred = evaluate(plan, problem)
     real = problem.objective_key(pred)
@@ -265,4 +401,5 @@ def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) 
     if not pred.feasible:
         return SequenceResult(plan, pred, False, key[0], "the best plan ignoring memory, utilization and caps "
                               f"breaks {pred.violations[0].split(':')[0]}")
-    return SequenceResult(plan, pred, True, key[0])
+    return SequenceResult(plan, pred, True, key[0], "the best plan without the limits that add up over a plan "
+                          "(memory, utilization, SLO and $ caps) meets them all")
