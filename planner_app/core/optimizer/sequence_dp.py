@@ -250,13 +250,24 @@ def _placement(problem: PlanningProblem, states: list[int], codec: str) -> Place
 
 #: the capped DP gives up (the MILP decides) above this many labels at one unit
 MAX_LABELS = 20_000
+#: ... above this many candidate labels of one state when two sums are capped (the pairwise check)
+MAX_PAIRWISE = 3_000
+#: ... and is not tried above this many (units x states²)
+MAX_CAPPED_SIZE = 500_000
 
 
 def _pareto(keys: np.ndarray, res: np.ndarray) -> np.ndarray:
     """Indices of labels no other label beats: a lexicographically smaller-or-equal key and no more
     of every capped resource (``res`` (m, R)). Labels are sorted by key; a label survives when
     no earlier one uses at most its resources."""
-    order = np.lexsort(keys.T[::-1])
+    # figures within a relative 1e-11 count as equal (sums of the same terms in another order),
+    # so the next key column decides, as in the tie-breaking of every solver
+    q = keys.copy()
+    for c in range(q.shape[1]):
+        big = float(np.abs(q[:, c]).max(initial=0.0))
+        if big > 0:
+            q[:, c] = np.round(q[:, c] / (big * 1e-11))
+    order = np.lexsort(q.T[::-1])
     r = res[order]
     if r.shape[1] == 1:
         prev = np.minimum.accumulate(np.r_[np.inf, r[:-1, 0]])
@@ -303,6 +314,8 @@ def _run_capped(problem: PlanningProblem, codec: str, levels_ok: np.ndarray, cap
             if not good.any():
                 continue
             idx = np.nonzero(good)[0]
+            if len(cols) > 1 and len(idx) > MAX_PAIRWISE:
+                return "overflow"
             keep = idx[_pareto(_keys(cand[idx], w), cand[idx][:, cols])]
             new_l.append(cand[keep])
             new_s.append(np.full(len(keep), s))
@@ -367,6 +380,10 @@ def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) 
     kinds = {v.split(":")[0] for v in res.prediction.violations} if res.prediction is not None else set()
     if res.proven or not kinds or not kinds <= {"slo", "cost"}:
         return res
+    states = len(problem.devices) * len(problem.levels)
+    if problem.n_units * states * states > MAX_CAPPED_SIZE:
+        return SequenceResult(res.best, res.prediction, False, res.lower_bound,
+                              f"{res.reason}; too large for the capped DP")
     # only the SLO or the $ cap broke: the labelled DP keeps those sums within their limits
     c = problem.constraints
     caps = [(col, lim * (1 + 1e-9) * (1 + 1e-12)) for col, lim in
