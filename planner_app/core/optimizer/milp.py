@@ -496,9 +496,10 @@ def solve_milp(
 
     ``presolve`` (default): first :func:`~planner_app.core.optimizer.sequence_dp.solve_sequence`,
     exact over every placement ignoring memory, utilization and caps: when its plan meets
-    them all it is the answer, and no MILP is built. Else the chain DP's plan, whose objective becomes a cutoff row of
-    every codec's MILP (a codec that cannot match it ends as soon as HiGHS proves so) and a
-    bound on the optimum's latency; then :func:`~planner_app.core.optimizer.reduce.reduce_problem`
+    them all it is the answer, and no MILP is built. Else the chain DP's plan, whose objective
+    becomes a cutoff row of every codec's MILP (its codec goes first; then the best plan so far
+    is the cutoff: a codec that cannot match it ends as soon as HiGHS proves so, with no
+    tie-breaking solves) and a bound on the optimum's latency; then :func:`~planner_app.core.optimizer.reduce.reduce_problem`
     drops the devices no optimal plan needs. Both keep the answer exact (tests hold them to
     the unreduced MILP and to brute force).
     """
@@ -522,6 +523,9 @@ def solve_milp(
             status = "optimal"
             cutoff = best[0][0]
         work = reduce_problem(problem, None if best is None else _latency_bound_ms(problem, best[0][0])).problem
+        if best is not None:  # the known plan's codec first: its optimum is likely the cutoff for the others
+            first = best[1].codec
+            codecs.sort(key=lambda c: c != first)
     for ci, codec in enumerate(codecs):
         if cancel is not None:
             cancel.raise_if_cancelled()
@@ -549,6 +553,8 @@ def solve_milp(
         if pred.feasible and (best is None or lex_better(key, best[0])):
             best = (key, pl, pred)
             status = "optimal" if exact else status
+        if presolve and best is not None:
+            cutoff = best[0][0]  # later codecs only matter if they match the best plan so far
     report(progress, 1.0, "MILP done")
     ms = (time.perf_counter() - t0) * 1000.0
     if best is None:
