@@ -16,6 +16,7 @@ __all__ = [
     "BandwidthChart",
     "ParetoChart",
     "SweepChart",
+    "RunChart",
     "export_chart",
     "SERIES_COLOURS",
 ]
@@ -326,6 +327,45 @@ class SweepChart(_Chart):
         self.plot_item.enableAutoRange()
         self.values = {"link": link, "mbps": list(mbps), "latency_ms": list(latency_ms), "feasible": list(feasible),
                        "changes_mbps": [c for c, _ in changes]}
+
+
+class RunChart(_Chart):
+    """A run of the plan: predicted (light) and measured (dark) bars side by side for each figure
+    (end to end, each stage's compute, each hop there and back), with the error in percent above."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Run: predicted vs measured", "ms", "", parent)
+        self.legend = self.plot_item.addLegend(offset=(-5, 5), labelTextSize="8pt")
+
+    def show_run(self, labels: list[str], predicted_ms: list[float | None], measured_ms: list[float | None],
+                 error_pct: list[float | None]) -> None:
+        """Bars for each of ``labels``; a missing value draws no bar."""
+        self.plot_item.clear()
+        self.legend.clear()
+        n = len(labels)
+        x = np.arange(n)
+        pred = np.array([math.nan if v is None else v for v in predicted_ms], dtype=float)
+        meas = np.array([math.nan if v is None else v for v in measured_ms], dtype=float)
+        width = 0.38
+        pred_bars = pg.BarGraphItem(x=x - width / 2, height=np.nan_to_num(pred), width=width, brush=_colour(0, 110),
+                                    pen=pg.mkPen("#0D47A1", width=0.5), name="predicted")
+        meas_bars = pg.BarGraphItem(x=x + width / 2, height=np.nan_to_num(meas), width=width, brush=_colour(1, 230),
+                                    pen=pg.mkPen("#E65100", width=0.5), name="measured")
+        for item in (pred_bars, meas_bars):
+            self.plot_item.addItem(item)
+            self.legend.addItem(item, item.opts["name"])
+        tops = np.fmax(np.nan_to_num(pred), np.nan_to_num(meas))
+        for i, err in enumerate(error_pct):
+            if err is None:
+                continue
+            label = pg.TextItem(f"{err:+.0f} %", color="#C62828" if abs(err) > 25 else "#333", anchor=(0.5, 1.0))
+            label.setPos(i, float(tops[i]))
+            self.plot_item.addItem(label)
+        self._ticks([t if len(t) <= 24 else t[:23] + "…" for t in labels])
+        self.plot_item.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
+        self.plot_item.setYRange(0, float(max(tops, default=1.0)) * 1.25 or 1.0, padding=0)
+        self.values = {"labels": list(labels), "predicted_ms": list(predicted_ms), "measured_ms": list(measured_ms),
+                       "error_pct": list(error_pct)}
 
 
 def _svg_with_qt(chart: _Chart) -> bytes:
