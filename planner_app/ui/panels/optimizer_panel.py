@@ -13,6 +13,7 @@ from __future__ import annotations
 
 __all__ = ["OptimizerPanel"]
 
+import math
 import time
 
 from PySide6.QtCore import Qt
@@ -35,6 +36,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from planner_app.core.optimizer import AUTO_MILP_TIME_LIMIT_S
 from planner_app.core.optimizer.problem import OBJECTIVE_METRICS
 from planner_app.core.optimizer.registry import solver_choices, solvers_help
 from planner_app.core.planning import PoseOptions, SolveOptions
@@ -105,6 +107,16 @@ class OptimizerPanel(QWidget):
         self.solver = QComboBox()
         self.solver.addItems(list(solver_choices()))
         self.solver.setToolTip(solvers_help().replace("; ", "\n"))
+        self.time_limit = QDoubleSpinBox()
+        self.time_limit.setRange(0.1, 86_400.0)
+        self.time_limit.setDecimals(1)
+        self.time_limit.setSingleStep(1.0)
+        self.time_limit.setSuffix(" s")
+        self.time_limit.setValue(AUTO_MILP_TIME_LIMIT_S)
+        self.time_limit.setToolTip(
+            "Seconds the solver may take for one solve. The MILP (HiGHS) stops there with the best plan found "
+            "so far and states its proven gap to the optimum; the DP solvers are exact and fast and do not need "
+            f"it. Default {AUTO_MILP_TIME_LIMIT_S:g} s, as the command line's --time-limit.")
         self.pareto = QCheckBox("Pareto front")
         self.pareto.setChecked(True)
         self.run_button = QPushButton("Optimize")
@@ -118,6 +130,7 @@ class OptimizerPanel(QWidget):
         form.addRow("Levels", self.levels)
         form.addRow("Pinned units", self.pins)
         form.addRow("Solver", self.solver)
+        form.addRow("Time limit", self.time_limit)
         form.addRow("", self.pareto)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -240,7 +253,8 @@ class OptimizerPanel(QWidget):
                            min_fidelity=self.min_fidelity.value() or None,
                            max_cost_usd_per_1k=self.max_cost.value() or None,
                            levels=levels or None, pinned_units=parse_pins(self.pins.text()))
-        return pose, SolveOptions(solver=self.solver.currentText(), pareto=self.pareto.isChecked())
+        return pose, SolveOptions(solver=self.solver.currentText(), pareto=self.pareto.isChecked(),
+                                  time_limit_s=self.time_limit.value())
 
     def optimize(self) -> Job | None:
         """Solve with the form's options (a job); charts follow when it ends."""
@@ -331,7 +345,8 @@ class OptimizerPanel(QWidget):
         links = [lid for lid in p.link_mbps if lid in known]
         caps = [max(topo.link(lid).bandwidth_ab_mbps, topo.link(lid).bandwidth_ba_mbps) for lid in links]
         self.bandwidth.show_links(links, [p.link_mbps[lid] for lid in links], caps)
-        self.front.show_front([e.prediction for e in result.pareto_front], shown.pareto_index, result.prediction)
+        self.front.show_front([e.prediction for e in result.pareto_front], shown.pareto_index, result.prediction,
+                              [e.placement.summary() for e in result.pareto_front])
         self._fill_sweep_links()
         default = self.model.default_sweep_link()
         if default and cur.sweep is None:
@@ -358,8 +373,15 @@ class OptimizerPanel(QWidget):
             return (f"<span style='color:#C62828'><b>No plan meets every constraint</b>: {why} fails. "
                     f"{result.message}</span><br>Closest plan: {shown.placement.summary()} — {figures}<br>"
                     f"violations: {'; '.join(p.violations[:3])}")
-        exact = "exact" if result.exact else "not proven optimal"
-        solver = f"<br><small>solver {result.solver} ({exact}: {result.exact_scope}), {result.solve_ms:.0f} ms"
+        if result.exact:
+            exact = "exact"
+        elif result.gap is not None and math.isfinite(result.gap):
+            exact = f"<b>not proven optimal: proven gap {result.gap:.2%}</b> (raise the time limit to close it)"
+        elif result.gap is not None:
+            exact = "<b>not proven optimal: no bound on the gap yet</b> (raise the time limit)"
+        else:
+            exact = "not proven optimal"
+        solver = f"<br><small>solver {result.solver} ({exact}; {result.exact_scope}), {result.solve_ms:.0f} ms"
         if p.violations:
             solver += f" · <span style='color:#C62828'>this point breaks: {'; '.join(p.violations[:2])}</span>"
         return f"{head}<br>{figures}{solver}</small>"
