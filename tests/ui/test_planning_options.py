@@ -22,6 +22,8 @@ def home(make_window):
 
 def test_the_time_limit_reaches_the_solver_and_a_gap_is_stated(qtbot, home):
     pl = loaded_and_profiled(qtbot, home, ("fp32",))
+    # the Workloads panel offers the loaded model first
+    assert home.workloads.model_combo.itemText(0) == pl.model.current.model_ref.model == "sample:lstm_kws"
     op = pl.optimizer_panel
     assert op.time_limit.value() == AUTO_MILP_TIME_LIMIT_S and "gap" in op.time_limit.toolTip()
     op.time_limit.setValue(2.5)

@@ -83,6 +83,10 @@ class PlanningUI(QObject):
         self.model.modelLoaded.connect(lambda _w: self.show_dock("model"))
         self.model.resultChanged.connect(lambda _w: self.show_dock("optimizer"))
         self.model.runDone.connect(lambda _w: self.show_dock("run"))
+        # the Workloads panel picks its models from the loaded ones (then samples, then Browse…)
+        win.workloads.model_browser = lambda: win.dialogs.choose_model(win, str(Path.cwd()))
+        for sig in (self.model.modelLoaded, self.model.cleared):
+            sig.connect(self._offer_loaded_models)
         self.acts = self._build_actions()
 
     # -- menus ------------------------------------------------------------------------------
@@ -141,6 +145,9 @@ class PlanningUI(QObject):
             for n in ("load_model", "optimize", "overlay"):
                 toolbar.addAction(acts[n])
         return acts
+
+    def _offer_loaded_models(self, *_args: object) -> None:
+        self.win.workloads.set_model_choices([e.model_ref.model for e in self.model.entries.values()])
 
     def _profile_clicked(self) -> None:
         self.show_dock("profiling")
