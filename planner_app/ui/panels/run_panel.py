@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from planner_app.ui.deferred import Deferred, wrapped_label
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import RunChart
-from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.planning_model import PlanningModel
 from planner_app.ui.run_compare import RunComparison
 
