@@ -282,8 +282,8 @@ class ParetoChart(_Chart):
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Pareto front", "$ per 1k requests", "latency (ms)", parent)
         self.setToolTip("Each point is a plan no other plan beats on every criterion; colour: bytes on links "
-                        "(dark: few, yellow: many). Click a point to show that plan everywhere; a point marked "
-                        "×N holds N plans that coincide: click it to choose one.")
+                        "(dark: few, yellow: many). Click a point to show that plan everywhere; a square holds "
+                        "plans that coincide (×N: how many): click it to choose one.")
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)  # $ per 1k is often 1e-6: say so plainly
         self.scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=self._tip)
         self.scatter.sigClicked.connect(self._on_clicked)
@@ -318,11 +318,11 @@ class ParetoChart(_Chart):
         symbols = ["o" if len(g) == 1 else "s" for g in self.groups]
         self.scatter.setData(x=gx, y=gy, brush=brushes, size=sizes, symbol=symbols,
                              data=list(range(len(self.groups))), pen=pg.mkPen("#333", width=0.5))
-        for g in self.groups:
-            if len(g) > 1:
-                count = pg.TextItem(f"×{len(g)}", color="#333", anchor=(-0.15, 1.1))
-                count.setPos(lat[g[0]], cost[g[0]])
-                self.plot_item.addItem(count)
+        merged = [g for g in self.groups if len(g) > 1]
+        for g in merged if len(merged) <= 4 else []:  # more labels than that only clutter: squares say it
+            count = pg.TextItem(f"×{len(g)}", color="#333", anchor=(-0.15, 1.1))
+            count.setPos(lat[g[0]], cost[g[0]])
+            self.plot_item.addItem(count)
         if 0 <= chosen < len(predictions):
             self.marker.setData(x=[lat[chosen]], y=[cost[chosen]])
         elif best is not None:
@@ -435,8 +435,7 @@ class RunChart(_Chart):
         meas_bars = pg.BarGraphItem(x=x + width / 2, height=np.nan_to_num(meas), width=width, brush=_colour(1, 230),
                                     pen=pg.mkPen("#E65100", width=0.5), name="measured")
         for item in (pred_bars, meas_bars):
-            self.plot_item.addItem(item)
-            self.legend.addItem(item, item.opts["name"])
+            self.plot_item.addItem(item)  # a named item joins the legend by itself
         tops = np.fmax(np.nan_to_num(pred), np.nan_to_num(meas))
         for i, err in enumerate(error_pct):
             if err is None:

@@ -67,7 +67,7 @@ class RunPanel(QWidget):
         self.progress = QProgressBar()
         self.progress.setRange(0, 1000)
         self.progress.setFormat("idle")
-        self.status = wrapped_label("Optimize, then run the shown plan to see measured against predicted.", 5)
+        self.status = wrapped_label("Optimize, then run the shown plan to see measured against predicted.", 12)
         self.status.setTextInteractionFlags(Qt.TextInteractionFlag.TextSelectableByMouse)
         form = QFormLayout()
         form.addRow("Requests", self.requests)
@@ -166,7 +166,7 @@ class RunPanel(QWidget):
         head = (f"Measured {run.requests} requests of {run.plan_label} (local emulation)."
                 if same else f"These figures are for {run.plan_label}, not the plan shown now: run again.")
         if self.job is None:
-            self.status.setText(head + "\n" + "\n".join(f"• {n}" for n in run.notes[:2]))
+            self.status.setText(head + (f"\n• {run.notes[0]}" if run.notes else "") + "\n(hover: every note)")
             self.status.setToolTip("\n".join(run.notes))
 
     def _show(self, run: RunComparison) -> None:
