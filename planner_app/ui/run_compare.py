@@ -102,13 +102,15 @@ def comparison_from_report(report: dict[str, Any], spec: Any, plan_label: str = 
         rows.append(RunRow("stage", f"stage {s['index']} on {s['device']} ({s['level']})",
                            _num(s.get("predicted_compute_ms")), _num(s.get("measured_compute_ms_median")),
                            f"predicted from {s.get('predicted_provenance', '?')}; measured: the agent's timing "
-                           "of its session call (median, wall)", f"stage {s['index']} {s['device']}"))
+                           "of its session call (median, wall)", f"stage {s['index']}"))
     back_bytes = _output_bytes(dict(spec.plan.model.output_shapes))
     measured_hops = iter(report.get("hops", []))
+    n_hop = 0
     for hop in spec.hops:
         if hop is None:
             continue
         h = next(measured_hops, None)
+        n_hop += 1
         back_ms = hop.latency_ms + (back_bytes * 8 / (hop.backward_mbps * 1e6) * 1e3 if hop.backward_mbps > 0 else 0.0)
         links = "+".join(hop.links) or f"{hop.from_device}→{hop.to_device}"
         rows.append(RunRow("hop", f"hop {hop.from_device}→{hop.to_device} ({links})", hop.predicted_ms + back_ms,
@@ -116,6 +118,6 @@ def comparison_from_report(report: dict[str, Any], spec: Any, plan_label: str = 
                            f"there and back: predicted {hop.predicted_ms:.2f} ms there (the plan's transfer) + "
                            f"{back_ms:.2f} ms back ({hop.latency_ms:g} ms latency, {back_bytes} B of outputs at "
                            f"{hop.backward_mbps:g} Mbps); measured: the forwarding agent's time minus the next "
-                           "agent's (link both ways, HTTP and tensor frames)", f"{hop.from_device}→{hop.to_device}"))
+                           "agent's (link both ways, HTTP and tensor frames)", f"hop {n_hop}"))
     return RunComparison(plan_label or str(report.get("plan", "")), int(report.get("requests", 0)), tuple(rows),
                          tuple(report.get("notes", [])), report)
