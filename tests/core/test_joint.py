@@ -114,3 +114,13 @@ def test_bad_goals_are_refused():
     problems = factory(edits={w.workload.name: {"slo_ms": None} for w in factory()})
     with pytest.raises(ProblemError, match="worst-slack needs a latency SLO"):
         solve_joint(problems, JointGoal("worst-slack"))
+
+
+def test_shipped_joint_plan_schema_is_current():
+    import json
+
+    from planner_app.core.plans.joint import JOINT_PLAN_SCHEMA_PATH, joint_plan_json_schema
+    from planner_app.core.resources import resource_path
+
+    shipped = json.loads(resource_path(JOINT_PLAN_SCHEMA_PATH).read_text())
+    assert shipped == joint_plan_json_schema(), "resources/joint_plan.schema.json is stale: run `make schemas`"
