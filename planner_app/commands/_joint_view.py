@@ -66,6 +66,8 @@ def joint_text(plan: JointPlan) -> str:
                      + "\n(each plan alone fits; together they need more than the device or link has)")
     else:
         parts.append("Planned one at a time, the workloads would not overcommit any device or link.")
+    if plan.notes:
+        parts.append("Notes:\n" + "\n".join(f"  - {n}" for n in plan.notes))
     return "\n\n".join(parts)
 
 

@@ -124,3 +124,14 @@ def test_shipped_joint_plan_schema_is_current():
 
     shipped = json.loads(resource_path(JOINT_PLAN_SCHEMA_PATH).read_text())
     assert shipped == joint_plan_json_schema(), "resources/joint_plan.schema.json is stale: run `make schemas`"
+
+
+def test_a_milp_stopped_at_its_time_limit_falls_back_on_one_at_a_time_plans_that_fit_together():
+    problems = factory(rate=10.0)  # as shipped: the one-at-a-time plans fit together
+    solo = alone(problems)
+    sol = solve_joint(problems, JointGoal("weighted-latency"), alone=[r.placement for r in solo], time_limit_s=1e-4)
+    assert sol.feasible and not sol.exact and "limit reached" in sol.status
+    assert sol.placements == [r.placement for r in solo] and "one-at-a-time plans fit together" in sol.notes[0]
+    # without them there is no plan, and the message does not blame a device: nothing was proven
+    bare = solve_joint(problems, JointGoal("weighted-latency"), time_limit_s=1e-4)
+    assert not bare.feasible and not bare.blocking and "--time-limit" in bare.message

@@ -207,6 +207,7 @@ class JointSolution:
     codecs_tried: list[tuple[str, ...]] = field(default_factory=list)
     n_variables: int = 0
     n_constraints: int = 0
+    notes: list[str] = field(default_factory=list)
 
     @property
     def feasible(self) -> bool:
@@ -222,6 +223,9 @@ class JointSolution:
         if self.blocking:
             over = ", ".join(f"{r} (needs {100 * (1 + x):.0f} % of its capacity)" for r, x in self.blocking.items())
             return f"the workloads do not fit together: {over}"
+        if not self.exact:
+            return (f"the MILP found no joint plan before its time limit ({self.status}; not proven infeasible): "
+                    "give it more time with --time-limit S")
         return f"no joint plan found ({self.status})"
 
 
@@ -423,16 +427,28 @@ def solve_joint(
             best = (value, pls, preds)
             status = "optimal" if exact else status
     report(progress, len(combos) / (len(combos) + 1), "joint MILP done")
+    notes: list[str] = []
+    if not exact and alone is not None:
+        # a MILP stopped at its time limit may hold no plan, or a worse one than the one-at-a-time
+        # plans when those happen to fit together: they are a joint plan too
+        preds = [evaluate(pl, p) for pl, p in zip(alone, problems, strict=True)]
+        if all(pr.feasible for pr in preds) and not any(r.overloaded for r in joint_load(problems, preds)):
+            value = joint_objective_value(goal, problems, preds)
+            if best is None or value < best[0] * (1 - 1e-9):
+                best = (value, list(alone), preds)
+                notes.append("the MILP stopped at its time limit; the one-at-a-time plans fit together and are "
+                             "the best joint plan found")
     ms = (time.perf_counter() - t0) * 1000.0
     if best is not None:
         value = best[0]
         low = min(bounds, default=-math.inf)
         gap = 0.0 if exact else (max(0.0, (value - low) / max(abs(value), 1e-12)) if math.isfinite(low) else math.inf)
         return JointSolution(goal, best[1], best[2], value, exact, status, ms, joint_load(problems, best[2]), gap,
-                             codecs_tried=combos, n_variables=nv, n_constraints=nc)
+                             codecs_tried=combos, n_variables=nv, n_constraints=nc, notes=notes)
     sol = JointSolution(goal, None, None, math.inf, exact, status, ms, codecs_tried=combos,
                         n_variables=nv, n_constraints=nc)
-    _diagnose(sol, problems, combos, goal, time_limit_s)
+    if exact:  # every codec combination proven infeasible: say what cannot fit
+        _diagnose(sol, problems, combos, goal, time_limit_s)
     report(progress, 1.0, "no joint plan")
     return sol
 

@@ -307,6 +307,7 @@ def _export(jp: JointPlanning, out: Path, fidelity_samples: int, progress: Progr
              "over the workloads"]
     if over:
         notes.append(f"planned one at a time, the workloads would overcommit {', '.join(over)}")
+    notes += sol.notes
     plan = JointPlan(
         topology=TopologyInfo(name=jp.topology.name, path=str(jp.topology_path) if jp.topology_path else None,
                               sha256=canonical_sha256(doc), document=doc),
