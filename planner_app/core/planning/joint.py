@@ -252,7 +252,8 @@ def _section_plan(jp: JointPlanning, k: int, sec: JointSection, built: BuiltPart
     scope = ("every placement and level of every workload at once (shared devices and links, summed memory), "
              f"for the cut codecs tried ({len(sol.codecs_tried)} combination(s))")
     result = dataclasses.replace(
-        s.result, feasible=True, placement=sec.placement, prediction=sec.prediction,
+        s.result, feasible=True, failing_constraint=None, message="", placement=sec.placement,
+        prediction=sec.prediction,
         objective_value=s.problem.objective_value(sec.prediction), solver="milp-joint", exact=sol.exact,
         exact_scope=scope, solve_ms=sol.solve_ms, pareto_front=[], gap=sol.gap,
         baselines=[BaselineResult("one-at-a-time", "this workload planned alone, as if it had the topology to "
