@@ -9,6 +9,7 @@ of one model, so they are accepted only when every workload names the same model
 from __future__ import annotations
 
 import argparse
+import math
 from pathlib import Path
 
 from planner_app.commands._joint_view import infeasible_text, joint_text
@@ -55,6 +56,33 @@ def _refuse_ambiguous(args: argparse.Namespace) -> None:
                                "plan each workload with --workload NAME")
 
 
+def _weights(args: argparse.Namespace) -> dict[str, float]:
+    """``--joint-weight NAME=W`` as a map; each name a workload of the topology, each weight finite and >= 0."""
+    if not args.joint_weight:
+        return {}
+    if (args.joint_objective or "worst-slack") != "weighted-latency":
+        raise PlannerError("--joint-weight applies to --joint-objective weighted-latency: add it, or drop "
+                           "--joint-weight")
+    from planner_app.core.topology import load_topology
+
+    names = [w.name for w in load_topology(args.topology).workloads]
+    out: dict[str, float] = {}
+    for text in args.joint_weight:
+        name, sep, value = text.partition("=")
+        try:
+            weight = float(value)
+        except ValueError:
+            weight = math.nan
+        if not sep or not (0 <= weight < math.inf):
+            raise PlannerError(f"--joint-weight {text!r}: expected WORKLOAD=W with W a number >= 0, e.g. "
+                               f"{names[0] if names else 'cam'}=2")
+        if name.strip() not in names:
+            raise PlannerError(f"--joint-weight {text!r}: no workload {name.strip()!r} in {args.topology}; the "
+                               f"workloads are {', '.join(names)}")
+        out[name.strip()] = weight
+    return out
+
+
 def optimize_joint(args: argparse.Namespace, levels: list[str] | None, agent_profiles: dict[str, Path],
                    progress: ProgressCallback | None) -> int:
     from planner_app.core.optimizer.joint import JointGoal
@@ -66,6 +94,7 @@ def optimize_joint(args: argparse.Namespace, levels: list[str] | None, agent_pro
     )
 
     _refuse_ambiguous(args)
+    weights = _weights(args)
     jp = plan_jointly(
         args.topology,
         measure=MeasureOptions(levels=tuple(levels) if levels else None,
@@ -73,7 +102,7 @@ def optimize_joint(args: argparse.Namespace, levels: list[str] | None, agent_pro
                                imported=tuple(Path(p) for p in args.imported), host_device=args.host_device,
                                agent_profiles=agent_profiles, profile_now=not args.no_local_profile),
         pose=PoseOptions(levels=tuple(levels) if levels else None),
-        goal=JointGoal(args.joint_objective or "worst-slack"),
+        goal=JointGoal(args.joint_objective or "worst-slack", weights),
         time_limit_s=args.time_limit, out=args.out, progress=progress,
     )
     if not jp.feasible:

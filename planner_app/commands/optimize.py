@@ -43,6 +43,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--joint-objective", choices=joint_objective_names(), default=None,
                    help="with --workload all, what to minimise over the workloads (default worst-slack): "
                         + "; ".join(f"{o.name}: {o.description}" for o in JOINT_OBJECTIVES.values()).replace("%", "%%"))
+    p.add_argument("--joint-weight", action="append", default=[], metavar="WORKLOAD=W",
+                   help="with --workload all --joint-objective weighted-latency: the weight of a workload's latency "
+                        "(default: its rate; repeatable)")
     p.add_argument("--profile", metavar="PROFILE.json",
                    help="measurements from `edgeplan model profile` (default: profile now)")
     p.add_argument("--imported", metavar="TIMES.csv", action="append", default=[],
@@ -166,6 +169,9 @@ def _optimize(args: argparse.Namespace) -> int:
 
         return optimize_joint(args, _levels(args.levels), _agent_profiles(args.agent_profile),
                               _progress_printer(args.quiet))
+    if args.joint_weight:
+        raise PlannerError("--joint-weight weighs workloads planned together: add --workload all "
+                           "--joint-objective weighted-latency, or drop it")
     if args.joint_objective is not None:
         raise PlannerError(f"--joint-objective {args.joint_objective} applies to several workloads planned together: "
                            "add --workload all, or drop it and use --objective for one workload")

@@ -124,3 +124,21 @@ def test_unknown_joint_objective_and_joint_objective_without_all(tmp_path, capsy
                "--out", str(tmp_path / "p.json")])
     assert rc == 2
     assert "add --workload all" in capsys.readouterr().err
+
+
+def test_joint_weights_are_checked_and_used(tmp_path, capsys):
+    topo, times = _factory(tmp_path, 25.0)
+    bad = [(["--joint-weight", "inspect-cam-a1=2"], "applies to --joint-objective weighted-latency"),
+           (["--joint-objective", "weighted-latency", "--joint-weight", "cam-z=2"], "no workload 'cam-z'"),
+           (["--joint-objective", "weighted-latency", "--joint-weight", "inspect-cam-a1=-1"], "a number >= 0")]
+    for extra, needle in bad:
+        assert _optimize(topo, times, tmp_path / "j.json", *extra) == 2
+        assert needle in capsys.readouterr().err
+    out = tmp_path / "w.json"
+    assert _optimize(topo, times, out, "--joint-objective", "weighted-latency",
+                     "--joint-weight", "inspect-cam-a1=1000") == 0
+    plan = load_joint_plan(out)
+    assert plan.objective.weights["inspect-cam-a1"] == 1000.0 and plan.objective.weights["inspect-cam-b1"] == 25.0
+    a1 = plan.workloads[0]
+    # the heaviest workload keeps the fast plant server: its latency is its one-at-a-time latency
+    assert a1.totals.latency_ms == pytest.approx(a1.baselines[0].figures.latency_ms)
