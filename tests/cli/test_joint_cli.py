@@ -142,3 +142,18 @@ def test_joint_weights_are_checked_and_used(tmp_path, capsys):
     a1 = plan.workloads[0]
     # the heaviest workload keeps the fast plant server: its latency is its one-at-a-time latency
     assert a1.totals.latency_ms == pytest.approx(a1.baselines[0].figures.latency_ms)
+
+
+def test_a_section_naming_another_sections_part_is_refused(tmp_path, capsys):
+    topo, times = _factory(tmp_path, 25.0)
+    out = tmp_path / "joint.json"
+    assert _optimize(topo, times, out) == 0
+    capsys.readouterr()
+    doc = json.loads(out.read_text())
+    doc["workloads"][1]["stages"][0]["artifact"] = doc["workloads"][0]["stages"][0]["artifact"]
+    out.write_text(json.dumps(doc))
+    assert main(["plan", "validate", str(out), "--no-chain"]) == 2
+    err = capsys.readouterr().err
+    assert "workloads[1].stages[0].artifact.path" in err and "section's folder parts/workload_01/" in err
+    assert main(["run", str(out), "--local"]) == 2
+    assert "is a joint plan" in capsys.readouterr().err
