@@ -66,6 +66,7 @@ from planner_app.core.optimizer.baselines import BaselineResult, compute_baselin
 from planner_app.core.optimizer.brute_force import chain_routes
 from planner_app.core.optimizer.chain_dp import route_is_exact
 from planner_app.core.optimizer.cost_model import Prediction, evaluate
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
 from planner_app.core.optimizer.problem import (
     CONSTRAINT_ORDER,
@@ -141,6 +142,8 @@ def choose_solver(problem: PlanningProblem) -> str:
     """What ``solver='auto'`` picks (see the module docstring)."""
     if problem.constraints.max_stages_per_device is not None:
         return "pipeline"
+    if not is_chain(problem.structure) and problem.n_units * len(problem.devices) ** 2 <= MILP_AUTO_LIMIT:
+        return "milp"  # branches: only the MILP models the critical path and the tensors' own messages
     routes = chain_routes(problem)
     single = len(routes) == 1 and set(routes[0]) == set(problem.devices) and route_is_exact(problem, routes[0])
     if single:
