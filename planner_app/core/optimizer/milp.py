@@ -490,6 +490,14 @@ def _add_dataflow(m: _Model, p: PlanningProblem, codec: str, x: np.ndarray, xub:
     for t in s.tensors:
         for cu in t.consumers:
             readers.setdefault(t.producer, set()).add(cu)
+    # valid whatever the placement (no big-M): a unit starts after each unit it reads has run;
+    # these carry the compute of every path of the DAG into the LP relaxation
+    for u, vs in readers.items():
+        if u < 0:
+            continue
+        ids, cf = comp[u]
+        for v in sorted(vs):
+            m.add_row(np.r_[B[v], B[u], ids], np.r_[1.0, -1.0, -cf], 0.0, math.inf)
     for u, vs in readers.items():
         for v in sorted(vs):
             if u < 0:
