@@ -365,8 +365,7 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
     raw_private = problem.privacy_zone_devices() is not None and problem.constraints.privacy == "raw_input_in_zone"
     part_of = [0] * n
     for p in parts:
-        for u in p.unit_ids:
-            part_of[u] = p.index
+        part_of[p.unit_ids[0]:p.unit_ids[-1] + 1] = [p.index] * len(p.unit_ids)
     result_device = None if problem.results_stay else problem.result_device
     codec = problem.codecs[placement.codec]
     transfers: list[TransferPrediction] = []

@@ -197,6 +197,8 @@ def plan_messages(structure: ModelStructure, devices: Sequence[str], part_of: Se
     results stay where they are made. Order: by the first unit that reads the
     message (the results last), then by producer.
     """
+    if is_chain(structure):
+        return _chain_messages(structure, devices, part_of, source, result_device)
     groups: dict[tuple[int, str], tuple[str, list[int], set[int]]] = {}
     results: dict[int, tuple[str, list[int]]] = {}
     for ti, t in enumerate(structure.tensors):
@@ -216,4 +218,20 @@ def plan_messages(structure: ModelStructure, devices: Sequence[str], part_of: Se
            for (fp, d), (frm, tens, readers) in groups.items()]
     out.sort(key=lambda m: (m.readers[0], m.from_part))
     out += [MessagePlan(fp, frm, None, tuple(tens), ()) for fp, (frm, tens) in sorted(results.items())]
+    return out
+
+
+def _chain_messages(structure: ModelStructure, devices: Sequence[str], part_of: Sequence[int], source: str,
+                    result_device: str | None) -> list[MessagePlan]:
+    """:func:`plan_messages` on a chain, from the cut sets at the parts' boundaries (the same list, faster)."""
+    n = structure.n_units
+    cuts = structure.cut_tensors
+    out: list[MessagePlan] = []
+    if cuts[0] and devices[0] != source:
+        out.append(MessagePlan(-1, source, devices[0], tuple(cuts[0]), (0,)))
+    for k in range(1, n):
+        if devices[k] != devices[k - 1] and cuts[k]:
+            out.append(MessagePlan(part_of[k - 1], devices[k - 1], devices[k], tuple(cuts[k]), (k,)))
+    if result_device is not None and cuts[n] and devices[n - 1] != result_device:
+        out.append(MessagePlan(part_of[n - 1], devices[n - 1], None, tuple(cuts[n]), ()))
     return out
