@@ -148,3 +148,12 @@ def test_chains_keep_their_summed_latency():
         pred = evaluate(Placement(devices, ("fp32",) * 3), p)
         assert pred.latency_ms == pred.compute_ms + pred.transfer_ms
         assert sum(x.ms for x in pred.critical_path) == pytest.approx(pred.latency_ms)
+
+
+def test_the_dp_on_a_branched_model_says_it_is_not_proven():
+    p = _hand_problem()
+    out = optimize(p, solver="dp")
+    assert not out.exact and "branches" in out.exact_scope
+    # its plan is evaluated by the cost model all the same, and no better than the MILP's
+    assert out.prediction.latency_ms == pytest.approx(evaluate(out.placement, p).latency_ms)
+    assert out.prediction.latency_ms >= 16.0 - 1e-9
