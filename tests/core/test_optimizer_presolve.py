@@ -22,6 +22,7 @@ from planner_app.core.optimizer.brute_force import brute_force
 from planner_app.core.optimizer.milp import solve_milp
 from planner_app.core.optimizer.problem import Constraints, PlanningProblem, lex_better
 from planner_app.core.optimizer.reduce import reduce_problem
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.sequence_dp import solve_sequence
 from planner_app.core.optimizer.synthetic import (
     random_problem,
@@ -55,12 +56,17 @@ def _best_key(problem: PlanningProblem) -> tuple[float, ...] | None:
 
 
 def test_sequence_dp_is_optimal_whenever_it_says_so_and_bounds_otherwise() -> None:
-    proven = bounded = 0
+    proven = bounded = declined = 0
     for seed in range(3000, 3060):
         problem, flags = _instance(seed)
         res = solve_sequence(problem)
         ref = _best_key(problem)
         label = f"seed {seed} {flags}"
+        if not is_chain(problem.structure):
+            # latency is a critical path there, not the sum the DP adds up: it must decline
+            assert not res.proven and res.best is None and res.reason, label
+            declined += 1
+            continue
         if res.proven:
             proven += 1
             assert ref is not None and res.prediction is not None, label
@@ -70,8 +76,8 @@ def test_sequence_dp_is_optimal_whenever_it_says_so_and_bounds_otherwise() -> No
             assert res.lower_bound <= ref[0] * (1 + 1e-9), label  # a relaxation never beats the optimum
         if flags["objective"] == "throughput":
             assert not res.proven and "throughput" in res.reason, label
-    # most problems are proven; some are not (a limit that adds up over a plan binds)
-    assert proven >= 25 and bounded >= 3, (proven, bounded)
+    # most chain problems are proven; some are not (a limit that adds up over a plan binds)
+    assert proven >= 25 and bounded >= 1 and declined >= 5, (proven, bounded, declined)
 
 
 def test_milp_with_and_without_presolve_equals_brute_force() -> None:
@@ -216,13 +222,14 @@ def test_the_capped_dp_keeps_the_slo_and_the_cost_cap_exactly() -> None:
     from dataclasses import replace
 
     capped = 0
-    for seed in range(9000, 9060):
+    for seed in range(9000, 9080):
         rng = np.random.default_rng(seed)
         n_devices, n_levels = int(rng.integers(2, 5)), int(rng.integers(1, 3))
         n_units = 5
         while n_units > 2 and (n_devices * n_levels) ** n_units > 300:
             n_units -= 1
-        problem = random_problem(rng, n_units, n_devices, n_levels, dag=bool(seed % 2),
+        # chains: on a model with branches latency is a critical path and the DP declines
+        problem = random_problem(rng, n_units, n_devices, n_levels, dag=False,
                                  shape=("chain", "star", "mesh")[seed % 3], slo=seed % 3 != 2,
                                  objective=("cost", "energy", "bandwidth", {"energy": 1.0, "cost": 100.0})[seed % 4],
                                  codecs=("none", "fp16") if seed % 2 else ("none",))

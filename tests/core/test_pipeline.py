@@ -12,6 +12,7 @@ from hypothesis import strategies as st
 
 from planner_app.core.optimizer import Constraints, optimize
 from planner_app.core.optimizer.cost_model import evaluate
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.pipeline import device_classes, solve_pipeline
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.optimizer.registry import get_solver
@@ -72,8 +73,12 @@ def test_pipeline_dp_equals_brute_force_over_device_subsets_and_orders(block: in
             assert res.best is None, f"seed {seed}: brute force finds no pipeline, the DP returns {res.best}"
             continue
         assert res.best is not None and res.best_prediction is not None, f"seed {seed}: DP found nothing"
-        assert res.exact, (seed, res.notes)
         got = p.objective_value(res.best_prediction)
+        if not is_chain(p.structure):
+            # a DAG: the cost model takes the critical path, the DP sums stage after stage (not exact)
+            assert not res.exact and got >= bf[0][0] * (1 - 1e-7) - 1e-12, (seed, res.notes)
+            continue
+        assert res.exact, (seed, res.notes)
         assert math.isclose(got, bf[0][0], rel_tol=1e-7, abs_tol=1e-12), (seed, res.best.summary(), bf[1].summary())
         if p.weights == {"throughput": 1.0}:  # ties go to the lower latency
             assert math.isclose(res.best_prediction.latency_ms, bf[0][1], rel_tol=1e-7), seed

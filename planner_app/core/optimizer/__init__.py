@@ -1,9 +1,11 @@
 """Find the best placement: exact chain DP, MILP (HiGHS), brute force, and baselines.
 
 :func:`optimize` is the entry point. The solvers are records in
-:mod:`~planner_app.core.optimizer.registry` (``dp``, ``milp``, ``brute`` and any
+:mod:`~planner_app.core.optimizer.registry` (``dp``, ``milp``, ``brute``,
 ``sequence``, ``pipeline`` and any you register); ``solver='auto'`` is the chooser: in pipeline mode
-(``Constraints.max_stages_per_device`` set) it uses the pipeline DP; else the chain DP when
+(``Constraints.max_stages_per_device`` set) it uses the pipeline DP; else, for a model with
+branches (its latency is a critical path, see :mod:`~planner_app.core.optimizer.dataflow`), the
+MILP up to ``BRANCHED_MILP_AUTO_UNITS`` units; else the chain DP when
 the candidate devices form one route from the source whose messages use
 distinct link directions (a path: the classic device → edge → cloud), the
 MILP otherwise (exact over every placement), and the DP again when the MILP
@@ -70,6 +72,7 @@ from planner_app.core.optimizer.baselines import BaselineResult, compute_baselin
 from planner_app.core.optimizer.brute_force import chain_routes
 from planner_app.core.optimizer.chain_dp import route_is_exact
 from planner_app.core.optimizer.cost_model import Prediction, evaluate
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
 from planner_app.core.optimizer.problem import (
     CONSTRAINT_ORDER,
@@ -136,6 +139,10 @@ class OptimizationResult:
 #: above this many message variables (boundaries x devices²) 'auto' prefers the DP to the MILP
 MILP_AUTO_LIMIT = 40_000
 
+#: a model with branches goes to the MILP (the only solver that models its critical path) up to this
+#: many units; beyond, its big-M timing rows make it slow and 'auto' takes the DP, whose answer then
+#: says it is not proven optimal
+BRANCHED_MILP_AUTO_UNITS = 100
 #: seconds HiGHS gets per solve when 'auto' picked the MILP: an interactive answer within
 #: a minute, flagged "not proven optimal" when the limit cuts it short ('milp' asked for
 #: explicitly keeps the solver's own, longer limit)
@@ -146,6 +153,9 @@ def choose_solver(problem: PlanningProblem) -> str:
     """What ``solver='auto'`` picks (see the module docstring)."""
     if problem.constraints.max_stages_per_device is not None:
         return "pipeline"
+    if (not is_chain(problem.structure) and problem.n_units <= BRANCHED_MILP_AUTO_UNITS
+            and problem.n_units * len(problem.devices) ** 2 <= MILP_AUTO_LIMIT):
+        return "milp"  # branches: only the MILP models the critical path and the tensors' own messages
     routes = chain_routes(problem)
     single = len(routes) == 1 and set(routes[0]) == set(problem.devices) and route_is_exact(problem, routes[0])
     if single:

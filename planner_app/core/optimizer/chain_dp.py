@@ -21,7 +21,12 @@ then link bytes, then parts): the one-objective DPs compare keys
 lexicographically (all additive, so the order survives adding and the DP stays
 exact), the label DP carries the tie columns as label components.
 
-Exactness needs the messages of a plan to use distinct link directions (true
+Exactness needs a chain model (:func:`~planner_app.core.optimizer.dataflow.is_chain`: each unit
+reads only its predecessor's outputs). On a model with branches the cost model sends each tensor
+straight to the devices that read it and takes the critical path (branches on different devices
+overlap), while the DP adds the cut sets relayed from stage to stage and the times one after
+another; its plan is then evaluated, not proven best (the registry marks it so, and ``optimize``
+prefers the MILP there). It also needs the messages of a plan to use distinct link directions (true
 on a path topology, checked by :func:`route_is_exact`); elsewhere the DP's
 link-capacity and bottleneck figures can miss sharing, and ``optimize`` uses
 the MILP. Every plan it returns is re-evaluated with :func:`evaluate`.

@@ -1,24 +1,30 @@
 """The cost model: what a placement costs, per request and at the workload's rate.
 
 :func:`evaluate` turns a :class:`~planner_app.core.optimizer.problem.Placement` into a
-:class:`Prediction`. The execution model is in :mod:`planner_app.core.optimizer.problem`:
-parts run in unit order, each boundary ships its cut set from the previous
-station's device to the next one's.
+:class:`Prediction`. The execution model is in :mod:`planner_app.core.optimizer.dataflow`:
+each device runs its parts one after another, distinct devices run at the same time, and a
+tensor travels straight from the device that makes it to each device that reads it.
 
 The figures, and the model behind each:
 
-- **latency_ms** — the critical path of one request when the system is idle:
-  every part's compute (``TimeTable.ms``, plus ``PART_OVERHEAD_MS`` — or the
-  problem's ``part_overhead_ms`` — per part: each part is one session call on
-  its device; the overhead also counts in the device's busy time, hence in
-  cost, energy and throughput) plus every message. A message costs
-  ``route latency + wire bytes·8 / bottleneck bandwidth + overhead +
-  (encode + decode ms per MB)·MB``; the overhead is the largest
-  ``Link.message_overhead_ms`` on the route, else ``Topology.message_overhead_ms``
-  (default ``MESSAGE_OVERHEAD_MS``, 0.5 ms). A workload without a consumer
-  (``results_stay``) sends no message back after the last part. Wire bytes are the cut set's bytes times the
-  codec's ``wire_ratio``. Parts run one after another (as the chained ONNX parts
-  do), so parallel branches on different devices are not credited with overlap.
+- **latency_ms** — the critical path of one request when the system is idle
+  (:func:`~planner_app.core.optimizer.dataflow.schedule`): a part starts when its
+  device is done with the parts before it and every tensor it reads has arrived;
+  it takes its units' compute (``TimeTable.ms``) plus ``PART_OVERHEAD_MS`` — or
+  the problem's ``part_overhead_ms`` (each part is one session call on its
+  device; the overhead also counts in the device's busy time, hence in cost,
+  energy and throughput). One message per producing part (or the source) and
+  destination device, sent when the part ends, costs ``route latency + wire
+  bytes·8 / bottleneck bandwidth + overhead + (encode + decode ms per MB)·MB``;
+  the overhead is the largest ``Link.message_overhead_ms`` on the route, else
+  ``Topology.message_overhead_ms`` (default ``MESSAGE_OVERHEAD_MS``, 0.5 ms).
+  Each part that makes a graph output sends it to the consumer; a workload
+  without one (``results_stay``) sends nothing back. Wire bytes are the tensors'
+  bytes times the codec's ``wire_ratio``. ``critical_path`` lists the segments
+  (compute on a device, transfer over a route) whose times add up to the
+  latency; ``compute_ms`` and ``transfer_ms`` are the sums of all the work. On a
+  chain (:func:`~planner_app.core.optimizer.dataflow.is_chain`) the latency is
+  ``compute_ms + transfer_ms``, as every part waits for the one before.
 - **queueing_ms / latency_at_rate_ms** — M/D/1 waiting time ``ρ·S / (2(1 − ρ))``
   at every busy device and link direction (service time S per request,
   utilization ρ = rate × S), added to the latency; infinite when ρ ≥ 1.
@@ -60,6 +66,7 @@ __all__ = [
     "PART_OVERHEAD_MS",
     "PartPrediction",
     "TransferPrediction",
+    "CriticalSegment",
     "Prediction",
     "MessageCoefficients",
     "message_coefficients",
@@ -74,6 +81,13 @@ from dataclasses import asdict, dataclass, field
 from typing import Any, cast
 
 from planner_app.core.errors import PlannerError
+from planner_app.core.optimizer.dataflow import (
+    MessageTiming,
+    PartTiming,
+    is_chain,
+    plan_messages,
+    schedule,
+)
 from planner_app.core.optimizer.problem import PART_OVERHEAD_MS, Placement, PlanningProblem
 
 #: fixed cost of one message (serialization, framing, one RPC round on a LAN), in ms, where neither
@@ -202,6 +216,23 @@ class TransferPrediction:
     transfer_ms: float
 
 
+@dataclass
+class CriticalSegment:
+    """One step of the critical path: a part's compute on a device, or a transfer over a route.
+
+    The segments follow each other without gaps: their ``ms`` add up to ``latency_ms``.
+    """
+
+    kind: str  # 'compute' | 'transfer'
+    start_ms: float
+    ms: float
+    #: the device (compute) or the route's devices joined by ' → ' (transfer)
+    where: str
+    part: int | None
+    transfer: int | None
+    label: str
+
+
 def _json(v: Any) -> Any:
     if isinstance(v, float):
         return None if not math.isfinite(v) else v
@@ -248,6 +279,8 @@ class Prediction:
     #: requests one call serves: the figures above are per call (per batch) except
     #: ``rate_rps`` and ``throughput_rps``, which count requests
     batch_size: int = 1
+    #: the parts' compute and the transfers, in order, whose times add up to ``latency_ms``
+    critical_path: list[CriticalSegment] = field(default_factory=list)
 
     @property
     def feasible(self) -> bool:
@@ -327,28 +360,40 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         weights[dev] = weights.get(dev, 0.0) + w
         peak_act[dev] = max(peak_act.get(dev, 0.0), act)
 
-    # -- messages between stations: source, parts..., result ----------------------------
-    stations: list[tuple[int, str, int | None]] = [(0, problem.source, None)]
-    stations += [(p.unit_ids[0], p.device, p.index) for p in parts]
-    stations.append((n, problem.result_station(stations[-1][1]), None))
-    private = problem.private_cut_mask()
+    # -- messages: each tensor straight from its producer to the devices that read it (dataflow) --
+    private_names = set(problem.constraints.private_tensors) if problem.privacy_zone_devices() is not None else set()
+    raw_private = problem.privacy_zone_devices() is not None and problem.constraints.privacy == "raw_input_in_zone"
+    part_of = [0] * n
+    for p in parts:
+        part_of[p.unit_ids[0]:p.unit_ids[-1] + 1] = [p.index] * len(p.unit_ids)
+    result_device = None if problem.results_stay else problem.result_device
     codec = problem.codecs[placement.codec]
     transfers: list[TransferPrediction] = []
+    timings: list[MessageTiming] = []
+    result_msgs: list[int] = []
     link_busy: dict[tuple[str, str, str], float] = {}
     link_bytes: dict[str, float] = {}
     transfer_ms = 0.0
     link_usd = 0.0
     radio_mj: dict[str, float] = {}
     total_link_bytes = 0.0
-    for (_, a, pa), (k, b, pb) in zip(stations, stations[1:], strict=False):
-        raw = int(s.cut_bytes[k])
-        if a == b or not s.cut_tensors[k]:
-            continue
+    for msg in plan_messages(s, placement.devices, part_of, problem.source, result_device):
+        a = msg.from_device
+        b = result_device if msg.to_device is None else msg.to_device
+        assert b is not None
+        raw = int(sum(s.tensors[ti].size_bytes for ti in msg.tensors))
+        names = [s.tensors[ti].name for ti in msg.tensors]
+        k = n if msg.to_device is None else msg.readers[0]
+        pa = None if msg.from_part < 0 else msg.from_part
+        pb = None if msg.to_device is None else part_of[msg.readers[0]]
         coef = message_coefficients(problem, a, b, placement.codec)
         t_ms = coef.fixed_ms + coef.ms_per_byte * raw
         transfer_ms += t_ms
         wire = coef.wire_ratio * raw
-        transfers.append(TransferPrediction(k, pa, pb, a, b, s.cut_tensor_names(k), raw, wire, placement.codec,
+        if msg.to_device is None:
+            result_msgs.append(len(transfers))
+        timings.append(MessageTiming(pa, b, t_ms, tuple(sorted({part_of[r] for r in msg.readers}))))
+        transfers.append(TransferPrediction(k, pa, pb, a, b, names, raw, wire, placement.codec,
                                             list(coef.route_devices), list(coef.route_links), t_ms))
         for lid, u, v, per_byte in coef.link_dirs:
             link_busy[(lid, u, v)] = link_busy.get((lid, u, v), 0.0) + per_byte * raw
@@ -360,13 +405,26 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
             dv = devices[d]
             if dv.battery and dv.radio_power_w:
                 radio_mj[d] = radio_mj.get(d, 0.0) + dv.radio_power_w * wire_ms
-        if private[k] and not coef.in_zone:
+        private = [s.tensors[ti].name for ti in msg.tensors
+                   if s.tensors[ti].name in private_names or (raw_private and s.tensors[ti].producer < 0)]
+        if private and not coef.in_zone:
             outside = [d for d in coef.route_devices if d not in (problem.privacy_zone_devices() or set())]
-            violate("privacy", f"tensors {', '.join(s.cut_tensor_names(k)[:3])} at boundary {k} would travel "
+            violate("privacy", f"tensors {', '.join(private[:3])} at boundary {k} would travel "
                     f"{' → '.join(coef.route_devices)}, leaving the privacy zone on {', '.join(outside)}", 1.0)
 
     compute_ms = float(sum(p.compute_ms for p in parts))
-    latency_ms = compute_ms + transfer_ms
+    sched = schedule([PartTiming(p.device, p.compute_ms) for p in parts], timings, result_msgs)
+    # on a chain every part waits for the one before: the plain sum (the same figure, summed as before)
+    latency_ms = compute_ms + transfer_ms if is_chain(s) else sched.latency_ms
+    critical_path = [
+        CriticalSegment("compute", seg.start_ms, seg.ms, parts[seg.index].device, seg.index, None,
+                        f"compute on {parts[seg.index].device} (part {seg.index})")
+        if seg.kind == "compute" else
+        CriticalSegment("transfer", seg.start_ms, seg.ms, " → ".join(transfers[seg.index].route_devices), None,
+                        seg.index, f"transfer {' → '.join(transfers[seg.index].route_devices)} "
+                        f"({', '.join(transfers[seg.index].route_links)})")
+        for seg in sched.critical_path
+    ]
     rate = problem.rate_rps
 
     # -- load: utilization, throughput, queueing (rate = calls, i.e. batches, per second) --
@@ -447,7 +505,8 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         "compute_ms": f"{compute_prov} (time table: {', '.join(measured)})",
         "transfer_ms": "computed from topology routes + the per-message overhead (links' figures, else the "
                        f"topology's: {getattr(problem.topology, 'message_overhead_ms', MESSAGE_OVERHEAD_MS):g} ms)",
-        "latency_ms": f"{compute_prov} compute + {overhead:g} ms per part + computed transfers",
+        "latency_ms": f"critical path of {compute_prov} compute + {overhead:g} ms per part + computed transfers "
+                      "(devices run in parallel, each one part at a time)",
         "queueing_ms": "M/D/1 model at the workload rate",
         "throughput_rps": "computed: busiest device or link direction",
         "cost_usd_per_1k": "computed from device $/hour and link $/GB",
@@ -485,4 +544,5 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         warnings=warnings,
         provenance=provenance,
         batch_size=problem.batch_size,
+        critical_path=critical_path,
     )

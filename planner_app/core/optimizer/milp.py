@@ -22,10 +22,16 @@ optimum (within a relative 1e-9), latency, then bytes on links, then the
 number of parts — the same lexicographic key as
 :meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`.
 
-The latency expression is exactly the cost model's (compute of every unit plus
-every message: parts run in unit order), so the MILP is exact over every
-placement: any device and level per unit, branches of a DAG on different
-devices, devices revisited. Constraints: SLO, $ per 1k, fidelity floor (levels
+The latency expression is exactly the cost model's, so the MILP is exact over
+every placement: any device and level per unit, branches of a DAG on different
+devices, devices revisited. On a chain (``dataflow.is_chain``) the critical path
+is the sum of all compute and messages, linear in ``x`` and ``y`` as above. On a
+model with branches, tensors travel straight to their readers (``w`` variables
+per tensor and device pair) and the latency is the critical path, modelled with
+continuous finish-time variables and big-M rows (:func:`_add_dataflow`),
+tightened by valid lower bounds (:func:`_add_latency_cuts`) and by the chain
+DP's plan as an upper bound (:func:`_latency_bound`; that plan is also kept
+when the MILP stops before finding a better one). Constraints: SLO, $ per 1k, fidelity floor (levels
 filtered), memory, utilization < 1 per device and link direction (summed over
 workloads sharing them in :func:`solve_milp_joint`), privacy (messages that
 carry private tensors may only use routes inside the zone), pinned units.
@@ -52,6 +58,7 @@ from scipy.sparse import coo_matrix
 
 from planner_app.core.optimizer.chain_dp import solve_chain
 from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.optimizer.reduce import reduce_problem
 from planner_app.core.optimizer.sequence_dp import solve_sequence
@@ -197,7 +204,8 @@ class _Block:
     t: int | None
 
 
-def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) -> _Block | None:
+def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool,
+                 latency_ub: float | None = None) -> _Block | None:
     n, D, L = p.n_units, len(p.devices), len(p.levels)
     s = p.structure
     c = p.constraints
@@ -223,10 +231,13 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
     busy: dict[str, _Expr] = {d: _Expr() for d in p.devices}
     link_busy: dict[tuple[str, str, str], _Expr] = {}
     ms = np.where(finite, p.ms, 0.0)
+    # a DAG with branches: latency is the critical path (timing variables, see _add_dataflow)
+    branched = not is_chain(s)
     for d, dv in enumerate(p.devices):
         dev = topo.device(dv)
         ids = x[:, d, :]
-        metric["latency"].add(ids, ms[:, d, :])
+        if not branched:
+            metric["latency"].add(ids, ms[:, d, :])
         metric["cost"].add(ids, ms[:, d, :] * dev.cost_usd_per_hour / 3.6e6 * 1000.0)
         if dev.battery:
             metric["energy"].add(ids, ms[:, d, :] * dev.power_active_w)
@@ -245,12 +256,16 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
             for d, dv in enumerate(p.devices):
                 dev = topo.device(dv)
                 ids = sid[:, d, :]
-                metric["latency"].add(ids, oh)
+                if not branched:
+                    metric["latency"].add(ids, oh)
                 metric["cost"].add(ids, oh * dev.cost_usd_per_hour / 3.6e6 * 1000.0)
                 if dev.battery:
                     metric["energy"].add(ids, oh * dev.power_active_w)
                 busy[dv].add(ids, oh)
     private = p.private_cut_mask()
+
+    if branched:
+        _add_dataflow(m, p, codec, x, xub, starts, ms, metric, link_busy, latency_ub)
 
     def message(k: int | np.ndarray, a: str, b: str, ids: np.ndarray) -> None:
         """Charge boundary k's message a -> b to ``ids`` (0/1 each; ``k`` may be one per id)."""
@@ -267,19 +282,22 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
         return bool(private[k]) and not message_coefficients(p, a, b, codec).in_zone
 
     src, res = p.source, p.result_device
-    if s.cut_tensors[0]:
+    if branched:
+        pass
+    elif s.cut_tensors[0]:
         for d, dv in enumerate(p.devices):
             if dv != src:
                 if forbid_private(0, src, dv):
                     xub[0, d, :] = 0.0
                 message(0, src, dv, x[0, d, :])
-    if s.cut_tensors[n] and not p.results_stay:
+    if s.cut_tensors[n] and not p.results_stay and not branched:
         for d, dv in enumerate(p.devices):
             if dv != res:
                 if forbid_private(n, dv, res):
                     xub[n - 1, d, :] = 0.0
                 message(n, dv, res, x[n - 1, d, :])
-    ks = np.array([k for k in range(1, n) if s.cut_tensors[k]], dtype=np.int64) if D > 1 else np.zeros(0, np.int64)
+    ks = (np.array([k for k in range(1, n) if s.cut_tensors[k]], dtype=np.int64) if D > 1 and not branched
+          else np.zeros(0, np.int64))
     if len(ks):
         K = len(ks)
         y = m.add_vars(K * D * D, integer=False).reshape(K, D, D)
@@ -326,6 +344,296 @@ def _add_problem(m: _Model, p: PlanningProblem, codec: str, shared_mem: bool) ->
         i_, c_ = metric["cost"].parts()
         m.add_row(i_, c_, -math.inf, c.max_cost_usd_per_1k * (1 - 1e-9))
     return _Block(p, codec, x, metric, busy, link_busy, mem, t)
+
+
+def _add_dataflow(m: _Model, p: PlanningProblem, codec: str, x: np.ndarray, xub: np.ndarray,
+                  starts: list[np.ndarray], ms: np.ndarray, metric: dict[str, _Expr],
+                  link_busy: dict[tuple[str, str, str], _Expr], latency_ub: float | None = None) -> None:
+    """Messages and the critical path of a DAG with branches, exactly as the cost model's dataflow.
+
+    Messages: ``w[t, a, b]`` ≥ (producer of t on a) + (a reader of t on b) − 1 pays tensor t's bytes
+    from a to b (graph inputs from the source, results to the consumer linear in x). Timing, per
+    unit v (continuous, only bounded below, so minimising the latency makes them the earliest
+    times): ``B`` its start, ``O`` when its part's outputs are ready (its part's end), ``H`` when
+    every input of its part has arrived, ``C[v, d]`` when device d is done with units ≤ v; ``Q``/``R``
+    the MB a part sends to each device (one message per part and destination). Rows switched by
+    placement carry big-M terms; part starts ``S_v`` are made exact (``s = x_v (1 − x_{v−1})``).
+    """
+    s = p.structure
+    n, D, L = p.n_units, len(p.devices), len(p.levels)
+    oh = p.overhead_ms
+    c = p.constraints
+    zone = p.privacy_zone_devices()
+    private = set(c.private_tensors) if zone is not None else set()
+    raw_private = zone is not None and c.privacy == "raw_input_in_zone"
+    src, res = p.source, p.result_device
+    # exact part starts: s[v] <= x[v] and s[v] <= 1 - x[v-1]
+    if n > 1:
+        st = starts[1]
+        m.add_rows(np.stack([st, x[1:]], axis=-1).reshape(-1, 2), np.array([1.0, -1.0]), -math.inf, 0.0)
+        m.add_rows(np.stack([st, x[:-1]], axis=-1).reshape(-1, 2), np.array([1.0, 1.0]), -math.inf, 1.0)
+    start_ids = [x[0].ravel()] + ([starts[1][v - 1].ravel() for v in range(1, n)] if n > 1 else [])
+    # compute of unit v (with the part overhead when it starts a part): ids, coefficients
+    comp = []
+    for v in range(n):
+        ids = np.r_[x[v].ravel(), start_ids[v]]
+        cf = np.r_[ms[v].ravel(), np.full(len(start_ids[v]), oh)]
+        comp.append((ids, cf))
+    mb = 1e-6
+    total_mb = float(sum(t.size_bytes for t in s.tensors)) * mb + 1.0
+    pairs = [(a, b) for a in range(D) for b in range(D) if a != b]
+    devs = list(p.devices)
+    stations = list(dict.fromkeys([src, *devs, res]))
+    max_msg = 0.0
+    for a_ in stations:
+        for b_ in stations:
+            if a_ != b_ and (a_, b_) in p.routes:
+                cf_ = message_coefficients(p, a_, b_, codec)
+                max_msg = max(max_msg, cf_.fixed_ms + cf_.ms_per_byte * total_mb / mb)
+    big = float(np.max(ms, axis=(1, 2)).sum()) + n * oh + (2 * n + 2) * max_msg + 1.0
+    if c.slo_ms is not None:
+        latency_ub = c.slo_ms if latency_ub is None else min(latency_ub, c.slo_ms)
+    if latency_ub is not None:
+        # every time of a plan worth having is at most its latency: big-M only has to reach past that
+        big = min(big, latency_ub + max_msg + 1.0)
+    B = m.add_vars(n, 0.0, math.inf, integer=False)
+    Oend = m.add_vars(n, 0.0, math.inf, integer=False)
+    H = m.add_vars(n, 0.0, math.inf, integer=False)
+    C = m.add_vars(n * D, 0.0, math.inf, integer=False).reshape(n, D)
+    Q = m.add_vars(n * D, 0.0, math.inf, integer=False).reshape(n, D)
+    R = m.add_vars(n * D, 0.0, math.inf, integer=False).reshape(n, D)
+    Lv = int(m.add_vars(1, 0.0, math.inf, integer=False)[0])
+    metric["latency"].add(np.array([Lv]), 1.0)
+    if latency_ub is not None:
+        m.add_row(np.array([Lv]), np.array([1.0]), 0.0, latency_ub)
+    _add_latency_cuts(m, p, codec, x, Lv, comp)
+    for v in range(n):
+        ids, cf = comp[v]
+        # O_v >= B_v + T_v ; H_v <= B_v ; L >= O_v
+        m.add_row(np.r_[Oend[v], B[v], ids], np.r_[1.0, -1.0, -cf], 0.0, math.inf)
+        m.add_row(np.array([B[v], H[v]]), np.array([1.0, -1.0]), 0.0, math.inf)
+        m.add_row(np.array([Lv, Oend[v]]), np.array([1.0, -1.0]), 0.0, math.inf)
+        if v + 1 < n:
+            nxt = start_ids[v + 1]
+            # same part as v+1 (no start there): v's outputs come with the part's end; v+1's inputs gate the start
+            m.add_row(np.r_[Oend[v], Oend[v + 1], nxt], np.r_[1.0, -1.0, np.full(len(nxt), big)], 0.0, math.inf)
+            m.add_row(np.r_[H[v], H[v + 1], nxt], np.r_[1.0, -1.0, np.full(len(nxt), big)], 0.0, math.inf)
+        for d in range(D):
+            xd = x[v, d, :]
+            # device clock: C[v,d] >= C[v-1,d]; C[v,d] >= B_v + T_v on d; B_v >= C[v-1,d] on d
+            if v > 0:
+                m.add_row(np.array([C[v, d], C[v - 1, d]]), np.array([1.0, -1.0]), 0.0, math.inf)
+                m.add_row(np.r_[B[v], C[v - 1, d], xd], np.r_[1.0, -1.0, np.full(L, -big)], -big, math.inf)
+            m.add_row(np.r_[C[v, d], B[v], ids, xd], np.r_[1.0, -1.0, -cf, np.full(L, -big)], -big, math.inf)
+    # -- tensors between devices: bytes (cost, links, energy) and per-part message sizes ----------
+    out_mb: list[_Expr] = [_Expr() for _ in range(n * D)]  # (u, b): MB unit u sends to device b
+    src_mb: list[_Expr] = [_Expr() for _ in range(D)]
+
+    def charge(a: str, b: str, ids: np.ndarray, size: float) -> None:
+        coef = message_coefficients(p, a, b, codec)
+        metric["cost"].add(ids, coef.usd_per_1k_per_byte * size)
+        metric["bandwidth"].add(ids, coef.wire_ratio * coef.hops * size)
+        metric["energy"].add(ids, coef.energy_mj_per_byte * size)
+        for lid, u_, v_, per_byte in coef.link_dirs:
+            link_busy.setdefault((lid, u_, v_), _Expr()).add(ids, per_byte * size)
+
+    def in_zone(a: str, b: str) -> bool:
+        return message_coefficients(p, a, b, codec).in_zone
+
+    result_mb = np.zeros(n)
+    for t in s.tensors:
+        size = float(t.size_bytes)
+        is_private = t.name in private or (raw_private and t.producer < 0)
+        if t.producer < 0:
+            for b, bv in enumerate(devs):
+                if bv == src or not t.consumers:
+                    continue
+                if is_private and not in_zone(src, bv):
+                    for cu in t.consumers:
+                        xub[cu, b, :] = 0.0
+                    continue
+                w = int(m.add_vars(1, integer=False)[0])
+                for cu in t.consumers:
+                    m.add_row(np.r_[w, x[cu, b, :]], np.r_[1.0, -np.ones(L)], 0.0, math.inf)
+                charge(src, bv, np.array([w]), size)
+                src_mb[b].add(np.array([w]), size * mb)
+            continue
+        u = t.producer
+        if t.consumers:
+            for a, b in pairs:
+                if is_private and not in_zone(devs[a], devs[b]):
+                    for cu in t.consumers:  # not (u on a and a reader on b)
+                        m.add_row(np.r_[x[u, a, :], x[cu, b, :]], np.ones(2 * L), -math.inf, 1.0)
+                    continue
+                w = int(m.add_vars(1, integer=False)[0])
+                for cu in t.consumers:
+                    m.add_row(np.r_[w, x[u, a, :], x[cu, b, :]], np.r_[1.0, -np.ones(2 * L)], -1.0, math.inf)
+                charge(devs[a], devs[b], np.array([w]), size)
+                out_mb[u * D + b].add(np.array([w]), size * mb)
+        if t.is_output and not p.results_stay:
+            result_mb[u] += size * mb
+            for a, av in enumerate(devs):
+                if av == res:
+                    continue
+                if is_private and not in_zone(av, res):
+                    xub[u, a, :] = 0.0
+                charge(av, res, x[u, a, :], size)
+    # Q[u,b]: MB for b of u's part up to u; R[u,b]: of the whole part (carried back from its end)
+    nz = [start_ids[v] for v in range(n)]
+    for u in range(n):
+        for b in range(D):
+            i_, c_ = out_mb[u * D + b].parts()
+            m.add_row(np.r_[Q[u, b], i_], np.r_[1.0, -c_], 0.0, math.inf)
+            if u > 0:  # inside a part, the MB add up
+                m.add_row(np.r_[Q[u, b], i_, Q[u - 1, b], nz[u]],
+                          np.r_[1.0, -c_, -1.0, np.full(len(nz[u]), total_mb)], 0.0, math.inf)
+            m.add_row(np.array([R[u, b], Q[u, b]]), np.array([1.0, -1.0]), 0.0, math.inf)
+            if u + 1 < n:
+                m.add_row(np.r_[R[u, b], R[u + 1, b], nz[u + 1]], np.r_[1.0, -1.0, np.full(len(nz[u + 1]), total_mb)],
+                          0.0, math.inf)
+    # arrivals: H_v >= O_u + transfer(u's part -> v's device) when u on a, v on b, a != b
+    readers: dict[int, set[int]] = {}
+    for t in s.tensors:
+        for cu in t.consumers:
+            readers.setdefault(t.producer, set()).add(cu)
+    # valid whatever the placement (no big-M): a unit starts after each unit it reads has run;
+    # these carry the compute of every path of the DAG into the LP relaxation
+    for u, vs in readers.items():
+        if u < 0:
+            continue
+        ids, cf = comp[u]
+        for v in sorted(vs):
+            m.add_row(np.r_[B[v], B[u], ids], np.r_[1.0, -1.0, -cf], 0.0, math.inf)
+    for u, vs in readers.items():
+        for v in sorted(vs):
+            if u < 0:
+                for b, bv in enumerate(devs):
+                    if bv == src:
+                        continue
+                    coef = message_coefficients(p, src, bv, codec)
+                    i_, c_ = src_mb[b].parts()
+                    # H_v >= fixed + ms/MB * MB(src -> b) - big (1 - X_vb)
+                    m.add_row(np.r_[H[v], i_, x[v, b, :]], np.r_[1.0, -coef.ms_per_byte / mb * c_, np.full(L, -big)],
+                              coef.fixed_ms - big, math.inf)
+                continue
+            for a, b in pairs:
+                coef = message_coefficients(p, devs[a], devs[b], codec)
+                m.add_row(np.r_[H[v], Oend[u], R[u, b], x[u, a, :], x[v, b, :]],
+                          np.r_[1.0, -1.0, -coef.ms_per_byte / mb, np.full(2 * L, -big)],
+                          coef.fixed_ms - 2 * big, math.inf)
+    # results: L >= O_u + transfer(u's part -> consumer) for parts on another device
+    if not p.results_stay and result_mb.any():
+        Qr = m.add_vars(n, 0.0, math.inf, integer=False)
+        Rr = m.add_vars(n, 0.0, math.inf, integer=False)
+        for u in range(n):
+            m.add_row(np.array([Qr[u]]), np.array([1.0]), result_mb[u], math.inf)
+            if u > 0:
+                m.add_row(np.r_[Qr[u], Qr[u - 1], nz[u]], np.r_[1.0, -1.0, np.full(len(nz[u]), total_mb)],
+                          result_mb[u], math.inf)
+            m.add_row(np.array([Rr[u], Qr[u]]), np.array([1.0, -1.0]), 0.0, math.inf)
+            if u + 1 < n:
+                m.add_row(np.r_[Rr[u], Rr[u + 1], nz[u + 1]], np.r_[1.0, -1.0, np.full(len(nz[u + 1]), total_mb)],
+                          0.0, math.inf)
+        for u in range(n):
+            if result_mb[u] == 0:
+                continue
+            for a, av in enumerate(devs):
+                if av == res:
+                    continue
+                coef = message_coefficients(p, av, res, codec)
+                m.add_row(np.r_[Lv, Oend[u], Rr[u], x[u, a, :]],
+                          np.r_[1.0, -1.0, -coef.ms_per_byte / mb, np.full(L, -big)], coef.fixed_ms - big, math.inf)
+
+
+def _longest_path(p: PlanningProblem, ms: np.ndarray) -> list[int]:
+    """The unit path through the DAG with the most compute at its fastest placement (ties: more units)."""
+    s = p.structure
+    n = p.n_units
+    fast = np.where(np.isfinite(p.ms), p.ms, np.inf).min(axis=(1, 2))
+    fast = np.where(np.isfinite(fast), fast, 0.0)
+    preds: list[list[int]] = [[] for _ in range(n)]
+    for t in s.tensors:
+        if t.producer >= 0:
+            for cu in t.consumers:
+                preds[cu].append(t.producer)
+    best = np.zeros(n)
+    back = [-1] * n
+    for v in range(n):
+        for u in preds[v]:
+            if (best[u], u) > (best[back[v]] if back[v] >= 0 else -1.0, back[v]):
+                back[v] = u
+        best[v] = fast[v] + (best[back[v]] if back[v] >= 0 else 0.0) + 1e-9
+    v = int(np.argmax(best))
+    path = [v]
+    while back[path[-1]] >= 0:
+        path.append(back[path[-1]])
+    return path[::-1]
+
+
+def _add_latency_cuts(m: _Model, p: PlanningProblem, codec: str, x: np.ndarray, Lv: int,
+                      comp: list[tuple[np.ndarray, np.ndarray]]) -> None:
+    """Valid lower bounds on the critical path that keep the LP relaxation as tight as the chain's.
+
+    The big-M timing rows alone relax to almost nothing. Two bounds hold for every placement:
+    each device runs its units one after another (L ≥ its busy time), and the units of any path of
+    the DAG run one after another with a message between consecutive ones on different devices
+    (L ≥ their compute + ``fixed + ms/byte × the edge's bytes`` for each such hop, with the product
+    of the two placements linearised exactly by flow rows as in the chain formulation, + the raw
+    input's message into the path's first unit and the results' out of its last unit).
+    """
+    s = p.structure
+    n, D, L = p.n_units, len(p.devices), len(p.levels)
+    devs = list(p.devices)
+    src, res = p.source, p.result_device
+    # device busy time
+    for d in range(D):
+        e = _Expr()
+        for v in range(n):
+            ids, cf = comp[v]
+            on_d = np.zeros(len(ids), dtype=bool)
+            on_d[: D * L] = (np.arange(D * L) // L) == d
+            on_d[D * L:] = (np.arange(len(ids) - D * L) // L) == d if len(ids) > D * L else False
+            e.add(ids[on_d], cf[on_d])
+        i_, c_ = e.parts()
+        if len(i_):
+            m.add_row(np.r_[Lv, i_], np.r_[1.0, -c_], 0.0, math.inf)
+    path = _longest_path(p, p.ms)
+    e = _Expr()
+    for v in path:
+        e.add(*comp[v])
+    edge_bytes: dict[tuple[int, int], float] = {}
+    input_bytes = 0.0
+    for t in s.tensors:
+        for cu in t.consumers:
+            if t.producer < 0 and cu == path[0]:
+                input_bytes += t.size_bytes
+            edge_bytes[(t.producer, cu)] = edge_bytes.get((t.producer, cu), 0.0) + t.size_bytes
+    if input_bytes:
+        for b, bv in enumerate(devs):
+            if bv != src:
+                coef = message_coefficients(p, src, bv, codec)
+                e.add(x[path[0], b, :], coef.fixed_ms + coef.ms_per_byte * input_bytes)
+    out_bytes = float(sum(t.size_bytes for t in s.tensors if t.producer == path[-1] and t.is_output))
+    if out_bytes and not p.results_stay:
+        for a, av in enumerate(devs):
+            if av != res:
+                coef = message_coefficients(p, av, res, codec)
+                e.add(x[path[-1], a, :], coef.fixed_ms + coef.ms_per_byte * out_bytes)
+    if D > 1 and len(path) > 1:
+        K = len(path) - 1
+        y = m.add_vars(K * D * D, integer=False).reshape(K, D, D)
+        us, vs = np.array(path[:-1]), np.array(path[1:])
+        ones = np.r_[np.ones(D), -np.ones(L)]
+        m.add_rows(np.concatenate([y, x[us]], axis=2).reshape(K * D, D + L), ones, 0.0, 0.0)
+        m.add_rows(np.concatenate([y.transpose(0, 2, 1), x[vs]], axis=2).reshape(K * D, D + L), ones, 0.0, 0.0)
+        for k, (u, v) in enumerate(zip(path[:-1], path[1:], strict=True)):
+            for a in range(D):
+                for b in range(D):
+                    if a != b:
+                        coef = message_coefficients(p, devs[a], devs[b], codec)
+                        e.add(y[k, a, b:b + 1], coef.fixed_ms + coef.ms_per_byte * edge_bytes[(u, v)])
+    i_, c_ = e.parts()
+    m.add_row(np.r_[Lv, i_], np.r_[1.0, -c_], 0.0, math.inf)
 
 
 def _raw_objective(m: _Model, blocks: list[_Block]) -> np.ndarray:
@@ -384,6 +692,7 @@ _STATUS = {0: "optimal", 1: "time or node limit reached", 2: "infeasible", 3: "u
 
 def _solve_combo(
     problems: list[PlanningProblem], codecs: tuple[str, ...], time_limit_s: float, cutoff: float | None = None,
+    latency_ub: float | None = None,
 ) -> tuple[tuple[list[_Block], Any] | None, str, _Model]:
     """Build and solve one MILP; ``cutoff``: only plans with an objective at most this (plus a
     relative 1e-7) are wanted — a known plan's value; HiGHS then prunes everything worse."""
@@ -391,7 +700,7 @@ def _solve_combo(
     shared = len(problems) > 1
     blocks = []
     for p, c in zip(problems, codecs, strict=True):
-        b = _add_problem(m, p, c, shared)
+        b = _add_problem(m, p, c, shared, latency_ub)
         if b is None:
             return None, "no level meets the fidelity floor with codec " + c, m
         blocks.append(b)
@@ -467,11 +776,17 @@ def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res: Any, time_limit_s: f
 
 def _incumbent(problem: PlanningProblem,
                cancel: CancelToken | None) -> tuple[tuple[float, ...], Placement, Prediction] | None:
-    """The chain DP's best plan (exact over contiguous splits, fast): a known plan to beat."""
+    """The chain DP's best plan (exact over contiguous splits on chains, fast): a known plan to beat.
+
+    Its figures are the cost model's (on a model with branches, the critical path), so it is a
+    feasible plan of the MILP's problem whatever the DP's own exactness.
+    """
     if problem.constraints.max_stages_per_device is not None:
         return None
     dp = solve_chain(problem, cancel=cancel)
     if dp.best is None or dp.best_prediction is None or not dp.best_prediction.feasible:
+        return None
+    if not math.isfinite(problem.objective_value(dp.best_prediction)):
         return None
     return problem.objective_key(dp.best_prediction), dp.best, dp.best_prediction
 
@@ -479,7 +794,7 @@ def _incumbent(problem: PlanningProblem,
 def _latency_bound_ms(problem: PlanningProblem, value: float) -> float | None:
     """No plan with objective at most ``value`` is slower than this (None: latency is not in the objective)."""
     w = problem.weights
-    if "latency" not in w or "throughput" in w:
+    if "latency" not in w or "throughput" in w or not w["latency"]:
         return None
     return value / w["latency"]  # every other term of the objective is >= 0
 
@@ -512,15 +827,25 @@ def solve_milp(
     codecs = list(problem.codecs)
     work = problem
     cutoff: float | None = None
+    latency_ub: float | None = None
+    chain = is_chain(problem.structure)
     if presolve:
         seq = solve_sequence(problem, cancel)
         if seq.proven and seq.best is not None and seq.prediction is not None:
             ms = (time.perf_counter() - t0) * 1000.0
             return MilpResult(seq.best, seq.prediction, problem.objective_value(seq.prediction), True, "optimal", ms,
                               gap=0.0, proof=f"the sequence DP: {seq.reason}")
+    if presolve or not chain:
+        # a known plan: with branches its latency bounds the big-M of the timing rows (and prunes:
+        # the MILP then proves on the sample models what it would not within its time limit)
         best = _incumbent(problem, cancel)
         if best is not None:
             status = "optimal"
+            bound = _latency_bound_ms(problem, best[0][0])
+            if not chain and bound is not None and math.isfinite(bound):
+                latency_ub = bound * (1 + 1e-6) + 1e-6
+    if presolve:
+        if best is not None:
             cutoff = best[0][0]
         work = reduce_problem(problem, None if best is None else _latency_bound_ms(problem, best[0][0])).problem
         if best is not None:  # the known plan's codec first: its optimum is likely the cutoff for the others
@@ -530,7 +855,7 @@ def solve_milp(
         if cancel is not None:
             cancel.raise_if_cancelled()
         report(progress, ci / len(codecs), f"MILP with cut codec {codec}")
-        out, st, m = _solve_combo([work], (codec,), time_limit_s, cutoff)
+        out, st, m = _solve_combo([work], (codec,), time_limit_s, cutoff, latency_ub)
         nv, nc = max(nv, m.n), max(nc, len(m.row_lo))
         if out is None:
             continue
@@ -559,6 +884,8 @@ def solve_milp(
     ms = (time.perf_counter() - t0) * 1000.0
     if best is None:
         return MilpResult(None, None, math.inf, exact, status, ms, nv, nc)
+    if exact:
+        status = "optimal"  # also when the DP's plan (the bound) was already the optimum
     value = best[0][0]
     if exact:
         gap = 0.0

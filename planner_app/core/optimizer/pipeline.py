@@ -66,6 +66,7 @@ import numpy as np
 
 from planner_app.core.optimizer import pipeline_steps
 from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.pipeline_steps import minmax_step, minsum_step, window
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError, lex_better
 from planner_app.core.progress import CancelToken, ProgressCallback, report
@@ -523,6 +524,12 @@ def solve_pipeline(problem: PlanningProblem, *, progress: ProgressCallback | Non
         if best is None or lex_better(key, best[0]):
             best = (key, placement, pred, dp_value)
     exact = k_stages == 1
+    if not is_chain(problem.structure):
+        # the DP adds relayed cut sets and times stage after stage; a DAG's tensors go straight to their
+        # readers and its branches overlap (the cost model's critical path): not proven optimal there
+        exact = False
+        notes.append("the model has branches: the DP sums relayed cut sets and stage times, the cost model "
+                     "takes the critical path; the plan is evaluated, not proven optimal")
     if best is None:
         return PipelineResult(None, None, _INF, exact and not notes, classes, notes,
                               int(np.prod(cap + 1)) * K)

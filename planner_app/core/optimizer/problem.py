@@ -12,16 +12,16 @@
 - :class:`Placement`: the decision — a device and a compression level per unit,
   and one cut codec used on every message of the plan.
 
-Execution model (what the cost model predicts, and what the exported chained
-parts do): a *part* is a maximal run of consecutive units (topological order)
-on one device at one level. Parts run one after another; at each boundary the
-*cut set* — every tensor produced before the boundary and still needed after
-it (skip connections included, graph outputs count as needed at the end) —
-is sent from the previous station's device to the next one's when they differ.
-The stations are the source device (holding the raw inputs), the parts in
-order, and the workload's result device (receiving the graph outputs) — unless
-the workload has no consumer (``Workload.results_stay``): then the results stay
-on the last part's device and no message goes back.
+Execution model: a *part* is a maximal run of consecutive units (topological
+order) on one device at one level. What the cost model predicts is in
+:mod:`planner_app.core.optimizer.dataflow`: each device runs its parts one after
+another, distinct devices at the same time, and each tensor goes straight from
+the part that makes it to the devices that read it (the raw inputs from the
+source; the graph outputs to the workload's result device, unless the workload
+has no consumer, ``Workload.results_stay``). The *cut set* at a boundary (every
+tensor produced before it and still needed after it, skip connections included,
+graph outputs count as needed at the end) is what the exported chained parts
+pass along when run one after another; on a chain it is exactly the message.
 
 Example
 -------

@@ -33,10 +33,11 @@ tie-breaker of :meth:`~planner_app.core.optimizer.problem.PlanningProblem.object
 that avoids ``d``; removing ``d`` keeps the optimum. Devices are removed one at a time,
 each checked against the devices still there, so a chain of removals stays exact.
 
-Should latency ever credit parallel branches on different devices with overlap, merging
-two devices could serialize them: then the rule only stays exact for models whose units
-are totally ordered (each unit reads the one before it), which :func:`reduce_problem`
-checks unless ``LATENCY_ADDS_PARTS`` says latency is the plain sum.
+Latency is the critical path through the placed model (:mod:`~planner_app.core.optimizer.dataflow`):
+on a model with branches, merging two devices could serialize branches that ran at the same
+time, and tensors go straight from their producer to each reader. The argument above holds on
+*chains* (every unit reads its predecessor's outputs and nothing else: ``dataflow.is_chain``),
+where the latency is the plain sum of parts and messages; dominance is only applied there.
 
 Example
 -------
@@ -47,19 +48,15 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["Reduction", "reduce_problem", "LATENCY_ADDS_PARTS"]
+__all__ = ["Reduction", "reduce_problem"]
 
 from dataclasses import dataclass, field
 
 import numpy as np
 
 from planner_app.core.optimizer.cost_model import MessageCoefficients, message_coefficients
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.problem import PlanningProblem
-
-#: the cost model's latency is the sum of every part and message (parts run one after another;
-#: ``cost_model`` module docstring). Set False if latency becomes a critical path that lets
-#: branches on different devices overlap: dominance then only applies to totally ordered models.
-LATENCY_ADDS_PARTS = True
 
 #: relative slack under which two figures count as equal when comparing devices
 _RTOL = 1e-12
@@ -103,13 +100,6 @@ def _allowed_levels(problem: PlanningProblem) -> np.ndarray:
             if d != dev:
                 ok[int(u), di, :] = False
     return ok
-
-
-def _totally_ordered(problem: PlanningProblem) -> bool:
-    """Every unit reads an output of the unit before it: no two units can ever run at once."""
-    s = problem.structure
-    feeds = {(t.producer, c) for t in s.tensors if t.producer >= 0 for c in t.consumers}
-    return all((i - 1, i) in feeds for i in range(1, s.n_units))
 
 
 def _latency_caps_load(problem: PlanningProblem, latency_bound_ms: float | None) -> bool:
@@ -196,7 +186,7 @@ def reduce_problem(problem: PlanningProblem, latency_bound_ms: float | None = No
     c = problem.constraints
     capped = not c.capacity or _latency_caps_load(problem, latency_bound_ms)
     if (keep and "throughput" not in problem.weights and c.max_stages_per_device is None
-            and (LATENCY_ADDS_PARTS or _totally_ordered(problem)) and (capped or _capacity_cannot_bind(problem))):
+            and is_chain(problem.structure) and (capped or _capacity_cannot_bind(problem))):
         index = {d: i for i, d in enumerate(devices)}
         ms = {d: problem.ms[:, index[d], :] for d in keep}
         absorbs = {d: _can_absorb(problem, d, ms[d], capped) for d in keep}

@@ -46,6 +46,7 @@ import numpy as np
 from planner_app.core.optimizer.brute_force import MAX_BRUTE_FORCE, brute_force
 from planner_app.core.optimizer.chain_dp import solve_chain
 from planner_app.core.optimizer.cost_model import Prediction
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
 from planner_app.core.optimizer.pipeline import solve_pipeline
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError
@@ -163,8 +164,15 @@ def _solve_dp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallb
               cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
     res = solve_chain(problem, pareto=pareto, progress=progress, cancel=cancel)
     scope = "contiguous splits along " + "; ".join(" → ".join(r) for r in res.routes)
+    exact = res.exact
+    if not is_chain(problem.structure):
+        # the DP adds messages and times along the chain of parts; a DAG's messages go straight to their
+        # readers and its branches overlap, so the plans it ranks are re-evaluated but not proven best
+        exact = False
+        scope += ("; the model has branches: the DP ranks plans by relayed cut sets and summed times, "
+                  "not the critical path, so its pick is not proven best")
     front = [ParetoEntry(p, pr) for p, pr in res.front]
-    return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope)
+    return SolveOutcome(res.best, res.best_prediction, front, exact, scope)
 
 
 def _front_for_general(problem: PlanningProblem, best: Placement | None, best_pred: Prediction | None,

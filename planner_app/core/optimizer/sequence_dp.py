@@ -26,10 +26,11 @@ per unit or per boundary, so the DP keeps them.
 Keys are compared lexicographically (objective, latency, link bytes, parts) as in
 :meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`; every column
 is additive, so the order survives addition and the DP is exact for it. The shortcut
-needs latency to be that sum: should the cost model credit parallel branches with
-overlap, it only applies to models whose units are totally ordered
-(``reduce.LATENCY_ADDS_PARTS``), and a plan whose evaluated key differs from the DP's
-own figure is never claimed optimal.
+needs latency to be that sum, which it is on *chains* (``dataflow.is_chain``: every unit
+reads its predecessor's outputs and nothing else). On a model with branches latency is the
+critical path (branches on different devices overlap, tensors go straight to their readers),
+so the shortcut declines and the MILP solves it; a plan whose evaluated key differs from the
+DP's own figure is never claimed optimal either.
 
 Example
 -------
@@ -48,8 +49,8 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
-from planner_app.core.optimizer.reduce import LATENCY_ADDS_PARTS, _totally_ordered
 from planner_app.core.progress import CancelToken
 
 #: relative tolerance of tie-breaking inside the DP's steps (the final pick uses ``lex_better``'s)
@@ -82,8 +83,8 @@ def applies(problem: PlanningProblem) -> str:
         return "the throughput objective is a maximum over devices and links, not a sum"
     if problem.constraints.max_stages_per_device is not None:
         return "pipeline mode limits stages per device"
-    if not LATENCY_ADDS_PARTS and not _totally_ordered(problem):
-        return "latency credits parallel branches with overlap"
+    if not is_chain(problem.structure):
+        return "the model has branches: its latency is a critical path, not a sum"
     return ""
 
 

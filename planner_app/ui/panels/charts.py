@@ -163,59 +163,112 @@ class LevelChart(_Chart):
         self.values = {"levels": list(levels), "latency_ms": list(latency_ms), "fidelity": list(fidelity)}
 
 
-def breakdown(prediction: Prediction) -> dict[str, float]:
-    """Latency parts of a prediction: compute per device, transfer per link (ms), as the plan shows them."""
+def _key_of_transfer(prediction: Prediction, i: int) -> str:
+    t = prediction.transfers[i]
+    return f"transfer {'+'.join(t.route_links) or t.from_device + '→' + t.to_device}"
+
+
+def work(prediction: Prediction) -> dict[str, float]:
+    """All the work of a prediction: compute per device, transfer per link (ms), whether on the critical path or not."""
     out: dict[str, float] = {}
     for part in prediction.parts:
         key = f"compute {part.device}"
         out[key] = out.get(key, 0.0) + part.compute_ms
-    for t in prediction.transfers:
-        key = f"transfer {'+'.join(t.route_links) or t.from_device + '→' + t.to_device}"
-        out[key] = out.get(key, 0.0) + t.transfer_ms
+    for i in range(len(prediction.transfers)):
+        key = _key_of_transfer(prediction, i)
+        out[key] = out.get(key, 0.0) + prediction.transfers[i].transfer_ms
     return out
 
 
+def breakdown(prediction: Prediction) -> dict[str, float]:
+    """Latency parts of a prediction: the critical path's compute per device and transfer per link (ms).
+
+    They add up to ``latency_ms``: branches on other devices that overlap the path are off it
+    (see :func:`off_path`).
+    """
+    if not prediction.critical_path:
+        return work(prediction)
+    out: dict[str, float] = {}
+    for seg in prediction.critical_path:
+        if seg.kind == "compute":
+            key = f"compute {seg.where}"
+        else:
+            assert seg.transfer is not None
+            key = _key_of_transfer(prediction, seg.transfer)
+        out[key] = out.get(key, 0.0) + seg.ms
+    return out
+
+
+def off_path(prediction: Prediction) -> dict[str, float]:
+    """Work that runs alongside the critical path (overlapping branches), per device and link (ms)."""
+    path = breakdown(prediction)
+    out = {k: v - path.get(k, 0.0) for k, v in work(prediction).items()}
+    return {k: v for k, v in out.items() if v > 1e-9 * max(1.0, prediction.latency_ms)}
+
+
 class BreakdownChart(_Chart):
-    """Stacked latency of the shown plan beside each baseline: compute per device, transfer per link."""
+    """Latency of the shown plan beside each baseline: the critical path stacked (compute per device,
+    transfer per link; the bar is as high as the latency), and beside it, faded, the work that runs
+    off the path at the same time (branches on other devices)."""
+
+    #: where the faded off-path bar stands, right of its plan's bar, and how wide the bars are
+    OFF_PATH_DX = 0.34
+    WIDTH = 0.5
+    OFF_PATH_WIDTH = 0.16
 
     def __init__(self, parent: QWidget | None = None) -> None:
-        super().__init__("Latency: plan vs baselines", "latency (ms)", "", parent)
+        super().__init__("Latency: plan vs baselines (critical path; faded: alongside)", "latency (ms)", "", parent)
         self.plot_item.getAxis("bottom").setStyle(tickTextOffset=2)
         self.legend_texts: list[str] = []
         # a row of its own under the axis: never over the bars, exported with the chart
         self.legend = pg.LegendItem(labelTextSize="7pt", colCount=2, verSpacing=-10, horSpacing=6)
         self.plot_item.layout.addItem(self.legend, 4, 1)
+        #: the bar items of the critical path and of the off-path work (tests read them back)
+        self.path_items: list[pg.BarGraphItem] = []
+        self.off_items: list[pg.BarGraphItem] = []
 
     def show_plans(self, rows: list[tuple[str, Prediction]]) -> None:
         """``rows``: (label, prediction), the shown plan first."""
         self.plot_item.clear()
         stacks = [breakdown(p) for _, p in rows]
-        keys = list(dict.fromkeys(k for s in stacks for k in s))
+        offs = [off_path(p) for _, p in rows]
+        keys = list(dict.fromkeys([k for s in stacks for k in s] + [k for s in offs for k in s]))
         x = np.arange(len(rows))
         bottom = np.zeros(len(rows))
+        off_bottom = np.zeros(len(rows))
         bars: list[pg.BarGraphItem] = []
+        self.path_items, self.off_items = [], []
         for i, key in enumerate(keys):
             h = np.array([s.get(key, 0.0) for s in stacks])
-            item = pg.BarGraphItem(x=x, y0=bottom, height=h, width=0.6, brush=_colour(i, 220), name=key,
+            item = pg.BarGraphItem(x=x, y0=bottom, height=h, width=self.WIDTH, brush=_colour(i, 220), name=key,
                                    pen=pg.mkPen("w", width=0.5))
             self.plot_item.addItem(item)
+            self.path_items.append(item)
             bars.append(item)
             bottom = bottom + h
+            h_off = np.array([s.get(key, 0.0) for s in offs])
+            if h_off.any():
+                faded = pg.BarGraphItem(x=x + self.OFF_PATH_DX, y0=off_bottom, height=h_off, width=self.OFF_PATH_WIDTH,
+                                        brush=_colour(i, 70), name=f"{key} (off path)",
+                                        pen=pg.mkPen(_colour(i, 200), width=0.8, style=pg.QtCore.Qt.PenStyle.DashLine))
+                self.plot_item.addItem(faded)
+                self.off_items.append(faded)
+                off_bottom = off_bottom + h_off
         for i, (_, p) in enumerate(rows):
             label = pg.TextItem(f"{p.latency_ms:.1f}", color="#333", anchor=(0.5, 1.0))
             label.setPos(i, p.latency_ms)
             self.plot_item.addItem(label)
         self._ticks([label for label, _ in rows])
-        top = max([p.latency_ms for _, p in rows], default=1.0) * 1.15 or 1.0
+        top = max([max(p.latency_ms, float(off_bottom[i])) for i, (_, p) in enumerate(rows)], default=1.0) * 1.15 or 1.0
         self.legend.clear()
         self.legend_texts = []
         for item, key in zip(bars, keys, strict=True):
             name = key.replace("transfer ", "→ ").replace("compute ", "⚙ ")
             self.legend.addItem(item, name if len(name) <= 18 else name[:17] + "…")
             self.legend_texts.append(name)
-        self.plot_item.setXRange(-0.6, len(rows) - 0.4, padding=0)
+        self.plot_item.setXRange(-0.6, len(rows) - 0.4 + self.OFF_PATH_DX, padding=0)
         self.plot_item.setYRange(0, top, padding=0)
-        self.values = {"labels": [label for label, _ in rows], "stacks": stacks,
+        self.values = {"labels": [label for label, _ in rows], "stacks": stacks, "off_path": offs,
                        "latency_ms": [p.latency_ms for _, p in rows]}
 
 
