@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tok.add_argument("--token-file", type=Path, metavar="F", help="file whose first line is the token")
     p.add_argument("--tls-cert", type=Path, metavar="C", help="PEM certificate: serve https")
     p.add_argument("--tls-key", type=Path, metavar="K", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-ca", type=Path, metavar="BUNDLE",
+                   help="PEM CA bundle trusted (besides the system's CAs) when forwarding to https agents: the "
+                        "certificate that signed the next stages' agents (their own, if self-signed)")
     p.add_argument("--max-model-mb", type=float, default=512, help="largest part upload, MB (default 512)")
     p.add_argument("--max-jobs", type=int, default=8, help="jobs queued or running at once; more are refused (429)")
     p.add_argument("--name", help="name of this device as planners see it (default: the host name)")
@@ -75,12 +78,17 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PlannerError(f"--data-dir '{data_dir}' cannot be created ({exc.strerror}): give a writable folder") from None
+    if args.tls_ca is not None:
+        from planner_app.agent.wire import tls_context
+
+        tls_context(str(args.tls_ca))  # a bundle that does not load stops the start, naming it
     token, generated = resolve_token(data_dir, args.token, args.token_file)
     if generated:
         print(f"edgeplan agent: new token (stored in {data_dir / 'token'}, shown once):\n{token}", flush=True)
     config = AgentConfig(data_dir=data_dir, token=token, name=args.name or platform.node(),
                          max_model_bytes=int(args.max_model_mb * (1 << 20)), max_pending_jobs=args.max_jobs,
-                         body_timeout_s=args.body_timeout_s)
+                         body_timeout_s=args.body_timeout_s,
+                         forward_ca_file=str(args.tls_ca) if args.tls_ca is not None else None)
     serve(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
           advertise=not args.no_advertise)
     return 0

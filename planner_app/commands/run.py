@@ -76,10 +76,14 @@ def report_text(rep: dict[str, Any]) -> str:
     ))
     if rep["hops"]:
         out.append(format_table(
-            ["from", "to", "latency ms", "Mbps there/back", "predicted one way ms", "measured there+back ms"],
-            [[h["from"], h["to"], h["latency_ms"], f"{h['forward_mbps']:g}/{h['backward_mbps']:g}",
-              h["predicted_one_way_ms"], _fmt(h["measured_round_trip_ms_median"])] for h in rep["hops"]],
-            title="\nhops (route latency and bottleneck bandwidth from the plan's topology)",
+            ["from", "to", "latency ms", "Mbps there/back", "predicted one way ms", "measured one way ms", "error %",
+             "measured there+back ms"],
+            [[h["from"] + (" (results)" if h.get("results") else ""), h["to"], h["latency_ms"],
+              f"{h['forward_mbps']:g}/{h['backward_mbps']:g}", h["predicted_one_way_ms"],
+              _fmt(h.get("measured_one_way_ms_median")), _fmt(h.get("error_pct")),
+              _fmt(h.get("measured_round_trip_ms_median"))] for h in rep["hops"]],
+            title="\nhops (route latency and bottleneck bandwidth from the plan's topology; one way: the sender "
+                  "encoding to the receiver having decoded)",
         ))
     diff, rel = rep["output_max_abs_diff_vs_local_chain"], rep["output_max_rel_diff_vs_local_chain"]
     out.append("\noutputs vs the parts chained in this process: " + (
