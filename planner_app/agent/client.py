@@ -399,3 +399,52 @@ def load_agent_map(path: str | Path) -> dict[str, AgentEntry]:
         ca_path = "" if not ca else str(Path(ca) if Path(ca).is_absolute() else path.parent / ca)
         out[str(device)] = AgentEntry(str(device), entry["url"], token, str(tf or ""), ca_path)
     return out
+
+
+#: the OS keyring service that holds agent tokens (the user name is the agent's URL)
+KEYRING_SERVICE = "edgeplan-agent"
+
+
+def keyring_token(url: str, device: str = "") -> str:
+    """The token stored in the OS keyring for the agent at ``url``; :class:`AgentError` when the optional
+    ``keyring`` package is missing or holds none."""
+    try:
+        import keyring
+    except ImportError:
+        raise AgentError(f"device {device!r}: its agent token is to come from the OS keyring, but the 'keyring' "
+                         "package is not installed: `pip install keyring`, or name a token file with "
+                         "agent_token_file instead") from None
+    try:
+        token = keyring.get_password(KEYRING_SERVICE, url)
+    except Exception as exc:  # noqa: BLE001 - the keyring backends' own errors (no backend, locked, ...)
+        raise AgentError(f"device {device!r}: the OS keyring cannot be read ({type(exc).__name__}: {exc})") from None
+    if not token:
+        raise AgentError(f"device {device!r}: the OS keyring holds no token for {url} under service "
+                         f"{KEYRING_SERVICE!r}: store it with `keyring set {KEYRING_SERVICE} {url}`")
+    return str(token)
+
+
+def topology_agents(topology: Any, base_dir: str | Path | None = None) -> dict[str, AgentEntry]:
+    """The agents a topology's devices name (``agent_url``), with their tokens: from ``agent_token_file``
+    (relative to ``base_dir``, the topology file's folder) or the OS keyring (``agent_token_keyring``)."""
+    from planner_app.agent.serve import AgentStartError, read_token_file
+
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    out: dict[str, AgentEntry] = {}
+    for dev in topology.devices:
+        if not dev.agent_url:
+            continue
+        token, tf = "", dev.agent_token_file or ""
+        if tf:
+            tpath = Path(tf) if Path(tf).is_absolute() else base / tf
+            try:
+                token = read_token_file(tpath)
+            except AgentStartError as exc:
+                raise AgentError(f"topology device {dev.id!r}, agent_token_file: {exc.message}") from None
+        elif dev.agent_token_keyring:
+            token = keyring_token(dev.agent_url, dev.id)
+        ca = dev.agent_ca_file or ""
+        if ca and not Path(ca).is_absolute():
+            ca = str(base / ca)
+        out[dev.id] = AgentEntry(dev.id, dev.agent_url, token, tf, ca)
+    return out

@@ -59,6 +59,19 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.add_argument("--browse-seconds", type=float, default=2.0,
                     help="how long to listen for agents on the network (0: do not browse; default 2)")
     ls.set_defaults(func=_list)
+    cal = actions.add_parser(
+        "calibrate", help="measure what one message costs on `edgeplan run --local` (and store it in a topology)",
+        description="Time tensor frames delivered to a local agent through the link relay (no latency, "
+                    "10 Gbit/s), one way, as `run --local` times a hop: the deployment mechanism's per-message "
+                    "overhead beyond a link's latency and bandwidth. With --topology, write a copy whose "
+                    "message_overhead_ms (the topology's and every link's) is that figure, so plans made with it "
+                    "predict `run --local` before it runs.",
+        epilog="Example: edgeplan agent calibrate --topology home.json --out home.local.json")
+    cal.add_argument("--topology", type=Path, metavar="T.json", help="a topology to calibrate (needs --out)")
+    cal.add_argument("--out", type=Path, metavar="OUT.json", help="where to write the calibrated topology")
+    cal.add_argument("--messages", type=int, default=60, help="timed messages (default 60)")
+    cal.add_argument("--payload-kb", type=float, default=16.0, help="message size in kB (default 16)")
+    cal.set_defaults(func=_calibrate)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -132,6 +145,43 @@ def _list(args: argparse.Namespace) -> int:
     return 0 if all(r[3] != "DOWN" for r in rows) else 2
 
 
+def _calibrate(args: argparse.Namespace) -> int:
+    from planner_app.agent.plan_runner import measure_message_overhead
+
+    if (args.topology is None) != (args.out is None):
+        raise PlannerError("give --topology and --out together (or neither, to print the figure only)")
+    if args.messages < 5 or not 0 < args.payload_kb <= 64 * 1024:
+        raise PlannerError("--messages must be at least 5 and --payload-kb within 0..65536")
+    topo = None
+    if args.topology is not None:
+        from planner_app.core.topology.io import load_topology
+
+        topo = load_topology(args.topology)  # a bad topology fails before anything starts
+    m = measure_message_overhead(payload_bytes=int(args.payload_kb * 1000), messages=args.messages)
+    lo, hi = m["ci95_ms"]
+    print(f"one message through the link relay: {m['message_overhead_ms']:.3f} ms (95 % interval {lo:.3f}-{hi:.3f}; "
+          f"{m['messages']} messages of {m['payload_bytes']} bytes; without the relay {m['direct_ms']:.3f} ms)")
+    if topo is not None:
+        from planner_app.core.topology.io import save_topology
+
+        figure = round(m["message_overhead_ms"], 3)
+        from planner_app.core.topology.io import topology_from_dict
+
+        doc = topo.to_dict()
+        doc["message_overhead_ms"] = figure
+        for link in doc.get("links", []):
+            link["message_overhead_ms"] = figure
+        doc.setdefault("metadata", {})["message_overhead_calibration"] = (
+            f"edgeplan agent calibrate: {figure} ms per message on run --local (95 % interval {lo:.3f}-{hi:.3f} ms, "
+            f"{m['messages']} messages of {m['payload_bytes']} bytes)")
+        out = topology_from_dict(doc, "the calibrated topology")
+        links = out.links
+        save_topology(out, args.out)
+        print(f"calibrated topology written to {args.out}: message_overhead_ms {figure} (the topology's and "
+              f"each of its {len(links)} links')")
+    return 0
+
+
 def agent_token(token: str | None, token_file: Path | None, what: str = "--token-file") -> str:
     """The token from ``--token`` or ``--token-file``; an error naming the option when neither is given."""
     from planner_app.agent.serve import read_token_file
@@ -189,12 +239,21 @@ def measure_on_agents(args: argparse.Namespace, levels: list[str] | None) -> tup
 
     from planner_app.agent.client import AgentError, load_agent_map
     from planner_app.agent.measure import profile_on_agent
+    from planner_app.commands.optimize import TOPOLOGY_AGENTS
     from planner_app.core.models.graph import parse_shape_args
     from planner_app.core.planning import QUICK_PROFILE, LoadOptions, PlanningSession
     from planner_app.core.planning.source import DEFAULT_LEVELS
 
-    agents = load_agent_map(args.agents)
     session = PlanningSession.open(args.topology, args.workload)
+    if args.agents == TOPOLOGY_AGENTS:
+        from planner_app.agent.client import topology_agents
+
+        agents = topology_agents(session.topology, Path(args.topology).parent)
+        if not agents:
+            raise AgentError(f"--agents without a map: topology '{args.topology}' names no agent (set agent_url "
+                             "and agent_token_file or agent_token_keyring on its devices), or give --agents MAP.json")
+    else:
+        agents = load_agent_map(args.agents)
     unknown = [d for d in agents if not session.topology.has_device(d)]
     if unknown:
         raise AgentError(f"agent map '{args.agents}' names device(s) {unknown} that topology "

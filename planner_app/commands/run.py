@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     where.add_argument("--local", action="store_true", help="one agent process per device here, links emulated")
     where.add_argument("--agents", type=Path, metavar="MAP.json",
                        help='real agents: {"DEVICE": {"url": "http://host:8765", "token_file": "F"}}')
+    where.add_argument("--topology", type=Path, metavar="T.json",
+                       help="real agents named by the topology's devices (agent_url; token from agent_token_file "
+                            "or the OS keyring)")
+    p.add_argument("--tls-ca", type=Path, metavar="BUNDLE",
+                   help="PEM CA bundle trusted (besides the system's CAs) for https agents; the agents forward "
+                        "with their own --tls-ca")
     p.add_argument("--requests", type=int, default=30, help="measured requests (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="unmeasured requests first (default 3)")
     p.add_argument("--rate", type=float, metavar="R",
@@ -114,11 +120,24 @@ def _run(args: argparse.Namespace) -> int:
     if args.local:
         rep = run_local(spec, requests=args.requests, rate_rps=args.rate, warmup=args.warmup, progress=progress)
     else:
-        from planner_app.agent.client import load_agent_map
+        from planner_app.agent.client import load_agent_map, topology_agents
         from planner_app.core.execute import run_report
 
-        agents = load_agent_map(args.agents)
-        endpoints = {d: Endpoint(e.url, e.token) for d, e in agents.items()}
+        if args.topology is not None:
+            from planner_app.core.topology.io import load_topology
+
+            agents = topology_agents(load_topology(args.topology), args.topology.parent)
+            if not agents:
+                raise PlannerError(f"topology '{args.topology}' names no agent: set agent_url (and agent_token_file "
+                                   "or agent_token_keyring) on its devices, or give --agents MAP.json")
+        else:
+            agents = load_agent_map(args.agents)
+        if args.tls_ca is not None:
+            from planner_app.agent.wire import tls_context
+
+            tls_context(str(args.tls_ca))  # a bundle that does not load stops here, naming it
+        endpoints = {d: Endpoint(e.url, e.token, e.ca_file or (str(args.tls_ca) if args.tls_ca else ""))
+                     for d, e in agents.items()}
         urls = [agents[s.device].url if s.device in agents else "" for s in spec.stages]
         timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=args.requests, rate_rps=args.rate,
                                                 warmup=args.warmup, progress=progress)
