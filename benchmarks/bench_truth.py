@@ -9,8 +9,8 @@ consumer) on 127.0.0.1, links emulated with the topology's latency and bandwidth
 results delivered to the workload's consumer as the plan assumes.
 
 Calibration first, apart from the plans: the deployment mechanism's per-message
-overhead (tensor frames to a local agent through the link relay, one way —
-``edgeplan agent calibrate``) is measured once and written into each scenario's
+overhead (tensor frames to a local agent through the link relay, one way, each after
+some quiet — ``edgeplan agent calibrate``) is measured and written into each scenario's
 topology (``message_overhead_ms``, the topology's and every link's). The plans are
 made with that calibrated topology, before any run; the runs are then compared with
 the plans' own latency. Nothing measured in a run feeds back into its prediction.
@@ -43,7 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner_app.agent.plan_runner import measure_message_overhead, run_local
+from planner_app.agent.plan_runner import calibrate_topology, run_local
 from planner_app.commands._table import format_table
 from planner_app.core.execute import execution_spec
 from planner_app.core.models import load_model
@@ -51,17 +51,7 @@ from planner_app.core.models.samples import SAMPLE_MODELS
 from planner_app.core.planning import QUICK_PROFILE, MeasureOptions, PoseOptions, plan_deployment
 from planner_app.core.profiling import profile_model
 from planner_app.core.resources import sample_topology_paths
-from planner_app.core.topology.io import load_topology, topology_from_dict
-
-
-def calibrated(topo: Any, overhead_ms: float) -> Any:
-    """``topo`` with its and every link's message overhead set to ``overhead_ms`` (what
-    ``edgeplan agent calibrate --topology`` writes)."""
-    doc = topo.to_dict()
-    doc["message_overhead_ms"] = overhead_ms
-    for link in doc.get("links", []):
-        link["message_overhead_ms"] = overhead_ms
-    return topology_from_dict(doc, "calibrated topology")
+from planner_app.core.topology.io import load_topology
 
 
 def stability_table(models: list[str]) -> tuple[str, list[float]]:
@@ -98,16 +88,21 @@ def _pins(topo: Any, source: str, n_units: int) -> dict[int, str] | None:
     return {0: source, n_units // 2: edge, n_units - 1: cloud}
 
 
-def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int, overhead_ms: float,
-               variants: tuple[str, ...]) -> list[list[Any]]:
+def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int,
+               variants: tuple[str, ...]) -> tuple[list[list[Any]], list[list[Any]]]:
     paths = sample_topology_paths()
-    rows = []
+    rows, cal_rows = [], []
+    topos = {}
+    for scenario in scenarios:  # calibrated first, apart from any plan (`edgeplan agent calibrate`)
+        topos[scenario], got = calibrate_topology(load_topology(paths[scenario]), tmp)
+        cal_rows.append([scenario, got["message_overhead_ms"], "{:.3f}-{:.3f}".format(*got["ci95_ms"]),
+                         got["direct_ms"], got["idle_ms"]])
     for name in models:
         mg = load_model(f"sample:{name}")
         prof_path = tmp / f"host-{name}.json"
         profile_model(mg, ["fp32"], settings=QUICK_PROFILE).save(prof_path)
         for scenario in scenarios:
-            topo = calibrated(load_topology(paths[scenario]), overhead_ms)
+            topo = topos[scenario]
             wl = topo.workloads[0]
             for variant in variants:
                 pins = _pins(topo, wl.source, len(mg.units)) if variant == "split" else {}
@@ -149,7 +144,7 @@ def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int
                 ])
                 print(f"  {scenario} × {name} ({variant}): predicted {pred:.2f} ms, measured {meas:.2f} ms, "
                       f"error {rep['error_pct']['latency_median']} %", file=sys.stderr, flush=True)
-    return rows
+    return rows, cal_rows
 
 
 def _summary(label: str, errors: list[float]) -> str:
@@ -180,13 +175,11 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_s)
         text, _ = stability_table(models)
         print(text, flush=True)
-        cal = measure_message_overhead(tmp)
-        overhead = round(cal["message_overhead_ms"], 3)
-        print(f"\ncalibration (before any plan): one message through the link relay costs {overhead:.3f} ms "
-              f"(95 % interval {cal['ci95_ms'][0]:.3f}-{cal['ci95_ms'][1]:.3f}; without the relay "
-              f"{cal['direct_ms']:.3f} ms): every scenario's topology is planned with message_overhead_ms "
-              f"{overhead}", flush=True)
-        rows = truth_rows(scenarios, models, tmp, requests, overhead, variants)
+        rows, cal_rows = truth_rows(scenarios, models, tmp, requests, variants)
+    print(format_table(["scenario", "message overhead ms", "95 % interval", "without the relay ms", "quiet before ms"],
+                       cal_rows, title="\ncalibration (before any plan; `edgeplan agent calibrate`): one message "
+                                       "through the link relay, one way, set as each scenario topology's and "
+                                       "links' message_overhead_ms"), flush=True)
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(format_table(
         ["scenario", "model", "plan", "devices (⇒ consumer)", "plan ms", "plan 95 %", "measured ms", "meas. 95 %",
@@ -195,8 +188,7 @@ def main(argv: list[str] | None = None) -> int:
                     f"a copy of this host, `run --local` ({requests} requests each; {os.cpu_count()} cores, load "
                     f"average {load:.1f})"), flush=True)
     if args.out is not None:
-        args.out.write_text(json.dumps({"message_overhead_ms": overhead, "calibration": cal, "rows": rows},
-                                       indent=1, default=str))
+        args.out.write_text(json.dumps({"calibration": cal_rows, "rows": rows}, indent=1, default=str))
     ok_rows = [r for r in rows if isinstance(r[4], float)]
     for col, label in ((8, "the plan's latency (wall)"), (9, "the plan's latency (compute in CPU time)")):
         for variant in ("split", "chosen"):

@@ -22,7 +22,7 @@ slowed to the predicted speed by time dilation (see :func:`run_local`).
 
 from __future__ import annotations
 
-__all__ = ["Endpoint", "run_plan", "run_local", "host_stage_ms", "measure_message_overhead"]
+__all__ = ["Endpoint", "run_plan", "run_local", "host_stage_ms", "measure_message_overhead", "calibrate_topology"]
 
 import statistics
 import tempfile
@@ -253,15 +253,21 @@ def host_stage_ms(spec: ExecutionSpec, *, runs: int = 15, max_s: float = 2.0) ->
 
 
 def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int = 16_000, messages: int = 40,
-                             agent: LocalAgent | None = None) -> dict[str, Any]:
+                             agent: LocalAgent | None = None, latency_ms: float = 0.0,
+                             idle_ms: float = 20.0) -> dict[str, Any]:
     """What one message costs on ``run --local`` beyond its link's latency and bandwidth.
 
-    One agent behind a :class:`LinkEmulator` imposing no latency (and 10 Gbit/s): tensor frames
-    of ``payload_bytes`` delivered to it (``/v1/deliver``), timed one way as a run times a hop —
-    from the sender beginning to encode to the agent having decoded (one clock: one host). The
-    median is the deployment mechanism's per-message overhead (frames, HTTP, the relay, process
-    scheduling); ``edgeplan agent calibrate`` stores it as a topology's ``message_overhead_ms``
-    so plans made for ``--local`` predict it. Also: the same without the relay."""
+    One agent behind a :class:`LinkEmulator` imposing ``latency_ms`` (and 10 Gbit/s): tensor
+    frames of ``payload_bytes`` delivered to it (``/v1/deliver``), timed one way as a run times a
+    hop — from the sender beginning to encode to the agent having decoded (one clock: one host) —
+    less ``latency_ms``. Each message follows ``idle_ms`` of quiet: the cost model's latency is one
+    request on an idle system, and a receiver that idled costs more to wake (on a busy shared
+    host, about 0.4 ms after a few ms of quiet against a message that follows at once; it levels
+    off by ~5 ms of quiet). The median is the deployment mechanism's per-message overhead
+    (frames, HTTP, the relay, waking the receiver); ``edgeplan agent calibrate`` stores it in a
+    topology (``message_overhead_ms``) so plans made for ``--local`` predict it. Also: the same
+    without the relay.
+    """
     from planner_app.core.profiling.records import median_ci
 
     with tempfile.TemporaryDirectory(prefix="edgeplan-calibrate-", dir=work_dir) as tmp:
@@ -270,12 +276,13 @@ def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int
         try:
             port = int(a.url.rsplit(":", 1)[1])
             payload = {"x": np.random.default_rng(0).standard_normal(max(1, payload_bytes // 4)).astype(np.float32)}
-            with LinkEmulator(("127.0.0.1", port), latency_ms=0.0, forward_mbps=10_000) as link, \
+            with LinkEmulator(("127.0.0.1", port), latency_ms=latency_ms, forward_mbps=10_000) as link, \
                     AgentClient(f"http://127.0.0.1:{link.port}", a.token) as relayed, AgentClient(a.url, a.token) as direct:
                 got: dict[str, list[float]] = {"relayed": [], "direct": []}
                 for i in range(messages + 5):
                     for name, c in (("relayed", relayed), ("direct", direct)):
-                        ms = c.deliver(payload)
+                        time.sleep(idle_ms / 1e3)
+                        ms = c.deliver(payload) - (latency_ms if name == "relayed" else 0.0)
                         if i >= 5:
                             got[name].append(ms)
         finally:
@@ -284,9 +291,31 @@ def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int
     lo, hi = median_ci(got["relayed"])
     return {"message_overhead_ms": float(statistics.median(got["relayed"])), "ci95_ms": [lo, hi],
             "direct_ms": float(statistics.median(got["direct"])), "payload_bytes": payload_bytes,
-            "messages": messages,
-            "basis": "one-way time of tensor frames to a local agent through the link relay (no latency, "
-                     "10 Gbit/s): encode, HTTP, relay, decode; median of the messages (95 % interval)"}
+            "messages": messages, "latency_ms": latency_ms, "idle_ms": idle_ms,
+            "basis": f"one-way time of tensor frames to a local agent through the link relay ({latency_ms:g} ms, "
+                     f"10 Gbit/s) less its latency, each after {idle_ms:g} ms of quiet: encode, HTTP, relay, waking "
+                     "the receiver, decode; median of the messages (95 % interval)"}
+
+
+def calibrate_topology(topology: Any, work_dir: Path | None = None, *, payload_bytes: int = 16_000,
+                       messages: int = 40, progress: ProgressCallback | None = None) -> tuple[Any, dict[str, Any]]:
+    """``topology`` with its and every link's ``message_overhead_ms`` set to what one message costs on
+    ``run --local`` (:func:`measure_message_overhead`: the relay is the same for every link, its
+    latency and bandwidth apart), and that measurement. Nothing of a plan is involved."""
+    from planner_app.core.topology.io import topology_from_dict
+
+    report(progress, 0.0, "timing messages through the link relay")
+    m = measure_message_overhead(work_dir, payload_bytes=payload_bytes, messages=messages)
+    figure = round(m["message_overhead_ms"], 3)
+    doc = topology.to_dict()
+    doc["message_overhead_ms"] = figure
+    for link in doc.get("links", []):
+        link["message_overhead_ms"] = figure
+    lo, hi = m["ci95_ms"]
+    doc.setdefault("metadata", {})["message_overhead_calibration"] = (
+        f"edgeplan agent calibrate: {figure} ms per message on run --local (95 % interval {lo:.3f}-{hi:.3f} ms; "
+        f"{messages} messages of {payload_bytes} bytes, each after {m['idle_ms']:g} ms of quiet)")
+    return topology_from_dict(doc, "the calibrated topology"), m
 
 
 def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None = None, warmup: int = 3,

@@ -518,10 +518,10 @@ def create_app(config: AgentConfig) -> FastAPI:
 
         ``received_at`` (this machine's ``time.time()`` once the tensors are decoded) ends a
         request's end-to-end time; ``echo=true`` sends the tensors back (to check them)."""
-        t0 = time.perf_counter()
+        t0, arrived_at = time.perf_counter(), time.time()
         blob = await _read_body(request, config.max_model_bytes, "tensor frames", config.body_timeout_s)
         tensors = decode_cut(decode_frames(blob), _codec_header(request))
-        mine = {"agent": config.name, "deliver": True, "received_at": time.time(),
+        mine = {"agent": config.name, "deliver": True, "arrived_at": arrived_at, "received_at": time.time(),
                 "receive_ms": (time.perf_counter() - t0) * 1e3, "tensors": sorted(tensors),
                 "bytes": len(blob)}
         out = encode_frames(tensors if echo else {})

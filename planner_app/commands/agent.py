@@ -61,16 +61,18 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.set_defaults(func=_list)
     cal = actions.add_parser(
         "calibrate", help="measure what one message costs on `edgeplan run --local` (and store it in a topology)",
-        description="Time tensor frames delivered to a local agent through the link relay (no latency, "
-                    "10 Gbit/s), one way, as `run --local` times a hop: the deployment mechanism's per-message "
-                    "overhead beyond a link's latency and bandwidth. With --topology, write a copy whose "
-                    "message_overhead_ms (the topology's and every link's) is that figure, so plans made with it "
-                    "predict `run --local` before it runs.",
+        description="Time tensor frames delivered to a local agent through the link relay, one way, as "
+                    "`run --local` times a hop: the deployment mechanism's per-message overhead beyond a link's "
+                    "latency and bandwidth, each message after some quiet (a plan's latency is one request on an "
+                    "idle system, and waking an idle receiver costs more). With --topology, write a copy whose "
+                    "message_overhead_ms (its own and every link's) is that figure, so plans made with it predict "
+                    "`run --local` before it runs.",
         epilog="Example: edgeplan agent calibrate --topology home.json --out home.local.json")
     cal.add_argument("--topology", type=Path, metavar="T.json", help="a topology to calibrate (needs --out)")
     cal.add_argument("--out", type=Path, metavar="OUT.json", help="where to write the calibrated topology")
     cal.add_argument("--messages", type=int, default=60, help="timed messages (default 60)")
     cal.add_argument("--payload-kb", type=float, default=16.0, help="message size in kB (default 16)")
+    cal.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
     cal.set_defaults(func=_calibrate)
 
 
@@ -146,39 +148,32 @@ def _list(args: argparse.Namespace) -> int:
 
 
 def _calibrate(args: argparse.Namespace) -> int:
-    from planner_app.agent.plan_runner import measure_message_overhead
+    from planner_app.agent.plan_runner import calibrate_topology, measure_message_overhead
 
     if (args.topology is None) != (args.out is None):
         raise PlannerError("give --topology and --out together (or neither, to print the figure only)")
     if args.messages < 5 or not 0 < args.payload_kb <= 64 * 1024:
         raise PlannerError("--messages must be at least 5 and --payload-kb within 0..65536")
-    topo = None
-    if args.topology is not None:
-        from planner_app.core.topology.io import load_topology
+    payload = int(args.payload_kb * 1000)
+    if args.topology is None:
+        m = measure_message_overhead(payload_bytes=payload, messages=args.messages)
+        lo, hi = m["ci95_ms"]
+        print(f"one message through the link relay: {m['message_overhead_ms']:.3f} ms (95 % interval {lo:.3f}-"
+              f"{hi:.3f}; {m['messages']} messages of {m['payload_bytes']} bytes, each after {m['idle_ms']:g} ms "
+              f"of quiet; without the relay {m['direct_ms']:.3f} ms)")
+        return 0
+    from planner_app.core.topology.io import load_topology, save_topology
 
-        topo = load_topology(args.topology)  # a bad topology fails before anything starts
-    m = measure_message_overhead(payload_bytes=int(args.payload_kb * 1000), messages=args.messages)
+    topo = load_topology(args.topology)  # a bad topology fails before anything starts
+    out, m = calibrate_topology(topo, payload_bytes=payload, messages=args.messages,
+                                progress=None if args.quiet else progress_lines())
     lo, hi = m["ci95_ms"]
     print(f"one message through the link relay: {m['message_overhead_ms']:.3f} ms (95 % interval {lo:.3f}-{hi:.3f}; "
-          f"{m['messages']} messages of {m['payload_bytes']} bytes; without the relay {m['direct_ms']:.3f} ms)")
-    if topo is not None:
-        from planner_app.core.topology.io import save_topology
-
-        figure = round(m["message_overhead_ms"], 3)
-        from planner_app.core.topology.io import topology_from_dict
-
-        doc = topo.to_dict()
-        doc["message_overhead_ms"] = figure
-        for link in doc.get("links", []):
-            link["message_overhead_ms"] = figure
-        doc.setdefault("metadata", {})["message_overhead_calibration"] = (
-            f"edgeplan agent calibrate: {figure} ms per message on run --local (95 % interval {lo:.3f}-{hi:.3f} ms, "
-            f"{m['messages']} messages of {m['payload_bytes']} bytes)")
-        out = topology_from_dict(doc, "the calibrated topology")
-        links = out.links
-        save_topology(out, args.out)
-        print(f"calibrated topology written to {args.out}: message_overhead_ms {figure} (the topology's and "
-              f"each of its {len(links)} links')")
+          f"{m['messages']} messages of {m['payload_bytes']} bytes, each after {m['idle_ms']:g} ms of quiet; "
+          f"without the relay {m['direct_ms']:.3f} ms)")
+    save_topology(out, args.out)
+    print(f"calibrated topology written to {args.out}: message_overhead_ms {out.message_overhead_ms} (the "
+          f"topology's and each of its {len(out.links)} links')")
     return 0
 
 
