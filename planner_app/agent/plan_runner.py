@@ -48,6 +48,9 @@ from planner_app.core.progress import ProgressCallback, report
 
 #: a stage is slowed (time dilation) when the plan predicts it this much slower than this host runs it
 DILATE_ABOVE = 1.2
+#: ms of quiet before each request sent one after another, and before each calibration message: a plan's
+#: latency is one request on an idle system, and a process that idled costs more to wake than a busy one
+QUIET_MS = 20.0
 
 
 @dataclass(frozen=True)
@@ -113,7 +116,7 @@ def clock_offset_s(client: AgentClient, probes: int = 12) -> tuple[float, float]
 def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: list[str], *, requests: int = 20,
              rate_rps: float | None = None, warmup: int = 3, progress: ProgressCallback | None = None,
              deliver_url: str | None = None, dilate: list[float] | None = None, same_clock: bool = False,
-             ) -> tuple[list[RequestTiming], float, tuple[float, float] | None, float]:
+             quiet_ms: float = 0.0) -> tuple[list[RequestTiming], float, tuple[float, float] | None, float]:
     """Run ``requests`` requests through the plan's stages, the results delivered to the consumer.
 
     Returns the timings, the wall seconds, the output difference (see ``_output_diff``) and the
@@ -124,7 +127,9 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
     k = 0, stage k-1's agent after), e.g. through a link emulator; ``deliver_url``: how the last
     stage reaches the consumer's agent (default: its endpoint). ``dilate[k]``: stage k's compute
     stretched that many times (a slower device emulated). ``same_clock``: every agent shares this
-    machine's clock (no offsets estimated). The outputs of the first request are compared with
+    machine's clock (no offsets estimated). ``quiet_ms``: without a rate, wait this long before each
+    request (an idle system between requests, as the plan's latency assumes; see ``QUIET_MS``).
+    The outputs of the first request are compared with
     the plan's parts chained in this process (the consumer echoes them back for that request).
     """
     needed = {s.device for s in spec.stages} | ({spec.consumer} if spec.delivery is not None else set())
@@ -198,6 +203,8 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
                     f.result()
         else:
             for i in range(requests):
+                if quiet_ms > 0:
+                    time.sleep(quiet_ms / 1e3)
                 one(i)
         wall = time.perf_counter() - start
     finally:
@@ -254,7 +261,7 @@ def host_stage_ms(spec: ExecutionSpec, *, runs: int = 15, max_s: float = 2.0) ->
 
 def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int = 16_000, messages: int = 40,
                              agent: LocalAgent | None = None, latency_ms: float = 0.0,
-                             idle_ms: float = 20.0) -> dict[str, Any]:
+                             idle_ms: float = QUIET_MS) -> dict[str, Any]:
     """What one message costs on ``run --local`` beyond its link's latency and bandwidth.
 
     One agent behind a :class:`LinkEmulator` imposing ``latency_ms`` (and 10 Gbit/s): tensor
@@ -320,7 +327,8 @@ def calibrate_topology(topology: Any, work_dir: Path | None = None, *, payload_b
 
 def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None = None, warmup: int = 3,
               progress: ProgressCallback | None = None, work_dir: Path | None = None,
-              emulate_speed: bool = True, measure_overhead: bool = True) -> dict[str, Any]:
+              emulate_speed: bool = True, measure_overhead: bool = True, quiet_ms: float = QUIET_MS,
+              ) -> dict[str, Any]:
     """Run the plan with one local agent per device and emulated links; the report (see ``run_report``).
 
     ``emulate_speed``: where the plan predicts a stage more than ``DILATE_ABOVE`` times slower than
@@ -332,7 +340,8 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
     throttles in 100 ms periods, far coarser than millisecond stages. A dilated stage's compute
     matches its prediction by construction; the run still tests everything else.
     ``measure_overhead``: also time the deployment mechanism's per-message overhead
-    (:func:`measure_message_overhead`) and report it beside the plan's.
+    (:func:`measure_message_overhead`) and report it beside the plan's. ``quiet_ms``: the pause
+    before each request sent one after another (see :func:`run_plan`).
     """
     from planner_app.core.topology.io import topology_from_dict
 
@@ -373,7 +382,7 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
             endpoints = {d: Endpoint(a.url, a.token) for d, a in agents.items()}
             timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=requests, rate_rps=rate_rps,
                                                     warmup=warmup, progress=progress, deliver_url=deliver_url,
-                                                    dilate=dilate, same_clock=True)
+                                                    dilate=dilate, same_clock=True, quiet_ms=quiet_ms)
         finally:
             for link in links:
                 link.close()
@@ -399,6 +408,9 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
         f"measured times are wall clock and include HTTP and tensor-frame encoding: one bare HTTP call to an "
         f"agent costs {http_ms:.2f} ms here (median echo)",
     ]
+    if rate_rps is None and quiet_ms > 0:
+        notes.append(f"requests one after another, each after {quiet_ms:g} ms of quiet: the plan's latency is one "
+                     "request on an idle system")
     if overhead is not None:
         topo = topology_from_dict(spec.plan.topology.document, "the plan's topology")
         notes.append(f"one message through the link relay costs {overhead['message_overhead_ms']:.2f} ms here beyond "

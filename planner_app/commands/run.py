@@ -110,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out:
         check_out_path(args.out)
     try:
-        from planner_app.agent.plan_runner import Endpoint, run_local, run_plan
+        from planner_app.agent.plan_runner import QUIET_MS, Endpoint, run_local, run_plan
     except ImportError as exc:
         raise PlannerError(f"running a plan needs the 'agent' extra ({exc}): pip install 'planner_app[agent]'") from None
     from planner_app.commands.agent import progress_lines
@@ -140,7 +140,7 @@ def _run(args: argparse.Namespace) -> int:
                      for d, e in agents.items()}
         urls = [agents[s.device].url if s.device in agents else "" for s in spec.stages]
         timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=args.requests, rate_rps=args.rate,
-                                                warmup=args.warmup, progress=progress)
+                                                warmup=args.warmup, progress=progress, quiet_ms=QUIET_MS)
         rep = run_report(spec, timings, wall_s=wall, rate_rps=args.rate, mode="agents", output_diff=diff,
                          notes=["real agents over the real network: no link emulation",
                                 f"one bare HTTP call from here to an agent: {http_ms:.2f} ms (median echo)"])

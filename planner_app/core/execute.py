@@ -7,9 +7,10 @@ this module holds the pure parts both ends agree on:
   resolved inside the plan's folder and hashed against the sha256 the plan
   names) into an :class:`ExecutionSpec`: the stages in order with their device,
   part file and predicted compute time, and for each hop between consecutive
-  stages (and from the workload's source to the first stage) the route's summed
-  latency and bottleneck bandwidth in each direction, from the plan's own
-  topology, which is what the link emulator imposes;
+  stages (and from the workload's source to the first stage, and from the last
+  stage to the consumer) the summed latency and bottleneck bandwidth in each
+  direction of the route the plan's transfer takes, from the plan's own topology,
+  which is what the link emulator imposes;
 - :func:`run_report` turns per-request timings into the report ``edgeplan run``
   prints and writes: end-to-end latency (median, p90), throughput, per-stage
   compute and per-hop time, each beside the plan's prediction with the error in
@@ -131,33 +132,43 @@ def execution_spec(plan_path: str | Path) -> ExecutionSpec:
                                 st.artifact.sha256, st.index), st.artifact.sha256, tuple(st.inputs),
                                 tuple(st.outputs), st.compute_ms, st.provenance))
 
-    def hop(a: str, b: str, to_stage: int) -> HopSpec | None:
-        if a == b:
-            return None
+    links = {lk.id: lk for lk in topo.links}
+
+    def route_of(a: str, b: str, moves: list[Any]) -> tuple[float, float, float, tuple[str, ...]]:
+        """(latency, bandwidth there, bandwidth back, links) of the route the plan's message takes
+        (the one its transfer names: the cost model picks routes for the payload), else the best
+        route for no payload."""
+        named = next((t for t in moves if t.from_device == a and t.to_device == b
+                      and all(lid in links for lid in t.route_links)), None)
+        if named is not None and len(named.route_devices) == len(named.route_links) + 1:
+            devs, lids = named.route_devices, named.route_links
+            there_bw = min(links[lid].bandwidth_from(devs[i]) for i, lid in enumerate(lids))
+            back_bw = min(links[lid].bandwidth_from(devs[i + 1]) for i, lid in enumerate(lids))
+            return sum(links[lid].latency_ms for lid in lids), there_bw, back_bw, tuple(lids)
         there, back = router.routes_from(a).get(b), router.routes_from(b).get(a)
         if there is None or back is None:
             raise ExecutionError(f"plan '{plan_path}': no route between {a!r} and {b!r} in its topology")
+        return there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links)
+
+    def hop(a: str, b: str, to_stage: int | None) -> HopSpec:
         moves = [t for t in plan.transfers if t.to_stage == to_stage]
-        return HopSpec(a, b, there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links),
+        latency, there_bw, back_bw, route = route_of(a, b, moves)
+        return HopSpec(a, b, latency, there_bw, back_bw, route,
                        predicted_ms=max((t.transfer_ms for t in moves), default=0.0),
                        wire_bytes=sum(t.wire_bytes for t in moves),
                        codec=",".join(sorted({t.codec for t in moves})) or "none")
+
+    def stage_hop(a: str, b: str, to_stage: int) -> HopSpec | None:
+        return None if a == b else hop(a, b, to_stage)
 
     def delivery_hop() -> HopSpec | None:
         last = stages[-1].device
         if plan.workload.results_stay or consumer == last:
             return None
-        there, back = router.routes_from(last).get(consumer), router.routes_from(consumer).get(last)
-        if there is None or back is None:
-            raise ExecutionError(f"plan '{plan_path}': no route between {last!r} and the consumer {consumer!r}")
-        moves = [t for t in plan.transfers if t.to_stage is None]
-        return HopSpec(last, consumer, there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps,
-                       tuple(there.links), predicted_ms=max((t.transfer_ms for t in moves), default=0.0),
-                       wire_bytes=sum(t.wire_bytes for t in moves),
-                       codec=",".join(sorted({t.codec for t in moves})) or "none")
+        return hop(last, consumer, None)
 
-    hops = [hop(source, stages[0].device, stages[0].index)]
-    hops += [hop(stages[k - 1].device, stages[k].device, stages[k].index) for k in range(1, len(stages))]
+    hops = [stage_hop(source, stages[0].device, stages[0].index)]
+    hops += [stage_hop(stages[k - 1].device, stages[k].device, stages[k].index) for k in range(1, len(stages))]
     model_outputs = set(plan.model.output_names)
     carried: list[tuple[str, ...]] = [()]
     for k in range(1, len(stages)):
