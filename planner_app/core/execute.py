@@ -340,7 +340,9 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
                      "latency_ms": dl.latency_ms, "forward_mbps": dl.forward_mbps, "backward_mbps": dl.backward_mbps,
                      "codec_planned": dl.codec, "predicted_one_way_ms": dl.predicted_ms,
                      "measured_one_way_ms_median": _q(delivered, 50), "measured_one_way_ms_ci95": _ci(delivered),
-                     "error_pct": _pct(_q(delivered, 50), dl.predicted_ms) if delivered else None})
+                     "error_pct": _pct(_q(delivered, 50), dl.predicted_ms) if delivered else None,
+                     # no round trip: the consumer answers the last stage, not the chain
+                     "measured_round_trip_ms_median": None, "measured_round_trip_ms_ci95": None})
     to_consumer = bool(timings) and all(t.consumer_e2e_ms is not None for t in timings)
     as_run = predicted_as_run_ms(spec, to_consumer=to_consumer)
     done = len(timings)
