@@ -64,10 +64,11 @@ def inference_table(client: AgentClient, parts, n: int) -> tuple[str, float]:
             sess.run(None, feed)
             client.infer(sha, feed)
         local, remote, inside, beyond = [], [], [], []
-        for _ in range(n):  # interleaved: both paths see the same load on this shared host
+        for _ in range(n):
             t0 = time.perf_counter()
             sess.run(None, feed)
             local.append((time.perf_counter() - t0) * 1e3)
+        for _ in range(n):
             t0 = time.perf_counter()
             _, [tm] = client.infer(sha, feed)
             total = (time.perf_counter() - t0) * 1e3
@@ -83,7 +84,7 @@ def inference_table(client: AgentClient, parts, n: int) -> tuple[str, float]:
     load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     return format_table(["part", "input kB", "in-process ms", "agent ms", "of which in the agent",
                          "agent - in-process ms", "added ms (call - its session call)", "added p10 ms"], rows,
-                        title=f"1. inference call, median of {n}, interleaved with in-process calls (loopback, "
+                        title=f"1. inference call, median of {n} (loopback, "
                               f"kept-alive http.client; {os.cpu_count()} cores, load average {load:.1f}). "
                               "added: each call's time minus the agent's own session call in it (HTTP, frames, "
                               "threads), which the target is about; agent - in-process also counts the session "

@@ -202,13 +202,13 @@ class AgentClient:
         self._v1("DELETE", f"/parts/{sha}")
 
     def infer(self, sha: str, inputs: Mapping[str, np.ndarray], *, threads: int = 1,
-              forward: list[dict[str, Any]] | None = None, codec: str = "none", dilate: float = 1.0,
+              forward: list[dict[str, Any]] | None = None, codec: str = "none", slow_ms: float = 0.0,
               ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
         """Run part ``sha`` on ``inputs`` (and the hops of ``forward`` after it): (outputs, timings).
 
         ``codec``: a cut codec (fp16, int8) the float inputs cross in, decoded by the agent.
-        ``dilate``: the agent stretches the part's compute to ``dilate`` times its own (a slower
-        device emulated; see the server's ``infer``). The call is retried (once per configured
+        ``slow_ms``: the agent adds this many ms to the part's compute (a slower device emulated;
+        see the server's ``infer``). The call is retried (once per configured
         retry) when the agent cannot be reached: inference has no side effects. Each timing
         holds ``sent_at``: this machine's ``time.time()`` just before the inputs were encoded.
         """
@@ -226,7 +226,7 @@ class AgentClient:
             headers["X-Edgeplan-Forward"] = json.dumps(forward)
         if coded:
             headers["X-Edgeplan-Codec"] = json.dumps(coded)
-        query = f"threads={int(threads)}" + (f"&dilate={float(dilate)!r}" if dilate != 1.0 else "")
+        query = f"threads={int(threads)}" + (f"&slow_ms={float(slow_ms)!r}" if slow_ms else "")
         path = f"/v{API_VERSION}/parts/{sha}/infer?{query}"
         body = encode_frames(tensors)
         for attempt in range(self.retries + 1):

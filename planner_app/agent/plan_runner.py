@@ -115,7 +115,7 @@ def clock_offset_s(client: AgentClient, probes: int = 12) -> tuple[float, float]
 
 def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: list[str], *, requests: int = 20,
              rate_rps: float | None = None, warmup: int = 3, progress: ProgressCallback | None = None,
-             deliver_url: str | None = None, dilate: list[float] | None = None, same_clock: bool = False,
+             deliver_url: str | None = None, slow_ms: list[float] | None = None, same_clock: bool = False,
              quiet_ms: float = 0.0) -> tuple[list[RequestTiming], float, tuple[float, float] | None, float]:
     """Run ``requests`` requests through the plan's stages, the results delivered to the consumer.
 
@@ -125,8 +125,8 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
     ``endpoints``: device → its agent (for uploads; the consumer's too when the results cross to
     it). ``stage_urls[k]``: how stage k's agent is reached by whoever sends to it (the client for
     k = 0, stage k-1's agent after), e.g. through a link emulator; ``deliver_url``: how the last
-    stage reaches the consumer's agent (default: its endpoint). ``dilate[k]``: stage k's compute
-    stretched that many times (a slower device emulated). ``same_clock``: every agent shares this
+    stage reaches the consumer's agent (default: its endpoint). ``slow_ms[k]``: ms added to stage k's
+    compute by its agent (a slower device emulated). ``same_clock``: every agent shares this
     machine's clock (no offsets estimated). ``quiet_ms``: without a rate, wait this long before each
     request (an idle system between requests, as the plan's latency assumes; see ``QUIET_MS``).
     The outputs of the first request are compared with
@@ -138,7 +138,7 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
         raise ExecutionError(f"plan '{spec.plan_path}' runs stages on (or delivers results to) {missing}, which "
                              "have no agent: add them to the agent map (or the topology's devices' agent_url), "
                              "or use --local")
-    dilate = list(dilate) if dilate is not None else [1.0] * len(spec.stages)
+    slow = list(slow_ms) if slow_ms is not None else [0.0] * len(spec.stages)
 
     def client_of(device: str, **kw: Any) -> AgentClient:
         e = endpoints[device]
@@ -161,7 +161,7 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
     hops: list[dict[str, Any]] = [
         {"url": stage_urls[k], "part": shas[k], "token": endpoints[spec.stages[k].device].token,
          "keep": list(spec.carried[k]), "return": late_outputs if spec.delivery is None else [],
-         "codec": _codec(spec, k), "dilate": dilate[k]}
+         "codec": _codec(spec, k), "slow_ms": slow[k]}
         for k in range(1, len(spec.stages))]
     check_hops = hops
     if spec.delivery is not None:
@@ -177,15 +177,15 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
     first_out: dict[str, np.ndarray] = {}
     try:
         report(progress, 0.1, "checking the outputs of one request")
-        first_out.update(client.infer(shas[0], inputs[0], forward=check_hops, codec=codec0, dilate=dilate[0])[0])
+        first_out.update(client.infer(shas[0], inputs[0], forward=check_hops, codec=codec0, slow_ms=slow[0])[0])
         for i in range(warmup):
             report(progress, 0.1, f"warm-up request {i + 1} of {warmup}")
-            client.infer(shas[0], inputs[0], forward=hops, codec=codec0, dilate=dilate[0])
+            client.infer(shas[0], inputs[0], forward=hops, codec=codec0, slow_ms=slow[0])
         timings: list[RequestTiming | None] = [None] * requests
 
         def one(i: int) -> None:
             t0 = time.perf_counter()
-            _out, tm = client.infer(shas[0], inputs[i], forward=hops, codec=codec0, dilate=dilate[0])
+            _out, tm = client.infer(shas[0], inputs[i], forward=hops, codec=codec0, slow_ms=slow[0])
             e2e = (time.perf_counter() - t0) * 1e3
             timings[i] = _request_timing(e2e, tm, spec, None if same_clock else offsets)
             report(progress, 0.15 + 0.8 * (i + 1) / requests, f"request {i + 1} of {requests}: {e2e:.1f} ms")
@@ -332,13 +332,15 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
     """Run the plan with one local agent per device and emulated links; the report (see ``run_report``).
 
     ``emulate_speed``: where the plan predicts a stage more than ``DILATE_ABOVE`` times slower than
-    this host runs its part (measured here first, :func:`host_stage_ms`), the stage's agent
-    stretches its compute to the predicted time: time dilation — it sleeps after each session
-    call until the call took (prediction / host) times what it took. Neither thread counts (a
-    one-thread session cannot get slower with fewer threads) nor CPU affinity (it picks cores,
-    not speed) slow a stage, and a CPU quota (cgroups; not writable here without privileges)
-    throttles in 100 ms periods, far coarser than millisecond stages. A dilated stage's compute
-    matches its prediction by construction; the run still tests everything else.
+    this host runs its part (measured here first, :func:`host_stage_ms`), the stage's agent adds
+    the difference to each session call: time dilation — it sleeps (prediction − this host's
+    time) ms after the call, and counts them in its CPU time. Neither thread counts (a one-thread
+    session cannot get slower with fewer threads) nor CPU affinity (it picks cores, not speed)
+    slow a stage, and a CPU quota (cgroups; not writable here without privileges) throttles in
+    100 ms periods, far coarser than millisecond stages. The added time is a constant, not a
+    factor on each call: a factor would also stretch the agent's own per-call overhead, which
+    the prediction does not scale. A dilated stage's compute matches its prediction by
+    construction (within the agent's own overhead); the run still tests everything else.
     ``measure_overhead``: also time the deployment mechanism's per-message overhead
     (:func:`measure_message_overhead`) and report it beside the plan's. ``quiet_ms``: the pause
     before each request sent one after another (see :func:`run_plan`).
@@ -347,14 +349,14 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
 
     agents: dict[str, LocalAgent] = {}
     links: list[LinkEmulator] = []
-    dilate = [1.0] * len(spec.stages)
+    slow = [0.0] * len(spec.stages)
     host_ms: list[float] = []
     if emulate_speed:
         report(progress, 0.0, "timing each stage's part on this host")
         host_ms = host_stage_ms(spec)
         for k, (st, h) in enumerate(zip(spec.stages, host_ms, strict=True)):
             if h > 0 and st.predicted_compute_ms / h > DILATE_ABOVE:
-                dilate[k] = round(st.predicted_compute_ms / h, 3)
+                slow[k] = round(st.predicted_compute_ms - h, 4)
     devices = spec.devices + ([spec.consumer] if spec.delivery is not None and spec.consumer not in spec.devices
                               else [])
     overhead: dict[str, Any] | None = None
@@ -382,18 +384,19 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
             endpoints = {d: Endpoint(a.url, a.token) for d, a in agents.items()}
             timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=requests, rate_rps=rate_rps,
                                                     warmup=warmup, progress=progress, deliver_url=deliver_url,
-                                                    dilate=dilate, same_clock=True, quiet_ms=quiet_ms)
+                                                    slow_ms=slow, same_clock=True, quiet_ms=quiet_ms)
         finally:
             for link in links:
                 link.close()
             for agent in agents.values():
                 agent.stop()
-    dilated = [f"stage {st.index} on {st.device}: x{f:g}" for st, f in zip(spec.stages, dilate, strict=True) if f > 1]
+    dilated = [f"stage {st.index} on {st.device}: x{st.predicted_compute_ms / h:.3g} (+{x:.3g} ms)"
+               for st, x, h in zip(spec.stages, slow, host_ms or [1.0] * len(slow), strict=True) if x > 0]
     if not emulate_speed:
         speed = "compute is this host's speed (speed emulation off)"
     elif dilated:
         speed = ("stages the plan predicts slower than this host runs them are slowed to the predicted speed by "
-                 f"time dilation (the agent sleeps after each session call): {'; '.join(dilated)}; their compute "
+                 f"time dilation (the agent sleeps the difference after each session call): {'; '.join(dilated)}; their compute "
                  "matches the prediction by construction")
     else:
         speed = (f"no stage is predicted more than {DILATE_ABOVE:g}x slower than this host runs it: compute is this "
@@ -425,7 +428,7 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
                      "the output difference)")
     rep = run_report(spec, timings, wall_s=wall, rate_rps=rate_rps, mode="local", output_diff=diff, notes=notes)
     rep["speed_emulation"] = {"method": "time dilation" if emulate_speed else "off", "threshold": DILATE_ABOVE,
-                              "host_compute_ms": host_ms, "dilation": dilate}
+                              "host_compute_ms": host_ms, "added_ms": slow}
     if overhead is not None:
         rep["message_overhead_measured"] = overhead
     return rep

@@ -10,7 +10,7 @@ Endpoints (JSON unless said; every ``/v1`` one needs ``Authorization: Bearer TOK
 ``DELETE /v1/parts/{sha}``                 remove a part
 ``POST /v1/parts/{sha}/infer``             run a part on tensor frames (:mod:`frames`) → frames;
                                            ``X-Edgeplan-Forward`` passes the outputs on;
-                                           ``?dilate=F`` stretches compute F times (emulation)
+                                           ``?slow_ms=S`` adds S ms to compute (emulation)
 ``POST /v1/deliver``                       results for this device (a plan's consumer): timed
 ``POST /v1/jobs/profile``                  profile a part (levels, runs, threads) → 202 job id
 ``GET  /v1/jobs`` / ``/v1/jobs/{id}``      list jobs / one job with its result
@@ -269,7 +269,7 @@ def _forward(pool: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarra
     """Send ``tensors`` to the first hop (which passes them on to the rest); its frames and timings.
 
     A hop is ``{"url", "part", "token", "keep": [names to send on], "return": [names the last stage
-    sends back besides its outputs], "codec", "dilate"}``, or a delivery ``{"url", "token",
+    sends back besides its outputs], "codec", "slow_ms"}``, or a delivery ``{"url", "token",
     "deliver": true, "echo": bool, "codec"}`` (the results to the consumer's agent, ``/v1/deliver``);
     ``pool`` is the agent's :class:`~planner_app.agent.wire.ConnectionPool`.
     """
@@ -294,10 +294,10 @@ def _forward(pool: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarra
         headers["X-Edgeplan-Forward"] = json.dumps(rest)
         headers["X-Edgeplan-Return"] = json.dumps(hop.get("return") or [])
         try:
-            dilate = float(hop.get("dilate") or 1.0)
+            slow_ms = float(hop.get("slow_ms") or 0.0)
         except (TypeError, ValueError):
-            raise PlannerError("X-Edgeplan-Forward: a hop's dilate must be a number >= 1") from None
-        target = f"{url}/v{API_VERSION}/parts/{part}/infer" + (f"?dilate={dilate!r}" if dilate != 1.0 else "")
+            raise PlannerError("X-Edgeplan-Forward: a hop's slow_ms must be a number >= 0") from None
+        target = f"{url}/v{API_VERSION}/parts/{part}/infer" + (f"?slow_ms={slow_ms!r}" if slow_ms > 0 else "")
     try:
         status, rh, content = pool.post(target, encode_frames(tensors), headers)
     except WireError as exc:
@@ -449,7 +449,7 @@ def create_app(config: AgentConfig) -> FastAPI:
 
     @v1.post("/parts/{sha}/infer")
     async def infer(request: Request, sha: str, threads: int = Query(1, ge=1, le=256),
-                    dilate: float = Query(1.0, ge=1.0, le=1000.0)) -> Response:
+                    slow_ms: float = Query(0.0, ge=0.0, le=60_000.0)) -> Response:
         check_sha256(sha)
         t0, arrived_at = time.perf_counter(), time.time()
         blob = await _read_body(request, config.max_model_bytes, "tensor frames", config.body_timeout_s)
@@ -462,12 +462,12 @@ def create_app(config: AgentConfig) -> FastAPI:
         coded = _codec_header(request)
         # a plain executor: one thread hop each way, cheaper than anyio's (which limits and tracks its threads)
         out, timings = await asyncio.get_running_loop().run_in_executor(
-            inference_pool, _infer, sha, blob, threads, hops, give_back, coded, t0, dilate)
+            inference_pool, _infer, sha, blob, threads, hops, give_back, coded, t0, slow_ms)
         timings[0]["arrived_at"] = arrived_at
         return Response(out, media_type=FRAME_MEDIA_TYPE, headers={"X-Edgeplan-Timings": json.dumps(timings)})
 
     def _infer(sha: str, blob: bytes, threads: int, hops: list[dict[str, Any]], give_back: list[str],
-               coded: Any, t0: float, dilate: float = 1.0) -> tuple[bytes, list[Any]]:
+               coded: Any, t0: float, slow_ms: float = 0.0) -> tuple[bytes, list[Any]]:
         inputs = decode_cut(decode_frames(blob), coded)
         ready_at = time.time()  # the inputs are here, decoded: where the previous hop ends
         receive_ms = (time.perf_counter() - t0) * 1e3  # reading and decoding the request
@@ -484,19 +484,18 @@ def create_app(config: AgentConfig) -> FastAPI:
         host_ms = (time.perf_counter() - c0) * 1e3
         # with one thread onnxruntime computes in this thread: its CPU time is the profile's clock
         compute_cpu_ms = (time.thread_time() - cpu0) * 1e3
-        if dilate > 1.0:
-            # time dilation: a slower device emulated by sleeping (dilate - 1) times the call's CPU time
-            # after it (the profile's clock: a busy host's waiting is not stretched); its CPU time is
-            # scaled alike: the emulated device's dedicated core
-            _sleep_until(time.perf_counter() + (dilate - 1.0) * compute_cpu_ms / 1e3)
-            compute_cpu_ms *= dilate
+        if slow_ms > 0:
+            # time dilation: a slower device emulated by sleeping slow_ms after the call (what the
+            # device takes beyond this host); its CPU time counts it too: the emulated device's core
+            _sleep_until(time.perf_counter() + slow_ms / 1e3)
+            compute_cpu_ms += slow_ms
         compute_ms = (time.perf_counter() - c0) * 1e3
         done_at = time.time()
         outputs = {o.name: np.asarray(v) for o, v in zip(sess.get_outputs(), values, strict=True)}
         mine: dict[str, Any] = {"agent": config.name, "part": sha, "compute_ms": compute_ms,
                                 "compute_cpu_ms": compute_cpu_ms if threads == 1 else None,
                                 "receive_ms": receive_ms, "reply_ms": 0.0, "ready_at": ready_at,
-                                "done_at": done_at, "dilate": dilate, "host_compute_ms": host_ms}
+                                "done_at": done_at, "slow_ms": slow_ms, "host_compute_ms": host_ms}
         available = {**inputs, **outputs}
         if hops:
             keep = hops[0].get("keep")

@@ -133,11 +133,12 @@ def test_run_local_reproduces_the_model_and_reports_prediction_against_measureme
     # the plan's devices are slower than this host (estimated from their datasheets): their stages are slowed to
     # the predicted speed by time dilation, and the report says so
     emu = rep["speed_emulation"]
-    assert emu["method"] == "time dilation" and len(emu["dilation"]) == 3
-    for st, factor, host in zip(rep["stages"], emu["dilation"], emu["host_compute_ms"], strict=True):
-        if factor > 1:
-            assert factor == pytest.approx(st["predicted_compute_ms"] / host, rel=0.01)
-            assert st["measured_compute_cpu_ms_median"] == pytest.approx(st["predicted_compute_ms"], rel=0.5)
+    assert emu["method"] == "time dilation" and len(emu["added_ms"]) == 3 and any(x > 0 for x in emu["added_ms"])
+    for st, added, host in zip(rep["stages"], emu["added_ms"], emu["host_compute_ms"], strict=True):
+        if added > 0:
+            assert added == pytest.approx(st["predicted_compute_ms"] - host, abs=1e-3)
+            # the agent's own per-call overhead (a fraction of a ms on this shared host) comes on top
+            assert st["predicted_compute_ms"] * 0.9 < st["measured_compute_cpu_ms_median"] < st["predicted_compute_ms"] + 1.0
             assert f"stage {st['index']} on {st['device']}: x" in rep["notes"][0]
 
 
