@@ -10,6 +10,7 @@ from pathlib import Path
 from planner_app.commands._plan_view import closest_text, plan_text
 from planner_app.core.compression.registry import levels_help
 from planner_app.core.errors import PlannerError
+from planner_app.core.optimizer.joint import JOINT_OBJECTIVES, joint_objective_names
 from planner_app.core.optimizer.registry import AUTO, solver_choices, solvers_help
 from planner_app.core.planning.source import DEFAULT_LEVELS
 from planner_app.core.plans.records import OBJECTIVES
@@ -39,7 +40,15 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "an ONNX file: its times per device type are the measurements; the plan has no part files")
     p.add_argument("--shape", action="append", default=[], metavar="NAME=DIMS",
                    help="input shape, e.g. input=1x3x224x224 (repeatable; default: the workload's)")
-    p.add_argument("--workload", metavar="NAME", help="workload to plan (default: the topology's first)")
+    p.add_argument("--workload", metavar="NAME",
+                   help="workload to plan (default: the topology's first); 'all' plans every workload together on "
+                        "the devices and links they share (see --joint-objective)")
+    p.add_argument("--joint-objective", choices=joint_objective_names(), default=None,
+                   help="with --workload all, what to minimise over the workloads (default worst-slack): "
+                        + "; ".join(f"{o.name}: {o.description}" for o in JOINT_OBJECTIVES.values()).replace("%", "%%"))
+    p.add_argument("--joint-weight", action="append", default=[], metavar="WORKLOAD=W",
+                   help="with --workload all --joint-objective weighted-latency: the weight of a workload's latency "
+                        "(default: its rate; repeatable)")
     p.add_argument("--profile", metavar="PROFILE.json",
                    help="measurements from `edgeplan model profile` (default: profile now)")
     p.add_argument("--imported", metavar="TIMES.csv", action="append", default=[],
@@ -57,7 +66,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
                         "(devices and levels they do not cover cannot run)")
     p.add_argument("--host-device", metavar="ID",
                    help="the topology device that is this machine: its times are the local measurements")
-    p.add_argument("--objective", choices=OBJECTIVES, default="latency", help="what to optimise (default latency)")
+    p.add_argument("--objective", choices=OBJECTIVES, default=None,
+                   help="what to optimise (default latency); with --workload all see --joint-objective")
     p.add_argument("--slo-ms", type=float, metavar="X", help="latency limit in ms (default: the workload's)")
     p.add_argument("--max-cost-usd-per-1k", type=float, metavar="X", help="cost limit in USD per 1,000 requests")
     p.add_argument("--min-fidelity", type=float, metavar="X",
@@ -158,6 +168,17 @@ def _optimize(args: argparse.Namespace) -> int:
     )
 
     _check_numbers(args)
+    if args.workload == "all":
+        from planner_app.commands._optimize_joint import optimize_joint
+
+        return optimize_joint(args, _levels(args.levels), _agent_profiles(args.agent_profile),
+                              _progress_printer(args.quiet))
+    if args.joint_weight:
+        raise PlannerError("--joint-weight weighs workloads planned together: add --workload all "
+                           "--joint-objective weighted-latency, or drop it")
+    if args.joint_objective is not None:
+        raise PlannerError(f"--joint-objective {args.joint_objective} applies to several workloads planned together: "
+                           "add --workload all, or drop it and use --objective for one workload")
     levels = _levels(args.levels)
     model = _layer_table_source(args) if args.layers else None
     agent_profiles = _agent_profiles(args.agent_profile)
@@ -177,7 +198,7 @@ def _optimize(args: argparse.Namespace) -> int:
                                imported=tuple(Path(p) for p in args.imported), host_device=args.host_device,
                                agent_profiles=agent_profiles,
                                profile_now=not args.no_local_profile),
-        pose=PoseOptions(objective=args.objective, slo_ms="workload" if args.slo_ms is None else args.slo_ms,
+        pose=PoseOptions(objective=args.objective or "latency", slo_ms="workload" if args.slo_ms is None else args.slo_ms,
                          max_cost_usd_per_1k=args.max_cost_usd_per_1k,
                          min_fidelity="workload" if args.min_fidelity is None else args.min_fidelity, levels=tuple(levels) if levels else None,
                          max_stages_per_device=(args.max_stages_per_device or 1) if args.pipeline else None),

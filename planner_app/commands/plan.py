@@ -30,7 +30,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
         "1e-5 for fp32 plans; for compressed levels the fidelity is reported instead). "
         "Exit 0 when valid, 2 otherwise.",
     )
-    v.add_argument("file", metavar="PLAN.json", help="the plan file (its parts/ folder sits next to it)")
+    v.add_argument("file", metavar="PLAN.json", help="the plan file (its parts/ folder sits next to it); a joint plan "
+                   "(optimize --workload all) is checked section by section, then its load on every shared device "
+                   "and link is re-derived and must stay below 100 %%, and memory summed within each device's")
     v.add_argument("--model", metavar="M.onnx", default=None,
                    help="the original model (a file or sample:NAME), when it is no longer where the plan says; "
                         "it must be the model the plan was made from (same sha256), else exit 2")
@@ -53,8 +55,73 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     s.set_defaults(func=_show)
 
 
+def _is_joint(path: str) -> bool:
+    """Whether the file is a joint plan (``edgeplan optimize --workload all``); unreadable files are not
+    (the single-plan checker then names what is wrong with them)."""
+    from planner_app.core.errors import PlannerError
+    from planner_app.core.fileio import read_json
+    from planner_app.core.plans.joint import is_joint_document
+
+    try:
+        return is_joint_document(read_json(path, "plan file"))
+    except PlannerError:
+        return False
+
+
+def _validate_joint(args: argparse.Namespace) -> int:
+    from planner_app.core.errors import PlannerError
+    from planner_app.core.plans.check import validate_joint_plan
+
+    if args.model is not None:
+        raise PlannerError(f"--model does not apply to the joint plan {args.file}: each workload has its own model "
+                           "(sample models are found by themselves); drop --model")
+    rep = validate_joint_plan(args.file, check_chain=not args.no_chain, topology_path=args.topology,
+                              samples=args.samples)
+    for w in rep.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    rep.raise_for_problems()
+    plan = rep.plan
+    assert plan is not None
+    busiest = max(plan.load, key=lambda r: r.utilization, default=None)
+    print(f"{args.file}: valid joint plan, schema_version {plan.schema_version}, {len(plan.workloads)} workloads, "
+          f"{sum(len(w.stages) for w in plan.workloads)} stages, {rep.checked_parts} parts with matching sha256")
+    if busiest is not None:
+        print(f"load: every device and link below 100 % with all workloads at their rates (busiest: "
+              f"{busiest.resource} at {100 * busiest.utilization:.1f} %); memory within every device's")
+    chained = [s for s in rep.sections if s.chain is not None]
+    if args.no_chain:
+        print("chain: not run (--no-chain)")
+    else:
+        print(f"chain: the parts of {len(chained)} workload(s) run in a chain on {args.samples} random inputs each")
+    return 0
+
+
+def _show_joint(args: argparse.Namespace) -> int:
+    from planner_app.commands._joint_view import joint_text
+    from planner_app.core.plans.check import validate_joint_plan
+
+    rep = validate_joint_plan(args.file, check_chain=False)
+    if rep.plan is None:
+        rep.raise_for_problems()
+    assert rep.plan is not None
+    for w in rep.warnings:
+        print(f"warning: {w}", file=sys.stderr)
+    if rep.problems:
+        n = len(rep.problems)
+        print("\n".join([f"WARNING: this joint plan is NOT VALID ({n} problem{'s' if n != 1 else ''}):",
+                         *[f"  - {p}" for p in rep.problems],
+                         "Plan again with `edgeplan optimize --workload all`; `edgeplan plan validate` gives the "
+                         "full check.", ""]))
+        print(f"edgeplan: warning: plan '{args.file}' is not valid ({n} problem{'s' if n != 1 else ''})",
+              file=sys.stderr)
+    print(joint_text(rep.plan))
+    return 0
+
+
 def _validate(args: argparse.Namespace) -> int:
     check_number("--samples", args.samples, 1, 1000)
+    if _is_joint(args.file):
+        return _validate_joint(args)
     rep = validate_plan(args.file, check_chain=not args.no_chain, model_path=args.model,
                         topology_path=args.topology, samples=args.samples)
     for w in rep.warnings:
@@ -80,6 +147,8 @@ def _validate(args: argparse.Namespace) -> int:
 
 
 def _show(args: argparse.Namespace) -> int:
+    if _is_joint(args.file):
+        return _show_joint(args)
     rep = validate_plan(args.file, check_chain=False)
     if rep.plan is None:
         rep.raise_for_problems()  # not readable as a plan: nothing to show (exit 2)

@@ -13,7 +13,7 @@ from collections.abc import Callable
 from functools import partial
 from typing import TYPE_CHECKING
 
-from PySide6.QtCore import QSize
+from PySide6.QtCore import QPointF, QSize
 from PySide6.QtGui import QAction, QKeySequence
 from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
@@ -242,6 +242,11 @@ def fill_context_menu(win: MainWindow, menu: QMenu, x: float, y: float) -> None:
         for p in presets:
             sub.addAction(icon(str(p.kind)), p.name, partial(win._on_preset_dropped, p.id, x, y))
     menu.addAction(icon("note"), "Add Note Here", lambda: win.editor.add_note(x, y, "Note"))
+    zone = win.scene.zone_at(QPointF(x, y))
+    if zone:
+        menu.addSeparator()
+        menu.addAction(f"Rename Privacy Zone {zone!r}…", partial(win.rename_privacy_zone, zone))
+        menu.addAction(f"Delete Privacy Zone {zone!r}", partial(win.delete_privacy_zone, zone))
     menu.addSeparator()
     for n in ("paste", "select_all", "layout", "fit"):
         menu.addAction(win.acts[n])

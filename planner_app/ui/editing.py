@@ -211,6 +211,49 @@ class Editor:
         self.doc.push(MacroCommand(text, children))
         return True
 
+    def rename_zone(self, zone: str, new_name: str) -> bool:
+        """Rename privacy zone ``zone``: its region and every member move to ``new_name``.
+
+        One undo step; False when nothing changes. The caller checks the name is free
+        (renaming onto an existing zone would merge two zones: refused there).
+        """
+        new_name = new_name.strip()
+        if not new_name or new_name == zone or zone not in self.doc.zone_names():
+            return False
+        members = [d.id for d in self.doc.topology.devices if d.privacy_zone == zone]
+        children: list[QUndoCommand] = []
+        rect = self.doc.zone_rect(zone)
+        if rect is None and zone in self.scene.zones:  # keep where it is drawn, not re-derive it
+            r = self.scene.zones[zone].region()
+            rect = (r.x(), r.y(), r.width(), r.height())
+        if rect is not None:
+            children.append(SetZoneRectCommand(self.doc, new_name, rect))
+        if members:
+            children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(members, new_name)))
+        if self.doc.zone_rect(zone) is not None:
+            children.append(SetZoneRectCommand(self.doc, zone, None))
+        self.doc.push(MacroCommand(f"Rename privacy zone {zone} to {new_name}", children))
+        return True
+
+    def delete_zone(self, zone: str) -> int:
+        """Delete privacy zone ``zone``: its members become public and its region goes.
+
+        One undo step. Returns how many devices left the zone (-1 when there is no such zone).
+        """
+        if zone not in self.doc.zone_names():
+            return -1
+        members = [d.id for d in self.doc.topology.devices if d.privacy_zone == zone]
+        children: list[QUndoCommand] = []
+        if members:
+            children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(members, "")))
+        if self.doc.zone_rect(zone) is not None:
+            children.append(SetZoneRectCommand(self.doc, zone, None))
+        n = len(members)
+        self.doc.push(MacroCommand(
+            f"Delete privacy zone {zone}" + (f" ({n} device{'s' if n != 1 else ''} now public)" if n else ""),
+            children))
+        return n
+
     def _position(self, item_id: str) -> tuple[float, float]:
         item = self.scene.devices.get(item_id) or self.scene.notes.get(item_id)
         assert item is not None

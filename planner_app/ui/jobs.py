@@ -164,6 +164,15 @@ class _GuiThreadGarbage:
     on the worker). So automatic collection is off while any job runs, and the
     GUI thread's progress timer collects instead: the youngest generation on
     every tick, the middle one every tenth (a full pass waits until the jobs end).
+
+    That full pass, the first automatic collection after the jobs end, walked
+    every object of the process on the GUI thread just as the results were drawn:
+    205 ms with a loaded detector (``bench_gui_planning.py --where``). So the
+    objects alive when a job starts are frozen (``gc.freeze``): full passes then
+    walk only what was made since. The price: a reference cycle that was already
+    garbage at that moment is not reclaimed (the young generations are collected
+    just before, so only cycles that reached the oldest generation; in the
+    window, few and small).
     """
 
     def __init__(self) -> None:
@@ -175,6 +184,7 @@ class _GuiThreadGarbage:
         """A job starts: collect now, here, and stop automatic collection until the last job ends."""
         if self._holders == 0 and gc.isenabled():
             gc.collect(1)  # the young generations: a full pass can take 100 ms on a loaded model
+            gc.freeze()  # what lives now is left out of later full passes (see the class docstring)
             gc.disable()
             self._disabled_here = True
         self._holders += 1

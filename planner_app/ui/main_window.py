@@ -591,6 +591,30 @@ class MainWindow(QMainWindow):
         self.show_hint(f"Privacy zone {name.strip()}: drop devices inside to add them, drag them out to remove "
                        "them, drag the corner to resize")
 
+    def rename_privacy_zone(self, zone: str) -> None:
+        """Context menu ▸ Rename Privacy Zone: the zone's region and members take the new name."""
+        name = self.dialogs.ask_text(self, "Rename privacy zone", f"New name for privacy zone {zone!r}:", zone)
+        if name is None or not name.strip() or name.strip() == zone:
+            return
+        name = name.strip()
+        if name in self.doc.zone_names():
+            self.dialogs.error(self, "Cannot rename privacy zone", f"There is already a privacy zone {name!r}: "
+                               "pick another name, or drag the devices into that zone.")
+            return
+        if len(name) > 64:
+            self.dialogs.error(self, "Cannot rename privacy zone", f"{name[:20]!r}… is {len(name)} characters long: "
+                               "a zone name has at most 64.")
+            return
+        self.editor.rename_zone(zone, name)
+        self.show_hint(f"Renamed privacy zone {zone} to {name} (Ctrl+Z undoes it)")
+
+    def delete_privacy_zone(self, zone: str) -> None:
+        """Context menu ▸ Delete Privacy Zone: its members become public (undoable)."""
+        n = self.editor.delete_zone(zone)
+        if n >= 0:
+            self.show_hint(f"Deleted privacy zone {zone}" + (f": {n} device{'s' if n != 1 else ''} now public" if n else "")
+                           + " (Ctrl+Z undoes it)")
+
     def set_link_tool(self, on: bool) -> None:
         """Edit ▸ Link Tool: drags from any point of a device draw a link."""
         self.scene.link_tool = on

@@ -25,6 +25,8 @@ from __future__ import annotations
 
 __all__ = ["PlanningModel", "WorkloadPlanning", "ShownPlan"]
 
+import shutil
+import tempfile
 import time
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -53,6 +55,7 @@ from planner_app.core.profiling.records import ProfileInterrupted
 from planner_app.core.topology import Topology
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.jobs import Job, JobContext, JobRunner
+from planner_app.ui.run_compare import RunComparison, comparison_from_report
 
 
 @dataclass
@@ -82,6 +85,10 @@ class WorkloadPlanning:
     wanted: ChosenPlan | None = None
     #: the last bandwidth sweep: (link id, points)
     sweep: tuple[str, list[SweepPoint]] | None = None
+    #: the last run of the shown plan (measured against predicted)
+    run: RunComparison | None = None
+    #: the placement that run measured (the shown plan may have changed since)
+    run_placement: Placement | None = None
 
 
 class PlanningModel(QObject):
@@ -95,6 +102,8 @@ class PlanningModel(QObject):
     unitSelected = Signal(int)
     #: a bandwidth sweep finished (workload)
     sweepDone = Signal(str)
+    #: a run of the plan finished (workload)
+    runDone = Signal(str)
     #: everything was dropped (a new topology)
     cleared = Signal()
 
@@ -379,19 +388,73 @@ class PlanningModel(QObject):
         return next((lk.id for lk in topo.links if source in (lk.a, lk.b)), topo.links[0].id if topo.links else None)
 
     # -- export ---------------------------------------------------------------------------
-    def export(self, out: Path) -> Job:
-        """Write the shown plan as JSON with its parts (``parts/`` beside it)."""
+    def _shown_for_export(self, verb: str) -> tuple[WorkloadPlanning, Placement | None]:
+        """The current entry and the placement to export (None: the best plan)."""
         entry = self._need()
         if entry.result is None or entry.shown is None:
-            raise PlannerError(f"optimize workload {entry.workload!r} first: there is no plan to export.")
+            raise PlannerError(f"optimize workload {entry.workload!r} first: there is no plan to {verb}.")
         placement = None if entry.shown.pareto_index < 0 and entry.shown.placement == entry.result.placement \
             else entry.shown.placement
+        return entry, placement
+
+    def export(self, out: Path) -> Job:
+        """Write the shown plan as JSON with its parts (``parts/`` beside it)."""
+        entry, placement = self._shown_for_export("export")
         session = entry.session
 
         def work(ctx: JobContext) -> DeploymentPlan:
             return session.export(ExportOptions(out=out), placement, progress=ctx.progress, cancel=ctx.cancel)
 
         return self.runner.start(f"Export plan of {entry.workload}", work)
+
+    # -- run ------------------------------------------------------------------------------
+    def run_local(self, requests: int = 20, warmup: int = 3, folder: Path | None = None) -> Job:
+        """Export the shown plan and run it here with local emulation: one agent process per
+        planned device on 127.0.0.1, each route's latency and bandwidth imposed by a relay.
+
+        The plan goes to ``folder`` (kept) or to a temporary folder (removed after the run).
+        When the job ends, :attr:`runDone` carries the measured-against-predicted rows
+        (``entry.run``). Cancel stops at the next request: the runner's own cleanup then
+        ends the agent processes and relays.
+        """
+        if requests < 1 or warmup < 0:
+            raise PlannerError(f"a run needs at least 1 request and no negative warm-up (got {requests}, {warmup}).")
+        entry, placement = self._shown_for_export("run")
+        assert entry.shown is not None
+        session, label, measured = entry.session, entry.shown.label, entry.shown.placement
+
+        def work(ctx: JobContext) -> RunComparison:
+            try:
+                from planner_app.agent.plan_runner import run_local
+            except ImportError as exc:
+                raise PlannerError(f"running a plan needs the 'agent' extra ({exc}): "
+                                   "pip install 'planner_app[agent]'") from None
+            from planner_app.core.execute import execution_spec
+
+            def run_progress(fraction: float, message: str) -> None:
+                ctx.cancel.raise_if_cancelled()  # raised inside run_local: its cleanup stops the agents
+                ctx.progress(0.3 + 0.7 * fraction, message)
+
+            tmp = None if folder is not None else Path(tempfile.mkdtemp(prefix="edgeplan-window-run-"))
+            try:
+                out = (folder or tmp or Path(".")) / "plan.json"
+                session.export(ExportOptions(out=out), placement, progress=lambda f, m: ctx.progress(0.3 * f, m),
+                               cancel=ctx.cancel)
+                spec = execution_spec(out)
+                report = run_local(spec, requests=requests, warmup=warmup, progress=run_progress)
+                return comparison_from_report(report, spec, label)
+            finally:
+                if tmp is not None:
+                    shutil.rmtree(tmp, ignore_errors=True)
+
+        job = self.runner.start(f"Run plan of {entry.workload} locally", work)
+
+        def done(comparison: RunComparison) -> None:
+            entry.run, entry.run_placement = comparison, measured
+            self.runDone.emit(entry.workload)
+
+        job.finished.connect(done)
+        return job
 
     # -- project --------------------------------------------------------------------------
     def to_project(self) -> Project:

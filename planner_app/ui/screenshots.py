@@ -83,9 +83,10 @@ def _wait_job(job) -> None:  # noqa: ANN001 - planner_app.ui.jobs.Job
 
 def save_planning_screenshots(out_dir: Path, width: int = 1500, height: int = 1000,
                               only: list[str] | None = None) -> list[Path]:
-    """``<sample>-model.png``, ``-profiling.png``, ``-optimizer.png`` per sample topology: its first
-    planned workload loaded, profiled (fp32, int8-dynamic; 3 runs) and optimized, a plan that uses a
-    link shown on the canvas; returns the paths."""
+    """``<sample>-model.png``, ``-profiling.png``, ``-optimizer.png`` and ``-run.png`` per sample
+    topology: its first planned workload loaded, profiled (fp32, int8-dynamic; 3 runs) and optimized,
+    a plan that uses a link shown on the canvas and run here (8 requests, links emulated); returns
+    the paths."""
     create_application()
     out_dir.mkdir(parents=True, exist_ok=True)
     written: list[Path] = []
@@ -119,8 +120,16 @@ def save_planning_screenshots(out_dir: Path, width: int = 1500, height: int = 10
                     pl.model.choose_pareto(min(split, key=lambda i: front[i].prediction.latency_ms))
             if pl.optimizer_panel.sweep_link.currentText():
                 _wait_job(pl.optimizer_panel.sweep())
+            panels = ["model", "profiling", "optimizer"]
+            pl.run_panel.requests.setValue(8)
+            pl.run_panel.warmup.setValue(1)
+            try:  # the shown plan run here, links emulated: measured against predicted
+                _wait_job(pl.run_panel.start())
+                panels.append("run")
+            except RuntimeError as exc:
+                print(f"{name}: no Run panel shot ({exc})", file=sys.stderr)
             win.resizeDocks([pl.docks["optimizer"]], [440], Qt.Orientation.Vertical)
-            for panel in ("model", "profiling", "optimizer"):
+            for panel in panels:
                 pl.show_dock(panel)
                 _settle(200)
                 pl.flush()

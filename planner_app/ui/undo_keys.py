@@ -20,9 +20,17 @@ __all__ = ["UndoKeyRouter", "commit_field"]
 
 from PySide6.QtCore import QEvent, QObject
 from PySide6.QtGui import QAction, QKeyEvent, QKeySequence
-from PySide6.QtWidgets import QAbstractSpinBox, QLineEdit, QPlainTextEdit, QTextEdit, QWidget
+from PySide6.QtWidgets import (
+    QAbstractSpinBox,
+    QComboBox,
+    QLineEdit,
+    QPlainTextEdit,
+    QTextEdit,
+    QWidget,
+)
 
-_TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit)
+# an editable combo (the workload's model) takes keys for its line edit: watched too
+_TEXT_INPUTS = (QLineEdit, QAbstractSpinBox, QPlainTextEdit, QTextEdit, QComboBox)
 _UNDO = (QKeySequence.StandardKey.Undo,)
 _REDO = (QKeySequence.StandardKey.Redo,)
 _REDO_EXTRA = QKeySequence("Ctrl+Y")

@@ -7,11 +7,13 @@ privacy). Edits are validated like the inspector's and are undoable.
 
 from __future__ import annotations
 
-__all__ = ["WorkloadsPanel", "WORKLOAD_FIELDS", "parse_shapes", "format_shapes"]
+__all__ = ["WorkloadsPanel", "WORKLOAD_FIELDS", "BROWSE_MODEL", "parse_shapes", "format_shapes"]
 
 import re
+from collections.abc import Callable
 from typing import Any
 
+from PySide6.QtCore import Qt
 from PySide6.QtGui import QBrush, QColor
 from PySide6.QtWidgets import (
     QComboBox,
@@ -23,6 +25,7 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from planner_app.core.models import SAMPLE_MODELS
 from planner_app.core.topology.records import Workload
 from planner_app.ui.commands import AddWorkloadCommand, EditWorkloadCommand, RemoveWorkloadCommand
 from planner_app.ui.document import TopologyDocument
@@ -34,7 +37,9 @@ WORKLOAD_FIELDS = [
     FieldSpec("name", "Name", "text"),
     FieldSpec("source", "Source device", "choice", tooltip="where the raw input is produced"),
     FieldSpec("consumer", "Result to", "choice", tooltip="device that consumes the result (default: the source)"),
-    FieldSpec("model", "Model", "text", tooltip="ONNX file or sample model name"),
+    FieldSpec("model", "Model", "edit_choice",
+              tooltip="The model this workload plans: one of the loaded models, a sample (sample:NAME), an ONNX "
+                      "file path (relative to the topology file), or Browse… for a file"),
     FieldSpec("rate_rps", "Rate", "float", 0.001, 1e6, 3, " req/s"),
     FieldSpec("input_shapes", "Input shapes", "text", tooltip="name: 1x3x224x224; other: 1x128"),
     FieldSpec("slo_ms", "Latency SLO", "optional_float", 0, 1e6, 1, " ms"),
@@ -46,6 +51,8 @@ WORKLOAD_FIELDS = [
 ]
 
 _SAME_AS_SOURCE = "(same as source)"
+#: the model combo's last entry: choose an ONNX file
+BROWSE_MODEL = "Browse…"
 _BLANK_FORM = {"name": "", "source": "", "consumer": "", "model": "", "rate_rps": 1.0, "input_shapes": "",
                "slo_ms": None, "accuracy_budget_pct": None, "privacy": "none", "private_tensors": ""}
 
@@ -80,6 +87,11 @@ class WorkloadsPanel(QWidget):
         self.add_button = QPushButton("Add", self)
         self.remove_button = QPushButton("Remove", self)
         self.form = RecordForm(WORKLOAD_FIELDS, self, columns=2)
+        #: asks for a model file (the window sets it; None: Browse… is not offered)
+        self.model_browser: Callable[[], str | None] | None = None
+        self._loaded_models: list[str] = []
+        self.model_combo.activated.connect(self._on_model_activated)
+        self.set_model_choices([])
         left = QVBoxLayout()
         left.addWidget(self.list, 1)
         buttons = QHBoxLayout()
@@ -104,6 +116,43 @@ class WorkloadsPanel(QWidget):
         doc.itemsRemoved.connect(lambda *_ids: self._reload())
         doc.itemsInserted.connect(lambda *_ids: self._reload())
         self._reload()
+
+    # -- the model field ---------------------------------------------------------------------
+    @property
+    def model_combo(self) -> QComboBox:
+        combo = self.form.editors["model"]
+        assert isinstance(combo, QComboBox)
+        return combo
+
+    def set_model_choices(self, loaded: list[str]) -> None:
+        """Offer the ``loaded`` models first, then every sample, then Browse… (the text typed stays)."""
+        self._loaded_models = list(dict.fromkeys(loaded))
+        samples = [f"sample:{n}" for n in SAMPLE_MODELS if f"sample:{n}" not in self._loaded_models]
+        combo = self.model_combo
+        wanted = self._loaded_models + samples + [BROWSE_MODEL]
+        if [combo.itemText(i) for i in range(combo.count())] == wanted:
+            return
+        text = combo.currentText()
+        combo.blockSignals(True)
+        combo.clear()
+        combo.addItems(self._loaded_models + samples)
+        for i in range(len(self._loaded_models)):
+            combo.setItemData(i, "loaded in the Model panel", Qt.ItemDataRole.ToolTipRole)
+        if self._loaded_models:
+            combo.insertSeparator(len(self._loaded_models))
+        combo.addItem(BROWSE_MODEL)
+        combo.setEditText(text)
+        combo.blockSignals(False)
+
+    def _on_model_activated(self, index: int) -> None:
+        if self.model_combo.itemText(index) != BROWSE_MODEL:
+            return
+        row = self.list.currentRow()
+        current = self.doc.topology.workloads[row].model or "" if 0 <= row < len(self.doc.topology.workloads) else ""
+        path = self.model_browser() if self.model_browser is not None else None
+        self.form.set_values({"model": path or current})
+        if path:
+            self._on_edited("model", path, merge=False)
 
     # -- showing -----------------------------------------------------------------------------
     def _reload(self) -> None:
@@ -198,10 +247,10 @@ class WorkloadsPanel(QWidget):
         if 0 <= row < len(self.doc.topology.workloads):
             self.doc.push(RemoveWorkloadCommand(self.doc, self.doc.topology.workloads[row].name))
 
-    def _on_edited(self, name: str, value: Any) -> None:
+    def _on_edited(self, name: str, value: Any, merge: bool = True) -> None:
         row = self.list.currentRow()
-        if not 0 <= row < len(self.doc.topology.workloads):
-            return
+        if not 0 <= row < len(self.doc.topology.workloads) or (name == "model" and value == BROWSE_MODEL):
+            return  # Browse… is a question, answered in _on_model_activated
         try:
             value = self._to_model(name, value)
         except ValueError as exc:
@@ -213,7 +262,8 @@ class WorkloadsPanel(QWidget):
             error = f"another workload is already called {value!r}"
         self.form.set_error(name, error)
         if new and not error and new[0] != current:
-            self.doc.push(EditWorkloadCommand(self.doc, row, new[0], merge_key=name))
+            # typing merges into one undo step; a file chosen with Browse… is a step of its own
+            self.doc.push(EditWorkloadCommand(self.doc, row, new[0], merge_key=name if merge else None))
 
     @staticmethod
     def _to_model(name: str, value: Any) -> Any:

@@ -255,3 +255,27 @@ def test_a_plan_with_two_stages_on_one_device_and_per_link_overheads_validates(t
     assert up_transfer.transfer_ms > 3.0  # the uplink's own overhead, not the 0.5 ms default
     rep = validate_plan(tmp_path / "plan.json")
     assert rep.ok, rep.problems
+
+
+def test_a_batched_workload_scales_figures_measured_at_batch_1(kws):
+    """The workload runs batches of 4 and the model was loaded for one request: compute and
+    tensor sizes are scaled 4x (no batching speed-up), and the pose step says so."""
+    mg, _ = kws
+    n, problems = len(mg.units), {}
+    for batch in (1, 4):
+        s = PlanningSession.open(HOME, KWS)
+        wl = s.topology.workload(KWS).model_copy(update={"batch_size": batch})
+        s.topology.replace_workload(next(i for i, w in enumerate(s.topology.workloads) if w.name == KWS), wl)
+        s = PlanningSession(s.topology, KWS)
+        s.use_model(mg)
+        ids = [d.id for d in s.topology.devices]
+        tt = TimeTable(device_ids=ids, levels=["fp32"], ms=np.full((n, len(ids), 1), 2.0),
+                       param_bytes=np.zeros((n, 1)), fidelity={"fp32": 1.0})
+        s.use_time_table(Measured(tt))
+        problems[batch] = s.pose(PoseOptions(objective="latency", slo_ms=None))
+        notes = [x for x in s.notes if "batches of" in x]
+        assert (notes == []) if batch == 1 else ("scaled 4x" in notes[0] and "batch 1" in notes[0])
+    one, four = problems[1], problems[4]
+    assert np.allclose(four.structure.cut_bytes, 4 * one.structure.cut_bytes)
+    assert four.batch_scale == 4.0 and one.batch_scale == 1.0
+    assert np.allclose(four.ms, 4 * one.ms)

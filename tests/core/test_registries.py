@@ -233,7 +233,7 @@ def test_a_registered_solver_is_run_by_optimize_and_a_taken_name_is_refused():
     assert any("gives no trade-off front" in n for n in res.notes)
     with pytest.raises(ProblemError, match="unknown solver 'dp-no-front'; use one of auto, dp, milp, brute"):
         optimize(problem, solver="dp-no-front")
-    assert SOLVERS == ("auto", "dp", "milp", "brute", "pipeline")
+    assert SOLVERS == ("auto", "dp", "milp", "brute", "sequence", "pipeline")
 
 
 def test_brute_force_limit_comes_from_its_record():

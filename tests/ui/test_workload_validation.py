@@ -79,16 +79,42 @@ def test_cut_warns_too(make_window, dialogs):
 
 
 def test_a_model_path_that_does_not_exist_is_flagged(window, qtbot, tmp_path):
-    field = window.workloads.form.editors["model"]
+    field = window.workloads.form.editors["model"]  # an editable combo: loaded models, samples, Browse…
     error = window.workloads.form.errors["model"]
-    field.setText("models/missing.onnx")
-    field.textEdited.emit("models/missing.onnx")
+    field.setEditText("models/missing.onnx")  # typed
     assert window.doc.topology.workloads[0].model == "models/missing.onnx"  # kept: the file may come later
     qtbot.waitUntil(lambda: "does not exist" in error.text() and error.isVisibleTo(window), timeout=2_000)
     assert "missing.onnx" in window.workloads.list.item(0).toolTip()
     real = tmp_path / "m.onnx"
     real.write_bytes(b"onnx")
-    field.setText(str(real))
-    field.textEdited.emit(str(real))
+    field.setEditText(str(real))
     qtbot.waitUntil(lambda: not error.isVisibleTo(window), timeout=2_000)
     assert window.workloads.list.item(0).toolTip() == ""
+
+
+def test_the_model_field_offers_loaded_models_samples_and_browse(window, qtbot, tmp_path):
+    from planner_app.ui.workloads_panel import BROWSE_MODEL
+
+    panel = window.workloads
+    combo = panel.model_combo
+    items = [combo.itemText(i) for i in range(combo.count())]
+    assert "sample:lstm_kws" in items and items[-1] == BROWSE_MODEL
+    # a model loaded in the Model panel comes first
+    panel.set_model_choices([str(tmp_path / "mine.onnx")])
+    assert combo.itemText(0) == str(tmp_path / "mine.onnx")
+    combo.setCurrentIndex(combo.findText("sample:lstm_kws"))
+    combo.activated.emit(combo.currentIndex())
+    assert window.doc.topology.workloads[0].model == "sample:lstm_kws"
+    # Browse…: the chosen file becomes the model; a cancelled choice changes nothing
+    chosen = tmp_path / "picked.onnx"
+    answers = iter([str(chosen), None])
+    panel.model_browser = lambda: next(answers)
+    for expected in (str(chosen), str(chosen)):
+        combo.setCurrentIndex(combo.count() - 1)
+        combo.activated.emit(combo.count() - 1)
+        assert window.doc.topology.workloads[0].model == expected
+        assert combo.currentText() == expected
+    # picked.onnx does not exist: flagged
+    qtbot.waitUntil(lambda: "does not exist" in panel.form.errors["model"].text(), timeout=2_000)
+    window.doc.undo_stack.undo()  # Browse… was one undoable edit
+    assert window.doc.topology.workloads[0].model == "sample:lstm_kws"

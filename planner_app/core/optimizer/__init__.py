@@ -2,13 +2,17 @@
 
 :func:`optimize` is the entry point. The solvers are records in
 :mod:`~planner_app.core.optimizer.registry` (``dp``, ``milp``, ``brute`` and any
-you register); ``solver='auto'`` is the chooser: in pipeline mode
+``sequence``, ``pipeline`` and any you register); ``solver='auto'`` is the chooser: in pipeline mode
 (``Constraints.max_stages_per_device`` set) it uses the pipeline DP; else the chain DP when
 the candidate devices form one route from the source whose messages use
 distinct link directions (a path: the classic device → edge → cloud), the
 MILP otherwise (exact over every placement), and the DP again when the MILP
 would be too large (``MILP_AUTO_LIMIT``; the answer then says which space it
-is exact over). Whatever the solver, the plan
+is exact over). Without a Pareto front, 'auto' first runs the sequence DP
+(:mod:`~planner_app.core.optimizer.sequence_dp`, milliseconds): when the best plan over every
+placement ignoring the limits that add up over a plan (memory, utilization, SLO and $ caps)
+meets them all, it is the exact answer (solver ``'sequence'``) and the chosen solver does not
+run. Whatever the solver, the plan
 is compared with the baselines on the same cost model and is never worse than
 a feasible one. Every solver minimises
 :meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`: the objective,
@@ -82,6 +86,7 @@ from planner_app.core.optimizer.registry import (
     Solver,
     get_solver,
     register_solver,
+    sequence_outcome,
     solver_choices,
     unregister_solver,
 )
@@ -187,7 +192,8 @@ def optimize(
     """Best placement for ``problem`` (see the module docstring).
 
     ``solver``: 'auto' or a registered solver (:mod:`~planner_app.core.optimizer.registry`:
-    'dp' chain DP, 'milp' HiGHS, 'pipeline' pipeline DP, 'brute' small problems only, and any
+    'dp' chain DP, 'milp' HiGHS, 'sequence' the sequence DP (else the MILP), 'pipeline' pipeline DP,
+    'brute' small problems only, and any
     you register).
     ``pareto``: also return the latency / cost / link-bytes (/ fidelity) front.
     ``time_limit_s``: seconds the solver may take (the MILP stops there and states its gap);
@@ -207,7 +213,15 @@ def optimize(
     report(progress, 0.0, f"solving with {used}")
     inner = None if progress is None else (lambda f, m: report(progress, 0.7 * f, m))
     limit = time_limit_s if time_limit_s is not None else (AUTO_MILP_TIME_LIMIT_S if solver == AUTO else None)
-    outcome = _solve(problem, used, pareto, inner, cancel, limit)
+    quick = None
+    if solver == AUTO and not pareto and used in ("dp", "milp"):
+        # the sequence DP answers most problems exactly over every placement in milliseconds; when
+        # a limit that adds up over a plan binds it cannot prove its plan, and the chosen solver runs
+        quick = sequence_outcome(problem, cancel)
+    if quick is not None:
+        outcome, used = quick, "sequence"
+    else:
+        outcome = _solve(problem, used, pareto, inner, cancel, limit)
     best, pred, front, exact, scope = outcome.best, outcome.prediction, list(outcome.front), outcome.exact, outcome.scope
     solve_ms = (time.perf_counter() - t0) * 1000.0
     notes: list[str] = []

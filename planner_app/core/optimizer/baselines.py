@@ -3,8 +3,9 @@
 - ``all-on-source``: every unit on the source device (best single level);
 - ``all-in-cloud``: every unit on the cloud-tier device nearest the source;
 - ``best-single-split`` (Neurosurgeon-style): units ``[0, k)`` on the source,
-  the rest on one other device, one level, no cut codec — the best ``k``,
-  device and level (found exactly by the chain DP over the two devices);
+  the rest on one other device, one level, no cut codec — the best feasible ``k``,
+  device and level (every split's figures summed at once, then checked by the cost
+  model in that order until the first feasible one);
 - ``dads-min-cut`` (DADS-style): a minimum s-t cut of the unit DAG between the
   source and the best single split's device, with compute times as terminal
   capacities and transfer times on the edges (``networkx.minimum_cut``).
@@ -66,29 +67,105 @@ def _nearest_cloud(problem: PlanningProblem) -> str | None:
     return min(clouds, key=lambda d: 0.0 if d == problem.source else problem.routes[(problem.source, d)].latency_ms)
 
 
-def _best_split(problem: PlanningProblem, cancel: CancelToken | None) -> tuple[Placement, Prediction, str] | None:
-    from planner_app.core.optimizer.chain_dp import solve_chain
+def _split_metrics(problem: PlanningProblem, a: str, b: str, li: int) -> np.ndarray:
+    """Metrics (latency, $ per 1k, link bytes, battery mJ, parts) of every split ``k`` = 0..n:
+    units ``[0, k)`` on ``a``, the rest on ``b``, level ``li``, no cut codec (the cost model's sums)."""
+    s = problem.structure
+    n = s.n_units
+    dindex = {d: i for i, d in enumerate(problem.devices)}
+    recs = problem.device_records
+    oh = problem.overhead_ms
+    src, res = problem.source, problem.result_device
+    out = np.zeros((n + 1, 5))
 
+    def part(dev: str, ms: np.ndarray) -> np.ndarray:
+        """Metrics (len, 5) of parts on ``dev`` whose compute sums are ``ms`` (overhead included)."""
+        r = recs[dev]
+        t = ms + oh
+        with np.errstate(invalid="ignore"):  # inf ms x 0 $/h: nan, made inf below
+            return np.stack([t, t * r.cost_usd_per_hour / 3.6e6 * 1000.0, np.zeros_like(t),
+                             t * (r.power_active_w if r.battery else 0.0), np.ones_like(t)], axis=1)
+
+    def message(x: str, y: str, k: np.ndarray) -> np.ndarray:
+        """Metrics (len(k), 5) of boundary ``k``'s message x -> y (none when x == y or the cut is empty)."""
+        m = np.zeros((len(k), 5))
+        if x == y:
+            return m
+        c = message_coefficients(problem, x, y, "none")
+        raw = s.cut_bytes[k].astype(float)
+        has = np.array([bool(s.cut_tensors[i]) for i in k])
+        m[:, 0] = np.where(has, c.fixed_ms + c.ms_per_byte * raw, 0.0)
+        m[:, 1] = c.usd_per_1k_per_byte * raw
+        m[:, 2] = c.wire_ratio * c.hops * raw
+        m[:, 3] = c.energy_mj_per_byte * raw
+        m[~has] = 0.0
+        return m
+
+    with np.errstate(invalid="ignore"):
+        ca = np.r_[0.0, np.cumsum(problem.ms[:, dindex[a], li])]  # compute of units < k on a
+        cb = np.r_[np.cumsum(problem.ms[::-1, dindex[b], li])[::-1], 0.0]  # compute of units >= k on b
+    k = np.arange(n + 1)
+    has_a, has_b = k > 0, k < n
+    out[has_a] += part(a, ca[has_a])
+    out[has_b] += part(b, cb[has_b])
+    # the raw input goes to the first part's device, the results leave the last part's device
+    out[has_a] += message(src, a, np.zeros(int(has_a.sum()), dtype=np.int64))
+    out[~has_a] += message(src, b, np.zeros(1, dtype=np.int64))
+    mid = np.arange(1, n)
+    out[mid] += message(a, b, mid)
+    if not problem.results_stay:
+        out[has_b] += message(b, res, np.full(int(has_b.sum()), n))
+        out[~has_b] += message(a, res, np.full(1, n))
+    out[~np.isfinite(out).all(axis=1)] = np.inf  # a unit that cannot run (inf ms, maybe x 0 $/h = nan)
+    return out
+
+
+def _best_split_pair(problem: PlanningProblem, a: str, b: str, level: str) -> tuple[Placement, Prediction] | None:
+    """The best feasible split of ``a`` then ``b`` at ``level`` (codec 'none'): splits in the order of
+    their objective key, each checked by the cost model until the first feasible one (and its ties)."""
+    n = problem.n_units
+    metrics = _split_metrics(problem, a, b, problem.levels.index(level))
+    w = problem.weights
+    cols = {"latency": 0, "cost": 1, "bandwidth": 2, "energy": 3}
+    obj = np.zeros(n + 1)
+    if "throughput" in w:
+        obj = np.full(n + 1, np.nan)  # a maximum, not a sum: every split is evaluated
+    else:
+        for name, weight in w.items():
+            obj = obj + weight * metrics[:, cols[name]]
+    obj = np.where(np.isnan(obj), -np.inf, obj)  # unknown: evaluate it early
+    order = np.lexsort((metrics[:, 4], metrics[:, 2], metrics[:, 0], obj))
+    best: tuple[tuple[float, ...], Placement, Prediction] | None = None
+    for k in order.tolist():
+        if best is not None and obj[k] > best[0][0] * (1 + 1e-9) + 1e-12:
+            break  # every later split has a larger objective than the best feasible one
+        pl = Placement((a,) * k + (b,) * (n - k), (level,) * n, "none")
+        pred = evaluate(pl, problem)
+        if not pred.feasible:
+            continue
+        key = problem.objective_key(pred)
+        if best is None or lex_better(key, best[0]):
+            best = (key, pl, pred)
+    return None if best is None else (best[1], best[2])
+
+
+def _best_split(problem: PlanningProblem, cancel: CancelToken | None) -> tuple[Placement, Prediction, str] | None:
     src = problem.source
     if src not in problem.devices:
         return None
+    pins = set(problem.constraints.pinned_units.values())
     best = None
     for d in problem.devices:
-        if d == src:
+        if d == src or not pins <= {src, d}:
             continue
         for lv in problem.levels:
             if cancel is not None:
                 cancel.raise_if_cancelled()
-            sub = problem.restricted(devices=[src, d], levels=[lv], codecs=["none"]) \
-                if all(x in (src, d) for x in problem.constraints.pinned_units.values()) else None
-            if sub is None:
+            found = _best_split_pair(problem, src, d, lv)
+            if found is None:
                 continue
-            res = solve_chain(sub)
-            if res.best is None:
-                continue
-            pred = evaluate(res.best, problem)
-            if best is None or lex_better(_rank(problem, pred), _rank(problem, best[1])):
-                best = (res.best, pred, d)
+            if best is None or lex_better(_rank(problem, found[1]), _rank(problem, best[1])):
+                best = (found[0], found[1], d)
     return best
 
 

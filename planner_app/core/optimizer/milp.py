@@ -50,8 +50,11 @@ import numpy as np
 from scipy.optimize import Bounds, LinearConstraint, milp
 from scipy.sparse import coo_matrix
 
+from planner_app.core.optimizer.chain_dp import solve_chain
 from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError, lex_better
+from planner_app.core.optimizer.reduce import reduce_problem
+from planner_app.core.optimizer.sequence_dp import solve_sequence
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 _METRICS = ("latency", "cost", "bandwidth", "energy")
@@ -71,8 +74,11 @@ class MilpResult:
     solve_ms: float
     n_variables: int = 0
     n_constraints: int = 0
-    #: proven relative gap of ``best_value`` to the optimum (0: proven optimal; None: no plan found)
+    #: proven relative gap of ``best_value`` to the optimum (0: proven optimal; None: no plan found,
+    #: or HiGHS stopped before proving any bound)
     gap: float | None = None
+    #: how optimality was proven when not by HiGHS alone (e.g. the sequence DP's shortcut)
+    proof: str = ""
 
 
 @dataclass
@@ -377,8 +383,10 @@ _STATUS = {0: "optimal", 1: "time or node limit reached", 2: "infeasible", 3: "u
 
 
 def _solve_combo(
-    problems: list[PlanningProblem], codecs: tuple[str, ...], time_limit_s: float,
+    problems: list[PlanningProblem], codecs: tuple[str, ...], time_limit_s: float, cutoff: float | None = None,
 ) -> tuple[tuple[list[_Block], Any] | None, str, _Model]:
+    """Build and solve one MILP; ``cutoff``: only plans with an objective at most this (plus a
+    relative 1e-7) are wanted — a known plan's value; HiGHS then prunes everything worse."""
     m = _Model()
     shared = len(problems) > 1
     blocks = []
@@ -398,6 +406,10 @@ def _solve_combo(
             m.add_row(i_, c_, -math.inf, problems[0].memory_limit_bytes(d))
     _capacity_rows(m, blocks)
     raw = _raw_objective(m, blocks)
+    if cutoff is not None and math.isfinite(cutoff):
+        nz = np.nonzero(raw)[0]
+        f = 1e4 / max(abs(cutoff), float(np.abs(raw).max()), 1e-300)
+        m.add_row(nz, raw[nz] * f, -math.inf, f * cutoff + max(1e-7 * abs(f * cutoff), 1e-6))
     t0 = time.perf_counter()
     scaled = _scaled(raw)
     res = m.solve(scaled, time_limit_s)
@@ -421,6 +433,7 @@ def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res: Any, time_limit_s: f
     """
     status = res.status
     stages = [raw]
+    floors = [-math.inf]
     for k in _TIES:
         if b.problem.weights == {k: b.problem.weights.get(k)}:
             continue  # the objective itself
@@ -428,7 +441,9 @@ def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res: Any, time_limit_s: f
         c = np.zeros(m.n)
         np.add.at(c, i_, c_)
         stages.append(c)
-    for prev, nxt in zip(stages, stages[1:], strict=False):
+        # the least any plan can have: no bytes on links, one part
+        floors.append({"bandwidth": 0.0, "parts": 1.0}.get(k, -math.inf))
+    for prev, nxt, floor in zip(stages, stages[1:], floors[1:], strict=False):
         v = float(prev @ res.x)
         big = float(np.abs(prev).max())
         if big == 0:
@@ -438,6 +453,8 @@ def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res: Any, time_limit_s: f
         m.add_row(nz, prev[nz] * f, -math.inf, f * v + max(1e-9 * abs(f * v), 1e-6))
         if not np.abs(nxt).max() > 0:
             continue
+        if float(nxt @ res.x) <= floor + 1e-9 * max(1.0, abs(floor)):
+            continue  # the plan already has the least possible: nothing to solve
         r2 = m.solve(_scaled(nxt), time_limit_s)
         if r2.x is None or float(nxt @ r2.x) > float(nxt @ res.x):
             break  # keep the plan we have: it is optimal for the objective
@@ -448,13 +465,44 @@ def _break_ties(m: _Model, b: _Block, raw: np.ndarray, res: Any, time_limit_s: f
     return res
 
 
+def _incumbent(problem: PlanningProblem,
+               cancel: CancelToken | None) -> tuple[tuple[float, ...], Placement, Prediction] | None:
+    """The chain DP's best plan (exact over contiguous splits, fast): a known plan to beat."""
+    if problem.constraints.max_stages_per_device is not None:
+        return None
+    dp = solve_chain(problem, cancel=cancel)
+    if dp.best is None or dp.best_prediction is None or not dp.best_prediction.feasible:
+        return None
+    return problem.objective_key(dp.best_prediction), dp.best, dp.best_prediction
+
+
+def _latency_bound_ms(problem: PlanningProblem, value: float) -> float | None:
+    """No plan with objective at most ``value`` is slower than this (None: latency is not in the objective)."""
+    w = problem.weights
+    if "latency" not in w or "throughput" in w:
+        return None
+    return value / w["latency"]  # every other term of the objective is >= 0
+
+
 def solve_milp(
     problem: PlanningProblem,
     time_limit_s: float = 60.0,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
+    *,
+    presolve: bool = True,
 ) -> MilpResult:
-    """The exact best placement over every placement (one MILP per cut codec)."""
+    """The exact best placement over every placement (one MILP per cut codec).
+
+    ``presolve`` (default): first :func:`~planner_app.core.optimizer.sequence_dp.solve_sequence`,
+    exact over every placement ignoring memory, utilization and caps: when its plan meets
+    them all it is the answer, and no MILP is built. Else the chain DP's plan, whose objective
+    becomes a cutoff row of every codec's MILP (its codec goes first; then the best plan so far
+    is the cutoff: a codec that cannot match it ends as soon as HiGHS proves so, with no
+    tie-breaking solves) and a bound on the optimum's latency; then :func:`~planner_app.core.optimizer.reduce.reduce_problem`
+    drops the devices no optimal plan needs. Both keep the answer exact (tests hold them to
+    the unreduced MILP and to brute force).
+    """
     t0 = time.perf_counter()
     best: tuple[tuple[float, ...], Placement, Prediction] | None = None
     exact = True
@@ -462,16 +510,34 @@ def solve_milp(
     nv = nc = 0
     bounds: list[float] = []
     codecs = list(problem.codecs)
+    work = problem
+    cutoff: float | None = None
+    if presolve:
+        seq = solve_sequence(problem, cancel)
+        if seq.proven and seq.best is not None and seq.prediction is not None:
+            ms = (time.perf_counter() - t0) * 1000.0
+            return MilpResult(seq.best, seq.prediction, problem.objective_value(seq.prediction), True, "optimal", ms,
+                              gap=0.0, proof=f"the sequence DP: {seq.reason}")
+        best = _incumbent(problem, cancel)
+        if best is not None:
+            status = "optimal"
+            cutoff = best[0][0]
+        work = reduce_problem(problem, None if best is None else _latency_bound_ms(problem, best[0][0])).problem
+        if best is not None:  # the known plan's codec first: its optimum is likely the cutoff for the others
+            first = best[1].codec
+            codecs.sort(key=lambda c: c != first)
     for ci, codec in enumerate(codecs):
         if cancel is not None:
             cancel.raise_if_cancelled()
         report(progress, ci / len(codecs), f"MILP with cut codec {codec}")
-        out, st, m = _solve_combo([problem], (codec,), time_limit_s)
+        out, st, m = _solve_combo([work], (codec,), time_limit_s, cutoff)
         nv, nc = max(nv, m.n), max(nc, len(m.row_lo))
         if out is None:
             continue
         blocks, res = out
-        if res.status != 2:  # an infeasible codec bounds nothing
+        if res.status == 2 and cutoff is not None:
+            bounds.append(cutoff)  # nothing with this codec beats the known plan
+        elif res.status != 2:  # an infeasible codec bounds nothing
             bounds.append(m.dual_bound)
         if res.x is None:
             if res.status not in (2,):
@@ -487,6 +553,8 @@ def solve_milp(
         if pred.feasible and (best is None or lex_better(key, best[0])):
             best = (key, pl, pred)
             status = "optimal" if exact else status
+        if presolve and best is not None:
+            cutoff = best[0][0]  # later codecs only matter if they match the best plan so far
     report(progress, 1.0, "MILP done")
     ms = (time.perf_counter() - t0) * 1000.0
     if best is None:
@@ -496,7 +564,8 @@ def solve_milp(
         gap = 0.0
     else:
         low = min(bounds, default=-math.inf)
-        gap = max(0.0, (value - low) / max(abs(value), 1e-12)) if math.isfinite(low) else math.inf
+        # no finite bound (HiGHS stopped before its first one): the gap is not known, not infinite
+        gap = max(0.0, (value - low) / max(abs(value), 1e-12)) if math.isfinite(low) else None
     return MilpResult(best[1], best[2], value, exact, status, ms, nv, nc, gap)
 
 

@@ -360,7 +360,11 @@ class PlanningProblem:
         res = workload.result_device
         router = topology.router()
         payload = float(np.mean(structure.cut_bytes)) if len(structure.cut_bytes) else 0.0
-        reach = router.routes_from(src, payload)
+        # routes from every station that may be needed, in one pass (one Dijkstra per bandwidth)
+        known = {d.id for d in topology.devices}
+        from_station = router.routes_from_many(
+            [src, *(d for d in time_table.device_ids if d in known), res], payload)
+        reach = from_station[src]
         if candidate_devices is None:
             devices = [d for d in time_table.device_ids if d in reach]
         else:
@@ -393,7 +397,7 @@ class PlanningProblem:
         stations = list(dict.fromkeys([src, *devices, res]))
         routes: dict[tuple[str, str], Route] = {}
         for a in stations:
-            ra = router.routes_from(a, payload)
+            ra = from_station[a]
             for b in stations:
                 if a != b and b in ra:
                     routes[(a, b)] = ra[b]

@@ -29,6 +29,7 @@ __all__ = [
     "SolveFn",
     "SolveOutcome",
     "register_solver",
+    "sequence_outcome",
     "unregister_solver",
     "get_solver",
     "solver_names",
@@ -48,6 +49,7 @@ from planner_app.core.optimizer.cost_model import Prediction
 from planner_app.core.optimizer.pareto import ParetoEntry, criteria_vector, nondominated
 from planner_app.core.optimizer.pipeline import solve_pipeline
 from planner_app.core.optimizer.problem import Placement, PlanningProblem, ProblemError
+from planner_app.core.optimizer.sequence_dp import applies, solve_sequence
 from planner_app.core.progress import CancelToken, ProgressCallback
 
 #: the name of the chooser (not a solver): the chain DP or the MILP, see ``choose_solver``
@@ -184,8 +186,8 @@ def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCal
                 cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
     from planner_app.core.optimizer.milp import solve_milp
 
-    limit = {} if time_limit_s is None else {"time_limit_s": time_limit_s}
-    res = solve_milp(problem, progress=progress, cancel=cancel, **limit)
+    res = (solve_milp(problem, progress=progress, cancel=cancel) if time_limit_s is None
+           else solve_milp(problem, time_limit_s, progress=progress, cancel=cancel))
     if res.best is None and not res.exact:
         # HiGHS stopped (time limit) before finding any plan: that proves nothing, so fall back
         # to the chain DP rather than call the problem infeasible
@@ -198,8 +200,37 @@ def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCal
         gap = "no bound" if res.gap is None or not np.isfinite(res.gap) else f"proven gap {res.gap:.2%}"
         scope += f"; the MILP stopped early ({res.status}), best found so far, {gap}"
     else:
-        scope += "; proven optimal (gap 0)"
+        scope += "; proven optimal (gap 0)" + (f": {res.proof}" if res.proof else "")
     return SolveOutcome(res.best, res.best_prediction, front, res.exact, scope, res.gap)
+
+
+#: 'auto' tries the sequence DP first up to this many (units x (devices x levels)² x codecs)
+SEQUENCE_AUTO_LIMIT = 2_000_000
+
+
+def sequence_outcome(problem: PlanningProblem, cancel: CancelToken | None) -> SolveOutcome | None:
+    """The sequence DP's answer when it proves its plan the best over every placement, else None."""
+    states = len(problem.devices) * len(problem.levels)
+    if problem.n_units * states * states * len(problem.codecs) > SEQUENCE_AUTO_LIMIT:
+        return None
+    seq = solve_sequence(problem, cancel)
+    if not (seq.proven and seq.best is not None and seq.prediction is not None):
+        return None
+    return SolveOutcome(seq.best, seq.prediction, [], True,
+                        f"every placement (any device and level per unit); proven optimal (gap 0) by the sequence DP: "
+                        f"{seq.reason}", 0.0)
+
+
+def _solve_sequence(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
+                    cancel: CancelToken | None, time_limit_s: float | None) -> SolveOutcome:
+    quick = sequence_outcome(problem, cancel)
+    if quick is not None:
+        return quick
+    # a limit that adds up over a plan binds (or throughput, or a huge problem): the MILP decides
+    why = applies(problem) or "the best plan ignoring memory, utilization and caps breaks one of them"
+    out = _solve_milp(problem, pareto=pareto, progress=progress, cancel=cancel, time_limit_s=time_limit_s)
+    return SolveOutcome(out.best, out.prediction, out.front, out.exact,
+                        f"{out.scope} (by the MILP: the sequence DP cannot prove this problem: {why})", out.gap)
 
 
 def _solve_brute(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallback | None,
@@ -230,6 +261,10 @@ register_solver(Solver(
 register_solver(Solver(
     "brute", _solve_brute, exact=True, space="dag", pareto=True,
     description="enumerates every placement (small problems only)", max_placements=MAX_BRUTE_FORCE))
+register_solver(Solver(
+    "sequence", _solve_sequence, exact=True, space="dag", pareto=False,
+    description="sequence DP: exact over every placement in milliseconds when memory, utilization and "
+                "caps do not bind; else the MILP answers (the scope says so)"))
 register_solver(Solver(
     "pipeline", _solve_pipeline, exact=True, space="pipeline", pareto=False,
     description="pipeline DP, exact over pipelines: one contiguous stage per device, devices and order chosen"))

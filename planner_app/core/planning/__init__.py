@@ -9,6 +9,13 @@ Every public name of the package is re-exported here; import from the package.
 
 from __future__ import annotations
 
+from planner_app.core.planning.joint import (
+    JOINT_WORKLOAD,
+    JointInfeasibleError,
+    JointPlanning,
+    JointSection,
+    plan_jointly,
+)
 from planner_app.core.planning.layer_source import LayerTableSource
 from planner_app.core.planning.options import (
     ExportOptions,
@@ -33,6 +40,11 @@ from planner_app.core.planning.source import (
 __all__ = [
     "PlanningSession",
     "plan_deployment",
+    "plan_jointly",
+    "JointPlanning",
+    "JointSection",
+    "JointInfeasibleError",
+    "JOINT_WORKLOAD",
     "LoadOptions",
     "MeasureOptions",
     "PoseOptions",

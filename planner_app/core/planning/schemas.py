@@ -11,13 +11,15 @@ __all__ = ["write_all"]
 from pathlib import Path
 
 from planner_app.core.models import layer_table
+from planner_app.core.plans import joint as joint_plan_records
 from planner_app.core.plans import records as plan_records
 from planner_app.core.topology import io as topology_io
 
 
 def write_all() -> list[Path]:
     """Write all schemas; returns the paths written."""
-    return topology_io.write_schemas() + plan_records.write_schemas() + layer_table.write_schemas()
+    return (topology_io.write_schemas() + plan_records.write_schemas() + joint_plan_records.write_joint_schemas()
+            + layer_table.write_schemas())
 
 
 if __name__ == "__main__":  # pragma: no cover

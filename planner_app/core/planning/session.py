@@ -300,17 +300,48 @@ class PlanningSession:
             overrides["max_stages_per_device"] = options.max_stages_per_device
         constraints = Constraints.from_workload(self.workload, **overrides)
         measured = self.measured
+        figures_batch, batch_note = self._figures_batch_size()
         try:
             problem = PlanningProblem.build(
                 self.topology, self.workload, self.source.structure(), measured.time_table,
                 codecs=dict(measured.codecs) if measured.codecs else None, constraints=constraints,
                 objective=options.objective, levels=list(options.levels) if options.levels else None,
-                part_overhead_ms=measured.part_overhead_ms)
+                part_overhead_ms=measured.part_overhead_ms, figures_batch_size=figures_batch)
         except ProblemError as exc:
             raise self._actionable(exc) from None
         self._drop_after("pose")
+        if batch_note:
+            self.add_note("pose", batch_note)
         self.problem = problem
         return problem
+
+    def _figures_batch_size(self) -> tuple[int | None, str | None]:
+        """The batch the model's times and tensor sizes were measured at, when it is not the
+        workload's (``PlanningProblem.build``'s ``figures_batch_size``), and a note saying so.
+
+        A layer table gives its figures per batch of the workload already. An ONNX model's
+        figures are per call of the model as loaded: when every input's leading dimension is
+        the workload's batch they are per batch; when it is 1 (a model loaded for one request)
+        they are scaled linearly to the batch (no batching speed-up: a conservative estimate);
+        otherwise which dimension is the batch cannot be told, and the figures stay per call.
+        """
+        assert self.source is not None
+        batch = int(self.workload.batch_size)
+        if batch == 1 or isinstance(self.source, LayerTableSource):
+            return None, None
+        leading = {shape[0] for shape in self.source.input_shapes.values() if shape}
+        if leading == {batch}:
+            return None, None
+        name = self.workload.name
+        if leading == {1}:
+            return 1, (f"workload {name!r} runs batches of {batch}, but model {self.source.label} was measured "
+                       f"with batch 1: its times and tensor sizes are scaled {batch}x (no batching speed-up "
+                       "assumed); give the workload input_shapes with the batch as the leading dimension to "
+                       "measure a real batch")
+        return None, (f"workload {name!r} runs batches of {batch}, but the leading dimensions of model "
+                      f"{self.source.label}'s inputs are {sorted(leading)}: the batch dimension cannot be told, so "
+                      "its figures are taken as per call of the model as loaded; give the workload input_shapes "
+                      f"with {batch} as the leading dimension")
 
     def _actionable(self, exc: PlannerError) -> PlannerError:
         """The problem builder's message, reworded where it suggests what no option does."""

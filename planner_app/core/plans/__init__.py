@@ -16,8 +16,10 @@ from planner_app.core.plans.build import (
 )
 from planner_app.core.plans.check import (
     ChainCheck,
+    JointPlanReport,
     PlanReport,
     run_parts,
+    validate_joint_plan,
     validate_plan,
 )
 from planner_app.core.plans.export import (
@@ -29,6 +31,22 @@ from planner_app.core.plans.export import (
     export_plan,
     part_path,
     serialize_part,
+)
+from planner_app.core.plans.joint import (
+    JOINT_PLAN_KIND,
+    JOINT_PLAN_SCHEMA_PATH,
+    JOINT_PLAN_SCHEMA_VERSION,
+    JointObjective,
+    JointPlan,
+    LoadRow,
+    export_joint_plan,
+    is_joint_document,
+    joint_load_problems,
+    joint_plan_from_dict,
+    joint_plan_json_schema,
+    load_joint_plan,
+    section_parts_dir,
+    write_joint_schemas,
 )
 from planner_app.core.plans.records import (
     OBJECTIVES,
@@ -107,4 +125,20 @@ __all__ = [
     "figures_of",
     "model_info",
     "plan_document",
+    "JOINT_PLAN_KIND",
+    "JOINT_PLAN_SCHEMA_PATH",
+    "JOINT_PLAN_SCHEMA_VERSION",
+    "JointObjective",
+    "JointPlan",
+    "LoadRow",
+    "JointPlanReport",
+    "export_joint_plan",
+    "is_joint_document",
+    "joint_load_problems",
+    "joint_plan_from_dict",
+    "joint_plan_json_schema",
+    "load_joint_plan",
+    "section_parts_dir",
+    "validate_joint_plan",
+    "write_joint_schemas",
 ]

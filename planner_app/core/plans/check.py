@@ -17,7 +17,7 @@ prints them all and exits 2.
 
 from __future__ import annotations
 
-__all__ = ["ChainCheck", "PlanReport", "run_parts", "validate_plan"]
+__all__ = ["ChainCheck", "PlanReport", "JointPlanReport", "run_parts", "validate_plan", "validate_joint_plan"]
 
 import json
 import math
@@ -43,6 +43,8 @@ from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 if TYPE_CHECKING:
     import onnx
+
+    from planner_app.core.plans.joint import JointPlan
 
 
 @dataclass
@@ -268,7 +270,6 @@ def validate_plan(
     else wrong is a :class:`Problem` in the returned :class:`PlanReport`.
     """
     from planner_app.core.plans.export import clean_stale_staging
-    from planner_app.core.plans.rederive import derived_problems
 
     plan_file = Path(path)
     rep = PlanReport(path=plan_file)
@@ -289,12 +290,23 @@ def validate_plan(
     if topology_path is not None:
         _check_topology_file(plan, topology_path, rep.problems, rep.warnings)
     given_model = _check_given_model(plan, model_path, rep.problems) if model_path is not None else None
+    _check_contents(rep, plan, plan_file.parent, given_model, check_chain=check_chain, samples=samples, seed=seed,
+                    rtol=rtol, atol=atol, progress=progress, cancel=cancel)
+    return rep
+
+
+def _check_contents(rep: PlanReport, plan: DeploymentPlan, folder: Path, given_model: Path | None, *,
+                    check_chain: bool, samples: int, seed: int, rtol: float, atol: float,
+                    progress: ProgressCallback | None, cancel: CancelToken | None) -> None:
+    """Figures re-derived, parts present, hashed and of their level, and (``check_chain``) run in a chain:
+    what :func:`validate_plan` checks after the document reads, for one plan or one section of a joint plan."""
+    from planner_app.core.plans.rederive import derived_problems
+
     rep.problems.extend(derived_problems(plan))
     if not has_parts(plan):
         rep.warnings.append("the plan has no part files (its model is described by measurements only): "
                             "the records were checked, there are no parts to chain")
-        return rep
-    folder = plan_file.parent
+        return
     blobs: list[bytes] = []
     for i, s in enumerate(plan.stages):
         assert s.artifact is not None  # has_parts
@@ -328,7 +340,7 @@ def validate_plan(
         rep.checked_parts += 1
     report(progress, 0.2, f"checked {rep.checked_parts} of {len(plan.stages)} parts")
     if rep.problems:
-        return rep
+        return
 
     import onnx
 
@@ -366,14 +378,14 @@ def validate_plan(
         if sorted(outs) != sorted(s.outputs):
             rep.problems.append(Problem(f"stages[{i}].outputs", f"the plan says {s.outputs}, part {s.artifact.path} writes {outs}"))
     if rep.problems or not check_chain:
-        return rep
+        return
     from planner_app.core.models.loading import ModelError, check_input_memory
 
     try:
         check_input_memory(plan.model.input_shapes, plan.model.input_dtypes, "the plan's model.input_shapes")
     except ModelError as exc:
         rep.problems.append(Problem("model.input_shapes", exc.message))
-        return rep
+        return
     present: list[Path | bytes] = list(blobs)
     model_path = given_model
     ref_path = _reference_model(plan, model_path, rep.warnings)
@@ -394,14 +406,14 @@ def validate_plan(
             got = run_parts(list(present), inputs, labels)
         except PlanError as exc:
             rep.problems.append(Problem("stages", exc.message))
-            return rep
+            return
         except Exception as exc:  # onnxruntime failures carry their own text
             rep.problems.append(Problem("stages", f"the parts do not run in a chain: {str(exc)[:300]}"))
-            return rep
+            return
         missing = [n for n in names if n not in got]
         if missing:
             rep.problems.append(Problem("stages", f"the parts never produce the model output(s) {missing}"))
-            return rep
+            return
         for n in names:
             want = plan.model.output_shapes.get(n)
             if want and list(got[n].shape) != list(want):
@@ -428,4 +440,81 @@ def validate_plan(
             rep.problems.append(Problem(
                 "stages", f"the fp32 parts differ from the model by up to {agg['max_abs']:.3g} "
                 f"(allowed {atol:g} + {rtol:g} × the output's largest value): the parts do not compute the model"))
+
+
+@dataclass
+class JointPlanReport:
+    """The outcome of :func:`validate_joint_plan`: problems (errors), warnings, and each section's report."""
+
+    path: Path
+    plan: JointPlan | None = None
+    problems: list[Problem] = field(default_factory=list)
+    warnings: list[str] = field(default_factory=list)
+    sections: list[PlanReport] = field(default_factory=list)
+
+    @property
+    def ok(self) -> bool:
+        return not self.problems
+
+    @property
+    def checked_parts(self) -> int:
+        return sum(r.checked_parts for r in self.sections)
+
+    def raise_for_problems(self) -> None:
+        """Raise :class:`PlanError` listing every problem (exit code 2)."""
+        if self.problems:
+            n = len(self.problems)
+            raise PlanError(f"joint plan '{self.path}' is invalid ({n} problem{'s' if n != 1 else ''})",
+                            problems=self.problems)
+
+
+def validate_joint_plan(
+    path: str | os.PathLike[str],
+    *,
+    check_chain: bool = True,
+    topology_path: str | os.PathLike[str] | None = None,
+    samples: int = 2,
+    seed: int = 0,
+    rtol: float = 1e-5,
+    atol: float = 1e-5,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> JointPlanReport:
+    """Check a joint plan as :func:`validate_plan` checks one plan, section by section (each section's
+    problems are named ``workloads[k].…``), then the joint figures: the load of every device and link
+    direction re-derived from the sections and below 100 %, and the memory of every device summed over
+    the workloads within what it has (:func:`~planner_app.core.plans.joint.joint_load_problems`)."""
+    from planner_app.core.plans.export import clean_stale_staging
+    from planner_app.core.plans.joint import joint_load_problems, joint_plan_from_dict
+
+    plan_file = Path(path)
+    rep = JointPlanReport(path=plan_file)
+    data = read_json(plan_file, "plan file")
+    for removed in clean_stale_staging(plan_file):
+        rep.warnings.append(f"removed {removed}, left by an export that was interrupted")
+    bad = first_non_finite(data)
+    if bad is not None:
+        rep.problems.append(Problem(bad, "is NaN or infinite: a plan records finite numbers (an unbounded figure "
+                                    "is null); the file was edited after export"))
+        return rep
+    try:
+        plan = joint_plan_from_dict(data, f"plan file '{plan_file}'")
+    except PlanError as exc:
+        rep.problems.extend(exc.problems or [Problem("", exc.message)])
+        return rep
+    rep.plan = plan
+    if topology_path is not None:
+        _check_topology_file(plan.workloads[0], topology_path, rep.problems, rep.warnings)
+    n = len(plan.workloads)
+    for k, section in enumerate(plan.workloads):
+        sub = PlanReport(path=plan_file, plan=section)
+        inner = None if progress is None else (lambda f, m, k=k: report(progress, (k + f) / n, m))
+        _check_contents(sub, section, plan_file.parent, None, check_chain=check_chain, samples=samples, seed=seed,
+                        rtol=rtol, atol=atol, progress=inner, cancel=cancel)
+        name = section.workload.name
+        rep.problems.extend(Problem(f"workloads[{k}].{p.location}" if p.location else f"workloads[{k}]",
+                                    f"({name}) {p.message}") for p in sub.problems)
+        rep.warnings.extend(f"workload {name}: {w}" for w in dict.fromkeys(sub.warnings))
+        rep.sections.append(sub)
+    rep.problems.extend(joint_load_problems(plan))
     return rep

@@ -27,7 +27,7 @@ Example
 from __future__ import annotations
 
 __all__ = ["PARTS_DIR", "check_out_path", "check_out_file", "check_out_dir", "serialize_part", "part_path", "artifact_for",
-           "export_plan", "clean_stale_staging"]
+           "export_plan", "write_plan_files", "clean_stale_staging"]
 
 import contextlib
 import os
@@ -214,8 +214,6 @@ def export_plan(
     Returns the plan's path. Raises :class:`PlanError` before touching the target
     folder when the plan and parts disagree.
     """
-    import json
-
     target = check_out_path(out)
     problems = plan.consistency_problems()
     if problems:
@@ -229,13 +227,33 @@ def export_plan(
     for i, (art, data) in enumerate(zip(artifacts, blobs, strict=False)):
         if sha256_bytes(data) != art.sha256 or len(data) != art.bytes:
             problems.append(Problem(f"stages[{i}].artifact", "the part's bytes do not match its sha256/bytes"))
+    if problems:
+        raise PlanError("cannot export the plan: it does not match its parts", problems=problems)
+    return write_plan_files(target, plan_to_json(plan), artifacts, blobs, progress=progress, cancel=cancel)
+
+
+def write_plan_files(
+    target: Path,
+    document: dict[str, object],
+    artifacts: Sequence[Artifact],
+    blobs: Sequence[bytes],
+    *,
+    progress: ProgressCallback | None = None,
+    cancel: CancelToken | None = None,
+) -> Path:
+    """Write a plan document and its part files all or nothing (see the module docstring).
+
+    The caller has checked that ``blobs[i]`` hashes to ``artifacts[i]``; the joint plan
+    (:mod:`~planner_app.core.plans.joint`) writes through here too.
+    """
+    import json
+
     # what moves into place: the first component of every artifact path (the parts folder, or a file);
     # a plan without parts still replaces the parts folder a previous export left there
     top_dirs = sorted({Path(a.path).parts[0] for a in artifacts}) or [PARTS_DIR]
     if any(d == target.name or d.startswith(".") for d in top_dirs):
-        problems.append(Problem("stages[].artifact.path", f"a part path starts with {target.name!r} or a hidden name"))
-    if problems:
-        raise PlanError("cannot export the plan: it does not match its parts", problems=problems)
+        raise PlanError("cannot export the plan: it does not match its parts", problems=[
+            Problem("stages[].artifact.path", f"a part path starts with {target.name!r} or a hidden name")])
 
     folder = target.parent if str(target.parent) else Path(".")
     try:
@@ -258,7 +276,7 @@ def export_plan(
                 cancel.raise_if_cancelled()
             _fsync_write(staging / art.path, data)
             report(progress, (i + 1) / (len(blobs) + 1), f"wrote {art.path}")
-        text = json.dumps(plan_to_json(plan), indent=2, ensure_ascii=False) + "\n"
+        text = json.dumps(document, indent=2, ensure_ascii=False) + "\n"
         _fsync_write(staging / target.name, text.encode("utf-8"))
         if cancel is not None:
             cancel.raise_if_cancelled()

@@ -422,9 +422,14 @@ def _where(path: Any) -> str:
 
 
 def _schema_problems(data: Any) -> list[Problem]:
+    return _schema_problems_for(_shipped_schema(), data)
+
+
+def _schema_problems_for(schema: dict[str, Any], data: Any) -> list[Problem]:
+    """Every place ``data`` breaks ``schema``, each naming its field (shared with the joint plan)."""
     import jsonschema
 
-    validator = jsonschema.Draft202012Validator(_shipped_schema())
+    validator = jsonschema.Draft202012Validator(schema)
     problems = []
     for err in sorted(validator.iter_errors(data), key=lambda e: [str(p) for p in e.absolute_path]):
         if err.validator in ("anyOf", "oneOf") and err.context:
@@ -445,6 +450,10 @@ def plan_from_dict(data: Any, source: str = "plan") -> DeploymentPlan:
     """
     if not isinstance(data, dict):
         raise PlanError(f"{source}: expected a JSON object (a deployment plan), got {type(data).__name__}")
+    if data.get("kind") == "joint":
+        raise PlanError(f"{source}: is a joint plan (every workload of the topology planned together): "
+                        "`edgeplan plan validate` and `plan show` read it; give one workload's section to a "
+                        "command that takes one plan")
     version = data.get("schema_version")
     if version != PLAN_SCHEMA_VERSION:
         raise PlanError(

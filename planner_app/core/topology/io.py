@@ -114,6 +114,10 @@ def _problems_from(exc: ValidationError, data: Any) -> list[Problem]:
         if etype == "missing":
             problems.append(Problem(where, "required field is missing"))
             continue
+        if etype in ("float_type", "int_type") and isinstance(err.get("input"), (bool, str)):
+            # the records are strict: true/false or "5" where a number belongs is a mistake to name
+            problems.append(Problem(where, f"expected a number (not true/false or text) (got {json.dumps(err['input'])[:80]})"))
+            continue
         msg = err.get("msg", "invalid")
         if msg.startswith("Value error, "):
             msg = msg[len("Value error, ") :]

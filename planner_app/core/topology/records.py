@@ -41,10 +41,7 @@ __all__ = [
     "RemovedItems",
 ]
 
-import functools
 import re
-import types
-import typing
 from collections.abc import Iterable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -55,7 +52,7 @@ from pydantic import (
     ConfigDict,
     Field,
     PrivateAttr,
-    ValidationInfo,
+    Strict,
     field_validator,
     model_validator,
 )
@@ -107,46 +104,23 @@ class Precision(StrEnum):
     int8 = "int8"
 
 
-@functools.cache
-def _number_fields(cls: type[BaseModel]) -> frozenset[str]:
-    """The fields of ``cls`` that hold a plain number (int or float, maybe optional)."""
-
-    def numeric(tp: Any) -> bool:
-        if tp in (int, float):
-            return True
-        origin = typing.get_origin(tp)
-        if origin is Annotated:
-            return numeric(typing.get_args(tp)[0])
-        if origin in (typing.Union, types.UnionType):
-            args = [a for a in typing.get_args(tp) if a is not type(None)]
-            return bool(args) and all(numeric(a) for a in args)
-        return False
-
-    return frozenset(name for name, f in cls.model_fields.items() if numeric(f.annotation))
-
-
 class _Record(BaseModel):
     # allow_inf_nan=False: JSON "Infinity" / "NaN" are not figures a device or link can have
     model_config = ConfigDict(extra="forbid", validate_assignment=True, use_enum_values=False, allow_inf_nan=False)
 
-    @field_validator("*", mode="before")
-    @classmethod
-    def _numbers_are_numbers(cls, value: Any, info: ValidationInfo) -> Any:
-        # pydantic's lax mode reads true as 1 and "5" as 5: in a file, both are mistakes to name
-        if isinstance(value, (bool, str)) and info.field_name in _number_fields(cls):
-            raise ValueError("expected a number (not true/false or text)")
-        return value
+
+# Strict numbers: pydantic's lax mode reads true as 1 and "5" as 5; in a file both are
+# mistakes to name (topology.io words the error). A strict float still takes an int.
+Number = Annotated[float, Strict()]
+NonNegative = Annotated[float, Strict(), Field(ge=0)]
+Positive = Annotated[float, Strict(), Field(gt=0)]
 
 
 class Position(_Record):
     """Canvas position in scene units (pixels at 100 % zoom)."""
 
-    x: float = 0.0
-    y: float = 0.0
-
-
-NonNegative = Annotated[float, Field(ge=0)]
-Positive = Annotated[float, Field(gt=0)]
+    x: Number = 0.0
+    y: Number = 0.0
 
 
 class Device(_Record):
@@ -165,7 +139,7 @@ class Device(_Record):
         default=None,
         description="devices of one type are interchangeable: times measured per type apply to every device "
         "of that type (default: the catalog preset, else the device alone)")
-    cpu_cores: Annotated[int, Field(ge=1, le=4096)] = 1
+    cpu_cores: Annotated[int, Strict(), Field(ge=1, le=4096)] = 1
     peak_gflops_fp32: Positive
     fp16_speedup: Positive = 1.0
     int8_speedup: Positive = 1.0
@@ -247,7 +221,7 @@ class Link(_Record):
     bandwidth_ba_mbps: Positive
     latency_ms: NonNegative = 0.0
     jitter_ms: NonNegative = 0.0
-    loss_pct: Annotated[float, Field(ge=0, lt=100)] = 0.0
+    loss_pct: Annotated[float, Strict(), Field(ge=0, lt=100)] = 0.0
     cost_usd_per_gb: NonNegative = 0.0
     message_overhead_ms: NonNegative | None = Field(
         default=None,
@@ -278,11 +252,11 @@ class Workload(_Record):
     source: str = Field(description="device id where the raw input is produced")
     model: str | None = Field(default=None, description="ONNX file or sample model name")
     rate_rps: Positive = 1.0
-    batch_size: Annotated[int, Field(ge=1, le=65536)] = Field(
+    batch_size: Annotated[int, Strict(), Field(ge=1, le=65536)] = Field(
         default=1, description="requests run together as one batch (times and tensor sizes are per batch)")
-    input_shapes: dict[str, list[Annotated[int, Field(ge=1)]]] = Field(default_factory=dict)
+    input_shapes: dict[str, list[Annotated[int, Strict(), Field(ge=1)]]] = Field(default_factory=dict)
     slo_ms: Positive | None = None
-    accuracy_budget_pct: Annotated[float, Field(ge=0, le=100)] | None = Field(
+    accuracy_budget_pct: Annotated[float, Strict(), Field(ge=0, le=100)] | None = Field(
         default=None, description="largest allowed loss of top-1 agreement vs fp32, in percent"
     )
     consumer: str | None = Field(default=None, description="device id that consumes results; default: the source")
@@ -314,8 +288,8 @@ class ZoneRegion(_Record):
     """Where a privacy zone is drawn (scene units); membership is each device's ``privacy_zone``."""
 
     zone: Annotated[str, Field(min_length=1, max_length=64)]
-    x: float
-    y: float
+    x: Number
+    y: Number
     width: Positive
     height: Positive
 

@@ -21,7 +21,7 @@ __all__ = ["Route", "Router"]
 
 import math
 from collections.abc import Sequence
-from typing import TYPE_CHECKING, Protocol
+from typing import TYPE_CHECKING, Any, Protocol
 
 from planner_app.core.errors import TopologyError
 
@@ -158,15 +158,19 @@ class Router:
         self._bw_l = self._bw.tolist()
         self._lat_l = self._lat.tolist()
         self._link_l = self._link.tolist()
+        #: bandwidth threshold -> (graph, pair keys, arcs), built on first use
+        self._graphs: dict[float, tuple[Any, np.ndarray, np.ndarray]] = {}
 
-    def _tree(self, source: int, min_mbps: float) -> tuple[np.ndarray, list[int], list[int], np.ndarray]:
-        """Latency-shortest-path tree over arcs of at least ``min_mbps``.
+    def _graph(self, min_mbps: float) -> tuple[Any, np.ndarray, np.ndarray]:
+        """The sparse latency graph over arcs of at least ``min_mbps`` (cached per threshold).
 
-        Returns (dist, predecessor, arc of the predecessor edge, bottleneck) per device.
+        Returns (graph, sorted pair keys ``a * n + b``, arc index of each pair's lowest-latency arc).
         """
+        hit = self._graphs.get(min_mbps)
+        if hit is not None:
+            return hit
         import numpy as np
         from scipy.sparse import csr_matrix
-        from scipy.sparse.csgraph import dijkstra
 
         n = len(self._ids)
         mask = self._bw >= min_mbps
@@ -176,46 +180,86 @@ class Router:
         keys_u, first = np.unique(keys, return_index=True)  # first = lowest-latency arc per pair
         chosen = arcs[first]
         graph = csr_matrix((self._lat[chosen] + self._EPS_MS, (s[first], d[first])), shape=(n, n))
-        dist, pred = dijkstra(graph, directed=True, indices=source, return_predecessors=True)
-        arc_of = np.full(n, -1, dtype=np.int64)
-        has = pred >= 0
-        if has.any():
-            pos = np.searchsorted(keys_u, pred[has].astype(np.int64) * n + np.nonzero(has)[0])
-            arc_of[has] = chosen[pos]
-        bott_l = [math.inf] * n
+        self._graphs[min_mbps] = out = (graph, keys_u, chosen)
+        return out
+
+    def _trees(self, sources: list[int], min_mbps: float) -> list[tuple[np.ndarray, list[int], list[int], np.ndarray]]:
+        """Latency-shortest-path trees over arcs of at least ``min_mbps``, one per source (one Dijkstra call).
+
+        Returns per source (dist, predecessor, arc of the predecessor edge, bottleneck) per device.
+        """
+        import numpy as np
+        from scipy.sparse.csgraph import dijkstra
+
+        n = len(self._ids)
+        graph, keys_u, chosen = self._graph(min_mbps)
+        dists, preds = dijkstra(graph, directed=True, indices=sources, return_predecessors=True)
+        out = []
         bw = self._bw_l
-        pred_l = pred.tolist()
-        arc_l = arc_of.tolist()
-        for v in np.argsort(dist, kind="stable").tolist():
-            p = pred_l[v]
-            if p < 0:
-                continue
-            b = bw[arc_l[v]]
-            bp = bott_l[p]
-            bott_l[v] = b if b < bp else bp
-        return dist, pred_l, arc_l, np.asarray(bott_l)
+        for dist, pred in zip(np.atleast_2d(dists), np.atleast_2d(preds), strict=True):
+            arc_of = np.full(n, -1, dtype=np.int64)
+            has = pred >= 0
+            if has.any():
+                pos = np.searchsorted(keys_u, pred[has].astype(np.int64) * n + np.nonzero(has)[0])
+                arc_of[has] = chosen[pos]
+            bott_l = [math.inf] * n
+            pred_l = pred.tolist()
+            arc_l = arc_of.tolist()
+            for v in np.argsort(dist, kind="stable").tolist():
+                p = pred_l[v]
+                if p < 0:
+                    continue
+                b = bw[arc_l[v]]
+                bp = bott_l[p]
+                bott_l[v] = b if b < bp else bp
+            out.append((dist, pred_l, arc_l, np.asarray(bott_l)))
+        return out
+
+    def _tree(self, source: int, min_mbps: float) -> tuple[np.ndarray, list[int], list[int], np.ndarray]:
+        """Latency-shortest-path tree over arcs of at least ``min_mbps`` (see :meth:`_trees`)."""
+        return self._trees([source], min_mbps)[0]
 
     def routes_from(self, source: str, payload_bytes: float = 0.0) -> dict[str, Route]:
         """Best routes from ``source`` to every reachable device."""
+        return self.routes_from_many([source], payload_bytes)[source]
+
+    def routes_from_many(self, sources: Sequence[str], payload_bytes: float = 0.0) -> dict[str, dict[str, Route]]:
+        """Best routes from each of ``sources`` to every device it reaches (one Dijkstra call per
+        bandwidth threshold for all of them: what planning needs between every pair of stations)."""
         import numpy as np
 
-        src = self._index.get(source)
-        if src is None:
-            raise TopologyError(f"no device {source!r}: cannot route from it")
+        uniq = list(dict.fromkeys(sources))
+        idx = []
+        for source in uniq:
+            src = self._index.get(source)
+            if src is None:
+                raise TopologyError(f"no device {source!r}: cannot route from it")
+            idx.append(src)
         n = len(self._ids)
         thresholds = [0.0] if payload_bytes <= 0 else self._bandwidths or [0.0]
         bits_k = payload_bytes * 8.0 / 1e3  # ms × Mbps
-        best = np.full(n, np.inf)
-        best_tree = np.full(n, -1, dtype=np.int64)
-        trees = []
-        for i, thr in enumerate(thresholds):
-            dist, pred, arc_of, bott = self._tree(src, thr)
-            trees.append((pred, arc_of))
-            with np.errstate(divide="ignore", invalid="ignore"):
-                score = dist + (bits_k / bott if bits_k > 0 else 0.0)
-            better = score < best - 1e-12
-            best = np.where(better, score, best)
-            best_tree = np.where(better, i, best_tree)
+        per_threshold = [self._trees(idx, thr) for thr in thresholds]
+        result: dict[str, dict[str, Route]] = {}
+        for si, (source, src) in enumerate(zip(uniq, idx, strict=True)):
+            best = np.full(n, np.inf)
+            best_tree = np.full(n, -1, dtype=np.int64)
+            trees = []
+            for i, per_source in enumerate(per_threshold):
+                dist, pred, arc_of, bott = per_source[si]
+                trees.append((pred, arc_of))
+                with np.errstate(divide="ignore", invalid="ignore"):
+                    score = dist + (bits_k / bott if bits_k > 0 else 0.0)
+                better = score < best - 1e-12
+                best = np.where(better, score, best)
+                best_tree = np.where(better, i, best_tree)
+            result[source] = self._assemble(source, src, best_tree, trees, payload_bytes)
+        return result
+
+    def _assemble(self, source: str, src: int, best_tree: np.ndarray, trees: list[tuple[list[int], list[int]]],
+                  payload_bytes: float) -> dict[str, Route]:
+        """Routes from the chosen tree of each target."""
+        import numpy as np
+
         routes: dict[str, Route] = {}
         for t in np.nonzero(best_tree >= 0)[0].tolist():
             if t == src:

@@ -15,7 +15,7 @@ from __future__ import annotations
 __all__ = ["DeviceItem", "LinkItem", "NoteItem", "ZoneItem", "TILE", "TEXT_W", "label_width"]
 
 import math
-from typing import TYPE_CHECKING
+from typing import Protocol
 
 from PySide6.QtCore import QLineF, QPointF, QRectF, Qt
 from PySide6.QtGui import (
@@ -40,9 +40,28 @@ from planner_app.ui.style import (
     zone_colour,
 )
 
-if TYPE_CHECKING:
-    from planner_app.ui.canvas.link_layer import LinkLayer
-    from planner_app.ui.canvas.scene import TopologyScene
+
+class ItemHost(Protocol):
+    """What the items ask of the scene they are in (the TopologyScene provides it).
+
+    Named here rather than imported so that the items do not depend on the
+    scene that is built from them.
+    """
+
+    def snapped(self, pos: QPointF) -> QPointF: ...
+    def zone_moved(self, zone: str) -> None: ...
+    def zone_members_rect(self, zone: str) -> QRectF: ...
+    def zone_resized(self, zone: str, rect: QRectF) -> None: ...
+    def zone_drag_started(self, zone: str) -> None: ...
+    def zone_drag_to(self, zone: str, delta: QPointF) -> None: ...
+    def zone_dragged(self, zone: str) -> None: ...
+
+
+class LinkPainter(Protocol):
+    """The layer that paints every link (canvas.link_layer.LinkLayer)."""
+
+    def invalidate(self) -> None: ...
+    def link_moved(self, item: LinkItem) -> None: ...
 
 TILE = 52.0     # the icon tile
 #: below this zoom a device is only its tier-coloured tile: icon and text would be specks
@@ -242,7 +261,7 @@ class DeviceItem(QGraphicsItem):
         super().hoverLeaveEvent(event)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: ANN001, ANN201
-        scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
             return scene.snapped(value)
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionHasChanged:
@@ -274,7 +293,7 @@ class LinkItem(QGraphicsItem):
         self._line: QLineF | None = None
         self._label_at = QRectF()
         self._bounds = QRectF()
-        self.layer: LinkLayer | None = None
+        self.layer: LinkPainter | None = None
         self.setFlags(QGraphicsItem.GraphicsItemFlag.ItemIsSelectable
                       | QGraphicsItem.GraphicsItemFlag.ItemHasNoContents)
         self.setZValue(Z_LINK)
@@ -371,8 +390,9 @@ class LinkItem(QGraphicsItem):
     def path(self) -> QPainterPath:
         """The link's centre line."""
         if self._path is None:
-            path = QPainterPath(self._line.p1())
-            path.lineTo(self._line.p2())
+            line = self._line if self._line is not None else QLineF()
+            path = QPainterPath(line.p1())
+            path.lineTo(line.p2())
             self._path = path
         return self._path
 
@@ -438,7 +458,7 @@ class NoteItem(QGraphicsItem):
         painter.drawText(self._rect.adjusted(8, 8, -8, -8), Qt.TextFlag.TextWordWrap, self.text)
 
     def itemChange(self, change: QGraphicsItem.GraphicsItemChange, value):  # noqa: ANN001, ANN201
-        scene = self.scene()
+        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
         if change == QGraphicsItem.GraphicsItemChange.ItemPositionChange and scene is not None:
             return scene.snapped(value)
         return value  # see DeviceItem.itemChange
@@ -451,8 +471,9 @@ class ZoneItem(QGraphicsItem):
     members, so what is drawn inside is what belongs. Only the border, the
     title and the corner handle take the mouse: a drag that starts inside the
     zone still draws a rubber band or moves the device under it. Dragging the
-    corner handle resizes the zone; the scene turns the release into one undo
-    step (and devices the zone now covers join it).
+    corner handle resizes the zone (devices it now covers join it); dragging the
+    border or the title moves the zone with its members. The scene turns each
+    release into one undo step.
     """
 
     MARGIN = 22.0
@@ -471,6 +492,7 @@ class ZoneItem(QGraphicsItem):
         self._rect = QRectF()
         self._resize_from: QRectF | None = None
         self._min_rect = QRectF()
+        self._move_from: QPointF | None = None  # press point of a drag by the title or border
         self.title = f"privacy zone: {zone}"
 
     def set_region(self, rect: QRectF) -> None:
@@ -529,20 +551,30 @@ class ZoneItem(QGraphicsItem):
     # -- resizing ----------------------------------------------------------------------
     def hoverMoveEvent(self, event) -> None:  # noqa: ANN001 - Qt signature
         on = self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos())
-        self.setCursor(Qt.CursorShape.SizeFDiagCursor if on else Qt.CursorShape.ArrowCursor)
+        # the border and the title move the zone with its members; the corner resizes it
+        self.setCursor(Qt.CursorShape.SizeFDiagCursor if on else Qt.CursorShape.SizeAllCursor)
         super().hoverMoveEvent(event)
 
     def mousePressEvent(self, event) -> None:  # noqa: ANN001
-        if event.button() == Qt.MouseButton.LeftButton and \
-                self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos()):
-            scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
+        if event.button() != Qt.MouseButton.LeftButton:
+            event.ignore()
+            return
+        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+        if self.handle_rect().adjusted(-3, -3, 3, 3).contains(event.scenePos()):
             self._resize_from = QRectF(self._rect)
             self._min_rect = scene.zone_members_rect(self.zone) if scene is not None else QRectF()
-            event.accept()
-            return
-        event.ignore()
+        else:  # only the border ring and the title take the mouse (see shape)
+            self._move_from = event.scenePos()
+            if scene is not None:
+                scene.zone_drag_started(self.zone)
+        event.accept()
 
     def mouseMoveEvent(self, event) -> None:  # noqa: ANN001
+        if self._move_from is not None:
+            scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+            if scene is not None:
+                scene.zone_drag_to(self.zone, event.scenePos() - self._move_from)
+            return
         if self._resize_from is None:
             return
         p = event.scenePos()
@@ -554,9 +586,14 @@ class ZoneItem(QGraphicsItem):
         self.set_region(QRectF(top_left, QPointF(right, bottom)))
 
     def mouseReleaseEvent(self, event) -> None:  # noqa: ANN001
+        scene: ItemHost | None = self.scene()  # type: ignore[assignment]
+        if self._move_from is not None:
+            self._move_from = None
+            if scene is not None:
+                scene.zone_dragged(self.zone)
+            return
         if self._resize_from is None:
             return
         start, self._resize_from = self._resize_from, None
-        scene: TopologyScene | None = self.scene()  # type: ignore[assignment]
         if scene is not None and self._rect != start:
             scene.zone_resized(self.zone, self._rect)

@@ -17,7 +17,7 @@ __all__ = ["PlanOverlay", "utilization_colour", "band_width"]
 import math
 
 import shiboken6
-from PySide6.QtCore import QEvent, QObject, QPointF, Qt, QTimer
+from PySide6.QtCore import QEvent, QObject, QPointF, Qt
 from PySide6.QtGui import QBrush, QColor, QFont, QPen
 from PySide6.QtWidgets import (
     QGraphicsItem,
@@ -31,6 +31,7 @@ from PySide6.QtWidgets import (
 )
 
 from planner_app.ui.canvas.scene import TopologyScene
+from planner_app.ui.deferred import Deferred
 from planner_app.ui.planning_model import PlanningModel
 
 Z_OVERLAY = 50.0
@@ -72,14 +73,11 @@ class PlanOverlay(QObject):
         self.badges: dict[str, QGraphicsRectItem] = {}
         self.bands: dict[str, QGraphicsPathItem] = {}
         self.legend: QLabel | None = None
-        # one redraw per event-loop turn, however many of these arrive together
-        self._later = QTimer(self)
-        self._later.setSingleShot(True)
-        self._later.setInterval(0)
-        self._later.timeout.connect(self.redraw)
+        # one redraw, in a turn of its own (not with the panels'), however many of these arrive together
+        self._later = Deferred(self.redraw, self)
         for sig in (model.planChosen, model.workloadChanged, model.cleared, scene.built, scene.doc.devicesMoved,
                     scene.doc.deviceRemoved, scene.doc.linkRemoved):
-            sig.connect(lambda *_args: self._later.start())
+            sig.connect(self._later)
         # a removed item must go from the overlay at once (its link or device item is gone)
         scene.doc.deviceRemoved.connect(self.clear)
         scene.doc.linkRemoved.connect(self.clear)
@@ -87,9 +85,7 @@ class PlanOverlay(QObject):
 
     def flush(self) -> None:
         """Redraw now if a redraw is pending."""
-        if self._later.isActive():
-            self._later.stop()
-            self.redraw()
+        self._later.flush()
 
     def set_enabled(self, on: bool) -> None:
         """Show or hide the overlay (View ▸ Plan Overlay)."""

@@ -10,9 +10,12 @@ asking for a link preset.
 
 from __future__ import annotations
 
+from collections.abc import Callable, Iterator
+from functools import partial
+
 __all__ = ["TopologyScene", "GRID_PX", "BUILD_SLICE"]
 
-from PySide6.QtCore import QLineF, QPointF, QRectF, Qt, QTimer, Signal
+from PySide6.QtCore import QLineF, QPointF, QRect, QRectF, Qt, QTimer, Signal
 from PySide6.QtGui import QColor, QPainter, QPen
 from PySide6.QtWidgets import (
     QGraphicsLineItem,
@@ -23,7 +26,7 @@ from PySide6.QtWidgets import (
     QToolTip,
 )
 
-from planner_app.core.topology import Link
+from planner_app.core.topology import Device, Link
 from planner_app.ui.canvas.items import TEXT_MIN_ZOOM, DeviceItem, LinkItem, NoteItem, ZoneItem
 from planner_app.ui.canvas.labels import place_labels, placing_labels
 from planner_app.ui.canvas.link_layer import LinkLayer
@@ -77,7 +80,7 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
         self._label_timer.setSingleShot(True)
         self._label_timer.setInterval(0)
         self._label_timer.timeout.connect(self.place_labels)
-        self._label_job = None
+        self._label_job: Iterator[int] | None = None
         self._label_step_timer = QTimer(self)
         self._label_step_timer.setSingleShot(True)
         self._label_step_timer.setInterval(0)
@@ -89,7 +92,7 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
         # whatever moves the scene rect may crowd labels: re-place them in the same pass
         self._rect_timer.timeout.connect(self.place_labels)
         self.setItemIndexMethod(QGraphicsScene.ItemIndexMethod.BspTreeIndex)
-        self._build_steps = None
+        self._build_steps: Iterator[Callable[[], object]] | None = None
         self._build_timer = QTimer(self)
         self._build_timer.setSingleShot(True)
         self._build_timer.setInterval(0)
@@ -155,14 +158,21 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
 
     _frozen: list = []
 
-    def _build_plan(self, topo) -> list:  # noqa: ANN001 - Topology
+    def _build_plan(self, topo) -> list[Callable[[], object]]:  # noqa: ANN001 - Topology
         """The build as a list of small callables (slices of items)."""
-        plan = []
         devices, links = list(topo.devices), list(topo.links)
-        for i in range(0, len(devices), BUILD_SLICE):
-            plan.append(lambda chunk=devices[i:i + BUILD_SLICE]: [self._add_device_item(d.id) for d in chunk])
-        for i in range(0, len(links), BUILD_SLICE):
-            plan.append(lambda chunk=links[i:i + BUILD_SLICE]: [self._add_link_item(x, bend=False) for x in chunk])
+
+        def add_devices(chunk: list[Device]) -> None:
+            for d in chunk:
+                self._add_device_item(d.id)
+
+        def add_links(chunk: list[Link]) -> None:
+            for x in chunk:
+                self._add_link_item(x, bend=False)
+
+        plan: list[Callable[[], object]] = []
+        plan += [partial(add_devices, devices[i:i + BUILD_SLICE]) for i in range(0, len(devices), BUILD_SLICE)]
+        plan += [partial(add_links, links[i:i + BUILD_SLICE]) for i in range(0, len(links), BUILD_SLICE)]
 
         def finish() -> None:
             self._rebend_all()
@@ -560,8 +570,9 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
                 self._on_note_added(note_id)
             self._rect_timer.start()
 
-        steps = [lambda c=device_ids[i:i + BUILD_SLICE]: add_devices(c) for i in range(0, len(device_ids), BUILD_SLICE)]
-        steps += [lambda c=links[i:i + BUILD_SLICE]: add_links(c) for i in range(0, len(links), BUILD_SLICE)]
+        steps: list[Callable[[], object]] = [
+            partial(add_devices, device_ids[i:i + BUILD_SLICE]) for i in range(0, len(device_ids), BUILD_SLICE)]
+        steps += [partial(add_links, links[i:i + BUILD_SLICE]) for i in range(0, len(links), BUILD_SLICE)]
         steps.append(finish)
         if len(device_ids) + len(links) <= 4 * BUILD_SLICE:
             for step in steps:
@@ -639,7 +650,7 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
         p = self.snapped(QPointF(x, y))
         return (p.x(), p.y())
 
-    def drawBackground(self, painter: QPainter, rect: QRectF) -> None:
+    def drawBackground(self, painter: QPainter, rect: QRectF | QRect) -> None:
         zoom = painter.worldTransform().m11()
         if self.export_options is None:
             self._shown_zoom = zoom

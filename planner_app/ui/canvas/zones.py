@@ -5,7 +5,8 @@ metadata, or one derived from the members the first time the canvas sees the
 zone), grown where needed so every member is inside: what is drawn inside is
 what belongs. A drop inside a region joins the zone, a drag out leaves it, and a
 resize that covers devices takes them in; each is one undo step with the move
-or resize that caused it. :class:`ZoneRegions` is the part of
+or resize that caused it. Dragging a zone's border or title moves the zone
+with its members (one undo step). :class:`ZoneRegions` is the part of
 :class:`~planner_app.ui.canvas.scene.TopologyScene` that does this.
 """
 
@@ -51,6 +52,8 @@ class ZoneRegions:
 
         def removeItem(self, item: QGraphicsItem) -> None: ...
 
+        def snapped(self, pos: QPointF) -> QPointF: ...
+
     def zone_moved(self, zone: str) -> None:
         """A member of ``zone`` moved or changed: re-shade it soon (coalesced)."""
         self._dirty_zones.add(zone)
@@ -91,7 +94,10 @@ class ZoneRegions:
     def _refresh_dirty_zones(self) -> None:
         if self.building:  # each zone walks every device: once, when the drawing is complete
             return
+        dragged = self._zone_drag[0] if self._zone_drag is not None else None
         for zone in self._dirty_zones:
+            if zone == dragged:  # drawn by the drag itself; refreshed when it ends
+                continue
             members = self.zone_members_rect(zone)
             stored = self.doc.zone_rect(zone)
             item = self.zones.get(zone)
@@ -124,6 +130,54 @@ class ZoneRegions:
             children.append(SetDeviceZonesCommand(self.doc, dict.fromkeys(joining, zone)))
         text = f"Resize privacy zone {zone}" + (f" ({len(joining)} joined)" if joining else "")
         self.doc.push(MacroCommand(text, children))
+        self.zone_moved(zone)
+
+    # -- moving a zone with its members -------------------------------------------------
+    _zone_drag: tuple[str, QRectF, dict[str, QPointF]] | None = None
+
+    def zone_drag_started(self, zone: str) -> None:
+        """The user pressed a zone's border or title: remember where it and its members are."""
+        item = self.zones.get(zone)
+        if item is None:
+            return
+        members = {d: it.pos() for d, it in self.devices.items() if it.zone == zone}
+        self._zone_drag = (zone, item.region(), members)
+
+    def zone_drag_to(self, zone: str, delta: QPointF) -> None:
+        """Show the zone and its members moved by ``delta`` (snapped to the grid when snapping is on)."""
+        if self._zone_drag is None or self._zone_drag[0] != zone:
+            return
+        _, start, members = self._zone_drag
+        d = self.snapped(delta)
+        for dev_id, pos in members.items():
+            it = self.devices.get(dev_id)
+            if it is not None:
+                it.setPos(pos + d)
+        self.zones[zone].set_region(start.translated(d))
+
+    def zone_dragged(self, zone: str) -> None:
+        """The drag of a zone ended: its members' move and its new region, one undo step."""
+        from planner_app.ui.commands import MacroCommand, MoveCommand, SetZoneRectCommand
+
+        drag, self._zone_drag = self._zone_drag, None
+        if drag is None or drag[0] != zone or zone not in self.zones:
+            return
+        _, start, members = drag
+        region = self.zones[zone].region()
+        d = region.topLeft() - start.topLeft()
+        if d.isNull():
+            return
+        old = {k: (p.x(), p.y()) for k, p in members.items()}
+        new = {k: (self.devices[k].pos().x(), self.devices[k].pos().y()) for k in members if k in self.devices}
+        base = self.zone_base(zone) or start
+        moved = base.translated(d)
+        children: list[QUndoCommand] = [
+            SetZoneRectCommand(self.doc, zone, (moved.x(), moved.y(), moved.width(), moved.height()))]
+        if new:
+            children.insert(0, MoveCommand(self.doc, old, new))
+        n = len(new)
+        self.doc.push(MacroCommand(f"Move privacy zone {zone}" + (f" with {n} device{'s' if n != 1 else ''}" if n else ""),
+                                   children))
         self.zone_moved(zone)
 
     def membership_after_drop(self, moved: list[str]) -> list[tuple[str, str, str]]:

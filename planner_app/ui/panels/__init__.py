@@ -1,7 +1,7 @@
-"""Planning in the window: the Model, Profiling and Optimizer panels, the plan overlay, export, projects.
+"""Planning in the window: the Model, Profiling, Optimizer and Run panels, the plan overlay, export, projects.
 
 :class:`PlanningUI` is added to a main window in one line; it owns the job
-runner, the :class:`~planner_app.ui.planning_model.PlanningModel`, the three
+runner, the :class:`~planner_app.ui.planning_model.PlanningModel`, the four
 panels (docked below the canvas, tabbed with Workloads), the canvas overlay, the
 Planning menu and toolbar entries, the status-bar progress with its Cancel
 button, and the file verbs of planning (export plan, charts and report; save and
@@ -31,6 +31,7 @@ from planner_app.ui.panels.model_panel import ModelPanel
 from planner_app.ui.panels.optimizer_panel import OptimizerPanel
 from planner_app.ui.panels.profiling_panel import ProfilingPanel
 from planner_app.ui.panels.report import export_charts, write_report
+from planner_app.ui.panels.run_panel import RunPanel
 from planner_app.ui.planning_model import PlanningModel
 
 if TYPE_CHECKING:
@@ -50,12 +51,13 @@ class PlanningUI(QObject):
         self.model_panel = ModelPanel(self.model, win.dialogs)
         self.profiling_panel = ProfilingPanel(self.model, win.dialogs)
         self.optimizer_panel = OptimizerPanel(self.model, win.dialogs)
+        self.run_panel = RunPanel(self.model, win.dialogs)
         self.overlay = PlanOverlay(win.scene, self.model, self, win.view)
         self.project_path: Path | None = None
         self.docks: dict[str, QDockWidget] = {}
         below = win.workloads_dock
         for name, title, panel in (("model", "Model", self.model_panel), ("profiling", "Profiling", self.profiling_panel),
-                                   ("optimizer", "Optimizer", self.optimizer_panel)):
+                                   ("optimizer", "Optimizer", self.optimizer_panel), ("run", "Run", self.run_panel)):
             dock = QDockWidget(title, win)
             dock.setObjectName(f"dock-{name}")
             dock.setWidget(panel)
@@ -80,6 +82,11 @@ class PlanningUI(QObject):
         self.runner.jobEnded.connect(self._on_job_ended)
         self.model.modelLoaded.connect(lambda _w: self.show_dock("model"))
         self.model.resultChanged.connect(lambda _w: self.show_dock("optimizer"))
+        self.model.runDone.connect(lambda _w: self.show_dock("run"))
+        # the Workloads panel picks its models from the loaded ones (then samples, then Browse…)
+        win.workloads.model_browser = lambda: win.dialogs.choose_model(win, str(Path.cwd()))
+        for sig in (self.model.modelLoaded, self.model.cleared):
+            sig.connect(self._offer_loaded_models)
         self.acts = self._build_actions()
 
     # -- menus ------------------------------------------------------------------------------
@@ -111,9 +118,11 @@ class PlanningUI(QObject):
         act("open_project", "Open &Project…", self.open_project_dialog, "Open a planner project")
         act("save_project", "&Save Project As…", self.save_project_dialog,
             "Save the topology with its models, profiles and chosen plans in one file")
+        act("run_plan", "&Run Plan Locally", self._run_clicked,
+            "Export the shown plan and run it here (one agent per device, links emulated): measured against "
+            "predicted", "Ctrl+Shift+R")
         act("overlay", "Plan &Overlay", self.overlay.set_enabled, "Show the plan on the canvas", checkable=True)
         acts["overlay"].setChecked(True)
-        # 'Run the plan' (measured against predicted) arrives with the agent: no dead menu item until then
 
         bar = win.menuBar()
         help_menu = bar.actions()[-1] if bar.actions() else None
@@ -124,7 +133,7 @@ class PlanningUI(QObject):
         samples = menu.addMenu("Load &Sample Model")
         for name in SAMPLE_MODELS:
             samples.addAction(name, partial(self.load_sample, name))
-        for n in ("profile", "optimize", None, "export_plan", "export_charts", "export_report", None,
+        for n in ("profile", "optimize", "run_plan", None, "export_plan", "export_charts", "export_report", None,
                   "open_project", "save_project", None, "overlay"):
             menu.addSeparator() if n is None else menu.addAction(acts[n])
         panels = menu.addMenu("Pa&nels")
@@ -137,6 +146,9 @@ class PlanningUI(QObject):
                 toolbar.addAction(acts[n])
         return acts
 
+    def _offer_loaded_models(self, *_args: object) -> None:
+        self.win.workloads.set_model_choices([e.model_ref.model for e in self.model.entries.values()])
+
     def _profile_clicked(self) -> None:
         self.show_dock("profiling")
         self.profiling_panel.start()
@@ -144,6 +156,10 @@ class PlanningUI(QObject):
     def _optimize_clicked(self) -> None:
         self.show_dock("optimizer")
         self.optimizer_panel.optimize()
+
+    def _run_clicked(self) -> Job | None:
+        self.show_dock("run")
+        return self.run_panel.start()
 
     def show_dock(self, name: str) -> None:
         dock = self.docks[name]
@@ -244,7 +260,7 @@ class PlanningUI(QObject):
     def flush(self) -> None:
         """Draw now what the panels and the overlay would draw on the next event-loop turn."""
         m, p, o = self.model_panel, self.profiling_panel, self.optimizer_panel
-        for d in (m.refresh_later, p.refresh_later, o.inputs_later, o.refresh_later):
+        for d in (m.refresh_later, p.refresh_later, o.inputs_later, o.refresh_later, self.run_panel.refresh_later):
             d.flush()
         self.overlay.flush()
 
@@ -255,6 +271,8 @@ class PlanningUI(QObject):
                                       "latency_breakdown": o.breakdown, "bandwidth": o.bandwidth, "pareto": o.front}
         if o.sweep_chart.values:
             charts["bandwidth_sweep"] = o.sweep_chart
+        if self.run_panel.chart.values:
+            charts["run_measured_vs_predicted"] = self.run_panel.chart
         return charts
 
     def export_charts(self, folder: str | Path) -> list[Path]:

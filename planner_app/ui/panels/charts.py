@@ -15,7 +15,9 @@ __all__ = [
     "BreakdownChart",
     "BandwidthChart",
     "ParetoChart",
+    "group_close_points",
     "SweepChart",
+    "RunChart",
     "export_chart",
     "SERIES_COLOURS",
 ]
@@ -249,35 +251,78 @@ class BandwidthChart(_Chart):
         self.values["load_pct"] = share
 
 
+def group_close_points(x: list[float], y: list[float], x_tol: float, y_tol: float) -> list[list[int]]:
+    """Indices of points within ``x_tol`` and ``y_tol`` of a group's first point, grouped in order.
+
+    >>> group_close_points([1.0, 1.01, 5.0], [2.0, 2.0, 3.0], 0.05, 0.05)
+    [[0, 1], [2]]
+    """
+    groups: list[list[int]] = []
+    for i, (xi, yi) in enumerate(zip(x, y, strict=True)):
+        for g in groups:
+            if abs(x[g[0]] - xi) <= x_tol and abs(y[g[0]] - yi) <= y_tol:
+                g.append(i)
+                break
+        else:
+            groups.append([i])
+    return groups
+
+
 class ParetoChart(_Chart):
-    """The trade-off front: latency against cost, colour = bytes on links; click a point to show it."""
+    """The trade-off front: latency against cost, colour = bytes on links; click a point to show it.
+
+    Plans that land on (or within a few pixels of) the same spot are drawn as one
+    larger marker labelled with their count; its tooltip lists them, and a click
+    opens a menu to pick one (:attr:`group_menu`)."""
 
     pointClicked = Signal(int)
+    #: share of each axis's span within which points merge into one marker (~ a marker's width)
+    MERGE_SHARE = 0.03
 
     def __init__(self, parent: QWidget | None = None) -> None:
         super().__init__("Pareto front", "$ per 1k requests", "latency (ms)", parent)
         self.setToolTip("Each point is a plan no other plan beats on every criterion; colour: bytes on links "
-                        "(dark: few, yellow: many). Click a point to show that plan everywhere.")
+                        "(dark: few, yellow: many). Click a point to show that plan everywhere; a square holds "
+                        "plans that coincide (×N: how many): click it to choose one.")
         self.plot_item.getAxis("left").enableAutoSIPrefix(False)  # $ per 1k is often 1e-6: say so plainly
-        self.scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=None)
+        self.scatter = pg.ScatterPlotItem(size=11, hoverable=True, tip=self._tip)
         self.scatter.sigClicked.connect(self._on_clicked)
         self.plot_item.addItem(self.scatter)
         self.marker = pg.ScatterPlotItem(size=20, symbol="o", brush=QColor(0, 0, 0, 0), pen=pg.mkPen("#C62828", width=2.5))
         self.plot_item.addItem(self.marker)
+        self.groups: list[list[int]] = []
+        self.labels: list[str] = []
+        #: the menu a click on a merged marker opened (None when none is open)
+        self.group_menu: Any = None
 
-    def show_front(self, predictions: list[Prediction], chosen: int, best: Prediction | None = None) -> None:
+    def show_front(self, predictions: list[Prediction], chosen: int, best: Prediction | None = None,
+                   labels: list[str] | None = None) -> None:
+        """The front's points; ``labels`` (one per point) name the plans in tooltips and menus."""
         self.plot_item.clear()  # also drops a "no plan yet" text
         self.plot_item.addItem(self.scatter)
         self.plot_item.addItem(self.marker)
         lat = [p.latency_ms for p in predictions]
         cost = [p.cost_usd_per_1k for p in predictions]
         kb = [p.link_bytes_per_request / 1e3 for p in predictions]
+        self.labels = list(labels) if labels is not None and len(labels) == len(predictions) else \
+            [f"point {i + 1}" for i in range(len(predictions))]
         top = max(kb, default=0.0) or 1.0
         cmap = pg.colormap.get("viridis")
-        brushes = [pg.mkBrush(cmap.map(v / top, mode="qcolor")) for v in kb]
-        self.scatter.setData(x=lat, y=cost, brush=brushes, data=list(range(len(predictions))),
-                             pen=pg.mkPen("#333", width=0.5))
-        self.scatter.setToolTip("")
+        x_span = (max(lat) - min(lat)) if lat else 0.0
+        y_span = (max(cost) - min(cost)) if cost else 0.0
+        self.groups = group_close_points(lat, cost, x_span * self.MERGE_SHARE, y_span * self.MERGE_SHARE)
+        gx = [lat[g[0]] for g in self.groups]
+        gy = [cost[g[0]] for g in self.groups]
+        brushes = [pg.mkBrush(cmap.map(kb[g[0]] / top, mode="qcolor")) for g in self.groups]
+        sizes = [11 if len(g) == 1 else 15 for g in self.groups]
+        symbols = ["o" if len(g) == 1 else "s" for g in self.groups]
+        self.scatter.setData(x=gx, y=gy, brush=brushes, size=sizes, symbol=symbols,
+                             data=list(range(len(self.groups))), pen=pg.mkPen("#333", width=0.5))
+        merged = [g for g in self.groups if len(g) > 1]
+        for g in merged if len(merged) <= 4 else []:  # more labels than that only clutter: squares say it
+            count = pg.TextItem(f"×{len(g)}", color="#333", anchor=(-0.15, 1.1))
+            count.setPos(lat[g[0]], cost[g[0]])
+            self.plot_item.addItem(count)
         if 0 <= chosen < len(predictions):
             self.marker.setData(x=[lat[chosen]], y=[cost[chosen]])
         elif best is not None:
@@ -289,16 +334,55 @@ class ParetoChart(_Chart):
             y0, y1 = min(cost), max(cost)
             dx, dy = (x1 - x0) * 0.08 or max(abs(x0) * 0.1, 1e-9), (y1 - y0) * 0.12 or max(abs(y0) * 0.1, 1e-12)
             self.plot_item.setRange(xRange=(x0 - dx, x1 + dx), yRange=(y0 - dy, y1 + dy), padding=0)
-        self.values = {"latency_ms": lat, "cost_usd_per_1k": cost, "link_kb": kb, "chosen": chosen}
+        self.values = {"latency_ms": lat, "cost_usd_per_1k": cost, "link_kb": kb, "chosen": chosen,
+                       "groups": [list(g) for g in self.groups]}
 
-    def _on_clicked(self, _item: Any, points: Any, *_: Any) -> None:
-        if len(points):
-            self.pointClicked.emit(int(points[0].data()))
+    def group_of(self, i: int) -> list[int]:
+        """The points drawn with point ``i`` (itself alone when it stands apart)."""
+        return next((g for g in self.groups if i in g), [i])
+
+    def _line(self, i: int) -> str:
+        lat, cost = self.values["latency_ms"][i], self.values["cost_usd_per_1k"][i]
+        return f"{i + 1}: {self.labels[i]} — {lat:.2f} ms, ${cost:.4g}/1k, {self.values['link_kb'][i]:.1f} KB"
+
+    def _tip(self, x: float, y: float, data: Any) -> str:
+        if data is None or not 0 <= int(data) < len(self.groups):
+            return ""
+        g = self.groups[int(data)]
+        head = "" if len(g) == 1 else f"{len(g)} plans at this spot (click to choose one):\n"
+        return head + "\n".join(self._line(i) for i in g)
+
+    def _on_clicked(self, _item: Any, points: Any, event: Any = None) -> None:
+        if not len(points):
+            return
+        g = self.groups[int(points[0].data())]
+        if len(g) == 1:
+            self.pointClicked.emit(g[0])
+            return
+        self.open_group_menu(g, event.screenPos().toPoint() if event is not None else None)
+
+    def open_group_menu(self, group: list[int], at: Any = None) -> Any:
+        """A menu listing the plans of a merged marker; choosing one shows it (non-blocking)."""
+        from PySide6.QtGui import QCursor
+        from PySide6.QtWidgets import QMenu
+
+        if self.group_menu is not None:
+            self.group_menu.close()
+        menu = QMenu(self)
+        menu.setToolTipsVisible(True)
+        for i in group:
+            action = menu.addAction(self._line(i))
+            action.triggered.connect(lambda _=False, i=i: self.pointClicked.emit(i))
+        menu.aboutToHide.connect(lambda: setattr(self, "group_menu", None))
+        self.group_menu = menu
+        menu.popup(at if at is not None else QCursor.pos())
+        return menu
 
     def point_scene_pos(self, i: int) -> QPointF:
-        """The scene point of front point ``i`` (for clicks in tests)."""
+        """The scene point of the marker that draws front point ``i`` (for clicks in tests)."""
+        first = self.group_of(i)[0]
         return QPointF(self.plot_item.vb.mapViewToScene(
-            QPointF(self.values["latency_ms"][i], self.values["cost_usd_per_1k"][i])))
+            QPointF(self.values["latency_ms"][first], self.values["cost_usd_per_1k"][first])))
 
 
 class SweepChart(_Chart):
@@ -326,6 +410,44 @@ class SweepChart(_Chart):
         self.plot_item.enableAutoRange()
         self.values = {"link": link, "mbps": list(mbps), "latency_ms": list(latency_ms), "feasible": list(feasible),
                        "changes_mbps": [c for c, _ in changes]}
+
+
+class RunChart(_Chart):
+    """A run of the plan: predicted (light) and measured (dark) bars side by side for each figure
+    (end to end, each stage's compute, each hop there and back), with the error in percent above."""
+
+    def __init__(self, parent: QWidget | None = None) -> None:
+        super().__init__("Run: predicted vs measured", "ms", "", parent)
+        self.legend = self.plot_item.addLegend(offset=(-5, 5), labelTextSize="8pt")
+
+    def show_run(self, labels: list[str], predicted_ms: list[float | None], measured_ms: list[float | None],
+                 error_pct: list[float | None]) -> None:
+        """Bars for each of ``labels``; a missing value draws no bar."""
+        self.plot_item.clear()
+        self.legend.clear()
+        n = len(labels)
+        x = np.arange(n)
+        pred = np.array([math.nan if v is None else v for v in predicted_ms], dtype=float)
+        meas = np.array([math.nan if v is None else v for v in measured_ms], dtype=float)
+        width = 0.38
+        pred_bars = pg.BarGraphItem(x=x - width / 2, height=np.nan_to_num(pred), width=width, brush=_colour(0, 110),
+                                    pen=pg.mkPen("#0D47A1", width=0.5), name="predicted")
+        meas_bars = pg.BarGraphItem(x=x + width / 2, height=np.nan_to_num(meas), width=width, brush=_colour(1, 230),
+                                    pen=pg.mkPen("#E65100", width=0.5), name="measured")
+        for item in (pred_bars, meas_bars):
+            self.plot_item.addItem(item)  # a named item joins the legend by itself
+        tops = np.fmax(np.nan_to_num(pred), np.nan_to_num(meas))
+        for i, err in enumerate(error_pct):
+            if err is None:
+                continue
+            label = pg.TextItem(f"{err:+.0f} %", color="#C62828" if abs(err) > 25 else "#333", anchor=(0.5, 1.0))
+            label.setPos(i, float(tops[i]))
+            self.plot_item.addItem(label)
+        self._ticks([t if len(t) <= 24 else t[:23] + "…" for t in labels])
+        self.plot_item.setXRange(-0.6, max(n, 1) - 0.4, padding=0)
+        self.plot_item.setYRange(0, float(max(tops, default=1.0)) * 1.25 or 1.0, padding=0)
+        self.values = {"labels": list(labels), "predicted_ms": list(predicted_ms), "measured_ms": list(measured_ms),
+                       "error_pct": list(error_pct)}
 
 
 def _svg_with_qt(chart: _Chart) -> bytes:

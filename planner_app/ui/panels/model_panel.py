@@ -29,10 +29,10 @@ from PySide6.QtWidgets import (
 )
 
 from planner_app.core.models import SAMPLE_MODELS
+from planner_app.ui.deferred import Deferred, wrapped_label
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import UnitChart
-from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.panels.shapes_dialog import dynamic_inputs
 from planner_app.ui.planning_model import PlanningModel
 

@@ -13,9 +13,11 @@ from __future__ import annotations
 
 __all__ = ["OptimizerPanel"]
 
+import math
 import time
+from collections.abc import Callable
 
-from PySide6.QtCore import Qt
+from PySide6.QtCore import Qt, Signal
 from PySide6.QtWidgets import (
     QCheckBox,
     QComboBox,
@@ -35,15 +37,16 @@ from PySide6.QtWidgets import (
     QWidget,
 )
 
+from planner_app.core.optimizer import AUTO_MILP_TIME_LIMIT_S
 from planner_app.core.optimizer.problem import OBJECTIVE_METRICS
 from planner_app.core.optimizer.registry import solver_choices, solvers_help
 from planner_app.core.planning import PoseOptions, SolveOptions
 from planner_app.core.planning.options import OptionsError
 from planner_app.core.planning.sweep import split_changes
+from planner_app.ui.deferred import Deferred, wrapped_label
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import BandwidthChart, BreakdownChart, ParetoChart, SweepChart
-from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.planning_model import PlanningModel
 
 
@@ -81,6 +84,9 @@ def _short(name: str) -> str:
 class OptimizerPanel(QWidget):
     """Objective, constraints, solve, and the plan's charts (see the module docstring)."""
 
+    #: the last chart of a result is drawn (after the steps of :attr:`refresh_later`)
+    resultDrawn = Signal()
+
     def __init__(self, model: PlanningModel, dialogs: Dialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model, self.dialogs = model, dialogs
@@ -89,6 +95,7 @@ class OptimizerPanel(QWidget):
         #: seconds from the Optimize click to the charts drawn, and from the solve's end to drawn
         self.click_to_drawn_s: float | None = None
         self.solved_to_drawn_s: float | None = None
+        self._drawing_since: float | None = None
 
         self.workload_combo = QComboBox()
         self.objective = QComboBox()
@@ -105,6 +112,16 @@ class OptimizerPanel(QWidget):
         self.solver = QComboBox()
         self.solver.addItems(list(solver_choices()))
         self.solver.setToolTip(solvers_help().replace("; ", "\n"))
+        self.time_limit = QDoubleSpinBox()
+        self.time_limit.setRange(0.1, 86_400.0)
+        self.time_limit.setDecimals(1)
+        self.time_limit.setSingleStep(1.0)
+        self.time_limit.setSuffix(" s")
+        self.time_limit.setValue(AUTO_MILP_TIME_LIMIT_S)
+        self.time_limit.setToolTip(
+            "Seconds the solver may take for one solve. The MILP (HiGHS) stops there with the best plan found "
+            "so far and states its proven gap to the optimum; the DP solvers are exact and fast and do not need "
+            f"it. Default {AUTO_MILP_TIME_LIMIT_S:g} s, as the command line's --time-limit.")
         self.pareto = QCheckBox("Pareto front")
         self.pareto.setChecked(True)
         self.run_button = QPushButton("Optimize")
@@ -118,6 +135,7 @@ class OptimizerPanel(QWidget):
         form.addRow("Levels", self.levels)
         form.addRow("Pinned units", self.pins)
         form.addRow("Solver", self.solver)
+        form.addRow("Time limit", self.time_limit)
         form.addRow("", self.pareto)
         buttons = QHBoxLayout()
         buttons.addWidget(self.run_button)
@@ -192,7 +210,7 @@ class OptimizerPanel(QWidget):
         model.sweepDone.connect(self._show_sweep)
         self.workload_combo.activated.connect(lambda _i: self.model.set_workload(self.workload_combo.currentText()))
         self.inputs_later = Deferred(self._on_workload_changed, self, self)
-        self.refresh_later = Deferred(self._show_result, self, self)
+        self.refresh_later = Deferred(self._result_steps(), self, self)
         for sig in (model.workloadChanged, model.cleared, model.modelLoaded, model.doc.workloadsChanged):
             sig.connect(self.inputs_later)
         model.profileUpdated.connect(self._fill_levels)
@@ -240,7 +258,8 @@ class OptimizerPanel(QWidget):
                            min_fidelity=self.min_fidelity.value() or None,
                            max_cost_usd_per_1k=self.max_cost.value() or None,
                            levels=levels or None, pinned_units=parse_pins(self.pins.text()))
-        return pose, SolveOptions(solver=self.solver.currentText(), pareto=self.pareto.isChecked())
+        return pose, SolveOptions(solver=self.solver.currentText(), pareto=self.pareto.isChecked(),
+                                  time_limit_s=self.time_limit.value())
 
     def optimize(self) -> Job | None:
         """Solve with the form's options (a job); charts follow when it ends."""
@@ -302,7 +321,21 @@ class OptimizerPanel(QWidget):
 
     # -- results ----------------------------------------------------------------------------
     def _show_result(self, *_args: object) -> None:
-        t0 = time.perf_counter()
+        """Draw the result at once (the steps :attr:`refresh_later` runs one event-loop turn each)."""
+        for step in self._result_steps():
+            step()
+
+    def _result_steps(self) -> list[Callable[[], None]]:
+        # three turns: the words and table, the breakdown (its legend is the slowest item), then the
+        # link load and the front; the GUI gets input and paints in between (no stall over 100 ms)
+        return [self._show_verdict_and_table, self._show_breakdown, self._show_links_and_front]
+
+    def _has_result(self) -> bool:
+        cur = self.model.current
+        return cur is not None and cur.result is not None and cur.shown is not None
+
+    def _show_verdict_and_table(self) -> None:
+        self._drawing_since = time.perf_counter()
         cur = self.model.current
         if cur is None or cur.result is None or cur.shown is None:
             self.table.setRowCount(0)
@@ -323,24 +356,42 @@ class OptimizerPanel(QWidget):
             for c, text in enumerate(cells):
                 self.table.setItem(r, c, QTableWidgetItem(text))
         self.table.resizeColumnsToContents()
-        rows = [("plan" if shown.pareto_index < 0 else f"point {shown.pareto_index + 1}", p)]
-        rows += [(_short(b.name), b.prediction) for b in result.baselines]
+
+    def _show_breakdown(self) -> None:
+        if not self._has_result():
+            return
+        cur = self.model.current
+        assert cur is not None and cur.result is not None and cur.shown is not None
+        shown = cur.shown
+        rows = [("plan" if shown.pareto_index < 0 else f"point {shown.pareto_index + 1}", shown.prediction)]
+        rows += [(_short(b.name), b.prediction) for b in cur.result.baselines]
         self.breakdown.show_plans(rows)
+
+    def _show_links_and_front(self) -> None:
+        if not self._has_result():
+            return
+        cur = self.model.current
+        assert cur is not None and cur.result is not None and cur.shown is not None
+        result, shown = cur.result, cur.shown
+        p = shown.prediction
         topo = self.model.doc.topology
         known = {lk.id for lk in topo.links}
         links = [lid for lid in p.link_mbps if lid in known]
         caps = [max(topo.link(lid).bandwidth_ab_mbps, topo.link(lid).bandwidth_ba_mbps) for lid in links]
         self.bandwidth.show_links(links, [p.link_mbps[lid] for lid in links], caps)
-        self.front.show_front([e.prediction for e in result.pareto_front], shown.pareto_index, result.prediction)
+        self.front.show_front([e.prediction for e in result.pareto_front], shown.pareto_index, result.prediction,
+                              [e.placement.summary() for e in result.pareto_front])
         self._fill_sweep_links()
         default = self.model.default_sweep_link()
         if default and cur.sweep is None:
             self.sweep_link.setCurrentText(default)
         done = time.perf_counter()
-        self.solved_to_drawn_s = done - t0
+        # from the first step: the turns between (input, painting) count too
+        self.solved_to_drawn_s = done - (self._drawing_since or done)
         if self.clicked_at is not None:
             self.click_to_drawn_s = done - self.clicked_at
             self.clicked_at = None
+        self.resultDrawn.emit()
 
     def _words(self, workload: str, result: object, shown: object) -> str:
         from planner_app.core.optimizer import OptimizationResult
@@ -358,8 +409,15 @@ class OptimizerPanel(QWidget):
             return (f"<span style='color:#C62828'><b>No plan meets every constraint</b>: {why} fails. "
                     f"{result.message}</span><br>Closest plan: {shown.placement.summary()} — {figures}<br>"
                     f"violations: {'; '.join(p.violations[:3])}")
-        exact = "exact" if result.exact else "not proven optimal"
-        solver = f"<br><small>solver {result.solver} ({exact}: {result.exact_scope}), {result.solve_ms:.0f} ms"
+        if result.exact:
+            exact = "exact"
+        elif result.gap is not None and math.isfinite(result.gap):
+            exact = f"<b>not proven optimal: proven gap {result.gap:.2%}</b> (raise the time limit to close it)"
+        elif result.gap is not None:
+            exact = "<b>not proven optimal: no bound on the gap yet</b> (raise the time limit)"
+        else:
+            exact = "not proven optimal"
+        solver = f"<br><small>solver {result.solver} ({exact}; {result.exact_scope}), {result.solve_ms:.0f} ms"
         if p.violations:
             solver += f" · <span style='color:#C62828'>this point breaks: {'; '.join(p.violations[:2])}</span>"
         return f"{head}<br>{figures}{solver}</small>"

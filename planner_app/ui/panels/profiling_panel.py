@@ -35,10 +35,10 @@ from PySide6.QtWidgets import (
 
 from planner_app.core.compression.registry import get_level, level_names
 from planner_app.core.profiling import ModelProfile
+from planner_app.ui.deferred import Deferred, wrapped_label
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import LevelChart
-from planner_app.ui.panels.deferred import Deferred, wrapped_label
 from planner_app.ui.planning_model import PlanningModel
 
 DEFAULT_CHECKED = ("fp32", "fp16", "int8-dynamic")

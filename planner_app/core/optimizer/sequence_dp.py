@@ -1,0 +1,422 @@
+"""Exact shortcut for the general problem: a DP along the units over every device and level.
+
+Under the cost model's execution model (parts run one after another in unit order; the
+cut set of boundary ``k`` depends on ``k`` alone) every figure of the objective key —
+latency, $ per 1k, link bytes, battery energy and the number of parts — is a sum of
+terms of one unit (its time on its device at its level), of one part start (the part
+overhead) and of one boundary (the message between the devices on either side). So the
+best placement over *every* placement (any device and level per unit, devices revisited,
+DAG branches on different devices) is a shortest path through layers ``(unit, device,
+level)``: ``O(n · (D·L)²)`` per cut codec, milliseconds for the sample models, where the
+MILP takes hundreds.
+
+What the path cannot see are the limits that add up over a plan: memory (weights of
+every unit on a device), utilization (device and link busy time at the rate), the SLO
+and the $ cap when they are not the objective itself, and the throughput objective (a
+maximum, not a sum). The DP solves the problem *without* them — a relaxation with the
+same keys on every plan — then evaluates its plan with the full cost model. A plan that
+is feasible is optimal for the full problem too (every feasible plan is a plan of the
+relaxation, and none has a smaller key). When only the SLO or the $ cap breaks, a labelled
+DP (:func:`_run_capped`: per state, the labels no other beats on the key and on the capped
+sums; a label is dropped once its sums plus the least the rest of the plan adds pass a
+limit) finds the best plan within them, exactly; its plan is again checked against every
+other limit. Otherwise :func:`solve_sequence` says why and the MILP solves the problem. Privacy, pins, runnable units and the fidelity floor are
+per unit or per boundary, so the DP keeps them.
+
+Keys are compared lexicographically (objective, latency, link bytes, parts) as in
+:meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`; every column
+is additive, so the order survives addition and the DP is exact for it. The shortcut
+needs latency to be that sum: should the cost model credit parallel branches with
+overlap, it only applies to models whose units are totally ordered
+(``reduce.LATENCY_ADDS_PARTS``), and a plan whose evaluated key differs from the DP's
+own figure is never claimed optimal.
+
+Example
+-------
+>>> res = solve_sequence(problem)                       # doctest: +SKIP
+>>> res.proven, res.best.summary()                       # doctest: +SKIP
+(True, 'cam-a1[0-4] int8 → plant-server[5-45] int8 | codec int8')
+"""
+
+from __future__ import annotations
+
+__all__ = ["SequenceResult", "solve_sequence"]
+
+import math
+from dataclasses import dataclass
+
+import numpy as np
+
+from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
+from planner_app.core.optimizer.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
+from planner_app.core.optimizer.reduce import LATENCY_ADDS_PARTS, _totally_ordered
+from planner_app.core.progress import CancelToken
+
+#: relative tolerance of tie-breaking inside the DP's steps (the final pick uses ``lex_better``'s)
+_STEP_RTOL = 1e-12
+#: metric columns: latency ms, $ per 1k, link bytes, battery mJ, parts
+_LAT, _USD, _BYTES, _MJ, _PARTS = range(5)
+_OBJECTIVE_COLUMN = {"latency": _LAT, "cost": _USD, "bandwidth": _BYTES, "energy": _MJ}
+
+
+@dataclass
+class SequenceResult:
+    """The relaxation's best plan and whether it is proven optimal for the full problem.
+
+    ``proven``: the plan meets every constraint, so it is the exact best over every
+    placement. Else ``best`` (when not None) is the best plan ignoring memory,
+    utilization, the SLO and the $ cap, and ``lower_bound`` bounds the full problem's
+    objective from below. ``reason`` says why the shortcut did not apply.
+    """
+
+    best: Placement | None
+    prediction: Prediction | None
+    proven: bool
+    lower_bound: float = -math.inf
+    reason: str = ""
+
+
+def applies(problem: PlanningProblem) -> str:
+    """Why the shortcut cannot solve ``problem`` ('' when it can)."""
+    if "throughput" in problem.weights:
+        return "the throughput objective is a maximum over devices and links, not a sum"
+    if problem.constraints.max_stages_per_device is not None:
+        return "pipeline mode limits stages per device"
+    if not LATENCY_ADDS_PARTS and not _totally_ordered(problem):
+        return "latency credits parallel branches with overlap"
+    return ""
+
+
+def _lexargmin(a: np.ndarray, axis: int = 0, rtol: float = _STEP_RTOL) -> np.ndarray:
+    """Index along ``axis`` of the lexicographically smallest vector (vectors on the last axis)."""
+    mask = np.ones(a.shape[:-1], dtype=bool)
+    with np.errstate(invalid="ignore"):
+        for c in range(a.shape[-1]):
+            col = a[..., c] if c == 0 else np.where(mask, a[..., c], np.inf)
+            m = col.min(axis=axis, keepdims=True)
+            mask &= col <= m + rtol * np.abs(m)  # inf minima: every inf entry ties
+            if not (mask.sum(axis=axis) > 1).any():
+                break
+    out: np.ndarray = mask.argmax(axis=axis)
+    return out
+
+
+def _keys(metrics: np.ndarray, weights: dict[str, float]) -> np.ndarray:
+    """Metric columns (..., 5) -> key columns (..., 4): objective, latency, bytes, parts."""
+    obj = np.zeros(metrics.shape[:-1])
+    for k, w in weights.items():
+        obj = obj + w * metrics[..., _OBJECTIVE_COLUMN[k]]
+    out = np.stack([obj, metrics[..., _LAT], metrics[..., _BYTES], metrics[..., _PARTS]], axis=-1)
+    out[~np.isfinite(out).all(axis=-1)] = np.inf
+    return out
+
+
+def _message_metrics(problem: PlanningProblem, a: str, b: str, codec: str, k: np.ndarray,
+                     private: np.ndarray) -> np.ndarray:
+    """Metric columns (len(k), 5) of a message a -> b at boundaries ``k`` (inf where forbidden)."""
+    s = problem.structure
+    out = np.zeros((len(k), 5))
+    if a == b:
+        return out
+    if (a, b) not in problem.routes:
+        out[:] = np.inf
+        return out
+    coef = message_coefficients(problem, a, b, codec)
+    raw = s.cut_bytes[k].astype(float)
+    has = np.array([bool(s.cut_tensors[i]) for i in k])
+    out[:, _LAT] = coef.fixed_ms + coef.ms_per_byte * raw
+    out[:, _USD] = coef.usd_per_1k_per_byte * raw
+    out[:, _BYTES] = coef.wire_ratio * coef.hops * raw
+    out[:, _MJ] = coef.energy_mj_per_byte * raw
+    out[~has] = 0.0
+    if not coef.in_zone:
+        out[has & private[k]] = np.inf
+    return out
+
+
+#: above this many numbers the step keys are made one boundary at a time, not all at once
+_PRECOMPUTE_LIMIT = 2_000_000
+
+
+@dataclass
+class _Tables:
+    """Metric columns (5) of every unit, part start and message, per codec."""
+
+    U: np.ndarray  # (C, n, S, 5): unit i on state s (device, level), inf where not allowed
+    OHs: np.ndarray  # (S, 5): a part starting on the state's device
+    M: np.ndarray  # (C, n+1, D, D, 5): boundary k's message from device a to device b
+    init: np.ndarray  # (C, S, 5): the raw input's message to the first state, plus its part start
+    final: np.ndarray  # (C, S, 5): the results' message from the last state
+
+    def steps(self, ci: slice | int, k0: int, k1: int, L: int) -> np.ndarray:
+        """Metrics (…, k1-k0, S, S, 5) of going from state s' (unit k-1) to s (unit k), unit k excluded."""
+        m = self.M[ci, k0:k1]
+        t: np.ndarray = np.repeat(np.repeat(m, L, axis=-3), L, axis=-2) + self.OHs
+        same = np.arange(t.shape[-2])
+        t[..., same, same, :] = 0.0  # same device and level: the part goes on
+        return t
+
+
+def _tables(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray) -> _Tables:
+    n, D, L, C = problem.n_units, len(problem.devices), len(problem.levels), len(codecs)
+    S = D * L
+    recs = problem.device_records
+    private = problem.private_cut_mask()
+    usd = np.array([recs[d].cost_usd_per_hour / 3.6e6 * 1000.0 for d in problem.devices])
+    watt = np.array([recs[d].power_active_w if recs[d].battery else 0.0 for d in problem.devices])
+    ms = problem.ms
+    U = np.zeros((n, D, L, 5))
+    fin = np.where(np.isfinite(ms), ms, 0.0)
+    U[..., _LAT] = fin
+    U[..., _USD] = fin * usd[None, :, None]
+    U[..., _MJ] = fin * watt[None, :, None]
+    U[~np.isfinite(ms)] = np.inf
+    for u, dev in problem.constraints.pinned_units.items():
+        U[int(u), [i for i, d in enumerate(problem.devices) if d != dev]] = np.inf
+    Uc = np.repeat(U[None], C, axis=0)  # (C, n, D, L, 5)
+    for ci in range(C):
+        Uc[ci][:, :, ~levels_ok[ci]] = np.inf
+    oh = problem.overhead_ms
+    OH = np.zeros((D, 5))
+    OH[:, _LAT] = oh
+    OH[:, _USD] = oh * usd
+    OH[:, _MJ] = oh * watt
+    OH[:, _PARTS] = 1.0
+    OHs = np.repeat(OH, L, axis=0)
+    bounds = np.arange(n + 1)
+    M = np.zeros((C, n + 1, D, D, 5))
+    for ci, codec in enumerate(codecs):
+        for a, av in enumerate(problem.devices):
+            for b, bv in enumerate(problem.devices):
+                if a != b:
+                    M[ci, :, a, b] = _message_metrics(problem, av, bv, codec, bounds, private)
+    dev_of = np.repeat(np.arange(D), L)
+    src, res = problem.source, problem.result_device
+    init = np.stack([np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], private)[0]
+                               for d in dev_of]) + OHs for codec in codecs])
+    if problem.results_stay:
+        final = np.zeros((C, S, 5))
+    else:
+        final = np.stack([np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:],
+                                                     private)[0] for d in dev_of]) for codec in codecs])
+    return _Tables(Uc.reshape(C, n, S, 5), OHs, M, init, final)
+
+
+def _run(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray,
+         cancel: CancelToken | None) -> list[tuple[Placement, np.ndarray] | None]:
+    """The lexicographically best placement for each codec (``levels_ok[c, l]``), and its key.
+
+    The codecs run side by side (a leading axis): one pass of numpy calls for all of them.
+    """
+    n, L, C = problem.n_units, len(problem.levels), len(codecs)
+    w = problem.weights
+    tb = _tables(problem, codecs, levels_ok)
+    S = tb.U.shape[2]
+    Uk = _keys(tb.U, w)  # (C, n, S, 4)
+    same = np.arange(S)
+    T = (_keys(tb.steps(slice(None), 0, n + 1, L), w) if C * (n + 1) * S * S * 5 <= _PRECOMPUTE_LIMIT
+         else None)
+    V = _keys(tb.init, w) + Uk[:, 0]  # (C, S, 4)
+    back = np.zeros((C, n, S), dtype=np.int64)
+    cs = np.arange(C)[:, None]
+    for i in range(1, n):
+        if cancel is not None and i % 64 == 0:
+            cancel.raise_if_cancelled()
+        step = T[:, i] if T is not None else _keys(tb.steps(slice(None), i, i + 1, L)[:, 0], w)
+        cand = V[:, :, None, :] + step  # (C, s', s, 4)
+        arg = _lexargmin(cand, axis=1)  # (C, S)
+        back[:, i] = arg
+        V = cand[cs, arg, same[None, :]] + Uk[:, i]
+    F = V + _keys(tb.final, w)
+    out: list[tuple[Placement, np.ndarray] | None] = []
+    for ci, codec in enumerate(codecs):
+        if not np.isfinite(F[ci, :, 0]).any():
+            out.append(None)
+            continue
+        s_best = int(_lexargmin(F[ci], axis=0, rtol=TIE_RTOL))
+        states = [s_best]
+        for i in range(n - 1, 0, -1):
+            states.append(int(back[ci, i, states[-1]]))
+        states.reverse()
+        out.append((_placement(problem, states, codec), F[ci, s_best]))
+    return out
+
+
+def _placement(problem: PlanningProblem, states: list[int], codec: str) -> Placement:
+    L = len(problem.levels)
+    return Placement(tuple(problem.devices[x // L] for x in states), tuple(problem.levels[x % L] for x in states),
+                     codec)
+
+
+#: the capped DP gives up (the MILP decides) above this many labels at one unit
+MAX_LABELS = 20_000
+#: ... above this many candidate labels of one state when two sums are capped (the pairwise check)
+MAX_PAIRWISE = 3_000
+#: ... and is not tried above this many (units x states²)
+MAX_CAPPED_SIZE = 500_000
+
+
+def _pareto(keys: np.ndarray, res: np.ndarray) -> np.ndarray:
+    """Indices of labels no other label beats: a lexicographically smaller-or-equal key and no more
+    of every capped resource (``res`` (m, R)). Labels are sorted by key; a label survives when
+    no earlier one uses at most its resources."""
+    # figures within a relative 1e-11 count as equal (sums of the same terms in another order),
+    # so the next key column decides, as in the tie-breaking of every solver
+    q = keys.copy()
+    for c in range(q.shape[1]):
+        big = float(np.abs(q[:, c]).max(initial=0.0))
+        if big > 0:
+            q[:, c] = np.round(q[:, c] / (big * 1e-11))
+    order = np.lexsort(q.T[::-1])
+    r = res[order]
+    if r.shape[1] == 1:
+        prev = np.minimum.accumulate(np.r_[np.inf, r[:-1, 0]])
+        keep = r[:, 0] < prev
+    else:
+        keep = np.ones(len(order), dtype=bool)
+        for j in range(1, len(order)):
+            keep[j] = not (r[:j][keep[:j]] <= r[j]).all(axis=1).any()
+    out: np.ndarray = order[keep]
+    return out
+
+
+def _run_capped(problem: PlanningProblem, codec: str, levels_ok: np.ndarray, caps: list[tuple[int, float]],
+                cancel: CancelToken | None) -> tuple[Placement, np.ndarray] | None | str:
+    """The lexicographically best placement whose capped sums (``caps``: metric column, limit) stay
+    within their limits: labels per state, Pareto over key and resources, pruned by a lower bound
+    on what the rest of the plan adds. None: no plan meets the caps; 'overflow': too many labels."""
+    n, L = problem.n_units, len(problem.levels)
+    w = problem.weights
+    tb = _tables(problem, [codec], levels_ok[None, :])
+    U, init, final = tb.U[0], tb.init[0], tb.final[0]
+    S = U.shape[1]
+    cols = [c for c, _ in caps]
+    limit = np.array([lim for _, lim in caps])
+    # least of each capped sum that units i+1.. and the results message still add, from state s at unit i
+    rest = np.zeros((n, S, len(cols)))
+    rest[n - 1] = final[:, cols]
+    for i in range(n - 2, -1, -1):
+        t = tb.steps(0, i + 1, i + 2, L)[0]  # (S, S, 5)
+        rest[i] = (t[:, :, cols] + U[i + 1][None, :, cols] + rest[i + 1][None, :, :]).min(axis=1)
+    lab = init + U[0]  # (S, 5)
+    ok = np.isfinite(lab).all(axis=1) & (lab[:, cols] + rest[0] <= limit).all(axis=1)
+    labels = lab[ok]
+    state = np.nonzero(ok)[0]
+    history: list[tuple[np.ndarray, np.ndarray]] = [(state, np.full(len(state), -1))]
+    for i in range(1, n):
+        if cancel is not None:
+            cancel.raise_if_cancelled()
+        t = tb.steps(0, i, i + 1, L)[0]  # (S, S, 5)
+        new_l, new_s, new_b = [], [], []
+        for s in range(S):
+            cand = labels + t[state, s] + U[i, s]
+            good = np.isfinite(cand).all(axis=1) & (cand[:, cols] + rest[i, s] <= limit).all(axis=1)
+            if not good.any():
+                continue
+            idx = np.nonzero(good)[0]
+            if len(cols) > 1 and len(idx) > MAX_PAIRWISE:
+                return "overflow"
+            keep = idx[_pareto(_keys(cand[idx], w), cand[idx][:, cols])]
+            new_l.append(cand[keep])
+            new_s.append(np.full(len(keep), s))
+            new_b.append(keep)
+        if not new_l:
+            return None
+        labels, state = np.concatenate(new_l), np.concatenate(new_s)
+        history.append((state, np.concatenate(new_b)))
+        if len(labels) > MAX_LABELS:
+            return "overflow"
+    full = labels + final[state]
+    good = np.isfinite(full).all(axis=1) & (full[:, cols] <= limit).all(axis=1)
+    if not good.any():
+        return None
+    idx = np.nonzero(good)[0]
+    chosen = int(idx[int(_lexargmin(_keys(full[idx], w), axis=0, rtol=TIE_RTOL))])
+    key = _keys(full[chosen], w)
+    states = []
+    k = chosen
+    for i in range(n - 1, -1, -1):
+        st, bk = history[i]
+        states.append(int(st[k]))
+        k = int(bk[k])
+    states.reverse()
+    return _placement(problem, states, codec), key
+
+
+def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
+    """A plan that sends nothing is reported with codec 'none'."""
+    stations = [problem.source] + [d for _, _, d, _ in p.parts()]
+    stations.append(problem.result_station(stations[-1]))
+    sends = any(a != b for a, b in zip(stations, stations[1:], strict=False))
+    return p if sends or p.codec == "none" else Placement(p.devices, p.levels, "none")
+
+
+def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) -> SequenceResult:
+    """The best plan over every placement when memory, utilization and caps do not bind (see the module)."""
+    why = applies(problem)
+    if why:
+        return SequenceResult(None, None, False, reason=why)
+    floor = problem.constraints.min_fidelity
+    level_f = np.array([problem.level_fidelity(x) for x in problem.levels])
+    codecs: list[str] = []
+    oks: list[np.ndarray] = []
+    for codec, rec in problem.codecs.items():
+        cf = rec.fidelity if codec != "none" else 1.0
+        ok = level_f * cf >= floor - 1e-12 if floor is not None else np.ones(len(level_f), dtype=bool)
+        if ok.any():
+            codecs.append(codec)
+            oks.append(ok)
+    best: tuple[tuple[float, ...], Placement] | None = None
+    for found in (_run(problem, codecs, np.array(oks), cancel) if codecs else []):
+        if found is None:
+            continue
+        key = tuple(float(x) for x in found[1])
+        if best is None or lex_better(key, best[0]):
+            best = (key, found[0])
+    if best is None:
+        return SequenceResult(None, None, False, reason="no placement runs every unit within pins, privacy and "
+                              "the fidelity floor")
+    res = _checked(problem, *best)
+    kinds = {v.split(":")[0] for v in res.prediction.violations} if res.prediction is not None else set()
+    if res.proven or not kinds or not kinds <= {"slo", "cost"}:
+        return res
+    states = len(problem.devices) * len(problem.levels)
+    if problem.n_units * states * states > MAX_CAPPED_SIZE:
+        return SequenceResult(res.best, res.prediction, False, res.lower_bound,
+                              f"{res.reason}; too large for the capped DP")
+    # only the SLO or the $ cap broke: the labelled DP keeps those sums within their limits
+    c = problem.constraints
+    caps = [(col, lim * (1 + 1e-9) * (1 + 1e-12)) for col, lim in
+            ((_LAT, c.slo_ms), (_USD, c.max_cost_usd_per_1k)) if lim is not None]
+    best = None
+    for codec, ok in zip(codecs, oks, strict=True):
+        found = _run_capped(problem, codec, ok, caps, cancel)
+        if isinstance(found, str):
+            return SequenceResult(res.best, res.prediction, False, res.lower_bound,
+                                  f"{res.reason}; the capped DP kept too many labels")
+        if found is None:
+            continue
+        key = tuple(float(x) for x in found[1])
+        if best is None or lex_better(key, best[0]):
+            best = (key, found[0])
+    if best is None:  # nothing meets the caps: the MILP says so with its diagnosis
+        return SequenceResult(res.best, res.prediction, False, res.lower_bound, f"{res.reason}; nothing meets it")
+    capped = _checked(problem, *best)
+    if capped.proven:
+        capped.reason = "the best plan within the SLO and $ cap (labelled DP) meets every other limit"
+    return capped
+
+
+def _checked(problem: PlanningProblem, key: tuple[float, ...], plan: Placement) -> SequenceResult:
+    """The DP's plan evaluated by the cost model: proven when it is feasible and adds up to the same key."""
+    plan = _canonical_codec(problem, plan)
+    pred = evaluate(plan, problem)
+    real = problem.objective_key(pred)
+    if lex_better(real, key) or lex_better(key, real):
+        # the cost model adds the plan up differently: the relaxation is not this problem's
+        return SequenceResult(plan, pred, False, reason=f"the cost model's key {real} differs from the DP's {key}")
+    if not pred.feasible:
+        return SequenceResult(plan, pred, False, key[0], "the best plan ignoring memory, utilization and caps "
+                              f"breaks {pred.violations[0].split(':')[0]}")
+    return SequenceResult(plan, pred, True, key[0], "the best plan without the limits that add up over a plan "
+                          "(memory, utilization, SLO and $ caps) meets them all")
