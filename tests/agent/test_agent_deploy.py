@@ -184,3 +184,25 @@ def test_run_uses_the_agents_its_topology_names(tmp_path, capsys):
     (tmp_path / "bare.json").write_text(load_topology(HOME).model_dump_json())
     assert main(["run", str(out), "--topology", str(tmp_path / "bare.json"), "--quiet"]) == 2
     assert "names no agent" in capsys.readouterr().err
+
+
+def test_optimize_agents_without_a_map_profiles_on_the_topologys_agents(tmp_path, agent, capsys):
+    doc = load_topology(HOME).to_dict()
+    (tmp_path / "hub.token").write_text(TOKEN + "\n")
+    next(d for d in doc["devices"] if d["id"] == "hub").update(agent_url=agent.url, agent_token_file="hub.token")
+    topo_path = tmp_path / "home.agents.json"
+    topo_path.write_text(json.dumps(doc))
+    out = tmp_path / "plan" / "plan.json"
+    assert main(["optimize", "--topology", str(topo_path), "--workload", "hub-keyword-spotting", "--levels", "fp32",
+                 "--agents", "--out", str(out), "--quiet"]) == 0
+    from planner_app.core.plans.records import load_plan
+
+    plan = load_plan(out)
+    hub = [st for st in plan.stages if st.device == "hub"]
+    assert hub and all(st.provenance == "measured-agent" for st in hub)
+    capsys.readouterr()
+    bare = tmp_path / "bare.json"
+    bare.write_text(load_topology(HOME).model_dump_json())
+    assert main(["optimize", "--topology", str(bare), "--workload", "hub-keyword-spotting", "--agents",
+                 "--out", str(tmp_path / "p2" / "plan.json"), "--quiet"]) == 2
+    assert "names no agent" in capsys.readouterr().err
