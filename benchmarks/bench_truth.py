@@ -4,24 +4,23 @@ For each sample scenario (its first workload: source, consumer, links) × each s
 model, the model is planned with every device a copy of this host (this host's quick
 profile stands as every device's agent profile, so compute needs no device model) and
 run with the ``edgeplan run --local`` machinery (:func:`planner_app.agent.plan_runner.run_local`
-over :mod:`planner_app.core.execute`): one agent process per planned device on
-127.0.0.1, links emulated with the topology's latency and bandwidth.
+over :mod:`planner_app.core.execute`): one agent process per planned device (and the
+consumer) on 127.0.0.1, links emulated with the topology's latency and bandwidth, the
+results delivered to the workload's consumer as the plan assumes.
 
-The run measures a request through the stages and back along the chain to the source;
-the plan predicts delivery to the workload's consumer. Both comparisons are printed:
-against the plan's latency, and against the plan's own stage and transfer figures
-re-assembled for the path the run takes (``execute.predicted_as_run_ms``).
+Calibration first, apart from the plans: the deployment mechanism's per-message
+overhead (tensor frames to a local agent through the link relay, one way, each after
+some quiet — ``edgeplan agent calibrate``) is measured and written into each scenario's
+topology (``message_overhead_ms``, the topology's and every link's). The plans are
+made with that calibrated topology, before any run; the runs are then compared with
+the plans' own latency. Nothing measured in a run feeds back into its prediction.
 
 Two plans per pair: ``split``, forced across devices (first unit on the source, the
 middle one on an edge device, the last on the cloud: the plan crosses the emulated
-links), and ``chosen``, what the optimizer picks when every device is this host
-(usually one stage on the source). Printed per run: the prediction (and its 95 %
-interval from the plan), the measured median (and its interval) in wall time and with
-each stage's compute in CPU time, and the error in percent. Also printed: the figure
-the prediction would have with the per-message overhead calibrated to what one hop
-costs on ``--local`` beyond its link's latency and bandwidth (HTTP between processes
-and the user-space relay), measured by a probe apart from the plans (an agent behind
-an emulated link): ``as run + hops × (probe − the topology's per-message overhead)``.
+links), and ``chosen``, what the optimizer picks when every device is this host.
+Printed per run: the prediction (and its 95 % interval from the plan), the measured
+median (and its interval) in wall time and with each stage's compute in CPU time, the
+error in percent, and the worst hop's one-way error.
 
 Also measured: two quick profiles of each model, minutes apart in the same process
 (cache off), and how far apart their medians are (target: within 5 %).
@@ -36,6 +35,7 @@ from __future__ import annotations
 
 import argparse
 import json
+import os
 import statistics
 import sys
 import tempfile
@@ -43,10 +43,7 @@ import time
 from pathlib import Path
 from typing import Any
 
-from planner_app.agent.client import AgentClient
-from planner_app.agent.linkemu import LinkEmulator
-from planner_app.agent.local import start_local_agent
-from planner_app.agent.plan_runner import run_local
+from planner_app.agent.plan_runner import calibrate_topology, run_local
 from planner_app.commands._table import format_table
 from planner_app.core.execute import execution_spec
 from planner_app.core.models import load_model
@@ -55,29 +52,6 @@ from planner_app.core.planning import QUICK_PROFILE, MeasureOptions, PoseOptions
 from planner_app.core.profiling import profile_model
 from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology.io import load_topology
-
-
-def hop_cost_ms(tmp: Path, latency_ms: float = 5.0) -> tuple[float, float]:
-    """What one hop costs on ``--local`` beyond its link figures, from a probe that is not a plan.
-
-    One agent, reached directly and through a link emulator imposing ``latency_ms`` each
-    way (no bandwidth limit to speak of): (a bare HTTP call's median, the emulated call's
-    median minus the round-trip latency). The second is what a hop pays that the link's
-    latency and bandwidth do not explain (relay, HTTP, scheduling): the calibration of the
-    per-message overhead, measured apart from the plans it is checked on.
-    """
-    agent = start_local_agent(tmp / "probe-agent", name="probe")
-    try:
-        port = int(agent.url.rsplit(":", 1)[1])
-        with AgentClient(agent.url, agent.token) as c:
-            bare = float(statistics.median(c.echo_ms(40)[5:]))
-        with LinkEmulator(("127.0.0.1", port), latency_ms=latency_ms, forward_mbps=10_000,
-                          backward_mbps=10_000) as link, \
-                AgentClient(f"http://127.0.0.1:{link.port}", agent.token) as c:
-            relayed = float(statistics.median(c.echo_ms(30)[5:])) - 2 * latency_ms
-        return bare, relayed
-    finally:
-        agent.stop()
 
 
 def stability_table(models: list[str]) -> tuple[str, list[float]]:
@@ -114,16 +88,21 @@ def _pins(topo: Any, source: str, n_units: int) -> dict[int, str] | None:
     return {0: source, n_units // 2: edge, n_units - 1: cloud}
 
 
-def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int, call_ms: float,
-               variants: tuple[str, ...]) -> list[list[Any]]:
+def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int,
+               variants: tuple[str, ...]) -> tuple[list[list[Any]], list[list[Any]]]:
     paths = sample_topology_paths()
-    rows = []
+    rows, cal_rows = [], []
+    topos = {}
+    for scenario in scenarios:  # calibrated first, apart from any plan (`edgeplan agent calibrate`)
+        topos[scenario], got = calibrate_topology(load_topology(paths[scenario]), tmp)
+        cal_rows.append([scenario, got["message_overhead_ms"], "{:.3f}-{:.3f}".format(*got["ci95_ms"]),
+                         got["direct_ms"], got["idle_ms"]])
     for name in models:
         mg = load_model(f"sample:{name}")
         prof_path = tmp / f"host-{name}.json"
         profile_model(mg, ["fp32"], settings=QUICK_PROFILE).save(prof_path)
         for scenario in scenarios:
-            topo = load_topology(paths[scenario])
+            topo = topos[scenario]
             wl = topo.workloads[0]
             for variant in variants:
                 pins = _pins(topo, wl.source, len(mg.units)) if variant == "split" else {}
@@ -138,33 +117,34 @@ def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int
                                                agent_profiles={d.id: prof_path for d in topo.devices}),
                         pose=PoseOptions(levels=("fp32",), slo_ms=None, pinned_units=pins), out=out)
                     if session.plan is None:
-                        rows.append([scenario, name, variant, "no feasible plan"] + [None] * 9)
+                        rows.append([scenario, name, variant, "no feasible plan"] + [None] * 8)
                         continue
-                    rep = run_local(execution_spec(out), requests=requests, warmup=3)
+                    # every device is a copy of this host: no speed emulation (nothing to slow down)
+                    spec = execution_spec(out)
+                    rep = run_local(spec, requests=requests, warmup=3, emulate_speed=False,
+                                    measure_overhead=False)
                 except Exception as exc:  # noqa: BLE001 - a benchmark row, not a crash: say what failed
                     rows.append([scenario, name, variant, f"failed: {type(exc).__name__}: {str(exc)[:80]}"]
-                                + [None] * 9)
+                                + [None] * 8)
                     continue
                 plan = session.plan
-                default_msg = float(topo.message_overhead_ms)
                 pred = rep["predicted"]["latency_ms"]
-                hops = sum(1 for h in execution_spec(out).hops if h is not None)
-                calibrated_as_run = rep["predicted_as_run"]["latency_ms"] + hops * (call_ms - default_msg)
                 meas = rep["measured"]["latency_ms_median"]
                 ci = rep["measured"]["latency_ms_ci95"]
                 band = rep["predicted"]["latency_interval_ms"]
-                as_run = rep["predicted_as_run"]["latency_ms"]
+                hop_errs = [h["error_pct"] for h in rep["hops"] if h.get("error_pct") is not None]
+                worst_hop = max(hop_errs, key=abs) if hop_errs else None
                 rows.append([
-                    scenario, name, variant, " → ".join(dict.fromkeys(st.device for st in plan.stages)),
+                    scenario, name, variant, " → ".join(dict.fromkeys(st.device for st in plan.stages)) + (
+                        f" ⇒ {spec.consumer}" if spec.delivery is not None else ""),
                     pred, f"{band[0]:.2f}-{band[1]:.2f}" if band else None, meas,
                     f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else None, rep["error_pct"]["latency_median"],
-                    as_run, rep["error_pct"]["latency_median_as_run"],
-                    rep["error_pct"]["latency_median_cpu_compute"],
-                    round(100 * (meas - calibrated_as_run) / calibrated_as_run, 1), time.perf_counter() - t0,
+                    rep["error_pct"]["latency_median_cpu_compute"], len(rep["hops"]), worst_hop,
+                    time.perf_counter() - t0,
                 ])
                 print(f"  {scenario} × {name} ({variant}): predicted {pred:.2f} ms, measured {meas:.2f} ms, "
                       f"error {rep['error_pct']['latency_median']} %", file=sys.stderr, flush=True)
-    return rows
+    return rows, cal_rows
 
 
 def _summary(label: str, errors: list[float]) -> str:
@@ -195,22 +175,22 @@ def main(argv: list[str] | None = None) -> int:
         tmp = Path(tmp_s)
         text, _ = stability_table(models)
         print(text, flush=True)
-        bare_ms, call_ms = hop_cost_ms(tmp)
-        print(f"\none hop's cost beyond its link figures (probe: an agent behind a 5 ms emulated link): "
-              f"{call_ms:.2f} ms (a bare HTTP call: {bare_ms:.2f} ms)", flush=True)
-        rows = truth_rows(scenarios, models, tmp, requests, call_ms, variants)
+        rows, cal_rows = truth_rows(scenarios, models, tmp, requests, variants)
+    print(format_table(["scenario", "message overhead ms", "95 % interval", "without the relay ms", "quiet before ms"],
+                       cal_rows, title="\ncalibration (before any plan; `edgeplan agent calibrate`): one message "
+                                       "through the link relay, one way, set as each scenario topology's and "
+                                       "links' message_overhead_ms"), flush=True)
+    load = os.getloadavg()[0] if hasattr(os, "getloadavg") else float("nan")
     print(format_table(
-        ["scenario", "model", "plan", "devices", "plan ms", "plan 95 %", "measured ms", "meas. 95 %",
-         "error % vs plan", "as run ms", "error % as run", "error % as run (CPU compute)",
-         f"error % as run, {call_ms:.2f} ms/msg", "s"],
-        rows, title=f"\npredicted vs measured end-to-end latency, every device a copy of this host, `run --local` "
-                    f"({requests} requests each; one hop measured {call_ms:.2f} ms beyond its link figures)"), flush=True)
+        ["scenario", "model", "plan", "devices (⇒ consumer)", "plan ms", "plan 95 %", "measured ms", "meas. 95 %",
+         "error %", "error % (CPU compute)", "hops", "worst hop error %", "s"],
+        rows, title=f"\npredicted (calibrated topology, before the run) vs measured end-to-end latency, every device "
+                    f"a copy of this host, `run --local` ({requests} requests each; {os.cpu_count()} cores, load "
+                    f"average {load:.1f})"), flush=True)
     if args.out is not None:
-        args.out.write_text(json.dumps({"hop_ms": call_ms, "bare_http_ms": bare_ms, "rows": rows}, indent=1,
-                                       default=str))
+        args.out.write_text(json.dumps({"calibration": cal_rows, "rows": rows}, indent=1, default=str))
     ok_rows = [r for r in rows if isinstance(r[4], float)]
-    for col, label in ((8, "the plan's latency (to the consumer)"), (10, "the plan's figures on the path run"),
-                       (12, "the same, per-message overhead calibrated by the probe")):
+    for col, label in ((8, "the plan's latency (wall)"), (9, "the plan's latency (compute in CPU time)")):
         for variant in ("split", "chosen"):
             errs = [abs(r[col]) for r in ok_rows if r[2] == variant and r[col] is not None]
             if errs:

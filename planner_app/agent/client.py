@@ -89,11 +89,19 @@ class AgentClient:
         self.token = token
         self.retries, self.backoff_s = retries, backoff_s
         headers = {"Authorization": f"Bearer {token}"} if token else {}
-        if isinstance(verify, str):  # a CA bundle (e.g. the agent's self-signed certificate)
-            import ssl
+        import ssl
 
-            verify = ssl.create_default_context(cafile=verify)
+        from planner_app.agent.wire import ConnectionPool, tls_context
+
+        if isinstance(verify, str):  # a CA bundle (e.g. the agent's self-signed certificate), with the system's
+            verify = tls_context(verify)
+        elif verify is True:
+            verify = tls_context()
+        elif verify is False:
+            verify = ssl._create_unverified_context()  # noqa: S323 - asked for explicitly (verify=False)
         self._http = httpx.Client(base_url=self.url, headers=headers, timeout=timeout_s, verify=verify)
+        # inference calls take the lean path (kept-alive http.client): httpx costs ~1 ms per call on loopback
+        self._pool = ConnectionPool(timeout_s=timeout_s, context=verify)
         self._checked = False
 
     def __enter__(self) -> AgentClient:
@@ -104,6 +112,7 @@ class AgentClient:
 
     def close(self) -> None:
         self._http.close()
+        self._pool.close()
 
     # -- plumbing -------------------------------------------------------------------
     def _request(self, method: str, path: str, *, retry: bool | None = None, **kw: Any) -> httpx.Response:
@@ -193,14 +202,70 @@ class AgentClient:
         self._v1("DELETE", f"/parts/{sha}")
 
     def infer(self, sha: str, inputs: Mapping[str, np.ndarray], *, threads: int = 1,
-              forward: list[dict[str, Any]] | None = None) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
-        """Run part ``sha`` on ``inputs`` (and the hops of ``forward`` after it): (outputs, timings)."""
+              forward: list[dict[str, Any]] | None = None, codec: str = "none", slow_ms: float = 0.0,
+              ) -> tuple[dict[str, np.ndarray], list[dict[str, Any]]]:
+        """Run part ``sha`` on ``inputs`` (and the hops of ``forward`` after it): (outputs, timings).
+
+        ``codec``: a cut codec (fp16, int8) the float inputs cross in, decoded by the agent.
+        ``slow_ms``: the agent adds this many ms to the part's compute (a slower device emulated;
+        see the server's ``infer``). The call is retried (once per configured
+        retry) when the agent cannot be reached: inference has no side effects. Each timing
+        holds ``sent_at``: this machine's ``time.time()`` just before the inputs were encoded.
+        """
+        from planner_app.agent.server import encode_cut
+        from planner_app.agent.wire import WireError
+
+        if not self._checked:
+            self.check()
+        sent_at = time.time()
+        tensors, coded = encode_cut(dict(inputs), codec)
         headers = {"Content-Type": FRAME_MEDIA_TYPE}
+        if self.token:
+            headers["Authorization"] = f"Bearer {self.token}"
         if forward:
             headers["X-Edgeplan-Forward"] = json.dumps(forward)
-        r = self._v1("POST", f"/parts/{sha}/infer", params={"threads": threads}, content=encode_frames(inputs),
-                     headers=headers, retry=True)  # inference has no side effects
-        return decode_frames(r.content), json.loads(r.headers.get("x-edgeplan-timings", "[]"))
+        if coded:
+            headers["X-Edgeplan-Codec"] = json.dumps(coded)
+        query = f"threads={int(threads)}" + (f"&slow_ms={float(slow_ms)!r}" if slow_ms else "")
+        path = f"/v{API_VERSION}/parts/{sha}/infer?{query}"
+        body = encode_frames(tensors)
+        for attempt in range(self.retries + 1):
+            try:
+                status, rh, content = self._pool.post(self.url + path, body, headers)
+                break
+            except WireError as exc:
+                if attempt == self.retries:
+                    raise AgentUnreachable(f"agent {self.url} does not answer ({exc}) after {self.retries + 1} tries: "
+                                           "is `edgeplan agent` running there?") from None
+                time.sleep(self.backoff_s * (2 ** attempt))
+        if status >= 400:
+            self._raise_for(httpx.Response(status, headers=rh, content=content), "POST", path)
+        timings = json.loads(rh.get("x-edgeplan-timings", "[]"))
+        if timings and isinstance(timings[0], dict):
+            timings[0]["sent_at"] = sent_at
+        return decode_frames(content), timings
+
+    def deliver(self, tensors: Mapping[str, np.ndarray], *, codec: str = "none") -> float:
+        """Deliver ``tensors`` to the agent (``/v1/deliver``, as a plan's last stage does); the one-way
+        ms from beginning to encode here to the agent having decoded (meaningful when both share a clock)."""
+        from planner_app.agent.server import encode_cut
+        from planner_app.agent.wire import WireError
+
+        if not self._checked:
+            self.check()
+        sent_at = time.time()
+        coded_tensors, coded = encode_cut(dict(tensors), codec)
+        headers = {"Content-Type": FRAME_MEDIA_TYPE, "Authorization": f"Bearer {self.token}"}
+        if coded:
+            headers["X-Edgeplan-Codec"] = json.dumps(coded)
+        path = f"/v{API_VERSION}/deliver"
+        try:
+            status, rh, content = self._pool.post(self.url + path, encode_frames(coded_tensors), headers)
+        except WireError as exc:
+            raise AgentUnreachable(f"agent {self.url} does not answer ({exc})") from None
+        if status >= 400:
+            self._raise_for(httpx.Response(status, headers=rh, content=content), "POST", path)
+        return (float(json.loads(rh["x-edgeplan-timings"])[0]["received_at"]) - sent_at) * 1e3
 
     def start_profile(self, sha: str, levels: list[str], **settings: Any) -> str:
         """Submit a profile job (never retried once it may have arrived); its id."""
@@ -333,4 +398,53 @@ def load_agent_map(path: str | Path) -> dict[str, AgentEntry]:
             raise AgentError(f"agent map '{path}': {device!r}.ca_file must be a path string")
         ca_path = "" if not ca else str(Path(ca) if Path(ca).is_absolute() else path.parent / ca)
         out[str(device)] = AgentEntry(str(device), entry["url"], token, str(tf or ""), ca_path)
+    return out
+
+
+#: the OS keyring service that holds agent tokens (the user name is the agent's URL)
+KEYRING_SERVICE = "edgeplan-agent"
+
+
+def keyring_token(url: str, device: str = "") -> str:
+    """The token stored in the OS keyring for the agent at ``url``; :class:`AgentError` when the optional
+    ``keyring`` package is missing or holds none."""
+    try:
+        import keyring
+    except ImportError:
+        raise AgentError(f"device {device!r}: its agent token is to come from the OS keyring, but the 'keyring' "
+                         "package is not installed: `pip install keyring`, or name a token file with "
+                         "agent_token_file instead") from None
+    try:
+        token = keyring.get_password(KEYRING_SERVICE, url)
+    except Exception as exc:  # noqa: BLE001 - the keyring backends' own errors (no backend, locked, ...)
+        raise AgentError(f"device {device!r}: the OS keyring cannot be read ({type(exc).__name__}: {exc})") from None
+    if not token:
+        raise AgentError(f"device {device!r}: the OS keyring holds no token for {url} under service "
+                         f"{KEYRING_SERVICE!r}: store it with `keyring set {KEYRING_SERVICE} {url}`")
+    return str(token)
+
+
+def topology_agents(topology: Any, base_dir: str | Path | None = None) -> dict[str, AgentEntry]:
+    """The agents a topology's devices name (``agent_url``), with their tokens: from ``agent_token_file``
+    (relative to ``base_dir``, the topology file's folder) or the OS keyring (``agent_token_keyring``)."""
+    from planner_app.agent.serve import AgentStartError, read_token_file
+
+    base = Path(base_dir) if base_dir is not None else Path.cwd()
+    out: dict[str, AgentEntry] = {}
+    for dev in topology.devices:
+        if not dev.agent_url:
+            continue
+        token, tf = "", dev.agent_token_file or ""
+        if tf:
+            tpath = Path(tf) if Path(tf).is_absolute() else base / tf
+            try:
+                token = read_token_file(tpath)
+            except AgentStartError as exc:
+                raise AgentError(f"topology device {dev.id!r}, agent_token_file: {exc.message}") from None
+        elif dev.agent_token_keyring:
+            token = keyring_token(dev.agent_url, dev.id)
+        ca = dev.agent_ca_file or ""
+        if ca and not Path(ca).is_absolute():
+            ca = str(base / ca)
+        out[dev.id] = AgentEntry(dev.id, dev.agent_url, token, tf, ca)
     return out

@@ -5,8 +5,13 @@ from one side is queued behind what the link is still sending (serialization at
 the direction's bandwidth, shared by every connection through the relay) and
 delivered ``latency_ms`` after its last bit left. A message of ``s`` bytes on an
 idle link therefore arrives ``latency_ms + 8 s / bandwidth`` after it was sent —
-the cost model's transfer time. Each direction has its own bandwidth. The relay
-runs its own asyncio loop on a daemon thread.
+the cost model's transfer time. Each direction has its own bandwidth.
+
+Threads, not an event loop: each direction of each connection has a reader (which
+stamps every chunk with its due time) and a writer (which sleeps until then with
+``time.sleep``, precise to tens of microseconds on Linux). An asyncio relay wakes
+on the selector's millisecond ticks and delivered up to a millisecond and a half
+late, an error the emulated latency would pass on to every hop.
 
 Example
 -------
@@ -18,20 +23,40 @@ from __future__ import annotations
 
 __all__ = ["LinkEmulator"]
 
-import asyncio
 import contextlib
+import queue
+import socket
 import threading
-from typing import Any
+import time
 
 _CHUNK = 64 * 1024
+#: the last part of a delay spun rather than slept
+_SPIN_S = 3e-4
 
 
 class _Direction:
-    """One direction of the link: when it is free to send again (loop time, s)."""
+    """One direction of the link: when it is free to send again (``time.perf_counter`` s)."""
 
     def __init__(self, mbps: float) -> None:
         self.bits_per_s = mbps * 1e6
         self.next_free = 0.0
+        self.lock = threading.Lock()
+
+    def due(self, size: int, latency_s: float) -> float:
+        """When ``size`` bytes read now arrive at the far end."""
+        with self.lock:
+            start = max(time.perf_counter(), self.next_free)
+            self.next_free = start + size * 8 / self.bits_per_s
+            return self.next_free + latency_s
+
+
+def _sleep_until(deadline: float) -> None:
+    """Sleep until ``deadline``; the last ``_SPIN_S`` spun, so that the thread is running when it comes
+    (a sleeping thread wakes a scheduler's latency late on a busy host)."""
+    while (left := deadline - time.perf_counter()) > _SPIN_S:
+        time.sleep(left - _SPIN_S)
+    while time.perf_counter() < deadline:
+        pass
 
 
 class LinkEmulator:
@@ -46,18 +71,20 @@ class LinkEmulator:
         self._forward = _Direction(forward_mbps)
         self._backward = _Direction(backward_mbps if backward_mbps is not None else forward_mbps)
         self.port = 0
-        self._loop: asyncio.AbstractEventLoop | None = None
-        self._server: asyncio.base_events.Server | None = None
-        self._ready = threading.Event()
-        self._thread = threading.Thread(target=self._run, name=f"link-emulator-{target[1]}", daemon=True)
-        self._error: BaseException | None = None
+        self._server: socket.socket | None = None
+        self._closed = threading.Event()
+        self._sockets: list[socket.socket] = []
+        self._lock = threading.Lock()
 
     # -- lifecycle ------------------------------------------------------------------
     def start(self) -> LinkEmulator:
-        self._thread.start()
-        self._ready.wait(10)
-        if self._error is not None:
-            raise self._error
+        srv = socket.socket(socket.AF_INET, socket.SOCK_STREAM)
+        srv.setsockopt(socket.SOL_SOCKET, socket.SO_REUSEADDR, 1)
+        srv.bind(("127.0.0.1", 0))
+        srv.listen(64)
+        self._server = srv
+        self.port = int(srv.getsockname()[1])
+        threading.Thread(target=self._accept, name=f"link-emulator-{self.target[1]}", daemon=True).start()
         return self
 
     def __enter__(self) -> LinkEmulator:
@@ -67,81 +94,61 @@ class LinkEmulator:
         self.close()
 
     def close(self) -> None:
-        loop = self._loop
-        if loop is not None and loop.is_running():
-            loop.call_soon_threadsafe(loop.stop)
-        self._thread.join(5)
-
-    def _run(self) -> None:
-        loop = asyncio.new_event_loop()
-        self._loop = loop
-        try:
-            self._server = loop.run_until_complete(asyncio.start_server(self._handle, "127.0.0.1", 0))
-            self.port = int(self._server.sockets[0].getsockname()[1])
-        except BaseException as exc:  # noqa: BLE001 - reported to start()
-            self._error = exc
-            self._ready.set()
-            return
-        self._ready.set()
-        try:
-            loop.run_forever()
-        finally:
+        self._closed.set()
+        if self._server is not None:
+            with contextlib.suppress(OSError):
+                self._server.shutdown(socket.SHUT_RDWR)
             self._server.close()
-            tasks = list(asyncio.all_tasks(loop))
-            for task in tasks:
-                task.cancel()
-            with contextlib.suppress(BaseException):
-                loop.run_until_complete(asyncio.gather(*tasks, return_exceptions=True))
-            loop.close()
+        with self._lock:
+            socks, self._sockets = self._sockets, []
+        for s in socks:
+            with contextlib.suppress(OSError):
+                s.shutdown(socket.SHUT_RDWR)
+            s.close()
 
     # -- relaying -------------------------------------------------------------------
-    async def _handle(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        # the relay closing mid-connection cancels this task: end quietly (asyncio would log the cancel)
-        with contextlib.suppress(asyncio.CancelledError):
-            await self._relay(client_r, client_w)
+    def _accept(self) -> None:
+        assert self._server is not None
+        while not self._closed.is_set():
+            try:
+                client, _ = self._server.accept()
+            except OSError:
+                return
+            try:
+                upstream = socket.create_connection(self.target, timeout=10)
+                upstream.settimeout(None)
+            except OSError:
+                client.close()
+                continue
+            for s in (client, upstream):
+                s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
+            with self._lock:
+                self._sockets += [client, upstream]
+            for src, dst, link in ((client, upstream, self._forward), (upstream, client, self._backward)):
+                self._pump(src, dst, link)
 
-    async def _relay(self, client_r: asyncio.StreamReader, client_w: asyncio.StreamWriter) -> None:
-        try:
-            target_r, target_w = await asyncio.open_connection(*self.target)
-        except OSError:
-            client_w.close()
-            return
-        await asyncio.gather(self._pump(client_r, target_w, self._forward),
-                             self._pump(target_r, client_w, self._backward), return_exceptions=True)
-        for w in (client_w, target_w):
-            with contextlib.suppress(Exception):
-                w.close()
+    def _pump(self, src: socket.socket, dst: socket.socket, link: _Direction) -> None:
+        """Start a reader (stamps chunks with their due time) and a writer (delivers them then)."""
+        pending: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
 
-    async def _pump(self, reader: asyncio.StreamReader, writer: asyncio.StreamWriter, link: _Direction) -> None:
-        loop = asyncio.get_running_loop()
-        queue: asyncio.Queue[tuple[float, bytes] | None] = asyncio.Queue()
+        def read() -> None:
+            try:
+                while data := src.recv(_CHUNK):
+                    pending.put((link.due(len(data), self.latency_s), data))
+            except OSError:
+                pass
+            pending.put(None)
 
-        async def deliver() -> None:
-            while True:
-                item = await queue.get()
-                if item is None:
-                    break
-                due, data = item
-                delay = due - loop.time()
-                if delay > 0:
-                    await asyncio.sleep(delay)
-                writer.write(data)
-                await writer.drain()
-            with contextlib.suppress(Exception):
-                writer.write_eof()
+        def write() -> None:
+            try:
+                while (item := pending.get()) is not None:
+                    _sleep_until(item[0])
+                    dst.sendall(item[1])
+                with contextlib.suppress(OSError):
+                    dst.shutdown(socket.SHUT_WR)
+            except OSError:
+                with contextlib.suppress(OSError):
+                    src.shutdown(socket.SHUT_RDWR)
 
-        sender: Any = asyncio.ensure_future(deliver())
-        try:
-            while True:
-                data = await reader.read(_CHUNK)
-                if not data:
-                    break
-                start = max(loop.time(), link.next_free)
-                link.next_free = start + len(data) * 8 / link.bits_per_s
-                queue.put_nowait((link.next_free + self.latency_s, data))
-        except (ConnectionError, OSError):
-            pass
-        finally:
-            queue.put_nowait(None)
-            with contextlib.suppress(Exception):
-                await sender
+        threading.Thread(target=read, daemon=True, name="link-read").start()
+        threading.Thread(target=write, daemon=True, name="link-write").start()

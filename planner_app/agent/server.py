@@ -9,7 +9,9 @@ Endpoints (JSON unless said; every ``/v1`` one needs ``Authorization: Bearer TOK
 ``GET  /v1/parts`` / ``/v1/parts/{sha}``   list / describe stored parts
 ``DELETE /v1/parts/{sha}``                 remove a part
 ``POST /v1/parts/{sha}/infer``             run a part on tensor frames (:mod:`frames`) → frames;
-                                           ``X-Edgeplan-Forward`` passes the outputs on
+                                           ``X-Edgeplan-Forward`` passes the outputs on;
+                                           ``?slow_ms=S`` adds S ms to compute (emulation)
+``POST /v1/deliver``                       results for this device (a plan's consumer): timed
 ``POST /v1/jobs/profile``                  profile a part (levels, runs, threads) → 202 job id
 ``GET  /v1/jobs`` / ``/v1/jobs/{id}``      list jobs / one job with its result
 ``GET  /v1/jobs/{id}/events``              progress as server-sent events, then the final state
@@ -63,6 +65,10 @@ from planner_app.core.progress import CancelToken, ProgressCallback
 #: the API's major version: the path prefix (``/v1``) and what ``/health`` reports
 API_VERSION = 1
 _MiB = 1 << 20
+#: bodies up to this size (declared) are read in one piece under one deadline
+_SMALL_BODY = 4 * _MiB
+#: inference calls whose part ran faster than this last time run on the event loop (no thread hop)
+_INLINE_MS = 2.0
 
 
 class AuthError(PlannerError):
@@ -104,6 +110,8 @@ class AgentConfig:
     max_sessions: int = 8
     #: whether ``X-Edgeplan-Forward`` may make this agent call another one
     allow_forward: bool = True
+    #: a CA bundle (PEM) trusted, besides the system's CAs, when forwarding to https agents (``--tls-ca``)
+    forward_ca_file: str | None = None
 
 
 def _memory_bytes() -> int:
@@ -198,6 +206,17 @@ async def _read_body(request: Request, limit: int, what: str, timeout_s: float, 
                                "(start it with a larger --max-model-mb)")
         except ValueError:
             raise PlannerError(f"bad Content-Length header {declared[:40]!r}") from None
+    if keep and declared is not None and int(declared) <= _SMALL_BODY:
+        # a small body (tensor frames, mostly): read whole under one deadline, no per-chunk timer
+        try:
+            async with asyncio.timeout(timeout_s):
+                data = await request.body()
+        except TimeoutError:
+            raise Stalled(f"the client sent nothing for {timeout_s:g} s in the middle of the {what}") from None
+        if len(data) > limit:
+            raise TooLarge(f"the {what} exceeds {limit} bytes, this agent's limit (start it with a larger --max-model-mb)")
+        request.state.body_bytes = len(data)
+        return data
     chunks: list[bytes] = []
     size = 0
     stream = request.stream().__aiter__()
@@ -248,34 +267,50 @@ def _profile_work(store: PartStore, req: ProfileRequest, agent_name: str) -> Cal
     return work
 
 
-def _forward(http: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarray]) -> tuple[bytes, list[Any]]:
+def _forward(pool: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarray]) -> tuple[bytes, list[Any]]:
     """Send ``tensors`` to the first hop (which passes them on to the rest); its frames and timings.
 
     A hop is ``{"url", "part", "token", "keep": [names to send on], "return": [names the last stage
-    sends back besides its outputs]}``; ``http`` is the agent's one persistent client.
+    sends back besides its outputs], "codec", "slow_ms"}``, or a delivery ``{"url", "token",
+    "deliver": true, "echo": bool, "codec"}`` (the results to the consumer's agent, ``/v1/deliver``);
+    ``pool`` is the agent's :class:`~planner_app.agent.wire.ConnectionPool`.
     """
-    import httpx
+    from planner_app.agent.wire import WireError
 
     hop, rest = hops[0], hops[1:]
-    url, part = str(hop.get("url", "")).rstrip("/"), check_sha256(str(hop.get("part", "")))
+    url = str(hop.get("url", "")).rstrip("/")
     if not url.startswith(("http://", "https://")):
         raise PlannerError(f"X-Edgeplan-Forward: hop url {url[:80]!r} is not http(s)")
     tensors, coded = encode_cut(tensors, str(hop.get("codec") or "none"))
-    headers = {"Content-Type": FRAME_MEDIA_TYPE, "X-Edgeplan-Forward": json.dumps(rest),
-               "X-Edgeplan-Return": json.dumps(hop.get("return") or []), "X-Edgeplan-Codec": json.dumps(coded)}
+    headers = {"Content-Type": FRAME_MEDIA_TYPE}
+    if coded:
+        headers["X-Edgeplan-Codec"] = json.dumps(coded)
     if hop.get("token"):
         headers["Authorization"] = f"Bearer {hop['token']}"
+    if hop.get("deliver"):
+        if rest:
+            raise PlannerError("X-Edgeplan-Forward: a delivery hop must be the last")
+        target = f"{url}/v{API_VERSION}/deliver" + ("?echo=true" if hop.get("echo") else "")
+    else:
+        part = check_sha256(str(hop.get("part", "")))
+        headers["X-Edgeplan-Forward"] = json.dumps(rest)
+        headers["X-Edgeplan-Return"] = json.dumps(hop.get("return") or [])
+        try:
+            slow_ms = float(hop.get("slow_ms") or 0.0)
+        except (TypeError, ValueError):
+            raise PlannerError("X-Edgeplan-Forward: a hop's slow_ms must be a number >= 0") from None
+        target = f"{url}/v{API_VERSION}/parts/{part}/infer" + (f"?slow_ms={slow_ms!r}" if slow_ms > 0 else "")
     try:
-        r = http.post(f"{url}/v{API_VERSION}/parts/{part}/infer", content=encode_frames(tensors), headers=headers)
-    except httpx.HTTPError as exc:
+        status, rh, content = pool.post(target, encode_frames(tensors), headers)
+    except WireError as exc:
         raise ForwardFailed(f"the next stage at {url} cannot be reached: {exc}") from None
-    if r.status_code != 200:
-        raise ForwardFailed(f"the next stage at {url} answered {r.status_code}: {r.text[:300]}")
+    if status != 200:
+        raise ForwardFailed(f"the next stage at {url} answered {status}: {content[:300].decode('utf-8', 'replace')}")
     try:
-        timings = json.loads(r.headers.get("x-edgeplan-timings", "[]"))
+        timings = json.loads(rh.get("x-edgeplan-timings", "[]"))
     except ValueError:
         timings = []
-    return r.content, timings
+    return content, timings
 
 
 def encode_cut(tensors: dict[str, np.ndarray], codec: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
@@ -315,6 +350,22 @@ def decode_cut(tensors: dict[str, np.ndarray], meta: Any) -> dict[str, np.ndarra
     return out
 
 
+def _sleep_until(deadline: float) -> None:
+    """Sleep until ``time.perf_counter()`` reaches ``deadline`` (the last half-millisecond spun: sleep overshoots)."""
+    while True:
+        left = deadline - time.perf_counter()
+        if left <= 0:
+            return
+        time.sleep(left - 5e-4) if left > 1e-3 else time.sleep(0)
+
+
+def _codec_header(request: Request) -> Any:
+    try:
+        return json.loads(request.headers.get("x-edgeplan-codec") or "{}")
+    except ValueError:
+        raise FrameError("X-Edgeplan-Codec is not JSON") from None
+
+
 def _names(header: str | None, what: str) -> list[str]:
     if not header:
         return []
@@ -332,9 +383,14 @@ def create_app(config: AgentConfig) -> FastAPI:
     store = PartStore(config.data_dir)
     jobs = JobQueue(max_pending=config.max_pending_jobs)
     sessions = _Sessions(store, config.max_sessions)
-    import httpx
+    from planner_app.agent.wire import ConnectionPool
 
-    forwarder = httpx.Client(timeout=120.0)  # one pool: forwarded calls reuse their connections
+    # one pool of kept-alive connections: forwarded calls reuse them (and trust --tls-ca besides the system's CAs)
+    forwarder = ConnectionPool(timeout_s=120.0, ca_file=config.forward_ca_file)
+    from concurrent.futures import ThreadPoolExecutor
+
+    inference_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="infer")
+    last_ms: dict[tuple[str, int], float] = {}  # (part, threads) → its last session call, ms
     token = config.token.encode("utf-8")
 
     @contextlib.asynccontextmanager
@@ -342,6 +398,7 @@ def create_app(config: AgentConfig) -> FastAPI:
         yield
         jobs.close()
         forwarder.close()
+        inference_pool.shutdown(wait=False, cancel_futures=True)
 
     app = FastAPI(title="edgeplan agent", version=__version__, docs_url=None, redoc_url=None, openapi_url=None,
                   lifespan=lifespan)
@@ -394,9 +451,10 @@ def create_app(config: AgentConfig) -> FastAPI:
         return {"deleted": sha}
 
     @v1.post("/parts/{sha}/infer")
-    async def infer(request: Request, sha: str, threads: int = Query(1, ge=1, le=256)) -> Response:
+    async def infer(request: Request, sha: str, threads: int = Query(1, ge=1, le=256),
+                    slow_ms: float = Query(0.0, ge=0.0, le=60_000.0)) -> Response:
         check_sha256(sha)
-        t0 = time.perf_counter()
+        t0, arrived_at = time.perf_counter(), time.time()
         blob = await _read_body(request, config.max_model_bytes, "tensor frames", config.body_timeout_s)
         hops: list[Any] = _names(request.headers.get("x-edgeplan-forward"), "X-Edgeplan-Forward")
         if not all(isinstance(h, dict) for h in hops):
@@ -404,16 +462,22 @@ def create_app(config: AgentConfig) -> FastAPI:
         if hops and not config.allow_forward:
             raise PlannerError("this agent does not forward (started with forwarding off)")
         give_back = [str(n) for n in _names(request.headers.get("x-edgeplan-return"), "X-Edgeplan-Return")]
-        try:
-            coded = json.loads(request.headers.get("x-edgeplan-codec") or "{}")
-        except ValueError:
-            raise FrameError("X-Edgeplan-Codec is not JSON") from None
-        out, timings = await run_in_threadpool(_infer, sha, blob, threads, hops, give_back, coded, t0)
+        coded = _codec_header(request)
+        if not hops and not slow_ms and last_ms.get((sha, threads), _INLINE_MS) < _INLINE_MS:
+            # a part that ran in under _INLINE_MS last time runs here, on the event loop: handing it to a
+            # worker thread and back costs two scheduler wake-ups, up to milliseconds each on a busy host
+            out, timings = _infer(sha, blob, threads, hops, give_back, coded, t0, slow_ms)
+        else:
+            # a plain executor: one thread hop each way, cheaper than anyio's (which limits and tracks threads)
+            out, timings = await asyncio.get_running_loop().run_in_executor(
+                inference_pool, _infer, sha, blob, threads, hops, give_back, coded, t0, slow_ms)
+        timings[0]["arrived_at"] = arrived_at
         return Response(out, media_type=FRAME_MEDIA_TYPE, headers={"X-Edgeplan-Timings": json.dumps(timings)})
 
     def _infer(sha: str, blob: bytes, threads: int, hops: list[dict[str, Any]], give_back: list[str],
-               coded: Any, t0: float) -> tuple[bytes, list[Any]]:
+               coded: Any, t0: float, slow_ms: float = 0.0) -> tuple[bytes, list[Any]]:
         inputs = decode_cut(decode_frames(blob), coded)
+        ready_at = time.time()  # the inputs are here, decoded: where the previous hop ends
         receive_ms = (time.perf_counter() - t0) * 1e3  # reading and decoding the request
         sess = sessions.get(sha, threads)
         want = {i.name for i in sess.get_inputs()}
@@ -425,13 +489,22 @@ def create_app(config: AgentConfig) -> FastAPI:
             values = sess.run(None, {k: inputs[k] for k in want})
         except Exception as exc:  # noqa: BLE001 - onnxruntime's own error types: a shape or dtype mismatch
             raise FrameError(f"part {sha[:12]}… cannot run on these tensors: {str(exc).splitlines()[0][:300]}") from None
-        compute_ms = (time.perf_counter() - c0) * 1e3
+        host_ms = (time.perf_counter() - c0) * 1e3
+        last_ms[(sha, threads)] = host_ms
         # with one thread onnxruntime computes in this thread: its CPU time is the profile's clock
         compute_cpu_ms = (time.thread_time() - cpu0) * 1e3
+        if slow_ms > 0:
+            # time dilation: a slower device emulated by sleeping slow_ms after the call (what the
+            # device takes beyond this host); its CPU time counts it too: the emulated device's core
+            _sleep_until(time.perf_counter() + slow_ms / 1e3)
+            compute_cpu_ms += slow_ms
+        compute_ms = (time.perf_counter() - c0) * 1e3
+        done_at = time.time()
         outputs = {o.name: np.asarray(v) for o, v in zip(sess.get_outputs(), values, strict=True)}
         mine: dict[str, Any] = {"agent": config.name, "part": sha, "compute_ms": compute_ms,
                                 "compute_cpu_ms": compute_cpu_ms if threads == 1 else None,
-                                "receive_ms": receive_ms, "reply_ms": 0.0}
+                                "receive_ms": receive_ms, "reply_ms": 0.0, "ready_at": ready_at,
+                                "done_at": done_at, "slow_ms": slow_ms, "host_compute_ms": host_ms}
         available = {**inputs, **outputs}
         if hops:
             keep = hops[0].get("keep")
@@ -446,6 +519,21 @@ def create_app(config: AgentConfig) -> FastAPI:
         mine["reply_ms"] = (time.perf_counter() - r0) * 1e3
         mine["agent_ms"] = (time.perf_counter() - t0) * 1e3
         return body, [mine]
+
+    @v1.post("/deliver")
+    async def deliver(request: Request, echo: bool = Query(False)) -> Response:
+        """Results delivered to this device (the workload's consumer): decoded, timed, dropped.
+
+        ``received_at`` (this machine's ``time.time()`` once the tensors are decoded) ends a
+        request's end-to-end time; ``echo=true`` sends the tensors back (to check them)."""
+        t0, arrived_at = time.perf_counter(), time.time()
+        blob = await _read_body(request, config.max_model_bytes, "tensor frames", config.body_timeout_s)
+        tensors = decode_cut(decode_frames(blob), _codec_header(request))
+        mine = {"agent": config.name, "deliver": True, "arrived_at": arrived_at, "received_at": time.time(),
+                "receive_ms": (time.perf_counter() - t0) * 1e3, "tensors": sorted(tensors),
+                "bytes": len(blob)}
+        out = encode_frames(tensors if echo else {})
+        return Response(out, media_type=FRAME_MEDIA_TYPE, headers={"X-Edgeplan-Timings": json.dumps([mine])})
 
     # -- jobs -----------------------------------------------------------------------
     @v1.post("/jobs/profile", status_code=202)

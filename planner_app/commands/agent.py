@@ -38,6 +38,9 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     tok.add_argument("--token-file", type=Path, metavar="F", help="file whose first line is the token")
     p.add_argument("--tls-cert", type=Path, metavar="C", help="PEM certificate: serve https")
     p.add_argument("--tls-key", type=Path, metavar="K", help="PEM private key of --tls-cert")
+    p.add_argument("--tls-ca", type=Path, metavar="BUNDLE",
+                   help="PEM CA bundle trusted (besides the system's CAs) when forwarding to https agents: the "
+                        "certificate that signed the next stages' agents (their own, if self-signed)")
     p.add_argument("--max-model-mb", type=float, default=512, help="largest part upload, MB (default 512)")
     p.add_argument("--max-jobs", type=int, default=8, help="jobs queued or running at once; more are refused (429)")
     p.add_argument("--name", help="name of this device as planners see it (default: the host name)")
@@ -56,6 +59,21 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     ls.add_argument("--browse-seconds", type=float, default=2.0,
                     help="how long to listen for agents on the network (0: do not browse; default 2)")
     ls.set_defaults(func=_list)
+    cal = actions.add_parser(
+        "calibrate", help="measure what one message costs on `edgeplan run --local` (and store it in a topology)",
+        description="Time tensor frames delivered to a local agent through the link relay, one way, as "
+                    "`run --local` times a hop: the deployment mechanism's per-message overhead beyond a link's "
+                    "latency and bandwidth, each message after some quiet (a plan's latency is one request on an "
+                    "idle system, and waking an idle receiver costs more). With --topology, write a copy whose "
+                    "message_overhead_ms (its own and every link's) is that figure, so plans made with it predict "
+                    "`run --local` before it runs.",
+        epilog="Example: edgeplan agent calibrate --topology home.json --out home.local.json")
+    cal.add_argument("--topology", type=Path, metavar="T.json", help="a topology to calibrate (needs --out)")
+    cal.add_argument("--out", type=Path, metavar="OUT.json", help="where to write the calibrated topology")
+    cal.add_argument("--messages", type=int, default=60, help="timed messages (default 60)")
+    cal.add_argument("--payload-kb", type=float, default=16.0, help="message size in kB (default 16)")
+    cal.add_argument("--quiet", action="store_true", help="no progress lines on stderr")
+    cal.set_defaults(func=_calibrate)
 
 
 def _serve(args: argparse.Namespace) -> int:
@@ -75,12 +93,17 @@ def _serve(args: argparse.Namespace) -> int:
         data_dir.mkdir(parents=True, exist_ok=True)
     except OSError as exc:
         raise PlannerError(f"--data-dir '{data_dir}' cannot be created ({exc.strerror}): give a writable folder") from None
+    if args.tls_ca is not None:
+        from planner_app.agent.wire import tls_context
+
+        tls_context(str(args.tls_ca))  # a bundle that does not load stops the start, naming it
     token, generated = resolve_token(data_dir, args.token, args.token_file)
     if generated:
         print(f"edgeplan agent: new token (stored in {data_dir / 'token'}, shown once):\n{token}", flush=True)
     config = AgentConfig(data_dir=data_dir, token=token, name=args.name or platform.node(),
                          max_model_bytes=int(args.max_model_mb * (1 << 20)), max_pending_jobs=args.max_jobs,
-                         body_timeout_s=args.body_timeout_s)
+                         body_timeout_s=args.body_timeout_s,
+                         forward_ca_file=str(args.tls_ca) if args.tls_ca is not None else None)
     serve(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
           advertise=not args.no_advertise)
     return 0
@@ -122,6 +145,36 @@ def _list(args: argparse.Namespace) -> int:
         return 0
     print(format_table(["source", "name", "url", "state", "device"], rows) + note)
     return 0 if all(r[3] != "DOWN" for r in rows) else 2
+
+
+def _calibrate(args: argparse.Namespace) -> int:
+    from planner_app.agent.plan_runner import calibrate_topology, measure_message_overhead
+
+    if (args.topology is None) != (args.out is None):
+        raise PlannerError("give --topology and --out together (or neither, to print the figure only)")
+    if args.messages < 5 or not 0 < args.payload_kb <= 64 * 1024:
+        raise PlannerError("--messages must be at least 5 and --payload-kb within 0..65536")
+    payload = int(args.payload_kb * 1000)
+    if args.topology is None:
+        m = measure_message_overhead(payload_bytes=payload, messages=args.messages)
+        lo, hi = m["ci95_ms"]
+        print(f"one message through the link relay: {m['message_overhead_ms']:.3f} ms (95 % interval {lo:.3f}-"
+              f"{hi:.3f}; {m['messages']} messages of {m['payload_bytes']} bytes, each after {m['idle_ms']:g} ms "
+              f"of quiet; without the relay {m['direct_ms']:.3f} ms)")
+        return 0
+    from planner_app.core.topology.io import load_topology, save_topology
+
+    topo = load_topology(args.topology)  # a bad topology fails before anything starts
+    out, m = calibrate_topology(topo, payload_bytes=payload, messages=args.messages,
+                                progress=None if args.quiet else progress_lines())
+    lo, hi = m["ci95_ms"]
+    print(f"one message through the link relay: {m['message_overhead_ms']:.3f} ms (95 % interval {lo:.3f}-{hi:.3f}; "
+          f"{m['messages']} messages of {m['payload_bytes']} bytes, each after {m['idle_ms']:g} ms of quiet; "
+          f"without the relay {m['direct_ms']:.3f} ms)")
+    save_topology(out, args.out)
+    print(f"calibrated topology written to {args.out}: message_overhead_ms {out.message_overhead_ms} (the "
+          f"topology's and each of its {len(out.links)} links')")
+    return 0
 
 
 def agent_token(token: str | None, token_file: Path | None, what: str = "--token-file") -> str:
@@ -181,12 +234,21 @@ def measure_on_agents(args: argparse.Namespace, levels: list[str] | None) -> tup
 
     from planner_app.agent.client import AgentError, load_agent_map
     from planner_app.agent.measure import profile_on_agent
+    from planner_app.commands.optimize import TOPOLOGY_AGENTS
     from planner_app.core.models.graph import parse_shape_args
     from planner_app.core.planning import QUICK_PROFILE, LoadOptions, PlanningSession
     from planner_app.core.planning.source import DEFAULT_LEVELS
 
-    agents = load_agent_map(args.agents)
     session = PlanningSession.open(args.topology, args.workload)
+    if args.agents == TOPOLOGY_AGENTS:
+        from planner_app.agent.client import topology_agents
+
+        agents = topology_agents(session.topology, Path(args.topology).parent)
+        if not agents:
+            raise AgentError(f"--agents without a map: topology '{args.topology}' names no agent (set agent_url "
+                             "and agent_token_file or agent_token_keyring on its devices), or give --agents MAP.json")
+    else:
+        agents = load_agent_map(args.agents)
     unknown = [d for d in agents if not session.topology.has_device(d)]
     if unknown:
         raise AgentError(f"agent map '{args.agents}' names device(s) {unknown} that topology "

@@ -15,6 +15,9 @@ from planner_app.core.optimizer.registry import AUTO, solver_choices, solvers_he
 from planner_app.core.planning.source import DEFAULT_LEVELS
 from planner_app.core.plans.records import OBJECTIVES
 
+#: ``--agents`` given without a map: the topology's devices name their agents
+TOPOLOGY_AGENTS = Path("<the topology's agents>")
+
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p = sub.add_parser(
@@ -54,9 +57,10 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--agent-profile", action="append", default=[], metavar="DEVICE=PROFILE.json",
                    help="a profile measured on a topology device (by its agent, or `edgeplan model profile` "
                         "run there); its times replace the estimates for that device (repeatable)")
-    p.add_argument("--agents", type=Path, metavar="MAP.json",
+    p.add_argument("--agents", type=Path, metavar="MAP.json", nargs="?", const=TOPOLOGY_AGENTS,
                    help='profile the model on edge agents before solving: {"DEVICE": {"url": "http://host:8765", '
-                        '"token_file": "F"}}; their times replace the estimates for those devices')
+                        '"token_file": "F"}}; their times replace the estimates for those devices. Without MAP.json: '
+                        "the agents the topology's devices name (agent_url, agent_token_file or the keyring)")
     p.add_argument("--no-local-profile", action="store_true",
                    help="do not profile on this host: plan from --imported and --agent-profile times only "
                         "(devices and levels they do not cover cannot run)")

@@ -29,6 +29,12 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     where.add_argument("--local", action="store_true", help="one agent process per device here, links emulated")
     where.add_argument("--agents", type=Path, metavar="MAP.json",
                        help='real agents: {"DEVICE": {"url": "http://host:8765", "token_file": "F"}}')
+    where.add_argument("--topology", type=Path, metavar="T.json",
+                       help="real agents named by the topology's devices (agent_url; token from agent_token_file "
+                            "or the OS keyring)")
+    p.add_argument("--tls-ca", type=Path, metavar="BUNDLE",
+                   help="PEM CA bundle trusted (besides the system's CAs) for https agents; the agents forward "
+                        "with their own --tls-ca")
     p.add_argument("--requests", type=int, default=30, help="measured requests (default 30)")
     p.add_argument("--warmup", type=int, default=3, help="unmeasured requests first (default 3)")
     p.add_argument("--rate", type=float, metavar="R",
@@ -76,10 +82,14 @@ def report_text(rep: dict[str, Any]) -> str:
     ))
     if rep["hops"]:
         out.append(format_table(
-            ["from", "to", "latency ms", "Mbps there/back", "predicted one way ms", "measured there+back ms"],
-            [[h["from"], h["to"], h["latency_ms"], f"{h['forward_mbps']:g}/{h['backward_mbps']:g}",
-              h["predicted_one_way_ms"], _fmt(h["measured_round_trip_ms_median"])] for h in rep["hops"]],
-            title="\nhops (route latency and bottleneck bandwidth from the plan's topology)",
+            ["from", "to", "latency ms", "Mbps there/back", "predicted one way ms", "measured one way ms", "error %",
+             "measured there+back ms"],
+            [[h["from"] + (" (results)" if h.get("results") else ""), h["to"], h["latency_ms"],
+              f"{h['forward_mbps']:g}/{h['backward_mbps']:g}", h["predicted_one_way_ms"],
+              _fmt(h.get("measured_one_way_ms_median")), _fmt(h.get("error_pct")),
+              _fmt(h.get("measured_round_trip_ms_median"))] for h in rep["hops"]],
+            title="\nhops (route latency and bottleneck bandwidth from the plan's topology; one way: the sender "
+                  "encoding to the receiver having decoded)",
         ))
     diff, rel = rep["output_max_abs_diff_vs_local_chain"], rep["output_max_rel_diff_vs_local_chain"]
     out.append("\noutputs vs the parts chained in this process: " + (
@@ -100,7 +110,7 @@ def _run(args: argparse.Namespace) -> int:
     if args.out:
         check_out_path(args.out)
     try:
-        from planner_app.agent.plan_runner import Endpoint, run_local, run_plan
+        from planner_app.agent.plan_runner import QUIET_MS, Endpoint, run_local, run_plan
     except ImportError as exc:
         raise PlannerError(f"running a plan needs the 'agent' extra ({exc}): pip install 'planner_app[agent]'") from None
     from planner_app.commands.agent import progress_lines
@@ -110,14 +120,27 @@ def _run(args: argparse.Namespace) -> int:
     if args.local:
         rep = run_local(spec, requests=args.requests, rate_rps=args.rate, warmup=args.warmup, progress=progress)
     else:
-        from planner_app.agent.client import load_agent_map
+        from planner_app.agent.client import load_agent_map, topology_agents
         from planner_app.core.execute import run_report
 
-        agents = load_agent_map(args.agents)
-        endpoints = {d: Endpoint(e.url, e.token) for d, e in agents.items()}
+        if args.topology is not None:
+            from planner_app.core.topology.io import load_topology
+
+            agents = topology_agents(load_topology(args.topology), args.topology.parent)
+            if not agents:
+                raise PlannerError(f"topology '{args.topology}' names no agent: set agent_url (and agent_token_file "
+                                   "or agent_token_keyring) on its devices, or give --agents MAP.json")
+        else:
+            agents = load_agent_map(args.agents)
+        if args.tls_ca is not None:
+            from planner_app.agent.wire import tls_context
+
+            tls_context(str(args.tls_ca))  # a bundle that does not load stops here, naming it
+        endpoints = {d: Endpoint(e.url, e.token, e.ca_file or (str(args.tls_ca) if args.tls_ca else ""))
+                     for d, e in agents.items()}
         urls = [agents[s.device].url if s.device in agents else "" for s in spec.stages]
         timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=args.requests, rate_rps=args.rate,
-                                                warmup=args.warmup, progress=progress)
+                                                warmup=args.warmup, progress=progress, quiet_ms=QUIET_MS)
         rep = run_report(spec, timings, wall_s=wall, rate_rps=args.rate, mode="agents", output_diff=diff,
                          notes=["real agents over the real network: no link emulation",
                                 f"one bare HTTP call from here to an agent: {http_ms:.2f} ms (median echo)"])

@@ -7,9 +7,10 @@ this module holds the pure parts both ends agree on:
   resolved inside the plan's folder and hashed against the sha256 the plan
   names) into an :class:`ExecutionSpec`: the stages in order with their device,
   part file and predicted compute time, and for each hop between consecutive
-  stages (and from the workload's source to the first stage) the route's summed
-  latency and bottleneck bandwidth in each direction, from the plan's own
-  topology, which is what the link emulator imposes;
+  stages (and from the workload's source to the first stage, and from the last
+  stage to the consumer) the summed latency and bottleneck bandwidth in each
+  direction of the route the plan's transfer takes, from the plan's own topology,
+  which is what the link emulator imposes;
 - :func:`run_report` turns per-request timings into the report ``edgeplan run``
   prints and writes: end-to-end latency (median, p90), throughput, per-stage
   compute and per-hop time, each beside the plan's prediction with the error in
@@ -91,6 +92,9 @@ class ExecutionSpec:
     carried: tuple[tuple[str, ...], ...]
     source: str
     consumer: str
+    #: the results' message from the last stage's device to the consumer (None: the consumer runs the
+    #: last stage, or the workload's results stay there)
+    delivery: HopSpec | None = None
 
     @property
     def devices(self) -> list[str]:
@@ -128,27 +132,51 @@ def execution_spec(plan_path: str | Path) -> ExecutionSpec:
                                 st.artifact.sha256, st.index), st.artifact.sha256, tuple(st.inputs),
                                 tuple(st.outputs), st.compute_ms, st.provenance))
 
-    def hop(a: str, b: str, to_stage: int) -> HopSpec | None:
-        if a == b:
-            return None
+    links = {lk.id: lk for lk in topo.links}
+
+    def route_of(a: str, b: str, moves: list[Any]) -> tuple[float, float, float, tuple[str, ...]]:
+        """(latency, bandwidth there, bandwidth back, links) of the route the plan's message takes
+        (the one its transfer names: the cost model picks routes for the payload), else the best
+        route for no payload."""
+        named = next((t for t in moves if t.from_device == a and t.to_device == b
+                      and all(lid in links for lid in t.route_links)), None)
+        if named is not None and len(named.route_devices) == len(named.route_links) + 1:
+            devs, lids = named.route_devices, named.route_links
+            there_bw = min(links[lid].bandwidth_from(devs[i]) for i, lid in enumerate(lids))
+            back_bw = min(links[lid].bandwidth_from(devs[i + 1]) for i, lid in enumerate(lids))
+            return sum(links[lid].latency_ms for lid in lids), there_bw, back_bw, tuple(lids)
         there, back = router.routes_from(a).get(b), router.routes_from(b).get(a)
         if there is None or back is None:
             raise ExecutionError(f"plan '{plan_path}': no route between {a!r} and {b!r} in its topology")
+        return there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links)
+
+    def hop(a: str, b: str, to_stage: int | None) -> HopSpec:
         moves = [t for t in plan.transfers if t.to_stage == to_stage]
-        return HopSpec(a, b, there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links),
+        latency, there_bw, back_bw, route = route_of(a, b, moves)
+        return HopSpec(a, b, latency, there_bw, back_bw, route,
                        predicted_ms=max((t.transfer_ms for t in moves), default=0.0),
                        wire_bytes=sum(t.wire_bytes for t in moves),
                        codec=",".join(sorted({t.codec for t in moves})) or "none")
 
-    hops = [hop(source, stages[0].device, stages[0].index)]
-    hops += [hop(stages[k - 1].device, stages[k].device, stages[k].index) for k in range(1, len(stages))]
+    def stage_hop(a: str, b: str, to_stage: int) -> HopSpec | None:
+        return None if a == b else hop(a, b, to_stage)
+
+    def delivery_hop() -> HopSpec | None:
+        last = stages[-1].device
+        if plan.workload.results_stay or consumer == last:
+            return None
+        return hop(last, consumer, None)
+
+    hops = [stage_hop(source, stages[0].device, stages[0].index)]
+    hops += [stage_hop(stages[k - 1].device, stages[k].device, stages[k].index) for k in range(1, len(stages))]
     model_outputs = set(plan.model.output_names)
     carried: list[tuple[str, ...]] = [()]
     for k in range(1, len(stages)):
         later = {t for s in stages[k:] for t in s.inputs}
         produced = {t for s in stages[:k] for t in s.outputs} | set(plan.model.input_shapes)
         carried.append(tuple(sorted(produced & (later | model_outputs))))
-    return ExecutionSpec(plan_path, plan, tuple(stages), tuple(hops), tuple(carried), source, consumer)
+    return ExecutionSpec(plan_path, plan, tuple(stages), tuple(hops), tuple(carried), source, consumer,
+                         delivery_hop())
 
 
 def sample_inputs(spec: ExecutionSpec, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -181,12 +209,23 @@ class RequestTiming:
     #: per stage: reading and decoding its request; encoding its reply (0 where it forwards)
     receive_ms: list[float] = field(default_factory=list)
     reply_ms: list[float] = field(default_factory=list)
+    #: the plan's path, timed by the agents' clocks: from the source holding the input (the client
+    #: sending it, or stage 0's agent having decoded it when the source runs stage 0) to the
+    #: consumer's agent having decoded the results (or the last stage done when they stay there)
+    consumer_e2e_ms: float | None = None
+    #: per hop (as in ExecutionSpec.hops; 0 where none): one way, sender's encode to receiver's decode
+    hop_one_way_ms: list[float] = field(default_factory=list)
+    #: the results' message to the consumer, one way (None without one)
+    delivery_ms: float | None = None
 
     def plan_latency_ms(self, source_runs_stage_0: bool) -> float:
         """The request as the plan sees it: from the source device holding the input to the result
         back. When the source runs stage 0 itself no network comes before it: the client's call into
         the first agent (loopback HTTP, reading and decoding the input, encoding the reply of a
-        one-stage chain) is not part of the plan and is left out."""
+        one-stage chain) is not part of the plan and is left out. When the agents timed the
+        request to the consumer (``consumer_e2e_ms``), that is the figure."""
+        if self.consumer_e2e_ms is not None:
+            return self.consumer_e2e_ms
         if not (source_runs_stage_0 and self.agent_ms):
             return self.e2e_ms
         inner = self.agent_ms[0] - (self.receive_ms[0] if self.receive_ms else 0.0)
@@ -218,16 +257,22 @@ def _cpu_compute_latency(t: RequestTiming, on_source: bool) -> float:
     return t.plan_latency_ms(on_source) - sum(w - c for w, c in zip(t.compute_ms, t.compute_cpu_ms, strict=False))
 
 
-def predicted_as_run_ms(spec: ExecutionSpec) -> float:
+def predicted_as_run_ms(spec: ExecutionSpec, *, to_consumer: bool = False) -> float:
     """The plan's own figures re-assembled for the path a run measures.
 
-    A run sends each request from the source through the stages and returns the results
-    back along the chain to the source (or to stage 0's agent when the source runs it); the
-    plan predicts delivery to the workload's consumer over its route. Same parts: every
-    stage's predicted compute (with its per-part overhead), every hop's predicted transfer
-    into the next stage (with its per-message overhead), and, for the way back, each hop's
-    one-way latency plus the model outputs (uncompressed) over its backward bandwidth.
+    ``to_consumer``: the run delivers the results to the consumer's agent, as the plan
+    assumes: every stage's predicted compute, every hop's predicted transfer into the next
+    stage and the results' transfer to the consumer (each with its per-message overhead) —
+    the plan's latency re-added from its parts.
+
+    Otherwise (a run that returns the results back along the chain to the source, or to stage
+    0's agent when the source runs it): the same stages and hops, and, for the way back, each
+    hop's one-way latency plus the model outputs (uncompressed) over its backward bandwidth.
     """
+    if to_consumer:
+        total = sum(st.predicted_compute_ms for st in spec.stages)
+        total += sum(h.predicted_ms for h in spec.hops if h is not None)
+        return total + (spec.delivery.predicted_ms if spec.delivery is not None else 0.0)
     out_bytes = 0
     for shape in spec.plan.model.output_shapes.values():
         n = 1
@@ -264,7 +309,6 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
     basis = plan.measurement
     plan_clock = basis.clock if basis is not None else "unknown (a plan written before plans stated their clock)"
     band = plan.uncertainty.get("totals.latency_ms")
-    as_run = predicted_as_run_ms(spec)
     stages = []
     for k, st in enumerate(spec.stages):
         comp = [t.compute_ms[k] for t in timings if len(t.compute_ms) > k]
@@ -282,10 +326,25 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
         if hp is None:
             continue
         got = [t.hop_ms[k] for t in timings if len(t.hop_ms) > k]
+        one = [t.hop_one_way_ms[k] for t in timings if len(t.hop_one_way_ms) > k]
         hops.append({"from": hp.from_device, "to": hp.to_device, "links": list(hp.links),
                      "latency_ms": hp.latency_ms, "forward_mbps": hp.forward_mbps, "backward_mbps": hp.backward_mbps,
                      "codec_planned": hp.codec, "predicted_one_way_ms": hp.predicted_ms,
+                     "measured_one_way_ms_median": _q(one, 50), "measured_one_way_ms_ci95": _ci(one),
+                     "error_pct": _pct(_q(one, 50), hp.predicted_ms) if one else None,
                      "measured_round_trip_ms_median": _q(got, 50), "measured_round_trip_ms_ci95": _ci(got)})
+    dl = spec.delivery
+    delivered = [t.delivery_ms for t in timings if t.delivery_ms is not None]
+    if dl is not None:
+        hops.append({"from": dl.from_device, "to": dl.to_device, "links": list(dl.links), "results": True,
+                     "latency_ms": dl.latency_ms, "forward_mbps": dl.forward_mbps, "backward_mbps": dl.backward_mbps,
+                     "codec_planned": dl.codec, "predicted_one_way_ms": dl.predicted_ms,
+                     "measured_one_way_ms_median": _q(delivered, 50), "measured_one_way_ms_ci95": _ci(delivered),
+                     "error_pct": _pct(_q(delivered, 50), dl.predicted_ms) if delivered else None,
+                     # no round trip: the consumer answers the last stage, not the chain
+                     "measured_round_trip_ms_median": None, "measured_round_trip_ms_ci95": None})
+    to_consumer = bool(timings) and all(t.consumer_e2e_ms is not None for t in timings)
+    as_run = predicted_as_run_ms(spec, to_consumer=to_consumer)
     done = len(timings)
     measured_rps = done / wall_s if wall_s > 0 else float("nan")
     return {
@@ -304,14 +363,20 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
                      "latency_ms_min": min(e2e, default=float("nan")),
                      "latency_cpu_compute_ms_median": _q(e2e_cpu, 50), "latency_cpu_compute_ms_ci95": _ci(e2e_cpu),
                      "client_latency_ms_median": _q(client, 50), "throughput_rps": measured_rps, "wall_s": wall_s,
-                     "latency_from": "the first agent's receipt (the source runs stage 0)" if on_source
-                     else "the client (the source device) sending the input"},
+                     "latency_from": ("stage 0's agent having decoded the input (the source runs stage 0)"
+                                      if on_source else "the client (the source device) encoding the input"),
+                     "latency_to": ((f"the consumer {spec.consumer!r}'s agent having decoded the results"
+                                     if spec.delivery is not None else
+                                     "the last stage done (the consumer runs it, or the results stay there)")
+                                    if to_consumer else "the results back at the client, along the chain")},
         "predicted_as_run": {
             "latency_ms": as_run,
-            "basis": "the plan's stage compute and transfer predictions on the path the run measures: through "
-                     "the stages and back along the chain to the source (the plan predicts delivery to the "
-                     f"consumer {spec.consumer!r} instead); the way back: each hop's latency and the outputs over "
-                     "its backward bandwidth"},
+            "basis": ("the plan's stage compute, hop and results transfer predictions re-added: the run takes "
+                      "the plan's path (results delivered to the consumer)") if to_consumer else
+                     ("the plan's stage compute and transfer predictions on the path the run measures: through "
+                      "the stages and back along the chain to the source (the plan predicts delivery to the "
+                      f"consumer {spec.consumer!r} instead); the way back: each hop's latency and the outputs over "
+                      "its backward bandwidth")},
         "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted),
                       "latency_median_as_run": _pct(_q(e2e, 50), as_run),
                       "latency_median_cpu_compute": _pct(_q(e2e_cpu, 50), predicted) if e2e_cpu else None},
@@ -324,6 +389,9 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
             "stages[].measured_compute_*": "the agent's timing of its session call (wall; cpu: thread CPU time)",
             "hops[].measured_round_trip_ms_*": "the forwarding agent's time minus the next agent's: link both "
                                                "ways, HTTP and tensor frames",
+            "hops[].measured_one_way_ms_*": "the receiver's clock when the tensors are decoded minus the "
+                                            "sender's when it began encoding them (agents on one host share "
+                                            "a clock; remote agents' clocks are offset by echo probes)",
         },
         "stages": stages, "hops": hops,
         "output_max_abs_diff_vs_local_chain": output_diff[0] if output_diff else None,

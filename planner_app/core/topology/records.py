@@ -152,8 +152,25 @@ class Device(_Record):
     cost_usd_per_hour: NonNegative = 0.0
     precisions: list[Precision] = Field(default_factory=lambda: [Precision.fp32], min_length=1)
     privacy_zone: str = Field(default="", description="devices sharing a zone may see each other's raw data; '' = public")
-    agent_url: str | None = None
+    agent_url: str | None = Field(default=None, description="the device's edgeplan agent (http:// or https://)")
+    agent_token_file: str | None = Field(
+        default=None, description="file whose first line is the agent's token (relative: to the topology file's "
+        "folder); the token itself never sits in the topology")
+    agent_token_keyring: bool = Field(
+        default=False, description="read the agent's token from the OS keyring (service 'edgeplan-agent', "
+        "user: the agent_url); needs the 'keyring' package")
+    agent_ca_file: str | None = Field(
+        default=None, description="PEM CA bundle that signed the agent's TLS certificate (relative: to the "
+        "topology file's folder); the system's CAs are trusted too")
     position: Position = Field(default_factory=Position)
+
+    @model_validator(mode="before")
+    @classmethod
+    def _no_token(cls, data: Any) -> Any:
+        if isinstance(data, dict) and "agent_token" in data:
+            raise ValueError("a device's agent token never sits in the topology (it may be shared): put it in a "
+                             "file named by agent_token_file, or in the OS keyring (agent_token_keyring: true)")
+        return data
 
     @field_validator("agent_url")
     @classmethod
