@@ -19,10 +19,10 @@ import numpy as np
 
 from planner_app.core.optimizer import optimize
 from planner_app.core.optimizer.brute_force import brute_force
+from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.milp import solve_milp
 from planner_app.core.optimizer.problem import Constraints, PlanningProblem, lex_better
 from planner_app.core.optimizer.reduce import reduce_problem
-from planner_app.core.optimizer.dataflow import is_chain
 from planner_app.core.optimizer.sequence_dp import solve_sequence
 from planner_app.core.optimizer.synthetic import (
     random_problem,
