@@ -249,3 +249,20 @@ def test_the_capped_dp_keeps_the_slo_and_the_cost_cap_exactly() -> None:
         elif ref is not None and res.best is not None:
             assert res.lower_bound <= ref[0] * (1 + 1e-9), label
     assert capped >= 10, capped
+
+
+def test_what_highs_prints_goes_to_stderr_not_to_the_plans_stdout(tmp_path) -> None:
+    """scipy's HiGHS printf()s debugging lines; run in a real process so file descriptors are real."""
+    import subprocess
+    import sys
+
+    code = ("import ctypes\n"
+            "from planner_app.core.optimizer import milp\n"
+            "print('before', flush=True)\n"
+            "with milp._stdout_to_stderr():\n"
+            "    with milp._stdout_to_stderr():  # nested: one redirection\n"
+            "        ctypes.CDLL(None).printf(b'HighsMipSolverData::debug\\n')\n"
+            "print('after', flush=True)\n")
+    out = subprocess.run([sys.executable, "-c", code], capture_output=True, text=True, timeout=60, check=True)
+    assert out.stdout.split() == ["before", "after"]
+    assert "HighsMipSolverData::debug" in out.stderr

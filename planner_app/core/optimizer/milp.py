@@ -46,9 +46,15 @@ from __future__ import annotations
 
 __all__ = ["MilpResult", "JointResult", "solve_milp", "solve_milp_joint"]
 
+import contextlib
+import ctypes
 import itertools
 import math
+import os
+import sys
+import threading
 import time
+from collections.abc import Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
@@ -160,8 +166,52 @@ class _Model:
             vals = np.concatenate(self.vals)
             A = coo_matrix((vals, (rows, cols)), shape=(len(self.row_lo), self.n)).tocsr()
             constraints.append(LinearConstraint(A, np.array(self.row_lo), np.array(self.row_hi)))
-        return milp(c, integrality=integ, bounds=Bounds(lb, ub), constraints=constraints,
-                    options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "presolve": True})
+        with _stdout_to_stderr():
+            return milp(c, integrality=integ, bounds=Bounds(lb, ub), constraints=constraints,
+                        options={"time_limit": time_limit_s, "mip_rel_gap": 1e-9, "presolve": True})
+
+
+def _flush_c_stdio() -> None:
+    with contextlib.suppress(OSError, AttributeError):
+        ctypes.CDLL(None).fflush(None)
+
+
+_redirect_lock = threading.Lock()
+_redirect_state: dict[str, int] = {"depth": 0, "saved": -1}
+
+
+@contextlib.contextmanager
+def _stdout_to_stderr() -> Iterator[None]:
+    """Send what C code writes to standard output to standard error while HiGHS runs.
+
+    scipy's HiGHS prints debugging lines (``HighsMipSolverData::...``) with printf even when
+    asked to be quiet; on standard output they would corrupt what ``edgeplan`` prints there
+    (plans, JSON). Process-wide (file descriptor 1), so nested and concurrent solves share
+    one redirection; does nothing where the descriptors cannot be duplicated.
+    """
+    with _redirect_lock:
+        if _redirect_state["depth"] == 0:
+            try:
+                sys.stdout.flush()
+                _redirect_state["saved"] = os.dup(1)
+                os.dup2(2, 1)
+            except (OSError, ValueError, AttributeError):
+                _redirect_state["saved"] = -1
+        _redirect_state["depth"] += 1
+    try:
+        yield
+    finally:
+        with _redirect_lock:
+            _redirect_state["depth"] -= 1
+            saved = _redirect_state["saved"]
+            if _redirect_state["depth"] == 0 and saved >= 0:
+                try:
+                    sys.stdout.flush()
+                    _flush_c_stdio()  # printf's buffer still holds lines meant for the redirection
+                    os.dup2(saved, 1)
+                finally:
+                    os.close(saved)
+                    _redirect_state["saved"] = -1
 
 
 class _Expr:
