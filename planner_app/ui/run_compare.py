@@ -3,16 +3,17 @@
 :func:`comparison_from_report` turns the report of a run
 (:func:`planner_app.agent.plan_runner.run_local` → ``core.execute.run_report``)
 into a :class:`RunComparison`: one :class:`RunRow` per figure — the end-to-end
-latency (median and p90), each stage's compute, each hop's time there and back —
-each with the predicted and the measured milliseconds and the error in percent.
-No Qt here: the Run panel draws these rows, tests read them.
+latency (median, p90, and the median with each stage's compute in CPU time), each
+stage's compute, each hop's one-way time (the results' hop to the consumer
+included) — each with the predicted and the measured milliseconds and the error in
+percent. No Qt here: the Run panel draws these rows, tests read them.
 
-A hop's measurement is the forwarding agent's time minus the next agent's: the
-link both ways (and HTTP). Its prediction is therefore the plan's transfer into
-the next stage plus the way back: the route's one-way latency and the model's
-outputs over the backward bandwidth, the same terms ``core.execute.predicted_as_run_ms``
-sums for the whole path (they belong there per hop too; that module is being
-changed by another engineer, so the per-hop split is made here for now).
+The end-to-end prediction is ``core.execute.predicted_as_run_ms`` as the report
+gives it: the plan's stages and transfers on the path the run takes (with the
+results delivered to the consumer, the plan's own latency re-added from its parts).
+A hop's measurement is one way (the receiver decoding the tensors minus the sender
+starting to encode them, on agents that share a clock); a report without one-way
+times falls back to the round trip against the transfer there and the way back.
 
 Example
 -------
@@ -74,6 +75,54 @@ def _num(x: Any) -> float | None:
     return float(x) if isinstance(x, int | float) and math.isfinite(float(x)) else None
 
 
+def comparison_from_report(report: dict[str, Any], spec: Any, plan_label: str = "") -> RunComparison:
+    """The rows of a run ``report`` of the plan behind ``spec`` (an ``ExecutionSpec``)."""
+    pred, meas = report["predicted"], report["measured"]
+    as_run = _num(report.get("predicted_as_run", {}).get("latency_ms"))
+    planned = _num(pred.get("latency_ms"))
+    e2e_pred = as_run if as_run is not None else planned
+    basis = report.get("predicted_as_run", {}).get("basis", "")
+    e2e_note = (f"predicted: {basis or 'the plan'} ({e2e_pred or float('nan'):.2f} ms; the plan itself states "
+                f"{planned or float('nan'):.2f} ms). measured: from {meas.get('latency_from', 'the start')} to "
+                f"{meas.get('latency_to', 'the end')}, wall clock")
+    rows = [RunRow("end to end", "end to end, median", e2e_pred, _num(meas.get("latency_ms_median")), e2e_note,
+                   "e2e median"),
+            RunRow("end to end", "end to end, p90", e2e_pred, _num(meas.get("latency_ms_p90")),
+                   e2e_note + "; the plan predicts one figure, set against the 90th percentile", "e2e p90")]
+    cpu = _num(meas.get("latency_cpu_compute_ms_median"))
+    if cpu is not None:
+        rows.append(RunRow("end to end", "end to end, median, compute as CPU time", e2e_pred, cpu,
+                           e2e_note + "; each stage's compute counted in its thread's CPU time (the plan's clock: "
+                           "what a dedicated core would take; the wall figure also holds waiting for a shared CPU)",
+                           "e2e cpu"))
+    for s in report.get("stages", []):
+        rows.append(RunRow("stage", f"stage {s['index']} on {s['device']} ({s['level']})",
+                           _num(s.get("predicted_compute_ms")), _num(s.get("measured_compute_ms_median")),
+                           f"predicted from {s.get('predicted_provenance', '?')}; measured: the agent's timing "
+                           "of its session call (median, wall)", f"stage {s['index']}"))
+    for n, h in enumerate(report.get("hops", []), start=1):
+        links = "+".join(h.get("links", [])) or f"{h['from']}→{h['to']}"
+        one_way = _num(h.get("measured_one_way_ms_median"))
+        what = "results" if h.get("results") else "hop"
+        if one_way is not None or h.get("results"):
+            rows.append(RunRow("hop", f"{what} {h['from']}→{h['to']} ({links})", _num(h.get("predicted_one_way_ms")),
+                               one_way,
+                               f"one way: predicted {(_num(h.get('predicted_one_way_ms')) or float('nan')):.2f} ms "
+                               f"(the plan's transfer, codec {h.get('codec_planned', '?')}); measured: the receiver "
+                               "decoding the tensors minus the sender starting to encode them", f"{what} {n}"))
+        else:  # a report without one-way times: the round trip against there and back
+            back_bytes = _output_bytes(dict(spec.plan.model.output_shapes))
+            lat, bw = float(h.get("latency_ms", 0.0)), float(h.get("backward_mbps", 0.0))
+            back_ms = lat + (back_bytes * 8 / (bw * 1e6) * 1e3 if bw > 0 else 0.0)
+            there = _num(h.get("predicted_one_way_ms")) or 0.0
+            rows.append(RunRow("hop", f"hop {h['from']}→{h['to']} ({links})", there + back_ms,
+                               _num(h.get("measured_round_trip_ms_median")),
+                               f"there and back: predicted {there:.2f} ms there + {back_ms:.2f} ms back; measured: "
+                               "the forwarding agent's time minus the next agent's", f"hop {n}"))
+    return RunComparison(plan_label or str(report.get("plan", "")), int(report.get("requests", 0)), tuple(rows),
+                         tuple(report.get("notes", [])), report)
+
+
 def _output_bytes(output_shapes: dict[str, list[int]]) -> int:
     """The model's outputs in bytes as a run returns them (float32, uncompressed)."""
     total = 0
@@ -83,41 +132,3 @@ def _output_bytes(output_shapes: dict[str, list[int]]) -> int:
             n *= max(1, int(d))
         total += 4 * n
     return total
-
-
-def comparison_from_report(report: dict[str, Any], spec: Any, plan_label: str = "") -> RunComparison:
-    """The rows of a run ``report`` of the plan behind ``spec`` (an ``ExecutionSpec``)."""
-    pred, meas = report["predicted"], report["measured"]
-    as_run = _num(report.get("predicted_as_run", {}).get("latency_ms"))
-    planned = _num(pred.get("latency_ms"))
-    e2e_pred = as_run if as_run is not None else planned
-    e2e_note = ("predicted: the plan's stages and hops on the path the run takes (through the stages and back "
-                f"along the chain); the plan itself predicts {planned or float('nan'):.2f} ms to the consumer. "
-                f"measured: {meas.get('latency_from', 'end to end')}, wall clock")
-    rows = [RunRow("end to end", "end to end, median", e2e_pred, _num(meas.get("latency_ms_median")), e2e_note,
-                   "e2e median"),
-            RunRow("end to end", "end to end, p90", e2e_pred, _num(meas.get("latency_ms_p90")),
-                   e2e_note + "; the plan predicts one figure, set against the 90th percentile", "e2e p90")]
-    for s in report.get("stages", []):
-        rows.append(RunRow("stage", f"stage {s['index']} on {s['device']} ({s['level']})",
-                           _num(s.get("predicted_compute_ms")), _num(s.get("measured_compute_ms_median")),
-                           f"predicted from {s.get('predicted_provenance', '?')}; measured: the agent's timing "
-                           "of its session call (median, wall)", f"stage {s['index']}"))
-    back_bytes = _output_bytes(dict(spec.plan.model.output_shapes))
-    measured_hops = iter(report.get("hops", []))
-    n_hop = 0
-    for hop in spec.hops:
-        if hop is None:
-            continue
-        h = next(measured_hops, None)
-        n_hop += 1
-        back_ms = hop.latency_ms + (back_bytes * 8 / (hop.backward_mbps * 1e6) * 1e3 if hop.backward_mbps > 0 else 0.0)
-        links = "+".join(hop.links) or f"{hop.from_device}→{hop.to_device}"
-        rows.append(RunRow("hop", f"hop {hop.from_device}→{hop.to_device} ({links})", hop.predicted_ms + back_ms,
-                           _num(h.get("measured_round_trip_ms_median")) if h else None,
-                           f"there and back: predicted {hop.predicted_ms:.2f} ms there (the plan's transfer) + "
-                           f"{back_ms:.2f} ms back ({hop.latency_ms:g} ms latency, {back_bytes} B of outputs at "
-                           f"{hop.backward_mbps:g} Mbps); measured: the forwarding agent's time minus the next "
-                           "agent's (link both ways, HTTP and tensor frames)", f"hop {n_hop}"))
-    return RunComparison(plan_label or str(report.get("plan", "")), int(report.get("requests", 0)), tuple(rows),
-                         tuple(report.get("notes", [])), report)

@@ -78,7 +78,14 @@ def test_running_the_plan_shows_measured_against_predicted(qtbot, two_stages, di
     assert run is not None and run.requests == 6
     names = [r.name for r in run.rows]
     assert names[:2] == ["end to end, median", "end to end, p90"]
-    assert [r.kind for r in run.rows].count("stage") == 2 and [r.kind for r in run.rows].count("hop") == 1
+    assert [r.kind for r in run.rows].count("stage") == 2
+    # one row per hop of the report: hub → home-server, and the results to the consumer when it is elsewhere
+    hops = [r for r in run.rows if r.kind == "hop"]
+    assert len(hops) == len(run.report["hops"]) >= 1
+    assert hops[0].name.startswith("hop hub→home-server")
+    assert hops[0].predicted_ms == pytest.approx(run.report["hops"][0]["predicted_one_way_ms"])
+    assert hops[0].measured_ms == pytest.approx(run.report["hops"][0]["measured_one_way_ms_median"])
+    assert run.row("end to end, median, compute as CPU time").measured_ms > 0
     # predicted: the plan's own figures; measured: real, positive times
     stages = [r for r in run.rows if r.kind == "stage"]
     assert [r.predicted_ms for r in stages] == pytest.approx([p.compute_ms for p in shown.parts], rel=1e-6)
