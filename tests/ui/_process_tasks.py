@@ -44,3 +44,7 @@ def stop_when_asked(_arg, ctx):  # noqa: ANN001, D103
 def ignore_cancel(_arg, ctx):  # noqa: ANN001, D103
     ctx.partial("started")
     time.sleep(60)
+
+
+def import_profiling(_arg, ctx):  # noqa: ANN001, D103 - what a profiling task imports first
+    import planner_app.ui.profiling_task  # noqa: F401
