@@ -28,9 +28,10 @@ __all__ = ["PlanningModel", "WorkloadPlanning", "ShownPlan"]
 import shutil
 import tempfile
 import time
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, cast
 
 from PySide6.QtCore import QObject, Signal
 
@@ -52,10 +53,13 @@ from planner_app.core.planning.sweep import SweepPoint, bandwidth_sweep
 from planner_app.core.plans import DeploymentPlan
 from planner_app.core.profiling import ModelProfile, ProfileSettings, profile_model
 from planner_app.core.profiling.records import ProfileInterrupted
+from planner_app.core.progress import Cancelled
 from planner_app.core.topology import Topology
 from planner_app.ui.document import TopologyDocument
 from planner_app.ui.jobs import Job, JobContext, JobRunner
+from planner_app.ui.profiling_task import ProfileRequest, profile_in_child
 from planner_app.ui.run_compare import RunComparison, comparison_from_report
+from planner_app.ui.subprocess_jobs import prestart, run_in_process
 
 
 @dataclass
@@ -213,6 +217,8 @@ class PlanningModel(QObject):
             known = profiles.get(source.sha256)
             if known is not None:
                 self._measure(session, known)
+            else:  # profiling comes next: a worker imports onnxruntime meanwhile
+                prestart((profile_in_child.__module__,))
             return entry
 
         job = self.runner.start(f"Load model for {name}", work)
@@ -247,27 +253,42 @@ class PlanningModel(QObject):
         wanted = list(dict.fromkeys(["fp32", *levels]))
         old = self.profiles.get(entry.source.sha256)
 
+        # the GIL-heavy C calls (onnxruntime sessions, onnx shape inference) run in a worker
+        # process when the model has a file to load there (see ui/subprocess_jobs.py)
+        request = None if mg.path is None or not Path(mg.path).is_file() else ProfileRequest(
+            model=str(Path(mg.path).resolve()), name=mg.name, sha256=mg.sha256,
+            shapes={k: list(v) for k, v in mg.inputs.items()}, levels=tuple(wanted), settings=settings)
+
         def work(ctx: JobContext) -> ModelProfile:
             merged: ModelProfile | None = None
             if old is not None:  # levels measured before stay; the asked ones are measured again
                 merged = ModelProfile.from_dict(old.to_dict())
-            for i, level in enumerate(wanted):
-                def step(f: float, m: str, i: int = i) -> None:
-                    ctx.progress((i + f) / len(wanted), m)
-                try:
-                    one = profile_model(mg, [level], settings=settings, progress=step, cancel=ctx.cancel)
-                except ProfileInterrupted:
-                    if merged is not None and merged.levels:
-                        self._measure(entry.session, merged)
-                    raise ProfileInterrupted(
-                        f"profiling cancelled; finished levels kept: {', '.join(merged.levels) if merged else 'none'}",
-                        merged if merged is not None else one_empty(mg.name, mg.sha256)) from None
+
+            def add(level: str, one: ModelProfile) -> None:
+                nonlocal merged
                 if merged is None:
                     merged = one
                 else:
                     merged.levels[level] = one.levels[level]
                     merged.cut_codecs = one.cut_codecs or merged.cut_codecs
                 ctx.partial(ModelProfile.from_dict(merged.to_dict()))
+
+            try:
+                if request is not None:
+                    child = _ChildLevels(ctx, add)
+                    run_in_process(child, profile_in_child, request)
+                else:
+                    for i, level in enumerate(wanted):
+                        def step(f: float, m: str, i: int = i) -> None:
+                            ctx.progress((i + f) / len(wanted), m)
+                        one = profile_model(mg, [level], settings=settings, progress=step, cancel=ctx.cancel)
+                        add(level, one)
+            except Cancelled:
+                if merged is not None and merged.levels:
+                    self._measure(entry.session, merged)
+                raise ProfileInterrupted(
+                    f"profiling cancelled; finished levels kept: {', '.join(merged.levels) if merged else 'none'}",
+                    merged if merged is not None else one_empty(mg.name, mg.sha256)) from None
             assert merged is not None
             ctx.progress(1.0, "building the time table")
             self._measure(entry.session, merged)
@@ -495,6 +516,21 @@ class PlanningModel(QObject):
                                       f"The plan of workload {entry.workload!r} was not solved again: {exc}")
         finally:
             self.workload = previous if previous in self.entries else entry.workload
+
+
+class _ChildLevels:
+    """The job context a profiling worker reports to: its partials are ``(level, profile)``, merged here."""
+
+    def __init__(self, ctx: JobContext, add: Callable[[str, ModelProfile], None]) -> None:
+        self._ctx, self._add = ctx, add
+        self.cancel = ctx.cancel
+
+    def progress(self, fraction: float, message: str = "") -> None:
+        self._ctx.progress(fraction, message)
+
+    def partial(self, value: object) -> None:
+        level, one = cast(tuple[str, ModelProfile], value)
+        self._add(level, one)
 
 
 def options_from(options: dict[str, Any]) -> tuple[PoseOptions, SolveOptions]:

@@ -10,14 +10,19 @@ from __future__ import annotations
 
 import json
 import math
+import os
+import shutil
 
 import pytest
 from PySide6.QtCore import QPointF, Qt
 from PySide6.QtTest import QTest
 
+from planner_app.core.errors import PlannerError
+from planner_app.core.models import load_model
 from planner_app.core.plans import validate_plan
 from planner_app.core.resources import sample_topology_paths
 from planner_app.core.topology import load_topology
+from planner_app.ui.subprocess_jobs import live_workers
 from tests.ui._helpers import ScriptedDialogs
 from tests.ui.test_planning_jobs import Heartbeat, machine_oversubscribed
 
@@ -216,7 +221,49 @@ def test_cancel_mid_profile_keeps_the_finished_levels(qtbot, home):
     assert panel.chart.values["levels"] == [lv for lv, lp in kept.levels.items() if lp.applicable]
     assert "kept" in panel.status.text()
     assert pl.model.current.session.measured is not None  # the optimizer can use what was finished
+    assert live_workers() == []  # the profiling worker process was ended
     finish(qtbot, pl.optimizer_panel.optimize())
+
+
+def test_profiling_runs_in_a_worker_process_and_fills_the_panel_live(qtbot, home):
+    pl = home.planning
+    finish(qtbot, pl.model_panel.load(None))
+    pl.show_dock("profiling")
+    panel = pl.profiling_panel
+    panel.set_levels(["fp32", "int8-dynamic"])
+    panel.runs.setValue(3)
+    job = panel.start()
+    charted: list[list[str]] = []
+
+    def on_partial(_profile: object) -> None:
+        panel.refresh_later.flush()  # what the panel draws on its next turn, drawn now
+        charted.append(list(panel.chart.values.get("levels", [])))
+
+    job.partial.connect(on_partial)
+    finish(qtbot, job)
+    assert live_workers() and os.getpid() not in live_workers()  # measured elsewhere, the worker kept warm
+    assert charted[0] == ["fp32"]  # the chart had the first level as soon as it arrived
+    assert set(pl.model.profile.levels) == {"fp32", "int8-dynamic"}
+    assert panel.chart.values["levels"] == ["fp32", "int8-dynamic"]
+    assert pl.model.current.session.measured is not None
+
+
+def test_an_error_in_the_worker_is_a_message_and_the_window_stays_usable(qtbot, home, dialogs, tmp_path):
+    model = tmp_path / "kws.onnx"
+    shutil.copyfile(load_model("sample:lstm_kws").path, model)
+    pl = home.planning
+    finish(qtbot, pl.model.load_model(str(model)))
+    model.write_bytes(b"not an onnx file any more")  # the worker loads the file again: it fails there
+    pl.profiling_panel.set_levels(["fp32"])
+    pl.profiling_panel.runs.setValue(3)
+    job = finish(qtbot, pl.profiling_panel.start(), "failed")
+    kind, text = dialogs.calls[-1]
+    assert kind == "error" and "kws.onnx" in text and "Traceback" not in text
+    assert isinstance(job.error, PlannerError)  # the worker's typed error, not a crash report
+    assert pl.profiling_panel.profile_button.isEnabled()
+    shutil.copyfile(load_model("sample:lstm_kws").path, model)  # fixed: profiling works again
+    finish(qtbot, pl.profiling_panel.start())
+    assert "fp32" in pl.model.profile.levels
 
 
 def test_a_bad_model_is_a_message_and_the_window_stays_usable(qtbot, home, dialogs, tmp_path):
