@@ -217,6 +217,28 @@ def test_auto_answers_with_the_sequence_dp_only_when_it_is_the_best_over_every_p
     assert by_sequence >= 10, by_sequence
 
 
+def test_auto_with_a_pareto_front_still_answers_with_the_sequence_dp_and_builds_the_front() -> None:
+    """The window asks for a front by default: the sequence DP still answers, and the front is the
+    non-dominated set the MILP path would give (enumerated here: the instances are small)."""
+    from planner_app.core.optimizer.pareto import criteria_vector, nondominated
+
+    by_sequence = 0
+    for seed in range(8000, 8030):
+        problem, flags = _instance(seed, max_general=200)
+        res = optimize(problem, baselines=False, pareto=True)
+        if res.solver != "sequence":
+            continue
+        by_sequence += 1
+        front = res.pareto_front
+        assert front, (seed, flags)
+        vecs = np.array([criteria_vector(e.prediction) for e in front])
+        assert len(nondominated(vecs)) == len(front), (seed, flags)  # nothing on it dominates another point
+        ref = brute_force(problem, "general", pareto=True).front  # the enumerated front of every placement
+        ref_vecs = sorted(tuple(np.round(criteria_vector(pr), 9)) for _, pr in ref)
+        assert sorted(tuple(np.round(v, 9)) for v in vecs) == ref_vecs, (seed, flags)
+    assert by_sequence >= 10, by_sequence
+
+
 def test_the_capped_dp_keeps_the_slo_and_the_cost_cap_exactly() -> None:
     """When only the SLO or the $ cap breaks, the labelled DP finds the best plan within them."""
     from dataclasses import replace

@@ -10,11 +10,12 @@ the candidate devices form one route from the source whose messages use
 distinct link directions (a path: the classic device → edge → cloud), the
 MILP otherwise (exact over every placement), and the DP again when the MILP
 would be too large (``MILP_AUTO_LIMIT``; the answer then says which space it
-is exact over). Without a Pareto front, 'auto' first runs the sequence DP
+is exact over). 'auto' first runs the sequence DP
 (:mod:`~planner_app.core.optimizer.sequence_dp`, milliseconds): when the best plan over every
 placement ignoring the limits that add up over a plan (memory, utilization, SLO and $ caps)
 meets them all, it is the exact answer (solver ``'sequence'``) and the chosen solver does not
-run. Whatever the solver, the plan
+run; with a Pareto front asked for, the front is built as for the MILP (enumerated when small,
+else the chain DP's front with the proven plan). Whatever the solver, the plan
 is compared with the baselines on the same cost model and is never worse than
 a feasible one. Every solver minimises
 :meth:`~planner_app.core.optimizer.problem.PlanningProblem.objective_key`: the objective,
@@ -64,7 +65,7 @@ __all__ = [
 
 import math
 import time
-from dataclasses import dataclass, field
+from dataclasses import dataclass, field, replace
 
 import numpy as np
 
@@ -87,6 +88,7 @@ from planner_app.core.optimizer.registry import (
     AUTO,
     SolveOutcome,
     Solver,
+    front_for_general,
     get_solver,
     register_solver,
     sequence_outcome,
@@ -224,10 +226,12 @@ def optimize(
     inner = None if progress is None else (lambda f, m: report(progress, 0.7 * f, m))
     limit = time_limit_s if time_limit_s is not None else (AUTO_MILP_TIME_LIMIT_S if solver == AUTO else None)
     quick = None
-    if solver == AUTO and not pareto and used in ("dp", "milp"):
+    if solver == AUTO and used in ("dp", "milp"):
         # the sequence DP answers most problems exactly over every placement in milliseconds; when
         # a limit that adds up over a plan binds it cannot prove its plan, and the chosen solver runs
         quick = sequence_outcome(problem, cancel)
+        if quick is not None and pareto:  # the front as the MILP path builds it, around the proven plan
+            quick = replace(quick, front=front_for_general(problem, quick.best, quick.prediction, cancel))
     if quick is not None:
         outcome, used = quick, "sequence"
     else:

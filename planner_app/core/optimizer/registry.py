@@ -175,7 +175,7 @@ def _solve_dp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCallb
     return SolveOutcome(res.best, res.best_prediction, front, exact, scope)
 
 
-def _front_for_general(problem: PlanningProblem, best: Placement | None, best_pred: Prediction | None,
+def front_for_general(problem: PlanningProblem, best: Placement | None, best_pred: Prediction | None,
                        cancel: CancelToken | None) -> list[ParetoEntry]:
     """The front for a MILP run: enumerated when small, else the chain DP's front plus the MILP plan."""
     size = (len(problem.devices) * len(problem.levels)) ** problem.n_units * len(problem.codecs)
@@ -202,7 +202,7 @@ def _solve_milp(problem: PlanningProblem, *, pareto: bool, progress: ProgressCal
         dp = _solve_dp(problem, pareto=pareto, progress=progress, cancel=cancel, time_limit_s=None)
         return SolveOutcome(dp.best, dp.prediction, dp.front, False,
                             f"{dp.scope} (the MILP stopped: {res.status}, no plan, no bound)", None)
-    front = _front_for_general(problem, res.best, res.best_prediction, cancel) if pareto else []
+    front = front_for_general(problem, res.best, res.best_prediction, cancel) if pareto else []
     scope = "every placement (any device and level per unit)"
     if not res.exact:
         gap = "no bound" if res.gap is None or not np.isfinite(res.gap) else f"proven gap {res.gap:.2%}"
