@@ -32,6 +32,38 @@ critical path (branches on different devices overlap, tensors go straight to the
 so the shortcut declines and the MILP solves it; a plan whose evaluated key differs from the
 DP's own figure is never claimed optimal either.
 
+**Totally ordered DAGs** (``dataflow.is_totally_ordered``: every unit reads an output of the
+unit just before it — residual networks such as ResNet and MobileNetV2, whose skip tensors
+jump over units that still run one after another). There the DP runs as a *lower bound*: it
+charges at boundary ``k`` only the *edge* tensors (made by unit k-1 and read by unit k;
+boundary 0: the raw inputs unit 0 reads; ``n``: the results unit n-1 makes), never the skip
+tensors. For every placement ``P`` each key column of this sum is at most the cost model's:
+
+- latency: part ``j`` (first unit ``k``) starts no earlier than part ``j-1`` ends — on the same
+  device it runs after it; on another device it waits for the message from part ``j-1`` to its
+  device, which leaves when part ``j-1`` ends and holds at least the edge tensors of ``k`` (unit
+  k-1 is in part j-1 and unit k reads them), so it takes at least ``fixed + ms/byte × their
+  bytes``. The first part starts no earlier than the raw inputs unit 0 reads arrive, and the
+  request ends no earlier than the last part's results arrive (at least unit n-1's). Chaining
+  these, latency ≥ Σ compute (with part overheads) + Σ edge messages at boundaries between
+  devices — the DP's sum;
+- $ per 1k, link bytes and battery energy: the compute terms are the same; every message term
+  is linear in bytes with non-negative coefficients, and a tensor is paid once per device it
+  goes to. The edge tensors of distinct boundaries are distinct tensors (distinct producers),
+  each really sent from unit k-1's device to unit k's, so the DP pays a subset of what the
+  plan pays;
+- parts: the same count; fidelity, pins and runnable units: the same; privacy: the DP forbids a
+  boundary whose edge tensors are private on a route out of the zone, which the plan really
+  sends there (a subset of the plan's prohibitions).
+
+A componentwise lower bound is a lexicographic one, so for every plan ``key(P) ≥ DP(P) ≥
+DP(P*)`` with ``P*`` the DP's plan; when the cost model's ``key(P*)`` equals ``DP(P*)`` (it does
+when no skip tensor crosses a boundary between devices, e.g. everything on one device or a
+split between residual blocks) and ``P*`` is feasible, ``P*`` is optimal over every placement —
+:func:`_checked` makes exactly that test. The labelled DP under the SLO or $ cap stays exact the
+same way: a plan that really meets a cap has lower-bound sums within it, so it is among the
+labels. When the bound is not attained the MILP answers, as before.
+
 Example
 -------
 >>> res = solve_sequence(problem)                       # doctest: +SKIP
@@ -49,7 +81,7 @@ from dataclasses import dataclass
 import numpy as np
 
 from planner_app.core.optimizer.cost_model import Prediction, evaluate, message_coefficients
-from planner_app.core.optimizer.dataflow import is_chain
+from planner_app.core.optimizer.dataflow import is_chain, is_totally_ordered
 from planner_app.core.optimizer.problem import TIE_RTOL, Placement, PlanningProblem, lex_better
 from planner_app.core.progress import CancelToken
 
@@ -83,8 +115,9 @@ def applies(problem: PlanningProblem) -> str:
         return "the throughput objective is a maximum over devices and links, not a sum"
     if problem.constraints.max_stages_per_device is not None:
         return "pipeline mode limits stages per device"
-    if not is_chain(problem.structure):
-        return "the model has branches: its latency is a critical path, not a sum"
+    if not is_chain(problem.structure) and not is_totally_ordered(problem.structure):
+        return ("the model has branches that can run at the same time: its latency is a critical path, "
+                "not a sum")
     return ""
 
 
@@ -113,9 +146,8 @@ def _keys(metrics: np.ndarray, weights: dict[str, float]) -> np.ndarray:
 
 
 def _message_metrics(problem: PlanningProblem, a: str, b: str, codec: str, k: np.ndarray,
-                     private: np.ndarray) -> np.ndarray:
+                     bd: _Boundaries) -> np.ndarray:
     """Metric columns (len(k), 5) of a message a -> b at boundaries ``k`` (inf where forbidden)."""
-    s = problem.structure
     out = np.zeros((len(k), 5))
     if a == b:
         return out
@@ -123,15 +155,72 @@ def _message_metrics(problem: PlanningProblem, a: str, b: str, codec: str, k: np
         out[:] = np.inf
         return out
     coef = message_coefficients(problem, a, b, codec)
-    raw = s.cut_bytes[k].astype(float)
-    has = np.array([bool(s.cut_tensors[i]) for i in k])
+    raw = bd.nbytes[k]
+    has = bd.has[k]
     out[:, _LAT] = coef.fixed_ms + coef.ms_per_byte * raw
     out[:, _USD] = coef.usd_per_1k_per_byte * raw
     out[:, _BYTES] = coef.wire_ratio * coef.hops * raw
     out[:, _MJ] = coef.energy_mj_per_byte * raw
     out[~has] = 0.0
     if not coef.in_zone:
-        out[has & private[k]] = np.inf
+        out[has & bd.private[k]] = np.inf
+    return out
+
+
+@dataclass(frozen=True)
+class _Boundaries:
+    """What the DP charges at each boundary ``k`` (0: the raw input; ``n``: the results) when the
+    units on either side run on different devices: bytes, whether a message is sent at all, and
+    whether it holds a private tensor. ``exact``: these are the plan's messages (a chain); else
+    they are a lower bound on them (a totally ordered DAG, see :func:`_boundaries`)."""
+
+    nbytes: np.ndarray  # (n+1,) float
+    has: np.ndarray  # (n+1,) bool
+    private: np.ndarray  # (n+1,) bool
+    exact: bool
+
+
+def _boundaries(problem: PlanningProblem) -> _Boundaries:
+    """The cut sets on a chain; on a totally ordered DAG the *edge* tensors (unit k-1 -> unit k).
+
+    On a chain every tensor crossing boundary ``k`` goes from unit k-1 to unit k, so the two
+    agree. On a totally ordered DAG (``dataflow.is_totally_ordered``) the edge tensors of
+    boundary ``k`` are those unit k-1 makes and unit k reads (boundary 0: the raw inputs unit 0
+    reads; ``n``: the results unit n-1 makes) — see the module docstring for why charging only
+    these bounds every figure of the plan from below.
+    """
+    cached: _Boundaries | None = problem.__dict__.get("_seq_boundaries")
+    if cached is not None:
+        return cached
+    s = problem.structure
+    n = s.n_units
+    if is_chain(s):
+        out = _Boundaries(s.cut_bytes.astype(float), np.array([bool(x) for x in s.cut_tensors]),
+                          problem.private_cut_mask(), True)
+    else:
+        c = problem.constraints
+        zone = problem.privacy_zone_devices() is not None
+        marked = set(c.private_tensors)
+        nbytes = np.zeros(n + 1)
+        has = np.zeros(n + 1, dtype=bool)
+        private = np.zeros(n + 1, dtype=bool)
+        for t in s.tensors:
+            ks = []
+            if t.producer < 0:
+                if 0 in t.consumers:
+                    ks.append(0)
+            else:
+                if t.producer + 1 in t.consumers:
+                    ks.append(t.producer + 1)
+                if t.is_output and t.producer == n - 1:
+                    ks.append(n)
+            for k in ks:
+                nbytes[k] += float(t.size_bytes)
+                has[k] = True
+                if zone and (t.name in marked or (c.privacy == "raw_input_in_zone" and t.producer < 0)):
+                    private[k] = True
+        out = _Boundaries(nbytes, has, private, False)
+    problem.__dict__["_seq_boundaries"] = out
     return out
 
 
@@ -162,7 +251,7 @@ def _tables(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray) 
     n, D, L, C = problem.n_units, len(problem.devices), len(problem.levels), len(codecs)
     S = D * L
     recs = problem.device_records
-    private = problem.private_cut_mask()
+    bd = _boundaries(problem)
     usd = np.array([recs[d].cost_usd_per_hour / 3.6e6 * 1000.0 for d in problem.devices])
     watt = np.array([recs[d].power_active_w if recs[d].battery else 0.0 for d in problem.devices])
     ms = problem.ms
@@ -190,16 +279,16 @@ def _tables(problem: PlanningProblem, codecs: list[str], levels_ok: np.ndarray) 
         for a, av in enumerate(problem.devices):
             for b, bv in enumerate(problem.devices):
                 if a != b:
-                    M[ci, :, a, b] = _message_metrics(problem, av, bv, codec, bounds, private)
+                    M[ci, :, a, b] = _message_metrics(problem, av, bv, codec, bounds, bd)
     dev_of = np.repeat(np.arange(D), L)
     src, res = problem.source, problem.result_device
-    init = np.stack([np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], private)[0]
+    init = np.stack([np.stack([_message_metrics(problem, src, problem.devices[d], codec, bounds[:1], bd)[0]
                                for d in dev_of]) + OHs for codec in codecs])
     if problem.results_stay:
         final = np.zeros((C, S, 5))
     else:
         final = np.stack([np.stack([_message_metrics(problem, problem.devices[d], res, codec, bounds[n:],
-                                                     private)[0] for d in dev_of]) for codec in codecs])
+                                                     bd)[0] for d in dev_of]) for codec in codecs])
     return _Tables(Uc.reshape(C, n, S, 5), OHs, M, init, final)
 
 
@@ -414,6 +503,10 @@ def _checked(problem: PlanningProblem, key: tuple[float, ...], plan: Placement) 
     pred = evaluate(plan, problem)
     real = problem.objective_key(pred)
     if lex_better(real, key) or lex_better(key, real):
+        if not _boundaries(problem).exact:
+            # a totally ordered DAG: the DP's sum is a lower bound that this plan does not attain
+            return SequenceResult(plan, pred, False, key[0], "the best plan under the lower bound (edge tensors "
+                                  "only) sends skip tensors across devices: its latency is not the bound")
         # the cost model adds the plan up differently: the relaxation is not this problem's
         return SequenceResult(plan, pred, False, reason=f"the cost model's key {real} differs from the DP's {key}")
     if not pred.feasible:
