@@ -64,6 +64,25 @@ split between residual blocks) and ``P*`` is feasible, ``P*`` is optimal over ev
 same way: a plan that really meets a cap has lower-bound sums within it, so it is among the
 labels. When the bound is not attained the MILP answers, as before.
 
+**DAGs whose branches can overlap** (transformer attention's Q/K/V, detector heads). Every
+column but latency is bounded as above (edge tensors only; the results of earlier output
+units are charged in $, bytes and energy, they go straight to the consumer). Latency is
+bounded by an *attached chain* (:func:`_run_attached`): walking the units in index order, a
+unit is attached when it runs on the device of the last attached unit ``j`` (a device runs
+its units in index order, so it starts after ``j`` ends) or reads an output of ``j`` (its part
+waits for ``j``'s part to end plus a message holding at least those tensors). Attached units
+add their compute (with the part overhead where a part starts) and that message; the others
+add nothing (they may overlap), and after ``_ATTACH_WINDOW`` unattached units the chain stops
+adding. Each step is a valid "ends no earlier than" for a unit's *virtual end* (its part's
+start + the part overhead + the compute of the part's units up to it; at most when its part
+ends): consecutive units of one part are all attached, so a part's compute is summed once,
+and a unit that joins a part started by unattached units adds only its own compute. So the
+chain's length is at most the plan's latency; the rule is fixed by the state (units since ``j``, ``j``'s device, the last unit's
+device and level), so the DP minimises the bound exactly over every placement. A plan with
+everything on one device, or split where nothing runs alongside, attains it; a plan that
+overlaps branches does not, and the MILP answers. No SLO/$-capped run here: only the plain
+relaxation's plan is checked.
+
 Example
 -------
 >>> res = solve_sequence(problem)                       # doctest: +SKIP
@@ -115,9 +134,6 @@ def applies(problem: PlanningProblem) -> str:
         return "the throughput objective is a maximum over devices and links, not a sum"
     if problem.constraints.max_stages_per_device is not None:
         return "pipeline mode limits stages per device"
-    if not is_chain(problem.structure) and not is_totally_ordered(problem.structure):
-        return ("the model has branches that can run at the same time: its latency is a critical path, "
-                "not a sum")
     return ""
 
 
@@ -433,6 +449,131 @@ def _run_capped(problem: PlanningProblem, codec: str, levels_ok: np.ndarray, cap
     return _placement(problem, states, codec), key
 
 
+#: the attached-chain DP is not tried above this many (units x (window+1) x devices x states²)
+MAX_ATTACHED_SIZE = 2_000_000
+#: how many units a branch may skip before the attached-chain bound stops adding latency (see _run_attached)
+_ATTACH_WINDOW = 3
+
+
+def _run_attached(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
+                  cancel: CancelToken | None) -> tuple[Placement, np.ndarray] | None:
+    """The lexicographically best placement under the *attached-chain* lower bound (any DAG).
+
+    Every column but latency is the DP's usual sum over edge tensors (a lower bound, see the
+    module docstring). Latency follows a chain of units, in index order, that must run one after
+    another: unit 0 is attached; unit ``i`` is attached when it runs on the device of the last
+    attached unit ``j`` (a device runs its units in index order) or reads an output of ``j`` (it
+    waits for ``j``'s part to end plus a message holding at least those tensors). An attached unit
+    adds its compute (with the part overhead when it starts a part) and that message; other units
+    add nothing; after ``_ATTACH_WINDOW`` units without one the chain stops. The result message is
+    added when the last unit is attached. Each step of the chain is a valid "starts no earlier
+    than", so the sum is at most the plan's latency; the state (units since ``j``, ``j``'s and the
+    previous unit's device and level) fixes the rule, so the DP minimises the bound exactly.
+    """
+    s = problem.structure
+    n, D, L = problem.n_units, len(problem.devices), len(problem.levels)
+    W = _ATTACH_WINDOW
+    w = problem.weights
+    tb = _tables(problem, [codec], levels_ok[None, :])
+    U, init, final = tb.U[0].copy(), tb.init[0], tb.final[0]
+    S = U.shape[1]
+    dev_of = np.arange(S) // L
+    if not problem.results_stay:
+        # the results of units before the last go straight to the consumer: every column but latency
+        out_bytes = np.zeros(n)
+        for t in s.tensors:
+            # (one also read by the next unit may go to the consumer's device anyway: left out)
+            if t.is_output and 0 <= t.producer < n - 1 and t.producer + 1 not in t.consumers:
+                out_bytes[t.producer] += float(t.size_bytes)
+        for u in np.nonzero(out_bytes)[0]:
+            bd = _Boundaries(np.array([out_bytes[u]]), np.array([True]), np.array([False]), False)
+            for d, dv in enumerate(problem.devices):
+                r = _message_metrics(problem, dv, problem.result_device, codec, np.array([0]), bd)[0]
+                r[_LAT] = 0.0
+                U[u, dev_of == d] += r
+    pair_bytes: dict[tuple[int, int], float] = {}
+    for t in s.tensors:
+        if t.producer >= 0:
+            for c in t.consumers:
+                pair_bytes[(t.producer, c)] = pair_bytes.get((t.producer, c), 0.0) + float(t.size_bytes)
+    fix = np.zeros((D, D))
+    per_byte = np.zeros((D, D))
+    for a, av in enumerate(problem.devices):
+        for b, bv in enumerate(problem.devices):
+            if a != b and (av, bv) in problem.routes:
+                coef = message_coefficients(problem, av, bv, codec)
+                fix[a, b], per_byte[a, b] = coef.fixed_ms, coef.ms_per_byte
+    inf = np.inf
+    G = W + 1
+    # state ids: V[g, d, sk] (the last attached unit is g units back, on device d; the last unit on
+    # state sk) | frozen[sk]; g = 0: the last unit is attached (d is its device)
+    nS = G * D * S + S
+    ids = np.arange(G * D * S).reshape(G, D, S)
+    ids_f = G * D * S + np.arange(S)
+    V = np.full((G, D, S, 5), inf)
+    V[0, dev_of, np.arange(S)] = init + U[0]
+    VF = np.full((S, 5), inf)
+    back = np.zeros((n, nS), dtype=np.int64)
+    differs = np.arange(S)[:, None] != np.arange(S)[None, :]
+    for i in range(1, n):
+        if cancel is not None and i % 16 == 0:
+            cancel.raise_if_cancelled()
+        k = i - 1
+        T = tb.steps(0, i, i + 1, L)[0]  # (sk, s, 5): the edge message k -> i and the part start
+        nonlat = T + U[i][None, :, :]
+        nonlat[..., _LAT] = 0.0
+        with np.errstate(invalid="ignore"):
+            lat_nomsg = U[i][None, :, _LAT] + tb.OHs[None, :, _LAT] * differs  # (sk, s)
+        c = V[:, :, :, None, :] + nonlat[None, None, :, :, :]  # (g, d, sk, s, 5)
+        att = np.zeros((G, D, S), dtype=bool)  # (g, d, s): unit i is attached
+        for g in range(G):
+            j = k - g
+            reads = j >= 0 and (j, i) in pair_bytes
+            att[g] = (np.arange(D)[:, None] == dev_of[None, :]) | reads
+            msg = np.zeros((D, S))
+            if reads:
+                msg = (fix + per_byte * pair_bytes[(j, i)])[:, dev_of]
+                msg[np.arange(D)[:, None] == dev_of[None, :]] = 0.0
+            c[g, ..., _LAT] += lat_nomsg[None, :, :] + msg[:, None, :]
+        attached = np.where(att[:, :, None, :, None], c, inf).reshape(G * D * S, S, 5)
+        arg = _lexargmin(_keys(attached, w), axis=0)
+        new = np.full((G, D, S, 5), inf)
+        new[0, dev_of, np.arange(S)] = attached[arg, np.arange(S)]
+        back[i, ids[0, dev_of, np.arange(S)]] = arg
+        # not attached: the chain's last unit stays, one unit further back (lat from c is unused)
+        loose = np.where(att[:, :, None, :, None], inf, c)
+        loose[..., _LAT] = V[:, :, :, None, _LAT]
+        loose = np.where(att[:, :, None, :, None], inf, loose)
+        for g in range(W):
+            a = _lexargmin(_keys(loose[g], w), axis=1)  # (d, s): the best sk
+            new[g + 1] = np.take_along_axis(loose[g], a[:, None, :, None], axis=1)[:, 0]
+            back[i, ids[g + 1]] = ids[g][np.arange(D)[:, None], a]
+        cf = np.concatenate([VF[:, None, :] + nonlat, loose[W].reshape(D * S, S, 5)], axis=0)
+        aF = _lexargmin(_keys(cf, w), axis=0)
+        VF = cf[aF, np.arange(S)]
+        back[i, ids_f] = np.r_[ids_f, ids[W].ravel()][aF]
+        V = new
+    fin_nolat = final.copy()
+    fin_nolat[:, _LAT] = 0.0
+    ends = np.concatenate([(V[0] + final[None]).reshape(D * S, 5),
+                           (V[1:] + fin_nolat[None, None]).reshape(W * D * S, 5), VF + fin_nolat])
+    keys = _keys(ends, w)
+    if not np.isfinite(keys[:, 0]).any():
+        return None
+    best = int(_lexargmin(keys, axis=0, rtol=TIE_RTOL))
+
+    def sk_of(sid: int) -> int:
+        return int(sid - G * D * S if sid >= G * D * S else sid % S)
+
+    states = [sk_of(best)]
+    sid = best
+    for i in range(n - 1, 0, -1):
+        sid = int(back[i, sid])
+        states.append(sk_of(sid))
+    states.reverse()
+    return _placement(problem, states, codec), keys[best]
+
+
 def _canonical_codec(problem: PlanningProblem, p: Placement) -> Placement:
     """A plan that sends nothing is reported with codec 'none'."""
     stations = [problem.source] + [d for _, _, d, _ in p.parts()]
@@ -457,7 +598,16 @@ def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) 
             codecs.append(codec)
             oks.append(ok)
     best: tuple[tuple[float, ...], Placement] | None = None
-    for found in (_run(problem, codecs, np.array(oks), cancel) if codecs else []):
+    parallel = not is_totally_ordered(problem.structure)
+    if parallel:
+        D, S = len(problem.devices), len(problem.devices) * len(problem.levels)
+        if problem.n_units * (_ATTACH_WINDOW + 1) * D * S * S > MAX_ATTACHED_SIZE:
+            return SequenceResult(None, None, False, reason="the model has branches that can run at the same "
+                                  "time and the problem is too large for the attached-chain bound")
+        runs = [_run_attached(problem, codec, ok, cancel) for codec, ok in zip(codecs, oks, strict=True)]
+    else:
+        runs = _run(problem, codecs, np.array(oks), cancel) if codecs else []
+    for found in runs:
         if found is None:
             continue
         key = tuple(float(x) for x in found[1])
@@ -468,7 +618,7 @@ def solve_sequence(problem: PlanningProblem, cancel: CancelToken | None = None) 
                               "the fidelity floor")
     res = _checked(problem, *best)
     kinds = {v.split(":")[0] for v in res.prediction.violations} if res.prediction is not None else set()
-    if res.proven or not kinds or not kinds <= {"slo", "cost"}:
+    if res.proven or not kinds or not kinds <= {"slo", "cost"} or parallel:
         return res
     states = len(problem.devices) * len(problem.levels)
     if problem.n_units * states * states > MAX_CAPPED_SIZE:
@@ -504,9 +654,10 @@ def _checked(problem: PlanningProblem, key: tuple[float, ...], plan: Placement) 
     real = problem.objective_key(pred)
     if lex_better(real, key) or lex_better(key, real):
         if not _boundaries(problem).exact:
-            # a totally ordered DAG: the DP's sum is a lower bound that this plan does not attain
+            # a DAG: the DP's sum is a lower bound that this plan does not attain
             return SequenceResult(plan, pred, False, key[0], "the best plan under the lower bound (edge tensors "
-                                  "only) sends skip tensors across devices: its latency is not the bound")
+                                  "only; branches not overlapped) does not attain it: skip tensors or "
+                                  "branches cross devices")
         # the cost model adds the plan up differently: the relaxation is not this problem's
         return SequenceResult(plan, pred, False, reason=f"the cost model's key {real} differs from the DP's {key}")
     if not pred.feasible:
