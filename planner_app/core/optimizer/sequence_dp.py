@@ -510,9 +510,11 @@ def _run_attached(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
     nS = G * D * S + S
     ids = np.arange(G * D * S).reshape(G, D, S)
     ids_f = G * D * S + np.arange(S)
-    V = np.full((G, D, S, 5), inf)
-    V[0, dev_of, np.arange(S)] = init + U[0]
-    VF = np.full((S, 5), inf)
+    # the DP runs on key columns (linear in the metric columns): latency adds ``lat * kl``
+    kl = np.array([w.get("latency", 0.0), 1.0, 0.0, 0.0])
+    V = np.full((G, D, S, 4), inf)
+    V[0, dev_of, np.arange(S)] = _keys(init + U[0], w)
+    VF = np.full((S, 4), inf)
     back = np.zeros((n, nS), dtype=np.int64)
     differs = np.arange(S)[:, None] != np.arange(S)[None, :]
     for i in range(1, n):
@@ -520,11 +522,12 @@ def _run_attached(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
             cancel.raise_if_cancelled()
         k = i - 1
         T = tb.steps(0, i, i + 1, L)[0]  # (sk, s, 5): the edge message k -> i and the part start
-        nonlat = T + U[i][None, :, :]
-        nonlat[..., _LAT] = 0.0
-        with np.errstate(invalid="ignore"):
-            lat_nomsg = U[i][None, :, _LAT] + tb.OHs[None, :, _LAT] * differs  # (sk, s)
-        c = V[:, :, :, None, :] + nonlat[None, None, :, :, :]  # (g, d, sk, s, 5)
+        nonlat_m = T + U[i][None, :, :]
+        nonlat_m[..., _LAT] = 0.0
+        nonlat = _keys(nonlat_m, w)  # (sk, s, 4)
+        lat_nomsg = np.where(np.isfinite(U[i][:, _LAT]), U[i][:, _LAT], 0.0)[None, :] + tb.OHs[None, :, _LAT] * differs
+        base = V[:, :, :, None, :] + nonlat[None, None, :, :, :]  # (g, d, sk, s, 4): not attached
+        lat = np.zeros((G, D, S, S))
         att = np.zeros((G, D, S), dtype=bool)  # (g, d, s): unit i is attached
         for g in range(G):
             j = k - g
@@ -534,30 +537,29 @@ def _run_attached(problem: PlanningProblem, codec: str, levels_ok: np.ndarray,
             if reads:
                 msg = (fix + per_byte * pair_bytes[(j, i)])[:, dev_of]
                 msg[np.arange(D)[:, None] == dev_of[None, :]] = 0.0
-            c[g, ..., _LAT] += lat_nomsg[None, :, :] + msg[:, None, :]
-        attached = np.where(att[:, :, None, :, None], c, inf).reshape(G * D * S, S, 5)
-        arg = _lexargmin(_keys(attached, w), axis=0)
-        new = np.full((G, D, S, 5), inf)
+            lat[g] = lat_nomsg[None, :, :] + msg[:, None, :]
+        mask = att[:, :, None, :, None]
+        attached = np.where(mask, base + lat[..., None] * kl, inf).reshape(G * D * S, S, 4)
+        arg = _lexargmin(attached, axis=0)
+        new = np.full((G, D, S, 4), inf)
         new[0, dev_of, np.arange(S)] = attached[arg, np.arange(S)]
         back[i, ids[0, dev_of, np.arange(S)]] = arg
-        # not attached: the chain's last unit stays, one unit further back (lat from c is unused)
-        loose = np.where(att[:, :, None, :, None], inf, c)
-        loose[..., _LAT] = V[:, :, :, None, _LAT]
-        loose = np.where(att[:, :, None, :, None], inf, loose)
+        # not attached: the chain's last unit stays, one unit further back
+        loose = np.where(mask, inf, base)
         for g in range(W):
-            a = _lexargmin(_keys(loose[g], w), axis=1)  # (d, s): the best sk
+            a = _lexargmin(loose[g], axis=1)  # (d, s): the best sk
             new[g + 1] = np.take_along_axis(loose[g], a[:, None, :, None], axis=1)[:, 0]
             back[i, ids[g + 1]] = ids[g][np.arange(D)[:, None], a]
-        cf = np.concatenate([VF[:, None, :] + nonlat, loose[W].reshape(D * S, S, 5)], axis=0)
-        aF = _lexargmin(_keys(cf, w), axis=0)
+        cf = np.concatenate([VF[:, None, :] + nonlat, loose[W].reshape(D * S, S, 4)], axis=0)
+        aF = _lexargmin(cf, axis=0)
         VF = cf[aF, np.arange(S)]
         back[i, ids_f] = np.r_[ids_f, ids[W].ravel()][aF]
         V = new
     fin_nolat = final.copy()
     fin_nolat[:, _LAT] = 0.0
-    ends = np.concatenate([(V[0] + final[None]).reshape(D * S, 5),
-                           (V[1:] + fin_nolat[None, None]).reshape(W * D * S, 5), VF + fin_nolat])
-    keys = _keys(ends, w)
+    fk, fk0 = _keys(final, w), _keys(fin_nolat, w)
+    keys = np.concatenate([(V[0] + fk[None]).reshape(D * S, 4), (V[1:] + fk0[None, None]).reshape(W * D * S, 4),
+                           VF + fk0])
     if not np.isfinite(keys[:, 0]).any():
         return None
     best = int(_lexargmin(keys, axis=0, rtol=TIE_RTOL))
