@@ -38,8 +38,8 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["PartTiming", "MessageTiming", "Segment", "Schedule", "schedule", "is_chain", "MessagePlan",
-           "plan_messages"]
+__all__ = ["PartTiming", "MessageTiming", "Segment", "Schedule", "schedule", "is_chain", "is_totally_ordered",
+           "MessagePlan", "plan_messages"]
 
 from collections.abc import Sequence
 from dataclasses import dataclass
@@ -170,6 +170,27 @@ def is_chain(structure: ModelStructure) -> bool:
             break
     ok = ok and all(fed[1:])
     structure.__dict__["_is_chain"] = ok
+    return ok
+
+
+def is_totally_ordered(structure: ModelStructure) -> bool:
+    """Every unit after the first reads an output of the unit just before it.
+
+    Then no two units can ever run at the same time (each waits for its predecessor), so
+    consecutive parts run one after another whatever the placement — but skip tensors still
+    go straight to their readers, so the latency is not the chain's plain sum (residual
+    networks: ResNet, MobileNetV2). Every chain is totally ordered.
+    """
+    cached = structure.__dict__.get("_is_totally_ordered")
+    if cached is not None:
+        return bool(cached)
+    n = structure.n_units
+    fed = [False] * n
+    for t in structure.tensors:
+        if t.producer >= 0 and t.producer + 1 in t.consumers:
+            fed[t.producer + 1] = True
+    ok = all(fed[1:])
+    structure.__dict__["_is_totally_ordered"] = ok
     return ok
 
 

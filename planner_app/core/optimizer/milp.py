@@ -860,8 +860,10 @@ def solve_milp(
     """The exact best placement over every placement (one MILP per cut codec).
 
     ``presolve`` (default): first :func:`~planner_app.core.optimizer.sequence_dp.solve_sequence`,
-    exact over every placement ignoring memory, utilization and caps: when its plan meets
-    them all it is the answer, and no MILP is built. Else the chain DP's plan, whose objective
+    exact over every placement ignoring memory, utilization and caps on chains, and a lower
+    bound on models with branches (edge tensors only; latency along a chain of units that must
+    run one after another): when its plan meets every limit and, on a DAG, attains the bound,
+    it is the answer, and no MILP is built. Else the chain DP's plan, whose objective
     becomes a cutoff row of every codec's MILP (its codec goes first; then the best plan so far
     is the cutoff: a codec that cannot match it ends as soon as HiGHS proves so, with no
     tie-breaking solves) and a bound on the optimum's latency; then :func:`~planner_app.core.optimizer.reduce.reduce_problem`
