@@ -19,6 +19,7 @@ from planner_app.core.optimizer.brute_force import enumerate_placements
 from planner_app.core.optimizer.cost_model import evaluate
 from planner_app.core.optimizer.joint import (
     JointGoal,
+    _usable_only,
     alone_measure,
     alone_optimum,
     joint_load,
@@ -96,13 +97,18 @@ def test_overcommitted_one_at_a_time_plans_go_to_the_milp_with_the_same_optimum_
 
 
 def test_summed_memory_past_a_device_goes_to_the_milp_with_the_same_optimum_as_without_bounds():
-    problems = factory("weighted-latency", rate=1.0, memory_mb={"plant-server": 20.0})
+    # the plant server holds one model's weights (12 MB), not two; line A's edge box (1 MiB) not one unit's 2 MB
+    problems = factory("weighted-latency", rate=1.0, memory_mb={"plant-server": 20.0, "line-a-edge": 1.0})
+    assert all("line-a-edge" not in _usable_only(p).devices for p in problems)  # dropped from the joint MILP
     placements, proven = solo(problems)
     goal = JointGoal("weighted-latency")
     bounded = solve_joint(problems, goal, alone=placements, alone_proven=proven)
     plain = solve_joint(problems, goal, bounds=False)
     assert bounded.method == "milp" and bounded.exact and plain.exact
     assert bounded.objective_value == pytest.approx(plain.objective_value, rel=1e-7)
+    server = next(r for r in bounded.loads if r.resource == "device plant-server")
+    assert server.memory_bytes <= server.memory_limit_bytes
+    assert all("line-a-edge" not in pl.devices for pl in bounded.placements)
 
 
 # -- brute force on tiny instances ------------------------------------------------------------

@@ -76,6 +76,7 @@ from planner_app.core.optimizer.milp import (
     _scaled,
 )
 from planner_app.core.optimizer.problem import Placement, PlanningProblem
+from planner_app.core.optimizer.reduce import _allowed_levels
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 
@@ -497,6 +498,20 @@ def _better(a: tuple[float, float], b: tuple[float, float] | None) -> bool:
     return a[0] <= b[0] + 1e-9 * max(abs(b[0]), 1e-12) and a[1] < b[1] - 1e-9 * max(abs(b[1]), 1e-12)
 
 
+def _usable_only(p: PlanningProblem) -> PlanningProblem:
+    """``p`` without the candidate devices it cannot use (:mod:`~planner_app.core.optimizer.reduce`'s
+    *unusable* rule: no unit runs there at an allowed level, in its memory, without breaking a pin).
+
+    Exact across workloads: the rule looks at one unit of one workload at a time, so no joint
+    plan places that workload there either. Dominance is not applied: it moves load onto the
+    dominating device, whose capacity and memory the other workloads share.
+    """
+    ok = _allowed_levels(p)
+    pinned = set(p.constraints.pinned_units.values())
+    keep = [d for di, d in enumerate(p.devices) if d in pinned or ok[:, di, :].any()]
+    return p.restricted(devices=keep) if keep and len(keep) < len(p.devices) else p
+
+
 def solve_joint(
     problems: Sequence[PlanningProblem],
     goal: JointGoal | None = None,
@@ -536,6 +551,7 @@ def solve_joint(
             report(progress, 1.0, "the one-at-a-time plans are the joint optimum")
             return quick
     combos = _codec_combos(problems, alone)
+    work = [_usable_only(p) for p in problems] if bounds else list(problems)
     best: tuple[tuple[float, float], list[Placement], list[Prediction]] | None = None
     notes: list[str] = []
     floors: list[float] | None = None
@@ -565,7 +581,7 @@ def solve_joint(
             break  # the best plan found reaches every workload's own least: nothing can beat it
         report(progress, ci / (len(combos) + 1), f"joint MILP, cut codecs {', '.join(dict.fromkeys(combo))}")
         tried.append(combo)
-        out = _solve_codecs(problems, combo, goal, time_limit_s, floors=floors,
+        out = _solve_codecs(work, combo, goal, time_limit_s, floors=floors,
                             cutoff=best[0][0] if bounds and best is not None else None)
         if out is None:
             continue
