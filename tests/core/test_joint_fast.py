@@ -168,3 +168,13 @@ def test_tiny_instances_match_brute_force(goal, rate):
     assert sol.objective_value == pytest.approx(expected, rel=1e-7, abs=1e-12)
     plain = solve_joint(problems, g, bounds=False)
     assert plain.objective_value == pytest.approx(expected, rel=1e-7, abs=1e-12)
+
+
+def test_total_cost_of_zero_needs_no_milp_even_when_the_one_at_a_time_plans_are_not_proven():
+    problems = factory("total-cost")
+    placements, _ = solo(problems)  # every model on its free camera: 0 USD/hour
+    sol = solve_joint(problems, JointGoal("total-cost"), alone=placements, alone_proven=[False] * 6)
+    assert sol.method == "alone-at-bound" and sol.exact and sol.objective_value == 0.0 and sol.n_variables == 0
+    assert "0 USD/hour" in sol.notes[0]
+    plain = solve_joint(problems, JointGoal("total-cost"), bounds=False)
+    assert plain.method == "milp" and plain.objective_value == pytest.approx(0.0, abs=1e-12)

@@ -218,8 +218,10 @@ class JointSolution:
     n_variables: int = 0
     n_constraints: int = 0
     notes: list[str] = field(default_factory=list)
-    #: how the plan was found: "milp" (the joint MILP) or "alone-optimal" (the one-at-a-time
-    #: plans, proven optimal each and fitting together: see :func:`alone_optimum`)
+    #: how the plan was found: "milp" (the joint MILP), "alone-optimal" (the one-at-a-time
+    #: plans, proven optimal each and fitting together: see :func:`alone_optimum`) or
+    #: "alone-at-bound" (the one-at-a-time plans fit together and cost 0 USD/hour, the least
+    #: any plan can: total-cost only, its tie-break not proven)
     method: str = "milp"
 
     @property
@@ -571,14 +573,28 @@ def solve_joint(
             alone_key = (joint_objective_value(goal, problems, alone_preds), _tie_value(goal, problems, alone_preds))
             if bounds:
                 best = (alone_key, list(alone), alone_preds)
+    # a proven least of the objective: the one-at-a-time optima's, else 0 for total-cost (prices are >= 0)
+    main_floor = floor_key[0] if floor_key is not None else 0.0 if bounds and goal.name == "total-cost" else None
+
+    def at_floor() -> bool:
+        if best is None or main_floor is None:
+            return False
+        if floor_key is not None:  # objective and tie-break both at their least
+            return not _better(floor_key, best[0])
+        return best[0][0] <= main_floor + 1e-12
+
     exact, status, dual = True, "infeasible", []
     nv = nc = 0
     tried: list[tuple[str, ...]] = []
     for ci, combo in enumerate(combos):
         if cancel is not None:
             cancel.raise_if_cancelled()
-        if floor_key is not None and best is not None and not _better(floor_key, best[0]):
-            break  # the best plan found reaches every workload's own least: nothing can beat it
+        if at_floor():
+            if not tried:
+                notes.append("the one-at-a-time plans fit together and reach a proven lower bound of the objective "
+                             "(0 USD/hour: prices are never negative): no joint MILP was needed; the tie-break is "
+                             "the one-at-a-time solvers'")
+            break  # the best plan found reaches a proven least: nothing can beat it
         report(progress, ci / (len(combos) + 1), f"joint MILP, cut codecs {', '.join(dict.fromkeys(combo))}")
         tried.append(combo)
         out = _solve_codecs(work, combo, goal, time_limit_s, floors=floors,
@@ -605,12 +621,13 @@ def solve_joint(
     report(progress, len(combos) / (len(combos) + 1), "joint MILP done")
     if best is not None and exact and status == "infeasible":
         status = "optimal"  # every MILP proven: none beats the plan found (or the one-at-a-time plans' cutoff)
-    if (not exact and floor_key is not None and best is not None
-            and best[0][0] <= floor_key[0] + 1e-9 * max(abs(floor_key[0]), 1e-12)):
-        # the plan found reaches the sum (max) of the proven one-at-a-time optima: a lower bound
+    if (not exact and main_floor is not None and best is not None
+            and best[0][0] <= main_floor + 1e-9 * max(abs(main_floor), 1e-12)):
+        # the plan found reaches a proven lower bound: the sum (max) of the proven one-at-a-time
+        # optima, or 0 USD/hour
         exact, status = True, "optimal"
-        notes.append("the joint MILP stopped at its time limit, but its plan reaches the proven lower bound "
-                     "(the one-at-a-time optima): it is optimal")
+        notes.append("the joint MILP stopped at its time limit, but its plan reaches a proven lower bound "
+                     "(the one-at-a-time optima, or 0 USD/hour): it is optimal")
     if not exact and alone is not None and alone_key is not None:
         # a MILP stopped at its time limit may hold no plan, or a worse one than the one-at-a-time
         # plans when those happen to fit together: they are a joint plan too
@@ -623,11 +640,13 @@ def solve_joint(
     if best is not None:
         value = best[0][0]
         low = min(dual, default=-math.inf)
-        if floor_key is not None:
-            low = max(low, floor_key[0]) if math.isfinite(low) else floor_key[0]
+        if main_floor is not None:
+            low = max(low, main_floor) if math.isfinite(low) else main_floor
         gap = 0.0 if exact else (max(0.0, (value - low) / max(abs(value), 1e-12)) if math.isfinite(low) else math.inf)
+        no_milp = not tried and alone is not None and best[1] == list(alone)
         return JointSolution(goal, best[1], best[2], value, exact, status, ms, joint_load(problems, best[2]), gap,
-                             codecs_tried=tried, n_variables=nv, n_constraints=nc, notes=notes)
+                             codecs_tried=tried or [tuple(pl.codec for pl in best[1])], n_variables=nv,
+                             n_constraints=nc, notes=notes, method="alone-at-bound" if no_milp else "milp")
     sol = JointSolution(goal, None, None, math.inf, exact, status, ms, codecs_tried=tried,
                         n_variables=nv, n_constraints=nc)
     if exact:  # every codec combination proven infeasible: say what cannot fit

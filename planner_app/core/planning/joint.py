@@ -227,7 +227,7 @@ def plan_jointly(
 
 # -- export ---------------------------------------------------------------------------------
 def _solver_name(sol: JointSolution) -> str:
-    return "alone-optimal" if sol.method == "alone-optimal" else "milp-joint"
+    return sol.method if sol.method in ("alone-optimal", "alone-at-bound") else "milp-joint"
 
 
 def _load_rows(jp: JointPlanning) -> list[LoadRow]:
@@ -262,6 +262,10 @@ def _section_plan(jp: JointPlanning, k: int, sec: JointSection, built: BuiltPart
         scope = ("every placement, level and cut codec of every workload at once (shared devices and links, summed "
                  "memory): the one-at-a-time plans, each proven optimal for this objective's own measure, fit "
                  "together, which makes them the joint optimum (no joint MILP needed)")
+    elif sol.method == "alone-at-bound":
+        scope = ("every placement, level and cut codec of every workload at once: the one-at-a-time plans fit "
+                 "together and cost 0 USD/hour, the least any plan can (no joint MILP needed; the latency "
+                 "tie-break is the one-at-a-time solvers')")
     else:
         scope = ("every placement and level of every workload at once (shared devices and links, summed memory), "
                  f"for the cut codecs tried ({len(sol.codecs_tried)} combination(s))")
