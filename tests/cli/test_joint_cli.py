@@ -157,3 +157,16 @@ def test_a_section_naming_another_sections_part_is_refused(tmp_path, capsys):
     assert "workloads[1].stages[0].artifact.path" in err and "section's folder parts/workload_01/" in err
     assert main(["run", str(out), "--local"]) == 2
     assert "is a joint plan" in capsys.readouterr().err
+
+
+def test_one_at_a_time_plans_that_fit_together_are_the_proven_joint_plan_without_a_milp(tmp_path, capsys):
+    topo, times = _factory(tmp_path, 5.0)  # 5 requests/s a camera: the plant server stays under full load
+    out = tmp_path / "joint" / "joint.json"
+    assert _optimize(topo, times, out) == 0
+    text = capsys.readouterr().out
+    assert "solver: alone-optimal, proven optimal" in text
+    plan = load_joint_plan(out)
+    assert plan.solver.name == "alone-optimal" and plan.solver.exact and not plan.overcommitted_one_at_a_time
+    assert all(w.solver.name == "alone-optimal" and w.solver.exact for w in plan.workloads)
+    assert any("no joint MILP was needed" in n for n in plan.notes)
+    assert main(["plan", "validate", str(out)]) == 0

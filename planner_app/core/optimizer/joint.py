@@ -27,6 +27,13 @@ cut codecs chosen per workload; the codecs tried are each codec for every
 workload and the codecs of the one-at-a-time plans (not every combination,
 which grows as codecs ** workloads).
 
+Shortcut (:func:`alone_optimum`): when the one-at-a-time plans are each proven optimal
+for the joint objective's own per-workload measure and fit together, they *are* the
+joint optimum (over every codec combination, not only those tried) and no MILP is
+built. When they do not fit, their proven optima bound the joint MILP from below
+(see :func:`_solve_codecs`), and the best joint plan found so far caps each later
+codec combination.
+
 Example
 -------
 >>> sol = solve_joint(problems, JointGoal("worst-slack"))        # doctest: +SKIP
@@ -44,6 +51,8 @@ __all__ = [
     "joint_objective_names",
     "joint_objective_value",
     "joint_load",
+    "alone_measure",
+    "alone_optimum",
     "solve_joint",
 ]
 
@@ -67,6 +76,7 @@ from planner_app.core.optimizer.milp import (
     _scaled,
 )
 from planner_app.core.optimizer.problem import Placement, PlanningProblem
+from planner_app.core.optimizer.reduce import _allowed_levels
 from planner_app.core.progress import CancelToken, ProgressCallback, report
 
 
@@ -208,6 +218,11 @@ class JointSolution:
     n_variables: int = 0
     n_constraints: int = 0
     notes: list[str] = field(default_factory=list)
+    #: how the plan was found: "milp" (the joint MILP), "alone-optimal" (the one-at-a-time
+    #: plans, proven optimal each and fitting together: see :func:`alone_optimum`) or
+    #: "alone-at-bound" (the one-at-a-time plans fit together and cost 0 USD/hour, the least
+    #: any plan can: total-cost only, its tie-break not proven)
+    method: str = "milp"
 
     @property
     def feasible(self) -> bool:
@@ -326,8 +341,18 @@ def _pad(c: np.ndarray, n: int) -> np.ndarray:
 
 
 def _solve_codecs(problems: Sequence[PlanningProblem], codecs: Sequence[str], goal: JointGoal,
-                  time_limit_s: float, elastic: bool = False,
+                  time_limit_s: float, elastic: bool = False, floors: Sequence[float] | None = None,
+                  cutoff: float | None = None,
                   ) -> tuple[list[_Block], Any, dict[str, int], _Model] | None:  # Any: scipy's OptimizeResult
+    """One joint MILP for one cut codec per workload.
+
+    ``floors``: per workload, a proven least value of the goal's own measure
+    (:func:`alone_measure`) over its plans alone; every joint plan's part is a plan alone
+    (see :func:`alone_optimum`), so ``measure_i >= floor_i`` cuts off no joint plan and
+    lifts the LP bound (for ``worst-slack`` through ``u >= latency_i / slo_i``).
+    ``cutoff``: the objective of a joint plan already found; plans worse than it are cut
+    off (the MILP is then infeasible when this codec combination cannot beat it).
+    """
     m = _Model()
     blocks = []
     for p, c in zip(problems, codecs, strict=True):
@@ -342,7 +367,17 @@ def _solve_codecs(problems: Sequence[PlanningProblem], codecs: Sequence[str], go
         stages = [c]  # how far over, nothing else: a diagnosis, not a plan
     else:
         stages = _goal_vectors(m, blocks, goal)
+        measure = alone_measure(goal)
+        for b, lo in zip(blocks, floors or [], strict=False):
+            if lo > 0 and math.isfinite(lo):
+                i_, c_ = b.metric[measure].parts()
+                # relative slack: the floor is proven up to the solvers' tolerance, not exactly
+                m.add_row(i_, c_ / lo, 1.0 - 1e-6, math.inf)
     stages = [_pad(s, m.n) for s in stages]
+    if cutoff is not None and math.isfinite(cutoff) and not elastic:
+        nz = np.nonzero(stages[0])[0]
+        f = 1.0 / max(abs(cutoff), float(np.abs(stages[0][nz]).max(initial=0.0)), 1e-12)
+        m.add_row(nz, stages[0][nz] * f, -math.inf, f * cutoff + 1e-7)
     t0 = time.perf_counter()
     res = m.solve(_scaled(stages[0]), time_limit_s)
     bound = getattr(res, "mip_dual_bound", None)
@@ -373,19 +408,134 @@ def _codec_combos(problems: Sequence[PlanningProblem], alone: Sequence[Placement
     return list(dict.fromkeys(combos)) or [tuple(next(iter(p.codecs)) for p in problems)]
 
 
+#: below this summed utilization a shared row holds (the joint MILP's own row bound)
+_FULL = 1.0 - 1e-6
+
+
+def alone_measure(goal: JointGoal) -> str:
+    """The per-workload measure of ``goal`` (the objective the one-at-a-time plans minimise):
+    ``cost`` for ``total-cost``, ``latency`` for ``worst-slack`` and ``weighted-latency``."""
+    return "cost" if goal.name == "total-cost" else "latency"
+
+
+def _fit_together(loads: Sequence[ResourceLoad]) -> bool:
+    """Every device and link direction below full load (as the joint MILP's rows), memory within."""
+    return all(r.utilization < _FULL and (r.memory_limit_bytes is None or r.memory_bytes <= r.memory_limit_bytes)
+               for r in loads)
+
+
+def alone_optimum(problems: Sequence[PlanningProblem], goal: JointGoal, alone: Sequence[Placement] | None,
+                  alone_proven: Sequence[bool] | None) -> JointSolution | None:
+    """The one-at-a-time plans as the proven joint optimum, when they are one; else None.
+
+    They are when (a) each problem's objective is ``goal``'s own measure
+    (:func:`alone_measure`, any positive weight), (b) each plan is proven optimal for its
+    problem (``alone_proven``: the sequence DP, or the MILP at gap 0) and feasible under the
+    cost model, and (c) together they fit: summed utilization below 1 on every device and
+    link direction, summed memory within every device's.
+
+    Proof. Write ``F`` for the joint feasible set and ``F_i`` for workload ``i``'s alone.
+    Projection: a joint plan's part for ``i`` is in ``F_i`` — ``i``'s own constraints are
+    the same rows, every summed row's terms are >= 0 so each term is at most the sum (a sum
+    below 1 has each utilization below 1; summed memory within the limit has each
+    workload's within it). Hence ``m_i(P) >= m_i*`` for every ``P`` in ``F``, where ``m_i``
+    is the measure and ``m_i*`` its proven minimum over ``F_i``. The combination ``A`` of
+    the one-at-a-time plans is in ``F`` by (c) and has ``m_i(A) = m_i*`` for every ``i``.
+
+    - ``weighted-latency`` minimises ``Σ w_i·lat_i`` (``w_i >= 0``): each term is at its
+      least, so the sum is. No tie-break.
+    - ``worst-slack`` minimises ``max lat_i / slo_i`` over the workloads with an SLO; each
+      ratio is at its least, so the maximum is. Its tie-break ``Σ w_i·lat_i`` (every
+      workload) is at its least for the same reason, so ``A`` is lexicographically optimal.
+    - ``total-cost`` minimises ``Σ 3.6·rate_i·cost_i`` (rates > 0): at its least again. Its
+      tie-break ``Σ w_i·lat_i``: a joint plan with the least total cost has every
+      ``cost_i = cost_i*`` (a term above its least cannot be made up by another, none is
+      below its least), so its ``lat_i`` is at least the least latency among ``i``'s
+      cost-optimal plans in ``F_i`` — which is ``lat_i(A)`` because every solver breaks ties
+      on the objective by the lower latency (``objective_key``; exact in the sequence DP,
+      within the MILP's own tie-break solve otherwise). So ``A`` is optimal for the objective
+      and, as far as the one-at-a-time tie-breaks are, for the tie-break.
+
+    Each one-at-a-time plan is optimal over every cut codec, so ``A`` is optimal over every
+    codec combination (the joint MILP tries only some). Optimal "within tolerance" means
+    what it means for the one-at-a-time solvers (the sequence DP: exact key comparison up to
+    ``TIE_RTOL``; the MILP: HiGHS's gap 1e-9).
+    """
+    if alone is None or alone_proven is None or len(alone) != len(problems) or len(alone_proven) != len(problems):
+        return None
+    measure = alone_measure(goal)
+    if not all(proven for proven in alone_proven):
+        return None
+    if not all(set(p.weights) == {measure} and p.weights[measure] > 0 for p in problems):
+        return None
+    t0 = time.perf_counter()
+    preds = [evaluate(pl, p) for pl, p in zip(alone, problems, strict=True)]
+    if not all(pr.feasible for pr in preds):
+        return None
+    loads = joint_load(problems, preds)
+    if not _fit_together(loads):
+        return None
+    value = joint_objective_value(goal, problems, preds)
+    ms = (time.perf_counter() - t0) * 1000.0
+    return JointSolution(goal, list(alone), preds, value, True, "optimal", ms, loads, 0.0,
+                         codecs_tried=[tuple(pl.codec for pl in alone)], method="alone-optimal",
+                         notes=["the one-at-a-time plans, each proven optimal for this objective's own measure "
+                                f"({measure}), fit together on every shared device and link: together they are "
+                                "the joint optimum (no joint MILP was needed)"])
+
+
+def _tie_value(goal: JointGoal, problems: Sequence[PlanningProblem], predictions: Sequence[Prediction]) -> float:
+    """The tie-break of ``goal`` (the weighted latency; none for ``weighted-latency`` itself)."""
+    if goal.name == "weighted-latency":
+        return 0.0
+    return float(sum(goal.weight(p) * pr.latency_ms for p, pr in zip(problems, predictions, strict=True)))
+
+
+def _better(a: tuple[float, float], b: tuple[float, float] | None) -> bool:
+    """``a`` beats ``b`` lexicographically (objective, then tie-break; ties within 1e-9 relative)."""
+    if b is None:
+        return True
+    if a[0] < b[0] - 1e-9 * max(abs(b[0]), 1e-12):
+        return True
+    return a[0] <= b[0] + 1e-9 * max(abs(b[0]), 1e-12) and a[1] < b[1] - 1e-9 * max(abs(b[1]), 1e-12)
+
+
+def _usable_only(p: PlanningProblem) -> PlanningProblem:
+    """``p`` without the candidate devices it cannot use (:mod:`~planner_app.core.optimizer.reduce`'s
+    *unusable* rule: no unit runs there at an allowed level, in its memory, without breaking a pin).
+
+    Exact across workloads: the rule looks at one unit of one workload at a time, so no joint
+    plan places that workload there either. Dominance is not applied: it moves load onto the
+    dominating device, whose capacity and memory the other workloads share.
+    """
+    ok = _allowed_levels(p)
+    pinned = set(p.constraints.pinned_units.values())
+    keep = [d for di, d in enumerate(p.devices) if d in pinned or ok[:, di, :].any()]
+    return p.restricted(devices=keep) if keep and len(keep) < len(p.devices) else p
+
+
 def solve_joint(
     problems: Sequence[PlanningProblem],
     goal: JointGoal | None = None,
     *,
     alone: Sequence[Placement] | None = None,
+    alone_proven: Sequence[bool] | None = None,
     time_limit_s: float = 60.0,
+    bounds: bool = True,
     progress: ProgressCallback | None = None,
     cancel: CancelToken | None = None,
 ) -> JointSolution:
     """Place every problem's workload at once (see the module docstring).
 
     ``problems`` come from one topology, one per workload (names distinct).
-    ``alone``: the one-at-a-time placements, whose cut codecs are tried too.
+    ``alone``: the one-at-a-time placements, whose cut codecs are tried too; ``alone_proven``:
+    whether each is proven optimal for its problem. When every one is, and each problem
+    minimises ``goal``'s own measure (:func:`alone_measure`), they decide a lot:
+    :func:`alone_optimum` returns them as the joint optimum when they fit together, and
+    otherwise their values bound each workload's measure in the MILP from below (a joint
+    plan that reaches every bound is optimal, and the search stops there).
+    ``bounds``: False builds the plain joint MILP (no shortcut, bound rows or cutoffs), as a
+    reference.
     """
     goal = goal or JointGoal()
     if not problems:
@@ -397,23 +547,66 @@ def solve_joint(
         raise ProblemError("the joint objective worst-slack needs a latency SLO on at least one workload (slo_ms); "
                            "set one, or choose total-cost or weighted-latency")
     t0 = time.perf_counter()
+    if bounds:
+        quick = alone_optimum(problems, goal, alone, alone_proven)
+        if quick is not None:
+            report(progress, 1.0, "the one-at-a-time plans are the joint optimum")
+            return quick
     combos = _codec_combos(problems, alone)
-    best: tuple[float, list[Placement], list[Prediction]] | None = None
-    exact, status, bounds = True, "infeasible", []
+    work = [_usable_only(p) for p in problems] if bounds else list(problems)
+    best: tuple[tuple[float, float], list[Placement], list[Prediction]] | None = None
+    notes: list[str] = []
+    floors: list[float] | None = None
+    floor_key: tuple[float, float] | None = None
+    alone_key: tuple[float, float] | None = None
+    if alone is not None:
+        alone_preds = [evaluate(pl, p) for pl, p in zip(alone, problems, strict=True)]
+        measure = alone_measure(goal)
+        if (bounds and alone_proven is not None and len(alone_proven) == len(problems) and all(alone_proven)
+                and all(pr.feasible for pr in alone_preds)
+                and all(set(p.weights) == {measure} and p.weights[measure] > 0 for p in problems)):
+            # each workload's proven least measure: no joint plan goes below any of them
+            floors = [float(pr.latency_ms if measure == "latency" else pr.cost_usd_per_1k) for pr in alone_preds]
+            floor_key = (joint_objective_value(goal, problems, alone_preds), _tie_value(goal, problems, alone_preds))
+        if all(pr.feasible for pr in alone_preds) and _fit_together(joint_load(problems, alone_preds)):
+            # the one-at-a-time plans fit together (not all proven): a joint plan, and the cutoff
+            alone_key = (joint_objective_value(goal, problems, alone_preds), _tie_value(goal, problems, alone_preds))
+            if bounds:
+                best = (alone_key, list(alone), alone_preds)
+    # a proven least of the objective: the one-at-a-time optima's, else 0 for total-cost (prices are >= 0)
+    main_floor = floor_key[0] if floor_key is not None else 0.0 if bounds and goal.name == "total-cost" else None
+
+    def at_floor() -> bool:
+        if best is None or main_floor is None:
+            return False
+        if floor_key is not None:  # objective and tie-break both at their least
+            return not _better(floor_key, best[0])
+        return best[0][0] <= main_floor + 1e-12
+
+    exact, status, dual = True, "infeasible", []
     nv = nc = 0
+    tried: list[tuple[str, ...]] = []
     for ci, combo in enumerate(combos):
         if cancel is not None:
             cancel.raise_if_cancelled()
+        if at_floor():
+            if not tried:
+                notes.append("the one-at-a-time plans fit together and reach a proven lower bound of the objective "
+                             "(0 USD/hour: prices are never negative): no joint MILP was needed; the tie-break is "
+                             "the one-at-a-time solvers'")
+            break  # the best plan found reaches a proven least: nothing can beat it
         report(progress, ci / (len(combos) + 1), f"joint MILP, cut codecs {', '.join(dict.fromkeys(combo))}")
-        out = _solve_codecs(problems, combo, goal, time_limit_s)
+        tried.append(combo)
+        out = _solve_codecs(work, combo, goal, time_limit_s, floors=floors,
+                            cutoff=best[0][0] if bounds and best is not None else None)
         if out is None:
             continue
         blocks, res, _, m = out
         nv, nc = max(nv, m.n), max(nc, len(m.row_lo))
         if res.status != 2:
-            bounds.append(m.dual_bound)
+            dual.append(m.dual_bound)
         if res.x is None:
-            if res.status != 2:
+            if res.status != 2:  # 2: infeasible, or (with a cutoff) nothing better than the best so far
                 exact, status = False, _STATUS.get(res.status, str(res.status))
             continue
         if res.status != 0:
@@ -422,30 +615,39 @@ def solve_joint(
         preds = [evaluate(pl, p) for pl, p in zip(pls, problems, strict=True)]
         if not all(pr.feasible for pr in preds):
             continue  # numerical edge of a row: the cost model has the last word
-        value = joint_objective_value(goal, problems, preds)
-        if best is None or value < best[0] * (1 - 1e-9):
-            best = (value, pls, preds)
-            status = "optimal" if exact else status
+        key = (joint_objective_value(goal, problems, preds), _tie_value(goal, problems, preds))
+        if _better(key, best[0] if best is not None else None):
+            best = (key, pls, preds)
     report(progress, len(combos) / (len(combos) + 1), "joint MILP done")
-    notes: list[str] = []
-    if not exact and alone is not None:
+    if best is not None and exact and status == "infeasible":
+        status = "optimal"  # every MILP proven: none beats the plan found (or the one-at-a-time plans' cutoff)
+    if (not exact and main_floor is not None and best is not None
+            and best[0][0] <= main_floor + 1e-9 * max(abs(main_floor), 1e-12)):
+        # the plan found reaches a proven lower bound: the sum (max) of the proven one-at-a-time
+        # optima, or 0 USD/hour
+        exact, status = True, "optimal"
+        notes.append("the joint MILP stopped at its time limit, but its plan reaches a proven lower bound "
+                     "(the one-at-a-time optima, or 0 USD/hour): it is optimal")
+    if not exact and alone is not None and alone_key is not None:
         # a MILP stopped at its time limit may hold no plan, or a worse one than the one-at-a-time
         # plans when those happen to fit together: they are a joint plan too
-        preds = [evaluate(pl, p) for pl, p in zip(alone, problems, strict=True)]
-        if all(pr.feasible for pr in preds) and not any(r.overloaded for r in joint_load(problems, preds)):
-            value = joint_objective_value(goal, problems, preds)
-            if best is None or value < best[0] * (1 - 1e-9):
-                best = (value, list(alone), preds)
-                notes.append("the MILP stopped at its time limit; the one-at-a-time plans fit together and are "
-                             "the best joint plan found")
+        if best is None or _better(alone_key, best[0]):
+            best = (alone_key, list(alone), [evaluate(pl, p) for pl, p in zip(alone, problems, strict=True)])
+        if best[1] == list(alone):
+            notes.append("the MILP stopped at its time limit; the one-at-a-time plans fit together and are "
+                         "the best joint plan found")
     ms = (time.perf_counter() - t0) * 1000.0
     if best is not None:
-        value = best[0]
-        low = min(bounds, default=-math.inf)
+        value = best[0][0]
+        low = min(dual, default=-math.inf)
+        if main_floor is not None:
+            low = max(low, main_floor) if math.isfinite(low) else main_floor
         gap = 0.0 if exact else (max(0.0, (value - low) / max(abs(value), 1e-12)) if math.isfinite(low) else math.inf)
+        no_milp = not tried and alone is not None and best[1] == list(alone)
         return JointSolution(goal, best[1], best[2], value, exact, status, ms, joint_load(problems, best[2]), gap,
-                             codecs_tried=combos, n_variables=nv, n_constraints=nc, notes=notes)
-    sol = JointSolution(goal, None, None, math.inf, exact, status, ms, codecs_tried=combos,
+                             codecs_tried=tried or [tuple(pl.codec for pl in best[1])], n_variables=nv,
+                             n_constraints=nc, notes=notes, method="alone-at-bound" if no_milp else "milp")
+    sol = JointSolution(goal, None, None, math.inf, exact, status, ms, codecs_tried=tried,
                         n_variables=nv, n_constraints=nc)
     if exact:  # every codec combination proven infeasible: say what cannot fit
         _diagnose(sol, problems, combos, goal, time_limit_s)

@@ -12,7 +12,11 @@ one objective over the workloads), and the export writes one
 joint load table, and how far the one-at-a-time plans overcommit each device and link.
 
 The one-at-a-time plans use the joint objective's own measure: ``latency`` for
-``worst-slack`` and ``weighted-latency``, ``cost`` for ``total-cost``.
+``worst-slack`` and ``weighted-latency``, ``cost`` for ``total-cost``. When each is proven
+optimal (the sequence DP on chains, the presolved MILP at gap 0 otherwise) and together
+they fit, they are the joint optimum and no joint MILP is built
+(:func:`~planner_app.core.optimizer.joint.alone_optimum` proves why); otherwise their
+optima bound the joint MILP.
 
 No joint plan is not an exception: :attr:`JointPlanning.feasible` is False, the
 solution names the devices and links that cannot fit every workload, and
@@ -46,6 +50,7 @@ from planner_app.core.optimizer.joint import (
     JointGoal,
     JointSolution,
     ResourceLoad,
+    alone_measure,
     joint_load,
     solve_joint,
 )
@@ -137,10 +142,6 @@ def _span(progress: ProgressCallback | None, lo: float, hi: float) -> ProgressCa
     return lambda f, m: report(progress, lo + (hi - lo) * f, m)
 
 
-def _alone_objective(goal: JointGoal) -> str:
-    return "cost" if goal.name == "total-cost" else "latency"
-
-
 def plan_jointly(
     topology: Topology | str | os.PathLike[str],
     *,
@@ -171,7 +172,7 @@ def plan_jointly(
     if JOINT_WORKLOAD in [w.name for w in topo.workloads] and workloads is None:
         raise PlannerError(f"topology {topo.name!r} has a workload named {JOINT_WORKLOAD!r}, which --workload "
                            f"{JOINT_WORKLOAD} would not tell from every workload: rename it")
-    pose = (pose or PoseOptions()).model_copy(update={"objective": _alone_objective(goal)})
+    pose = (pose or PoseOptions()).model_copy(update={"objective": alone_measure(goal)})
     t0 = time.perf_counter()
     sections: list[JointSection] = []
     shared: dict[str, PlanningSession] = {}
@@ -203,8 +204,12 @@ def plan_jointly(
     alone_pl = [sec.session.result.placement for sec in sections if sec.session.result is not None]
     alone_loads = joint_load(problems, [sec.alone for sec in sections])  # type: ignore[arg-type]
     t1 = time.perf_counter()
+    # proven: the sequence DP's plans, or the presolved MILP's at gap 0 (see solve_joint's shortcut)
+    proven = [bool(sec.session.result is not None and sec.session.result.feasible and sec.session.result.exact)
+              for sec in sections]
     solution = solve_joint(problems, goal, alone=alone_pl if len(alone_pl) == n else None,  # type: ignore[arg-type]
-                           time_limit_s=time_limit_s or 60.0, progress=_span(progress, 0.6, 0.8), cancel=cancel)
+                           alone_proven=proven, time_limit_s=time_limit_s or 60.0,
+                           progress=_span(progress, 0.6, 0.8), cancel=cancel)
     timings["joint_solve_s"] = time.perf_counter() - t1
     if solution.placements is not None and solution.predictions is not None:
         for sec, pl, pr in zip(sections, solution.placements, solution.predictions, strict=True):
@@ -221,6 +226,10 @@ def plan_jointly(
 
 
 # -- export ---------------------------------------------------------------------------------
+def _solver_name(sol: JointSolution) -> str:
+    return sol.method if sol.method in ("alone-optimal", "alone-at-bound") else "milp-joint"
+
+
 def _load_rows(jp: JointPlanning) -> list[LoadRow]:
     joint = {r.resource: r for r in jp.solution.loads}
     alone = {r.resource: r for r in jp.alone_loads}
@@ -249,12 +258,21 @@ def _section_plan(jp: JointPlanning, k: int, sec: JointSection, built: BuiltPart
     assert s.result is not None and s.problem is not None and s.source is not None and s.measured is not None
     assert sec.placement is not None and sec.prediction is not None
     sol = jp.solution
-    scope = ("every placement and level of every workload at once (shared devices and links, summed memory), "
-             f"for the cut codecs tried ({len(sol.codecs_tried)} combination(s))")
+    if sol.method == "alone-optimal":
+        scope = ("every placement, level and cut codec of every workload at once (shared devices and links, summed "
+                 "memory): the one-at-a-time plans, each proven optimal for this objective's own measure, fit "
+                 "together, which makes them the joint optimum (no joint MILP needed)")
+    elif sol.method == "alone-at-bound":
+        scope = ("every placement, level and cut codec of every workload at once: the one-at-a-time plans fit "
+                 "together and cost 0 USD/hour, the least any plan can (no joint MILP needed; the latency "
+                 "tie-break is the one-at-a-time solvers')")
+    else:
+        scope = ("every placement and level of every workload at once (shared devices and links, summed memory), "
+                 f"for the cut codecs tried ({len(sol.codecs_tried)} combination(s))")
     result = dataclasses.replace(
         s.result, feasible=True, failing_constraint=None, message="", placement=sec.placement,
         prediction=sec.prediction,
-        objective_value=s.problem.objective_value(sec.prediction), solver="milp-joint", exact=sol.exact,
+        objective_value=s.problem.objective_value(sec.prediction), solver=_solver_name(sol), exact=sol.exact,
         exact_scope=scope, solve_ms=sol.solve_ms, pareto_front=[], gap=sol.gap,
         baselines=[BaselineResult("one-at-a-time", "this workload planned alone, as if it had the topology to "
                                   "itself (its load adds to the others' on shared devices and links)",
@@ -315,7 +333,7 @@ def _export(jp: JointPlanning, out: Path, fidelity_samples: int, progress: Progr
         objective=JointObjective(name=jp.goal.name, description=info.description,
                                  weights=weights, unit=info.unit,
                                  value=sol.objective_value if math.isfinite(sol.objective_value) else None),
-        solver=SolverInfo(name="milp-joint", exact=sol.exact, solve_ms=max(0.0, sol.solve_ms),
+        solver=SolverInfo(name=_solver_name(sol), exact=sol.exact, solve_ms=max(0.0, sol.solve_ms),
                           note=f"{sol.status}; gap {sol.gap if sol.gap is not None else '-'}; cut codecs tried: "
                                + "; ".join(",".join(dict.fromkeys(c)) for c in sol.codecs_tried)),
         workloads=sections, load=_load_rows(jp), overcommitted_one_at_a_time=over, notes=notes,
