@@ -234,7 +234,7 @@ def measure_on_agents(args: argparse.Namespace, levels: list[str] | None) -> tup
 
     from planner_app.agent.client import AgentError, load_agent_map
     from planner_app.agent.measure import profile_on_agent
-    from planner_app.commands.optimize import TOPOLOGY_AGENTS
+    from planner_app.commands._agent_args import TOPOLOGY_AGENTS
     from planner_app.core.models.graph import parse_shape_args
     from planner_app.core.planning import QUICK_PROFILE, LoadOptions, PlanningSession
     from planner_app.core.planning.source import DEFAULT_LEVELS

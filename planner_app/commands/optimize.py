@@ -7,6 +7,7 @@ import sys
 import time
 from pathlib import Path
 
+from planner_app.commands._agent_args import TOPOLOGY_AGENTS
 from planner_app.commands._plan_view import closest_text, plan_text
 from planner_app.core.compression.registry import levels_help
 from planner_app.core.errors import PlannerError
@@ -14,9 +15,6 @@ from planner_app.core.optimizer.joint import JOINT_OBJECTIVES, joint_objective_n
 from planner_app.core.optimizer.registry import AUTO, solver_choices, solvers_help
 from planner_app.core.planning.source import DEFAULT_LEVELS
 from planner_app.core.plans.records import OBJECTIVES
-
-#: ``--agents`` given without a map: the topology's devices name their agents
-TOPOLOGY_AGENTS = Path("<the topology's agents>")
 
 
 def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
