@@ -32,7 +32,7 @@ import onnx
 from onnx import numpy_helper
 
 from planner_app.core.models.flops import ELEMENTWISE_FLOPS, NodeCost, node_cost
-from planner_app.core.models.loading import ITEMSIZE
+from planner_app.core.models.loading import ITEMSIZE, subgraphs
 
 #: nodes that always fold into a neighbour
 FOLD_ALWAYS = frozenset(
@@ -103,16 +103,6 @@ class AnalysisResult:
     warnings: list[str] = field(default_factory=list)
 
 
-def _subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
-    out: list[onnx.GraphProto] = []
-    for attr in node.attribute:
-        if attr.type == onnx.AttributeProto.GRAPH:
-            out.append(attr.g)
-        elif attr.type == onnx.AttributeProto.GRAPHS:
-            out.extend(attr.graphs)
-    return out
-
-
 def _graph_outer_refs(graph: onnx.GraphProto) -> list[str]:
     defined = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
     refs: dict[str, None] = {}
@@ -127,7 +117,7 @@ def _graph_outer_refs(graph: onnx.GraphProto) -> list[str]:
 def outer_scope_inputs(node: onnx.NodeProto) -> list[str]:
     """Names that ``node``'s subgraphs (If/Loop/Scan bodies) read from the enclosing graph."""
     refs: dict[str, None] = {}
-    for g in _subgraphs(node):
+    for g in subgraphs(node):
         for name in _graph_outer_refs(g):
             refs[name] = None
     return list(refs)
@@ -145,7 +135,7 @@ def all_graphs(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
     """``graph`` and every subgraph nested in it (If branches, Loop and Scan bodies), outermost first."""
     out = [graph]
     for node in graph.node:
-        for sub in _subgraphs(node):
+        for sub in subgraphs(node):
             out.extend(all_graphs(sub))
     return out
 
@@ -153,7 +143,7 @@ def all_graphs(graph: onnx.GraphProto) -> list[onnx.GraphProto]:
 def _subgraph_weight_bytes(node: onnx.NodeProto) -> dict[str, int]:
     """Initializers (and Constant tensors) inside ``node``'s subgraphs, by name: the weights of its branches."""
     found: dict[str, int] = {}
-    for sub in _subgraphs(node):
+    for sub in subgraphs(node):
         for g in all_graphs(sub):
             for t in g.initializer:
                 found[f"{node.name}/{g.name}/{t.name}"] = _tensor_nbytes(t)
@@ -276,7 +266,7 @@ def analyse(
 
 
 def _foldable(node: onnx.NodeProto, shapes: dict[str, list[int]], dtypes: dict[str, int]) -> bool:
-    if node.domain not in ("", "ai.onnx") or _subgraphs(node):
+    if node.domain not in ("", "ai.onnx") or subgraphs(node):
         return False
     if node.op_type in FOLD_ALWAYS or node.op_type in FOLD_EPILOGUE:
         return True
@@ -385,7 +375,7 @@ def _build_units(
             output_bytes=int(sum(tensor_bytes.get(o, 0) for o in outs)),
             inputs=list(ins),
             outputs=outs,
-            has_subgraph=any(_subgraphs(nodes[i]) for i in idxs),
+            has_subgraph=any(subgraphs(nodes[i]) for i in idxs),
             costed=all(costs[i].costed for i in idxs),
         ))
 

@@ -416,7 +416,8 @@ def _shapes_by_running(
     return None
 
 
-def _graph_subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+def subgraphs(node: onnx.NodeProto) -> list[onnx.GraphProto]:
+    """The graphs a node's attributes hold (If branches, Loop and Scan bodies)."""
     out: list[onnx.GraphProto] = []
     for attr in node.attribute:
         if attr.type == onnx.AttributeProto.GRAPH:
@@ -431,7 +432,7 @@ def _outer_refs(graph: onnx.GraphProto) -> list[str]:
     defined = {vi.name for vi in graph.input} | {t.name for t in graph.initializer}
     refs: dict[str, None] = {}
     for node in graph.node:
-        for name in list(node.input) + [r for sub in _graph_subgraphs(node) for r in _outer_refs(sub)]:
+        for name in list(node.input) + [r for sub in subgraphs(node) for r in _outer_refs(sub)]:
             if name and name not in defined:
                 refs[name] = None
         defined.update(o for o in node.output if o)
@@ -473,15 +474,15 @@ def _subgraph_shapes_by_running(
 
     sized = 0
     failures: list[str] = []
-    pending = [(node, g) for node in model.graph.node for g in _graph_subgraphs(node)]
+    pending = [(node, g) for node in model.graph.node for g in subgraphs(node)]
     main_tensors = set(inputs) | {o for n in model.graph.node for o in n.output if o}
     wanted = sorted({r for _, g in pending for r in _outer_refs(g) if r in main_tensors}
-                    | {i for n in model.graph.node if _graph_subgraphs(n) for i in n.input if i in main_tensors})
+                    | {i for n in model.graph.node if subgraphs(n) for i in n.input if i in main_tensors})
     known = _outer_values(model, inputs, input_dtypes, wanted) if any(
         o not in shapes for _, g in pending for n in g.node for o in n.output if o) else {}
     while pending:
         node, g = pending.pop(0)
-        pending.extend((n, sub) for n in g.node for sub in _graph_subgraphs(n))
+        pending.extend((n, sub) for n in g.node for sub in subgraphs(n))
         missing = [o for n in g.node for o in n.output if o and o not in shapes]
         if not missing:
             continue
@@ -632,7 +633,7 @@ def prepare_model(data: bytes, path: Path | None, label: str, shapes: dict[str, 
             )
         else:
             warnings.append(f"{len(missing)} tensor shape(s) are unknown and count 0 bytes ({err})")
-    if any(_graph_subgraphs(n) for n in inferred.graph.node):
+    if any(subgraphs(n) for n in inferred.graph.node):
         sized, failures = _subgraph_shapes_by_running(inferred, tensor_shapes, tensor_dtypes, inputs, input_dtypes)
         if sized:
             warnings.append(f"{sized} tensor shape(s) inside control flow (If/Loop/Scan) were not inferable and "

@@ -22,9 +22,10 @@ __all__ = ["ChainCheck", "PlanReport", "JointPlanReport", "run_parts", "validate
 import json
 import math
 import os
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
-from typing import TYPE_CHECKING, Any
+from typing import TYPE_CHECKING, Any, TypeVar
 
 import numpy as np
 
@@ -40,6 +41,8 @@ from planner_app.core.fileio import (
 )
 from planner_app.core.plans.records import DeploymentPlan, PlanError, has_parts, plan_from_dict
 from planner_app.core.progress import CancelToken, ProgressCallback, report
+
+_P = TypeVar("_P")
 
 if TYPE_CHECKING:
     import onnx
@@ -243,6 +246,27 @@ def _compare(ref: dict[str, np.ndarray], got: dict[str, np.ndarray], names: list
     }
 
 
+def _read_plan_file(plan_file: Path, problems: list[Problem], warnings: list[str],
+                    parse: Callable[[Any, str], _P]) -> _P | None:
+    """Read a plan file as untrusted input: stale export staging removed (a warning), non-finite
+    numbers and record errors as problems (None then); else the parsed record."""
+    from planner_app.core.plans.export import clean_stale_staging
+
+    data = read_json(plan_file, "plan file")
+    for removed in clean_stale_staging(plan_file):
+        warnings.append(f"removed {removed}, left by an export that was interrupted")
+    bad = first_non_finite(data)
+    if bad is not None:
+        problems.append(Problem(bad, "is NaN or infinite: a plan records finite numbers (an unbounded figure "
+                                "is null); the file was edited after export"))
+        return None
+    try:
+        return parse(data, f"plan file '{plan_file}'")
+    except PlanError as exc:
+        problems.extend(exc.problems or [Problem("", exc.message)])
+        return None
+
+
 def validate_plan(
     path: str | os.PathLike[str],
     *,
@@ -269,22 +293,10 @@ def validate_plan(
     A missing or unreadable plan file raises :class:`InputFileError`; everything
     else wrong is a :class:`Problem` in the returned :class:`PlanReport`.
     """
-    from planner_app.core.plans.export import clean_stale_staging
-
     plan_file = Path(path)
     rep = PlanReport(path=plan_file)
-    data = read_json(plan_file, "plan file")
-    for removed in clean_stale_staging(plan_file):
-        rep.warnings.append(f"removed {removed}, left by an export that was interrupted")
-    bad = first_non_finite(data)
-    if bad is not None:
-        rep.problems.append(Problem(bad, "is NaN or infinite: a plan records finite numbers (an unbounded figure "
-                                    "is null); the file was edited after export"))
-        return rep
-    try:
-        plan = plan_from_dict(data, f"plan file '{plan_file}'")
-    except PlanError as exc:
-        rep.problems.extend(exc.problems or [Problem("", exc.message)])
+    plan = _read_plan_file(plan_file, rep.problems, rep.warnings, plan_from_dict)
+    if plan is None:
         return rep
     rep.plan = plan
     if topology_path is not None:
@@ -484,23 +496,12 @@ def validate_joint_plan(
     problems are named ``workloads[k].…``), then the joint figures: the load of every device and link
     direction re-derived from the sections and below 100 %, and the memory of every device summed over
     the workloads within what it has (:func:`~planner_app.core.plans.joint.joint_load_problems`)."""
-    from planner_app.core.plans.export import clean_stale_staging
     from planner_app.core.plans.joint import joint_load_problems, joint_plan_from_dict
 
     plan_file = Path(path)
     rep = JointPlanReport(path=plan_file)
-    data = read_json(plan_file, "plan file")
-    for removed in clean_stale_staging(plan_file):
-        rep.warnings.append(f"removed {removed}, left by an export that was interrupted")
-    bad = first_non_finite(data)
-    if bad is not None:
-        rep.problems.append(Problem(bad, "is NaN or infinite: a plan records finite numbers (an unbounded figure "
-                                    "is null); the file was edited after export"))
-        return rep
-    try:
-        plan = joint_plan_from_dict(data, f"plan file '{plan_file}'")
-    except PlanError as exc:
-        rep.problems.extend(exc.problems or [Problem("", exc.message)])
+    plan = _read_plan_file(plan_file, rep.problems, rep.warnings, joint_plan_from_dict)
+    if plan is None:
         return rep
     rep.plan = plan
     if topology_path is not None:

@@ -123,14 +123,7 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
         """
         self._build_steps = None
         self.clear()
-        self.devices.clear()
-        self.links.clear()
-        self.notes.clear()
-        self.zones.clear()
-        self._derived_zones.clear()
-        self._rubber_link = None
-        self.link_layer = LinkLayer(self.links)
-        self.addItem(self.link_layer)
+        self._forget_items()
         topo = self.doc.topology
         steps = self._build_plan(topo)
         if len(topo.devices) + len(topo.links) <= BUILD_SLICE:
@@ -157,6 +150,17 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
         self._build_timer.start()
 
     _frozen: list = []
+
+    def _forget_items(self) -> None:
+        """After ``clear()``: no item maps, and a fresh link layer (the old one went with the items)."""
+        self.devices.clear()
+        self.links.clear()
+        self.notes.clear()
+        self.zones.clear()
+        self._derived_zones.clear()
+        self._rubber_link = None
+        self.link_layer = LinkLayer(self.links)
+        self.addItem(self.link_layer)
 
     def _build_plan(self, topo) -> list[Callable[[], object]]:  # noqa: ANN001 - Topology
         """The build as a list of small callables (slices of items)."""
@@ -526,14 +530,7 @@ class TopologyScene(ZoneRegions, QGraphicsScene):
             self.clear()  # zones and the rubber link go too; zones with a region come back below
         finally:
             self.blockSignals(blocked)
-        self.devices.clear()
-        self.links.clear()
-        self.notes.clear()
-        self.zones.clear()
-        self._derived_zones.clear()
-        self._rubber_link = None
-        self.link_layer = LinkLayer(self.links)
-        self.addItem(self.link_layer)
+        self._forget_items()
         self._dirty_zones = set(self.doc.zone_names())
         self._zone_timer.start()
         self._rect_timer.start()
