@@ -136,7 +136,7 @@ def truth_rows(scenarios: list[str], models: list[str], tmp: Path, requests: int
                 worst_hop = max(hop_errs, key=abs) if hop_errs else None
                 rows.append([
                     scenario, name, variant, " → ".join(dict.fromkeys(st.device for st in plan.stages)) + (
-                        f" ⇒ {spec.consumer}" if spec.delivery is not None else ""),
+                        f" ⇒ {spec.consumer}" if spec.delivers else ""),
                     pred, f"{band[0]:.2f}-{band[1]:.2f}" if band else None, meas,
                     f"{ci[0]:.2f}-{ci[1]:.2f}" if ci else None, rep["error_pct"]["latency_median"],
                     rep["error_pct"]["latency_median_cpu_compute"], len(rep["hops"]), worst_hop,

@@ -10,3 +10,8 @@
 
 The server side needs the ``agent`` extra (``pip install 'planner_app[agent]'``).
 """
+
+__all__ = ["API_VERSION"]
+
+#: the API's major version: the path prefix (``/v1``) and what ``/health`` reports
+API_VERSION = 1

@@ -34,8 +34,8 @@ from typing import Any
 import httpx
 import numpy as np
 
+from planner_app.agent import API_VERSION
 from planner_app.agent.frames import FRAME_MEDIA_TYPE, decode_frames, encode_frames
-from planner_app.agent.server import API_VERSION
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import read_json
 from planner_app.core.profiling import ModelProfile
@@ -212,7 +212,7 @@ class AgentClient:
         retry) when the agent cannot be reached: inference has no side effects. Each timing
         holds ``sent_at``: this machine's ``time.time()`` just before the inputs were encoded.
         """
-        from planner_app.agent.server import encode_cut
+        from planner_app.agent.frames import encode_cut
         from planner_app.agent.wire import WireError
 
         if not self._checked:
@@ -248,7 +248,7 @@ class AgentClient:
     def deliver(self, tensors: Mapping[str, np.ndarray], *, codec: str = "none") -> float:
         """Deliver ``tensors`` to the agent (``/v1/deliver``, as a plan's last stage does); the one-way
         ms from beginning to encode here to the agent having decoded (meaningful when both share a clock)."""
-        from planner_app.agent.server import encode_cut
+        from planner_app.agent.frames import encode_cut
         from planner_app.agent.wire import WireError
 
         if not self._checked:
@@ -266,6 +266,14 @@ class AgentClient:
         if status >= 400:
             self._raise_for(httpx.Response(status, headers=rh, content=content), "POST", path)
         return (float(json.loads(rh["x-edgeplan-timings"])[0]["received_at"]) - sent_at) * 1e3
+
+    def install_run(self, run_id: str, program: Mapping[str, Any]) -> dict[str, Any]:
+        """Install this agent's program of a plan run (see :mod:`planner_app.agent.dataflow`)."""
+        return dict(self._v1("PUT", f"/runs/{run_id}", json=dict(program)).json())
+
+    def remove_run(self, run_id: str) -> None:
+        """Forget a run (its program and any request still in flight)."""
+        self._v1("DELETE", f"/runs/{run_id}")
 
     def start_profile(self, sha: str, levels: list[str], **settings: Any) -> str:
         """Submit a profile job (never retried once it may have arrived); its id."""

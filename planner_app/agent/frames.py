@@ -17,11 +17,12 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["FRAME_MEDIA_TYPE", "FrameError", "encode_frames", "decode_frames"]
+__all__ = ["FRAME_MEDIA_TYPE", "FrameError", "encode_frames", "decode_frames", "encode_cut", "decode_cut"]
 
 import io
 import struct
 from collections.abc import Mapping
+from typing import Any
 
 import numpy as np
 
@@ -94,3 +95,40 @@ def decode_frames(blob: bytes, *, max_bytes: int | None = None) -> dict[str, np.
     if pos != len(view):
         raise FrameError(f"{len(view) - pos} stray bytes after the last tensor")
     return tensors
+
+
+def encode_cut(tensors: dict[str, np.ndarray], codec: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
+    """Float tensors encoded with cut codec ``codec`` (payloads as uint8 arrays) and what decoding needs."""
+    from planner_app.core.compression.cut_codecs import CODECS, encode_tensor
+
+    if codec not in CODECS:
+        raise PlannerError(f"unknown cut codec {codec!r}: choose one of {', '.join(CODECS)}")
+    if codec == "none":
+        return tensors, {}
+    out, meta = dict(tensors), {}
+    for name, value in tensors.items():
+        if value.dtype.kind == "f":
+            enc = encode_tensor(value, codec)
+            out[name] = np.frombuffer(enc.payload, dtype=np.uint8)
+            meta[name] = {"codec": codec, "shape": list(enc.shape), "dtype": enc.dtype}
+    return out, meta
+
+
+def decode_cut(tensors: dict[str, np.ndarray], meta: Any) -> dict[str, np.ndarray]:
+    """Undo :func:`encode_cut`; malformed metadata or payloads are :class:`FrameError`."""
+    from planner_app.core.compression.cut_codecs import EncodedTensor, decode_tensor
+
+    if not meta:
+        return tensors
+    if not isinstance(meta, dict):
+        raise FrameError("X-Edgeplan-Codec must be a JSON object {tensor: {codec, shape, dtype}}")
+    out = dict(tensors)
+    for name, m in meta.items():
+        try:
+            assert name in tensors and isinstance(m, dict) and m["codec"] in ("fp16", "int8")
+            assert m["dtype"] in ("float16", "float32", "float64")
+            shape = tuple(int(d) for d in m["shape"])
+            out[name] = decode_tensor(EncodedTensor(m["codec"], shape, m["dtype"], tensors[name].tobytes()))
+        except (AssertionError, KeyError, TypeError, ValueError, struct.error):
+            raise FrameError(f"tensor {name!r}: its X-Edgeplan-Codec entry does not decode its payload") from None
+    return out

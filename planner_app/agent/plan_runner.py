@@ -1,46 +1,59 @@
 """Running an exported plan on agents, and measuring it (``edgeplan run``).
 
-:func:`run_plan` uploads each stage's part to its device's agent, then sends each
-request from the client (the workload's source) to the first stage, whose agent
-forwards the tensors the later stages need from stage to stage
-(``X-Edgeplan-Forward``); the last stage delivers the results to the workload's
-consumer's agent (``/v1/deliver``), as the plan assumes — unless the consumer runs
-the last stage or the results stay there. A request's end-to-end time runs from the
-source encoding the input (or stage 0's agent having decoded it, when the source
-runs stage 0) to the consumer's agent having decoded the results (or the last stage
-done); each hop's one-way time from the sender beginning to encode to the receiver
-having decoded. These are stamps of different processes' clocks: agents on this host
-share the client's clock; remote agents' offsets are estimated from echo probes
-(the sample of least round trip; its half round trip bounds the error).
+:func:`run_plan` uploads each stage's part to its device's agent and installs the
+plan's dataflow on every agent of the run (:mod:`planner_app.agent.dataflow`): the
+stages it runs, the messages it sends and those it expects. Per request, it sends a
+long poll to every agent, then hands the input to the source — injected into the
+source's agent when the source runs stages (or receives results), else sent by this
+client standing in for the source, as the plan's raw-input messages. From there the
+agents run the plan as its cost model predicts it: each runs its stages one after
+another as their inputs arrive, all at the same time, and every message goes straight
+from the device that makes its tensors to the device that reads them; the results go
+to the consumer's agent. When every agent has answered its poll, the request's
+timing is assembled from their stamps (:func:`~planner_app.core.execute.request_timing`):
+end to end from the source holding the input to the last result decoded at the
+consumer (or the last stage done), each message one way from its sender beginning to
+encode to its receiver having decoded. Agents on this host share the client's clock;
+remote agents' offsets are estimated from echo probes (the sample of least round
+trip; its half round trip bounds the error).
 
 :func:`run_local` does the same with one agent process per planned device (and the
-consumer) on 127.0.0.1 and a :class:`~planner_app.agent.linkemu.LinkEmulator` in
-front of every agent whose input crosses devices, imposing the plan's route latency
-and bandwidth; where the plan's device is slower than this host, its stages are
-slowed to the predicted speed by time dilation (see :func:`run_local`).
+consumer) on 127.0.0.1 and a :class:`~planner_app.agent.linkemu.LinkEmulator` on
+every route a message takes, imposing the plan's route latency and bandwidth; where
+the plan's device is slower than this host, its stages are slowed to the predicted
+speed by time dilation (see :func:`run_local`).
 """
 
 from __future__ import annotations
 
 __all__ = ["Endpoint", "run_plan", "run_local", "host_stage_ms", "measure_message_overhead", "calibrate_topology"]
 
+import json
+import secrets
 import statistics
 import tempfile
 import time
-from concurrent.futures import ThreadPoolExecutor
+from collections.abc import Callable
+from concurrent.futures import ThreadPoolExecutor, as_completed
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
 import numpy as np
 
+from planner_app.agent import API_VERSION
 from planner_app.agent.client import AgentClient, AgentError
+from planner_app.agent.dataflow import RunFailed, post_message
+from planner_app.agent.frames import decode_frames
 from planner_app.agent.linkemu import LinkEmulator
 from planner_app.agent.local import LocalAgent, start_local_agent
+from planner_app.agent.wire import ConnectionPool, WireError
 from planner_app.core.execute import (
     ExecutionError,
     ExecutionSpec,
+    MessageSpec,
     RequestTiming,
+    request_timing,
     run_report,
     sample_inputs,
 )
@@ -63,42 +76,6 @@ class Endpoint:
     ca_file: str = ""
 
 
-def _request_timing(e2e_ms: float, timings: list[dict[str, Any]], spec: ExecutionSpec,
-                    offsets: dict[str, float] | None = None) -> RequestTiming:
-    """One request's timing from the chain's timing records (stages, then the delivery if any).
-
-    ``offsets``: device → its agent's clock minus the client's, seconds (None: one clock)."""
-    n = len(spec.stages)
-    want = n + (1 if spec.delivery is not None else 0)
-    if len(timings) != want:
-        raise AgentError(f"the chain answered with {len(timings)} timing records, expected {want}")
-    stages = timings[:n]
-    rt = RequestTiming(e2e_ms, [float(t["compute_ms"]) for t in stages], [float(t["agent_ms"]) for t in stages],
-                       compute_cpu_ms=[float(t.get("compute_cpu_ms") or "nan") for t in stages],
-                       receive_ms=[float(t.get("receive_ms", 0.0)) for t in stages],
-                       reply_ms=[float(t.get("reply_ms", 0.0)) for t in stages])
-    rt.hop_ms = [e2e_ms - rt.agent_ms[0]]
-    rt.hop_ms += [float(stages[k - 1].get("forward_ms", 0.0)) - rt.agent_ms[k] for k in range(1, n)]
-    if not all("ready_at" in t and "done_at" in t for t in stages):
-        return rt  # an agent of an older version: no clock stamps, only the round trip
-
-    def at(t: dict[str, Any], key: str, device: str) -> float:  # seconds, in the client's clock
-        return float(t[key]) - (offsets or {}).get(device, 0.0)
-
-    devs = [st.device for st in spec.stages]
-    sent = float(stages[0].get("sent_at", "nan"))
-    ready = [at(t, "ready_at", d) for t, d in zip(stages, devs, strict=True)]
-    done = [at(t, "done_at", d) for t, d in zip(stages, devs, strict=True)]
-    rt.hop_one_way_ms = [(ready[0] - sent) * 1e3] + [(ready[k] - done[k - 1]) * 1e3 for k in range(1, n)]
-    start = ready[0] if spec.hops[0] is None else sent
-    end = done[-1]
-    if spec.delivery is not None:
-        end = at(timings[n], "received_at", spec.consumer)
-        rt.delivery_ms = (end - done[-1]) * 1e3
-    rt.consumer_e2e_ms = (end - start) * 1e3
-    return rt
-
-
 def clock_offset_s(client: AgentClient, probes: int = 12) -> tuple[float, float]:
     """(the agent's clock minus this machine's, half the round trip of that probe), in seconds:
     the echo of least round trip, its answer taken as read at the probe's midpoint."""
@@ -113,82 +90,158 @@ def clock_offset_s(client: AgentClient, probes: int = 12) -> tuple[float, float]
     return best[1], best[0] / 2
 
 
-def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: list[str], *, requests: int = 20,
-             rate_rps: float | None = None, warmup: int = 3, progress: ProgressCallback | None = None,
-             deliver_url: str | None = None, slow_ms: list[float] | None = None, same_clock: bool = False,
-             quiet_ms: float = 0.0) -> tuple[list[RequestTiming], float, tuple[float, float] | None, float]:
-    """Run ``requests`` requests through the plan's stages, the results delivered to the consumer.
+def _programs(spec: ExecutionSpec, endpoints: dict[str, Endpoint], shas: dict[int, str],
+              url_of: Callable[[MessageSpec], str], slow: list[float], runs: dict[str, str]) -> dict[str, dict[str, Any]]:
+    """Each device's :class:`~planner_app.agent.dataflow.RunProgram` of the run (JSON-ready); ``runs``: each
+    device's run id (one agent may stand for several devices)."""
+    progs: dict[str, dict[str, Any]] = {
+        d: {"stages": [], "sends": [], "receives": [], "inject": d == spec.source and spec.source_has_agent}
+        for d in spec.agent_devices}
+    for k, st in enumerate(spec.stages):
+        progs[st.device]["stages"].append({"index": st.index, "part": shas[k], "inputs": list(st.inputs),
+                                           "slow_ms": slow[k]})
+    for m in spec.messages:
+        progs[m.to_device]["receives"].append(m.key)
+        if m.from_stage is None and not spec.source_has_agent:
+            continue  # the client stands in for the source and sends it
+        progs[m.from_device]["sends"].append(
+            {"key": m.key, "after": m.from_stage, "url": url_of(m), "token": endpoints[m.to_device].token,
+             "run": runs[m.to_device],
+             "tensors": list(m.tensors), "codec": _hop_codec(m.codec)})
+    return progs
+
+
+def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], url_of: Callable[[MessageSpec], str] | None = None,
+             *, requests: int = 20, rate_rps: float | None = None, warmup: int = 3,
+             progress: ProgressCallback | None = None, slow_ms: list[float] | None = None, same_clock: bool = False,
+             quiet_ms: float = 0.0, wait_s: float = 110.0,
+             ) -> tuple[list[RequestTiming], float, tuple[float, float] | None, float]:
+    """Run ``requests`` requests through the plan on its agents, as dataflow (see :mod:`planner_app.agent.dataflow`).
 
     Returns the timings, the wall seconds, the output difference (see ``_output_diff``) and the
     median cost of one bare HTTP call to these agents (an echo, no link emulated).
 
-    ``endpoints``: device → its agent (for uploads; the consumer's too when the results cross to
-    it). ``stage_urls[k]``: how stage k's agent is reached by whoever sends to it (the client for
-    k = 0, stage k-1's agent after), e.g. through a link emulator; ``deliver_url``: how the last
-    stage reaches the consumer's agent (default: its endpoint). ``slow_ms[k]``: ms added to stage k's
-    compute by its agent (a slower device emulated). ``same_clock``: every agent shares this
-    machine's clock (no offsets estimated). ``quiet_ms``: without a rate, wait this long before each
-    request (an idle system between requests, as the plan's latency assumes; see ``QUIET_MS``).
-    The outputs of the first request are compared with
-    the plan's parts chained in this process (the consumer echoes them back for that request).
+    ``endpoints``: device → its agent (the stages' devices, and the consumer's when results go
+    to it). ``url_of(message)``: how the message's sender reaches its receiver's agent (e.g.
+    through a link emulator; default: the receiver's endpoint). The source's raw inputs are
+    injected into its agent when it has one; otherwise this client stands in for the source
+    and sends the raw-input messages. ``slow_ms[k]``: ms added to stage k's compute by its
+    agent (a slower device emulated). ``same_clock``: every agent shares this machine's clock
+    (no offsets estimated). ``quiet_ms``: without a rate, wait this long before each request
+    (an idle system between requests, as the plan's latency assumes; see ``QUIET_MS``).
+    ``wait_s``: how long one request may take before the run stops, naming what it waits for.
+    The outputs of the first request are compared with the plan's parts chained in this process.
     """
-    needed = {s.device for s in spec.stages} | ({spec.consumer} if spec.delivery is not None else set())
-    missing = sorted(needed - set(endpoints))
+    needed = spec.agent_devices
+    missing = sorted(set(needed) - set(endpoints))
     if missing:
         raise ExecutionError(f"plan '{spec.plan_path}' runs stages on (or delivers results to) {missing}, which "
                              "have no agent: add them to the agent map (or the topology's devices' agent_url), "
                              "or use --local")
     slow = list(slow_ms) if slow_ms is not None else [0.0] * len(spec.stages)
+    url_of = url_of or (lambda m: endpoints[m.to_device].url)
 
     def client_of(device: str, **kw: Any) -> AgentClient:
         e = endpoints[device]
         return AgentClient(e.url, e.token, verify=e.ca_file or True, **kw)
 
-    shas, echo = [], []
+    shas: dict[int, str] = {}
+    echo: list[float] = []
     offsets: dict[str, float] = {}
-    for st in spec.stages:
+    for k, st in enumerate(spec.stages):
         report(progress, 0.05, f"uploading stage {st.index} to the agent of {st.device}")
         with client_of(st.device) as c:
-            shas.append(c.upload_part(st.part_path.read_bytes(), f"stage {st.index} of {spec.plan.model.name}"))
+            shas[k] = c.upload_part(st.part_path.read_bytes(), f"stage {st.index} of {spec.plan.model.name}")
             echo += c.echo_ms(10)[3:]  # an HTTP call's own cost here, without any emulated link
     if not same_clock:
-        for device in sorted(needed):
+        for device in needed:
             with client_of(device) as c:
                 offsets[device] = clock_offset_s(c)[0]
-    http_call_ms = float(np.median(echo))
+    http_call_ms = float(np.median(echo)) if echo else float("nan")
+    runs = {d: secrets.token_hex(16) for d in needed}
+    report(progress, 0.08, "installing the plan's dataflow on the agents")
+    for device, prog in _programs(spec, endpoints, shas, url_of, slow, runs).items():
+        with client_of(device) as c:
+            c.install_run(runs[device], prog)
+    pools = {d: ConnectionPool(timeout_s=wait_s + 20, ca_file=endpoints[d].ca_file or None) for d in needed}
+    raw_messages = [m for m in spec.messages if m.from_stage is None]
+    collector = ThreadPoolExecutor(max_workers=max(4, 2 * len(needed)), thread_name_prefix="collect")
     model_outputs = list(spec.plan.model.output_names)
-    late_outputs = sorted(set(model_outputs) - set(spec.stages[-1].outputs))
-    hops: list[dict[str, Any]] = [
-        {"url": stage_urls[k], "part": shas[k], "token": endpoints[spec.stages[k].device].token,
-         "keep": list(spec.carried[k]), "return": late_outputs if spec.delivery is None else [],
-         "codec": _codec(spec, k), "slow_ms": slow[k]}
-        for k in range(1, len(spec.stages))]
-    check_hops = hops
-    if spec.delivery is not None:
-        consumer = endpoints[spec.consumer]
-        deliver = {"url": deliver_url or consumer.url, "token": consumer.token, "deliver": True,
-                   "keep": model_outputs, "codec": _hop_codec(spec.delivery.codec), "echo": False}
-        hops = [*hops, deliver]
-        check_hops = [*hops[:-1], {**deliver, "echo": True}]
-    codec0 = _hop_codec(spec.hops[0].codec) if spec.hops[0] is not None else "none"
+
+    def auth(device: str) -> dict[str, str]:
+        tok = endpoints[device].token
+        return {"Authorization": f"Bearer {tok}"} if tok else {}
+
+    def one_request(rid: int, feed: dict[str, np.ndarray], want: list[str], quiet: float = 0.0,
+                    ) -> tuple[RequestTiming, dict[str, np.ndarray]]:
+        query = f"wait_s={wait_s:g}" + (f"&tensors={','.join(want)}" if want else "")
+        polls = {d: pools[d].send("GET", f"{endpoints[d].url}/v{API_VERSION}/runs/{runs[d]}/requests/{rid}?{query}",
+                                  b"", auth(d)) for d in needed}
+        if quiet > 0:
+            time.sleep(quiet / 1e3)  # the polls are read by now: nothing but the request on the agents
+        start_at = time.time()
+        client_sent: list[dict[str, Any]] = []
+        try:
+            if spec.source_has_agent:
+                post_message(pools[spec.source], endpoints[spec.source].url, endpoints[spec.source].token,
+                             runs[spec.source], rid, -1, feed, "none", inject=True)
+            elif len(raw_messages) == 1:
+                m = raw_messages[0]
+                client_sent.append(post_message(pools[m.to_device], url_of(m), endpoints[m.to_device].token,
+                                                runs[m.to_device], rid, m.key, {n: feed[n] for n in m.tensors},
+                                                _hop_codec(m.codec)))
+            else:  # the source's messages leave together
+                client_sent += list(collector.map(
+                    lambda m: post_message(pools[m.to_device], url_of(m), endpoints[m.to_device].token,
+                                           runs[m.to_device], rid, m.key, {n: feed[n] for n in m.tensors},
+                                           _hop_codec(m.codec)),
+                    raw_messages))
+        except RunFailed as exc:
+            for p in polls.values():
+                p.conn.close()
+            raise AgentError(f"request {rid}: {exc}") from None
+        futures = {collector.submit(p.result): d for d, p in polls.items()}
+        records: dict[str | None, dict[str, Any]] = {None: {"start_at": start_at, "sent": client_sent}}
+        got: dict[str, np.ndarray] = {}
+        failure = None
+        for f in as_completed(futures):
+            d = futures[f]
+            try:
+                status, headers, body = f.result()
+            except WireError as exc:
+                failure = failure or f"the agent of {d!r} broke off request {rid}: {exc}"
+                continue
+            if status != 200:
+                try:
+                    detail = json.loads(body).get("detail", "")
+                except ValueError:
+                    detail = body[:300].decode("utf-8", "replace")
+                failure = failure or f"the agent of {d!r} answered {status} for request {rid}: {detail}"
+                if status in (502, 404):  # it failed or forgot the run: the rest would wait in vain
+                    for other in polls.values():
+                        other.conn.close()
+                continue
+            records[d] = json.loads(headers.get("x-edgeplan-timings", "{}"))
+            if want:
+                got.update(decode_frames(body))
+        if failure is not None:
+            raise AgentError(failure)
+        client_ms = (time.time() - start_at) * 1e3
+        return request_timing(spec, records, client_ms=client_ms, offsets=None if same_clock else offsets), got
+
     inputs = sample_inputs(spec, max(1, requests))
-    client = AgentClient(stage_urls[0], endpoints[spec.stages[0].device].token, timeout_s=120, retries=0,
-                         verify=endpoints[spec.stages[0].device].ca_file or True)
     first_out: dict[str, np.ndarray] = {}
     try:
         report(progress, 0.1, "checking the outputs of one request")
-        first_out.update(client.infer(shas[0], inputs[0], forward=check_hops, codec=codec0, slow_ms=slow[0])[0])
+        first_out.update(one_request(0, inputs[0], model_outputs)[1])
         for i in range(warmup):
             report(progress, 0.1, f"warm-up request {i + 1} of {warmup}")
-            client.infer(shas[0], inputs[0], forward=hops, codec=codec0, slow_ms=slow[0])
+            one_request(1 + i, inputs[0], [], quiet_ms)
         timings: list[RequestTiming | None] = [None] * requests
 
-        def one(i: int) -> None:
-            t0 = time.perf_counter()
-            _out, tm = client.infer(shas[0], inputs[i], forward=hops, codec=codec0, slow_ms=slow[0])
-            e2e = (time.perf_counter() - t0) * 1e3
-            timings[i] = _request_timing(e2e, tm, spec, None if same_clock else offsets)
-            report(progress, 0.15 + 0.8 * (i + 1) / requests, f"request {i + 1} of {requests}: {e2e:.1f} ms")
+        def one(i: int, quiet: float = 0.0) -> None:
+            timings[i] = rt = one_request(1 + warmup + i, inputs[i], [], quiet)[0]
+            report(progress, 0.15 + 0.8 * (i + 1) / requests, f"request {i + 1} of {requests}: {rt.e2e_ms:.1f} ms")
 
         start = time.perf_counter()
         if rate_rps:
@@ -203,24 +256,24 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], stage_urls: li
                     f.result()
         else:
             for i in range(requests):
-                if quiet_ms > 0:
-                    time.sleep(quiet_ms / 1e3)
-                one(i)
+                one(i, quiet_ms)
         wall = time.perf_counter() - start
     finally:
-        client.close()
+        collector.shutdown(wait=False, cancel_futures=True)
+        for p in pools.values():
+            p.close()
+        for device in needed:
+            try:
+                with client_of(device, retries=0, timeout_s=5) as c:
+                    c.remove_run(runs[device])
+            except AgentError:
+                pass  # an agent that died keeps nothing of the run
     diff = _output_diff(spec, inputs[0], first_out)
     return [t for t in timings if t is not None], wall, diff, http_call_ms
 
 
 def _hop_codec(codec: str) -> str:
     return codec if codec in ("fp16", "int8") else "none"
-
-
-def _codec(spec: ExecutionSpec, k: int) -> str:
-    """The cut codec the plan puts on the hop into stage ``k`` ("none" when it names none or several)."""
-    hop = spec.hops[k]
-    return _hop_codec(hop.codec) if hop is not None else "none"
 
 
 def _output_diff(spec: ExecutionSpec, feed: dict[str, np.ndarray], got: dict[str, np.ndarray],
@@ -357,8 +410,7 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
         for k, (st, h) in enumerate(zip(spec.stages, host_ms, strict=True)):
             if h > 0 and st.predicted_compute_ms / h > DILATE_ABOVE:
                 slow[k] = round(st.predicted_compute_ms - h, 4)
-    devices = spec.devices + ([spec.consumer] if spec.delivery is not None and spec.consumer not in spec.devices
-                              else [])
+    devices = spec.agent_devices
     overhead: dict[str, Any] | None = None
     with tempfile.TemporaryDirectory(prefix="edgeplan-run-", dir=work_dir) as tmp:
         try:
@@ -368,23 +420,23 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
             if measure_overhead:
                 report(progress, 0.02, "timing one message through the link relay")
                 overhead = measure_message_overhead(agent=agents[devices[0]])
+            relays: dict[tuple[str, str, tuple[str, ...]], str] = {}
 
-            def through(device: str, hop: Any) -> str:
-                agent = agents[device]
-                if hop is None:
-                    return agent.url
-                port = int(agent.url.rsplit(":", 1)[1])
-                link = LinkEmulator(("127.0.0.1", port), latency_ms=hop.latency_ms, forward_mbps=hop.forward_mbps,
-                                    backward_mbps=hop.backward_mbps).start()
-                links.append(link)
-                return f"http://127.0.0.1:{link.port}"
+            def url_of(m: MessageSpec) -> str:
+                """One relay per route (sender, receiver, links), imposing its latency and bandwidth."""
+                key = (m.from_device, m.to_device, m.links)
+                if key not in relays:
+                    port = int(agents[m.to_device].url.rsplit(":", 1)[1])
+                    link = LinkEmulator(("127.0.0.1", port), latency_ms=m.latency_ms, forward_mbps=m.forward_mbps,
+                                        backward_mbps=m.backward_mbps).start()
+                    links.append(link)
+                    relays[key] = f"http://127.0.0.1:{link.port}"
+                return relays[key]
 
-            urls = [through(st.device, hop) for st, hop in zip(spec.stages, spec.hops, strict=True)]
-            deliver_url = through(spec.consumer, spec.delivery) if spec.delivery is not None else None
             endpoints = {d: Endpoint(a.url, a.token) for d, a in agents.items()}
-            timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=requests, rate_rps=rate_rps,
-                                                    warmup=warmup, progress=progress, deliver_url=deliver_url,
-                                                    slow_ms=slow, same_clock=True, quiet_ms=quiet_ms)
+            timings, wall, diff, http_ms = run_plan(spec, endpoints, url_of, requests=requests, rate_rps=rate_rps,
+                                                    warmup=warmup, progress=progress, slow_ms=slow, same_clock=True,
+                                                    quiet_ms=quiet_ms)
         finally:
             for link in links:
                 link.close()
@@ -406,7 +458,7 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
         f"process on this host ({len(agents)} processes); {speed}",
         "links: a user-space relay imposes each route's latency (one way, each direction) and bandwidth "
         "(per direction); " + (f"the results are delivered to the consumer {spec.consumer!r}'s agent, as the plan "
-                               "assumes" if spec.delivery is not None else
+                               "assumes" if spec.delivers else
                                "the results end at the last stage (the consumer runs it, or they stay)"),
         f"measured times are wall clock and include HTTP and tensor-frame encoding: one bare HTTP call to an "
         f"agent costs {http_ms:.2f} ms here (median echo)",
@@ -419,12 +471,18 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
         notes.append(f"one message through the link relay costs {overhead['message_overhead_ms']:.2f} ms here beyond "
                      f"its link's latency and bandwidth; the plan's topology assumes {topo.message_overhead_ms:g} ms "
                      "per message (plan with a topology calibrated by `edgeplan agent calibrate` to predict it)")
-    codecs = sorted({_codec(spec, k) for k in range(1, len(spec.stages))} - {"none"})
+    notes.append("dataflow, as the plan predicts: each agent runs its stages one after another as their inputs "
+                 "arrive, the agents at the same time; every message goes straight from the device that makes its "
+                 "tensors to the device that reads them, and consecutive stages on one device hand tensors over in "
+                 "memory")
+    codecs = sorted({_hop_codec(m.codec) for m in spec.messages if m.from_stage is not None and not m.results}
+                    - {"none"})
     if codecs:
         notes.append(f"cut tensors between stages cross encoded with the plan's codec ({', '.join(codecs)}); the "
                      "output difference against the uncompressed chain is the codec's error")
-    if spec.hops[0] is not None and _hop_codec(spec.hops[0].codec) != "none":
-        notes.append(f"the raw input crosses encoded with the plan's codec {spec.hops[0].codec!r} (its error is in "
+    raw = sorted({_hop_codec(m.codec) for m in spec.messages if m.from_stage is None} - {"none"})
+    if raw:
+        notes.append(f"the raw input crosses encoded with the plan's codec {', '.join(raw)!r} (its error is in "
                      "the output difference)")
     rep = run_report(spec, timings, wall_s=wall, rate_rps=rate_rps, mode="local", output_diff=diff, notes=notes)
     rep["speed_emulation"] = {"method": "time dilation" if emulate_speed else "off", "threshold": DILATE_ABOVE,

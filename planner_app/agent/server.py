@@ -12,6 +12,10 @@ Endpoints (JSON unless said; every ``/v1`` one needs ``Authorization: Bearer TOK
                                            ``X-Edgeplan-Forward`` passes the outputs on;
                                            ``?slow_ms=S`` adds S ms to compute (emulation)
 ``POST /v1/deliver``                       results for this device (a plan's consumer): timed
+``PUT  /v1/runs/{run}``                    install this agent's program of a plan run (:mod:`dataflow`)
+``POST /v1/runs/{run}/requests/{r}/messages``  a message of request r (tensor frames) → 202
+``GET  /v1/runs/{run}/requests/{r}``       long poll: request r's records here once complete
+``DELETE /v1/runs/{run}``                  forget a run
 ``POST /v1/jobs/profile``                  profile a part (levels, runs, threads) → 202 job id
 ``GET  /v1/jobs`` / ``/v1/jobs/{id}``      list jobs / one job with its result
 ``GET  /v1/jobs/{id}/events``              progress as server-sent events, then the final state
@@ -24,14 +28,15 @@ Endpoints (JSON unless said; every ``/v1`` one needs ``Authorization: Bearer TOK
 Errors are ``{"error": KIND, "detail": MESSAGE}`` with 400 (bad request, malformed
 frames), 401 (token), 404 (unknown part or job), 408 (a client stalled mid-upload),
 413 (too large), 415 (not ONNX), 422 (a part onnxruntime rejects), 429 (job queue
-full), 503 (shutting down, or too many connections). The token is compared in
+full), 502 (a stage or message of a run failed), 503 (shutting down, or too many
+connections), 504 (a run's request did not complete in time). The token is compared in
 constant time. The only request data that reaches a path is a sha256 checked
 against ``[0-9a-f]{64}`` (:mod:`store`).
 """
 
 from __future__ import annotations
 
-__all__ = ["API_VERSION", "AgentConfig", "create_app", "device_facts"]
+__all__ = ["API_VERSION", "AgentConfig", "create_app", "device_facts", "encode_cut", "decode_cut"]
 
 import asyncio
 import contextlib
@@ -40,7 +45,6 @@ import json
 import math
 import os
 import platform
-import struct
 import threading
 import time
 from collections import OrderedDict
@@ -51,19 +55,35 @@ from typing import Annotated, Any
 
 import numpy as np
 from fastapi import APIRouter, Depends, FastAPI, Query, Request
+from fastapi import Path as FPath
 from fastapi.responses import JSONResponse, Response, StreamingResponse
 from pydantic import BaseModel, ConfigDict, Field, field_validator
 from starlette.concurrency import run_in_threadpool
 
 from planner_app import __version__
-from planner_app.agent.frames import FRAME_MEDIA_TYPE, FrameError, decode_frames, encode_frames
+from planner_app.agent import API_VERSION
+from planner_app.agent.dataflow import (
+    MESSAGE_HEADER,
+    DataflowRuns,
+    RunFailed,
+    RunIncomplete,
+    RunProgram,
+    UnknownRun,
+    sleep_until,
+)
+from planner_app.agent.frames import (
+    FRAME_MEDIA_TYPE,
+    FrameError,
+    decode_cut,
+    decode_frames,
+    encode_cut,
+    encode_frames,
+)
 from planner_app.agent.jobs import JobQueue, QueueClosed, QueueFull, UnknownJob
 from planner_app.agent.store import NotOnnx, PartRejected, PartStore, UnknownPart, check_sha256
 from planner_app.core.errors import PlannerError
 from planner_app.core.progress import CancelToken, ProgressCallback
 
-#: the API's major version: the path prefix (``/v1``) and what ``/health`` reports
-API_VERSION = 1
 _MiB = 1 << 20
 #: bodies up to this size (declared) are read in one piece under one deadline
 _SMALL_BODY = 4 * _MiB
@@ -90,7 +110,7 @@ class ForwardFailed(PlannerError):
 _STATUS: list[tuple[type[Exception], int]] = [
     (AuthError, 401), (UnknownPart, 404), (UnknownJob, 404), (Stalled, 408), (TooLarge, 413),
     (NotOnnx, 415), (PartRejected, 422), (QueueFull, 429), (QueueClosed, 503), (FrameError, 400),
-    (ForwardFailed, 502),
+    (ForwardFailed, 502), (UnknownRun, 404), (RunIncomplete, 504), (RunFailed, 502),
 ]
 
 
@@ -313,52 +333,6 @@ def _forward(pool: Any, hops: list[dict[str, Any]], tensors: dict[str, np.ndarra
     return content, timings
 
 
-def encode_cut(tensors: dict[str, np.ndarray], codec: str) -> tuple[dict[str, np.ndarray], dict[str, Any]]:
-    """Float tensors encoded with cut codec ``codec`` (payloads as uint8 arrays) and what decoding needs."""
-    from planner_app.core.compression.cut_codecs import CODECS, encode_tensor
-
-    if codec not in CODECS:
-        raise PlannerError(f"unknown cut codec {codec!r}: choose one of {', '.join(CODECS)}")
-    if codec == "none":
-        return tensors, {}
-    out, meta = dict(tensors), {}
-    for name, value in tensors.items():
-        if value.dtype.kind == "f":
-            enc = encode_tensor(value, codec)
-            out[name] = np.frombuffer(enc.payload, dtype=np.uint8)
-            meta[name] = {"codec": codec, "shape": list(enc.shape), "dtype": enc.dtype}
-    return out, meta
-
-
-def decode_cut(tensors: dict[str, np.ndarray], meta: Any) -> dict[str, np.ndarray]:
-    """Undo :func:`encode_cut`; malformed metadata or payloads are :class:`FrameError`."""
-    from planner_app.core.compression.cut_codecs import EncodedTensor, decode_tensor
-
-    if not meta:
-        return tensors
-    if not isinstance(meta, dict):
-        raise FrameError("X-Edgeplan-Codec must be a JSON object {tensor: {codec, shape, dtype}}")
-    out = dict(tensors)
-    for name, m in meta.items():
-        try:
-            assert name in tensors and isinstance(m, dict) and m["codec"] in ("fp16", "int8")
-            assert m["dtype"] in ("float16", "float32", "float64")
-            shape = tuple(int(d) for d in m["shape"])
-            out[name] = decode_tensor(EncodedTensor(m["codec"], shape, m["dtype"], tensors[name].tobytes()))
-        except (AssertionError, KeyError, TypeError, ValueError, struct.error):
-            raise FrameError(f"tensor {name!r}: its X-Edgeplan-Codec entry does not decode its payload") from None
-    return out
-
-
-def _sleep_until(deadline: float) -> None:
-    """Sleep until ``time.perf_counter()`` reaches ``deadline`` (the last half-millisecond spun: sleep overshoots)."""
-    while True:
-        left = deadline - time.perf_counter()
-        if left <= 0:
-            return
-        time.sleep(left - 5e-4) if left > 1e-3 else time.sleep(0)
-
-
 def _codec_header(request: Request) -> Any:
     try:
         return json.loads(request.headers.get("x-edgeplan-codec") or "{}")
@@ -390,6 +364,7 @@ def create_app(config: AgentConfig) -> FastAPI:
     from concurrent.futures import ThreadPoolExecutor
 
     inference_pool = ThreadPoolExecutor(max_workers=32, thread_name_prefix="infer")
+    runs = DataflowRuns(sessions, store, forwarder, config.name, allow_send=config.allow_forward)
     last_ms: dict[tuple[str, int], float] = {}  # (part, threads) → its last session call, ms
     token = config.token.encode("utf-8")
 
@@ -397,6 +372,7 @@ def create_app(config: AgentConfig) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         yield
         jobs.close()
+        runs.close()
         forwarder.close()
         inference_pool.shutdown(wait=False, cancel_futures=True)
 
@@ -496,7 +472,7 @@ def create_app(config: AgentConfig) -> FastAPI:
         if slow_ms > 0:
             # time dilation: a slower device emulated by sleeping slow_ms after the call (what the
             # device takes beyond this host); its CPU time counts it too: the emulated device's core
-            _sleep_until(time.perf_counter() + slow_ms / 1e3)
+            sleep_until(time.perf_counter() + slow_ms / 1e3)
             compute_cpu_ms += slow_ms
         compute_ms = (time.perf_counter() - c0) * 1e3
         done_at = time.time()
@@ -534,6 +510,40 @@ def create_app(config: AgentConfig) -> FastAPI:
                 "bytes": len(blob)}
         out = encode_frames(tensors if echo else {})
         return Response(out, media_type=FRAME_MEDIA_TYPE, headers={"X-Edgeplan-Timings": json.dumps([mine])})
+
+    # -- plans run as dataflow (agent/dataflow.py) ------------------------------------
+    @v1.put("/runs/{run_id}", status_code=201)
+    async def install_run(run_id: str, program: RunProgram) -> dict[str, Any]:
+        return await run_in_threadpool(runs.install, run_id, program)
+
+    @v1.delete("/runs/{run_id}")
+    def remove_run(run_id: str) -> dict[str, Any]:
+        runs.remove(run_id)
+        return {"deleted": run_id}
+
+    @v1.post("/runs/{run_id}/requests/{rid}/messages", status_code=202)
+    async def run_message(request: Request, run_id: str, rid: Annotated[int, FPath(ge=0, le=1 << 31)]) -> Response:
+        arrived_at = time.time()
+        runs.known(run_id)  # an unknown run is a 404 before any body is read
+        blob = await _read_body(request, config.max_model_bytes, "tensor frames", config.body_timeout_s)
+        try:
+            meta = json.loads(request.headers.get(MESSAGE_HEADER.lower()) or "{}")
+        except ValueError:
+            meta = None
+        if not isinstance(meta, dict):
+            raise PlannerError(f"{MESSAGE_HEADER} must be a JSON object {{key, sent_at, inject}}")
+        tensors = decode_cut(decode_frames(blob), _codec_header(request))
+        runs.receive(run_id, rid, tensors, meta, arrived_at, time.time(), len(blob))
+        return Response(status_code=202)
+
+    @v1.get("/runs/{run_id}/requests/{rid}")
+    async def run_collect(run_id: str, rid: Annotated[int, FPath(ge=0, le=1 << 31)],
+                          wait_s: float = Query(60.0, gt=0, le=3600),
+                          tensors: str = Query("", max_length=100_000)) -> Response:
+        names = [n for n in tensors.split(",") if n]
+        records, out = await runs.collect(run_id, rid, wait_s, names)
+        return Response(encode_frames(out), media_type=FRAME_MEDIA_TYPE,
+                        headers={"X-Edgeplan-Timings": json.dumps(records)})
 
     # -- jobs -----------------------------------------------------------------------
     @v1.post("/jobs/profile", status_code=202)

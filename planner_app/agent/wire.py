@@ -21,7 +21,7 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["ConnectionPool", "WireError", "tls_context"]
+__all__ = ["ConnectionPool", "Pending", "WireError", "tls_context"]
 
 import http.client
 import socket
@@ -51,6 +51,18 @@ def tls_context(ca_file: str | None = None) -> ssl.SSLContext:
 
 _RETRYABLE = (http.client.RemoteDisconnected, http.client.BadStatusLine, ConnectionResetError, BrokenPipeError,
               ConnectionAbortedError)
+
+
+class Pending:
+    """A request sent on a pooled connection whose answer is still to be read."""
+
+    def __init__(self, pool: ConnectionPool, key: tuple[str, str, int], conn: http.client.HTTPConnection,
+                 may_retry: bool, again: tuple[str, str, bytes, Mapping[str, str]]) -> None:
+        self.pool, self.key, self.conn, self.may_retry, self.again = pool, key, conn, may_retry, again
+
+    def result(self) -> tuple[int, dict[str, str], bytes]:
+        """(status, headers with lower-case names, body); the connection goes back to the pool."""
+        return self.pool._finish(self)
 
 
 class ConnectionPool:
@@ -99,6 +111,11 @@ class ConnectionPool:
 
     def post(self, url: str, body: bytes, headers: Mapping[str, str]) -> tuple[int, dict[str, str], bytes]:
         """POST ``body`` to ``url``: (status, headers with lower-case names, body)."""
+        return self.send("POST", url, body, headers).result()
+
+    def send(self, method: str, url: str, body: bytes, headers: Mapping[str, str]) -> Pending:
+        """Send a request now and read its answer later (:meth:`Pending.result`): a long poll can be
+        sent before the work it waits for starts, and answered after it ends."""
         u = urllib.parse.urlsplit(url)
         if u.scheme not in ("http", "https") or not u.hostname:
             raise WireError(f"{url[:80]!r} is not an http(s) address")
@@ -111,9 +128,7 @@ class ConnectionPool:
             except (OSError, ssl.SSLError) as exc:
                 raise WireError(f"cannot connect to {u.scheme}://{u.netloc}: {exc}") from None
             try:
-                conn.request("POST", target, body=body, headers=hdrs)
-                resp = conn.getresponse()
-                data = resp.read()
+                conn.request(method, target, body=body, headers=hdrs)
             except _RETRYABLE as exc:
                 conn.close()
                 if reused and attempt == 0:
@@ -122,13 +137,29 @@ class ConnectionPool:
             except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
                 conn.close()
                 raise WireError(f"{u.scheme}://{u.netloc}: {type(exc).__name__}: {exc}") from None
-            out = {k.lower(): v for k, v in resp.getheaders()}
-            if resp.will_close:
-                conn.close()
-            else:
-                self._give(key, conn)
-            return resp.status, out, data
+            return Pending(self, key, conn, reused and attempt == 0, (method, url, body, headers))
         raise AssertionError("unreachable")
+
+    def _finish(self, p: Pending) -> tuple[int, dict[str, str], bytes]:
+        key, conn = p.key, p.conn
+        netloc = f"{key[0]}://{key[1]}:{key[2]}"
+        try:
+            resp = conn.getresponse()
+            data = resp.read()
+        except _RETRYABLE as exc:
+            conn.close()
+            if p.may_retry:  # a reused connection the server had closed: the request never got there
+                return self.send(*p.again).result()
+            raise WireError(f"{netloc} closed the connection: {exc}") from None
+        except (OSError, ssl.SSLError, http.client.HTTPException) as exc:
+            conn.close()
+            raise WireError(f"{netloc}: {type(exc).__name__}: {exc}") from None
+        out = {k.lower(): v for k, v in resp.getheaders()}
+        if resp.will_close:
+            conn.close()
+        else:
+            self._give(key, conn)
+        return resp.status, out, data
 
     def close(self) -> None:
         with self._lock:

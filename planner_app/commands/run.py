@@ -138,8 +138,7 @@ def _run(args: argparse.Namespace) -> int:
             tls_context(str(args.tls_ca))  # a bundle that does not load stops here, naming it
         endpoints = {d: Endpoint(e.url, e.token, e.ca_file or (str(args.tls_ca) if args.tls_ca else ""))
                      for d, e in agents.items()}
-        urls = [agents[s.device].url if s.device in agents else "" for s in spec.stages]
-        timings, wall, diff, http_ms = run_plan(spec, endpoints, urls, requests=args.requests, rate_rps=args.rate,
+        timings, wall, diff, http_ms = run_plan(spec, endpoints, requests=args.requests, rate_rps=args.rate,
                                                 warmup=args.warmup, progress=progress, quiet_ms=QUIET_MS)
         rep = run_report(spec, timings, wall_s=wall, rate_rps=args.rate, mode="agents", output_diff=diff,
                          notes=["real agents over the real network: no link emulation",

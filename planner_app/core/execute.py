@@ -6,30 +6,36 @@ this module holds the pure parts both ends agree on:
 - :func:`execution_spec` reads an exported plan (untrusted: validated, every part
   resolved inside the plan's folder and hashed against the sha256 the plan
   names) into an :class:`ExecutionSpec`: the stages in order with their device,
-  part file and predicted compute time, and for each hop between consecutive
-  stages (and from the workload's source to the first stage, and from the last
-  stage to the consumer) the summed latency and bottleneck bandwidth in each
-  direction of the route the plan's transfer takes, from the plan's own topology,
-  which is what the link emulator imposes;
-- :func:`run_report` turns per-request timings into the report ``edgeplan run``
-  prints and writes: end-to-end latency (median, p90), throughput, per-stage
-  compute and per-hop time, each beside the plan's prediction with the error in
+  part file and predicted compute time, and the plan's messages (the raw inputs
+  from the source, tensors from a stage straight to each device that reads them,
+  the results to the consumer) with the summed latency and bottleneck bandwidth in
+  each direction of the route each takes, from the plan's own topology, which is
+  what the link emulator imposes; it checks that the plan's dataflow holds;
+- :func:`request_timing` turns the agents' timing records of one request into its
+  :class:`RequestTiming`; :func:`run_report` turns those into the report ``edgeplan
+  run`` prints and writes: end-to-end latency (median, p90), throughput, per-stage
+  compute and per-message time, each beside the plan's prediction with the error in
   percent, and the notes that bound how far the comparison can be trusted.
+
+A run executes the plan the way its cost model predicts it
+(``core.optimizer.dataflow``): a device runs its stages one after another,
+distinct devices at the same time, and a message leaves when its stage ends.
 
 Times are wall-clock milliseconds (the clock a user sees); the plan's compute
 figures are in its profile's clock (usually a dedicated core's CPU time), which
 the plan states (``measurement.clock``) and the report repeats. The report gives
 both: end-to-end latency in wall time, and the same with each stage's compute
-counted in the computing thread's CPU time (what a dedicated core would take),
-each beside the prediction. Every measured median carries its 95 % interval
+counted in the computing thread's CPU time (what a dedicated core would take) —
+the request re-timed along the plan's dataflow — each beside the prediction. Every measured median carries its 95 % interval
 (order statistics over the requests) and every figure its provenance.
 """
 
 from __future__ import annotations
 
-__all__ = ["ExecutionError", "HopSpec", "StageSpec", "ExecutionSpec", "RequestTiming", "execution_spec",
-           "sample_inputs", "run_report", "predicted_as_run_ms"]
+__all__ = ["ExecutionError", "MessageSpec", "StageSpec", "ExecutionSpec", "RequestTiming", "execution_spec",
+           "sample_inputs", "request_timing", "run_report", "predicted_as_run_ms"]
 
+from collections.abc import Mapping
 from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any
@@ -49,19 +55,31 @@ class ExecutionError(PlannerError):
 
 
 @dataclass(frozen=True)
-class HopSpec:
-    """The emulated path between two devices: one-way latency, bandwidth each way."""
+class MessageSpec:
+    """One message of the plan: tensors from a stage (or the source's raw inputs) to a device, or the
+    results to the consumer; the route the link emulator imposes, and what the plan predicts."""
 
+    #: its index in the plan's transfers (how agents name it)
+    key: int
+    #: the producing stage's index (None: the raw inputs, from the source)
+    from_stage: int | None
+    #: the first stage that reads it (None: the results, to the consumer)
+    to_stage: int | None
     from_device: str
     to_device: str
+    tensors: tuple[str, ...]
     latency_ms: float
     forward_mbps: float
     backward_mbps: float
     links: tuple[str, ...]
-    #: what the plan predicts for the tensors that cross here (0 when it names no transfer)
+    #: what the plan predicts for it: route latency, wire bytes over the bottleneck, per-message overhead
     predicted_ms: float = 0.0
     wire_bytes: int = 0
     codec: str = "none"
+
+    @property
+    def results(self) -> bool:
+        return self.to_stage is None
 
 
 @dataclass(frozen=True)
@@ -81,25 +99,40 @@ class StageSpec:
 
 @dataclass(frozen=True)
 class ExecutionSpec:
-    """What running a plan needs: stages in order, hops between them, inputs, outputs."""
+    """What running a plan needs: its stages (in topological order) and its messages.
+
+    The run follows the plan's execution model (``core.optimizer.dataflow``): a device
+    runs its stages one after another, devices run at the same time, and each message
+    goes straight from the device that makes its tensors to the device that reads them.
+    """
 
     plan_path: Path
     plan: DeploymentPlan
     stages: tuple[StageSpec, ...]
-    #: hops[0]: source → stage 0's device; hops[k]: stage k-1 → stage k (None: same device)
-    hops: tuple[HopSpec | None, ...]
-    #: for each stage k >= 1: the tensors the hop into it carries (what it and later stages read)
-    carried: tuple[tuple[str, ...], ...]
+    messages: tuple[MessageSpec, ...]
     source: str
     consumer: str
-    #: the results' message from the last stage's device to the consumer (None: the consumer runs the
-    #: last stage, or the workload's results stay there)
-    delivery: HopSpec | None = None
 
     @property
     def devices(self) -> list[str]:
-        """The planned devices, in stage order, once each."""
+        """The devices that run stages, in stage order, once each."""
         return list(dict.fromkeys(s.device for s in self.stages))
+
+    @property
+    def agent_devices(self) -> list[str]:
+        """Every device of the run that needs an agent: the stages' and a consumer that results go to."""
+        return list(dict.fromkeys([*self.devices, *(m.to_device for m in self.messages if m.results)]))
+
+    @property
+    def source_has_agent(self) -> bool:
+        """Whether the source is one of the run's agents (its raw inputs are injected there); else the
+        client stands in for the source and sends the raw-input messages itself."""
+        return self.source in self.agent_devices
+
+    @property
+    def delivers(self) -> bool:
+        """Whether results cross to the consumer (else the request ends when the last stage does)."""
+        return any(m.results for m in self.messages)
 
 
 def _resolve_part(plan_dir: Path, rel: str, sha: str, stage: int) -> Path:
@@ -116,7 +149,13 @@ def _resolve_part(plan_dir: Path, rel: str, sha: str, stage: int) -> Path:
 
 
 def execution_spec(plan_path: str | Path) -> ExecutionSpec:
-    """Read and check the plan at ``plan_path`` and derive what running it needs."""
+    """Read and check the plan at ``plan_path`` and derive what running it needs.
+
+    Besides the parts, the plan's dataflow is checked: walking the stages in order,
+    every tensor a stage reads is a raw input at the source, made earlier on its
+    device, or brought there by an earlier message; every message carries tensors its
+    sender holds by then. A plan that fails this cannot run and says which tensor.
+    """
     plan_path = Path(plan_path)
     plan = load_plan(plan_path)
     if not has_parts(plan):
@@ -131,17 +170,17 @@ def execution_spec(plan_path: str | Path) -> ExecutionSpec:
         stages.append(StageSpec(st.index, st.device, st.level, _resolve_part(plan_path.parent, st.artifact.path,
                                 st.artifact.sha256, st.index), st.artifact.sha256, tuple(st.inputs),
                                 tuple(st.outputs), st.compute_ms, st.provenance))
-
+    if [s.index for s in stages] != list(range(len(stages))):
+        raise ExecutionError(f"plan '{plan_path}': stage indices {[s.index for s in stages]} are not 0..n-1")
     links = {lk.id: lk for lk in topo.links}
 
-    def route_of(a: str, b: str, moves: list[Any]) -> tuple[float, float, float, tuple[str, ...]]:
-        """(latency, bandwidth there, bandwidth back, links) of the route the plan's message takes
-        (the one its transfer names: the cost model picks routes for the payload), else the best
-        route for no payload."""
-        named = next((t for t in moves if t.from_device == a and t.to_device == b
-                      and all(lid in links for lid in t.route_links)), None)
-        if named is not None and len(named.route_devices) == len(named.route_links) + 1:
-            devs, lids = named.route_devices, named.route_links
+    def route_of(t: Any) -> tuple[float, float, float, tuple[str, ...]]:
+        """(latency, bandwidth there, bandwidth back, links) of the route the transfer names (the cost
+        model picks routes for the payload), else the best route for no payload."""
+        a, b = t.from_device, t.to_device
+        if (all(lid in links for lid in t.route_links)
+                and len(t.route_devices) == len(t.route_links) + 1):
+            devs, lids = t.route_devices, t.route_links
             there_bw = min(links[lid].bandwidth_from(devs[i]) for i, lid in enumerate(lids))
             back_bw = min(links[lid].bandwidth_from(devs[i + 1]) for i, lid in enumerate(lids))
             return sum(links[lid].latency_ms for lid in lids), there_bw, back_bw, tuple(lids)
@@ -150,33 +189,47 @@ def execution_spec(plan_path: str | Path) -> ExecutionSpec:
             raise ExecutionError(f"plan '{plan_path}': no route between {a!r} and {b!r} in its topology")
         return there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links)
 
-    def hop(a: str, b: str, to_stage: int | None) -> HopSpec:
-        moves = [t for t in plan.transfers if t.to_stage == to_stage]
-        latency, there_bw, back_bw, route = route_of(a, b, moves)
-        return HopSpec(a, b, latency, there_bw, back_bw, route,
-                       predicted_ms=max((t.transfer_ms for t in moves), default=0.0),
-                       wire_bytes=sum(t.wire_bytes for t in moves),
-                       codec=",".join(sorted({t.codec for t in moves})) or "none")
+    messages = []
+    for key, t in enumerate(plan.transfers):
+        if t.from_device == t.to_device:
+            continue
+        latency, there_bw, back_bw, route = route_of(t)
+        messages.append(MessageSpec(key, t.from_stage, t.to_stage, t.from_device, t.to_device, tuple(t.tensors),
+                                    latency, there_bw, back_bw, route, predicted_ms=t.transfer_ms,
+                                    wire_bytes=t.wire_bytes, codec=t.codec))
+    spec = ExecutionSpec(plan_path, plan, tuple(stages), tuple(messages), source, consumer)
+    _check_dataflow(spec)
+    return spec
 
-    def stage_hop(a: str, b: str, to_stage: int) -> HopSpec | None:
-        return None if a == b else hop(a, b, to_stage)
 
-    def delivery_hop() -> HopSpec | None:
-        last = stages[-1].device
-        if plan.workload.results_stay or consumer == last:
-            return None
-        return hop(last, consumer, None)
+def _check_dataflow(spec: ExecutionSpec) -> None:
+    """Every tensor is where it is read when it is read (see :func:`execution_spec`)."""
+    where = f"plan '{spec.plan_path}'"
+    raw = set(spec.plan.model.input_shapes)
+    held: dict[str, set[str]] = {spec.source: set(raw)}
 
-    hops = [stage_hop(source, stages[0].device, stages[0].index)]
-    hops += [stage_hop(stages[k - 1].device, stages[k].device, stages[k].index) for k in range(1, len(stages))]
-    model_outputs = set(plan.model.output_names)
-    carried: list[tuple[str, ...]] = [()]
-    for k in range(1, len(stages)):
-        later = {t for s in stages[k:] for t in s.inputs}
-        produced = {t for s in stages[:k] for t in s.outputs} | set(plan.model.input_shapes)
-        carried.append(tuple(sorted(produced & (later | model_outputs))))
-    return ExecutionSpec(plan_path, plan, tuple(stages), tuple(hops), tuple(carried), source, consumer,
-                         delivery_hop())
+    def carry(m: MessageSpec) -> None:
+        have = held.get(m.from_device, set())
+        missing = sorted(set(m.tensors) - have)
+        if missing:
+            what = "the raw inputs" if m.from_stage is None else f"stage {m.from_stage}"
+            raise ExecutionError(f"{where}: message {m.key} ({m.from_device} → {m.to_device}, after {what}) carries "
+                                 f"{missing}, which {m.from_device!r} does not hold by then: export the plan again")
+        held.setdefault(m.to_device, set()).update(m.tensors)
+
+    by_stage: dict[int | None, list[MessageSpec]] = {}
+    for m in spec.messages:
+        by_stage.setdefault(m.from_stage, []).append(m)
+    for m in by_stage.get(None, []):
+        carry(m)
+    for st in spec.stages:
+        missing = sorted(set(st.inputs) - held.get(st.device, set()))
+        if missing:
+            raise ExecutionError(f"{where}: stage {st.index} on {st.device!r} reads {missing}, which no earlier "
+                                 "stage there makes and no message brings: export the plan again")
+        held.setdefault(st.device, set()).update(st.outputs)
+        for m in by_stage.get(st.index, []):
+            carry(m)
 
 
 def sample_inputs(spec: ExecutionSpec, n: int, seed: int = 0) -> list[dict[str, np.ndarray]]:
@@ -197,95 +250,129 @@ def sample_inputs(spec: ExecutionSpec, n: int, seed: int = 0) -> list[dict[str, 
 
 @dataclass
 class RequestTiming:
-    """One request as measured: end to end, per stage (compute, time in the agent), per hop."""
+    """One request as measured, in the client's clock (agents' stamps offset to it)."""
 
+    #: the plan's path: from the source holding the input (its agent having decoded the injected
+    #: input, or the client beginning to encode the first raw-input message when it stands in for
+    #: the source) to the last result decoded at the consumer's agent, or the last stage done
     e2e_ms: float
+    #: what the client saw: sending the input to every agent's answer
+    client_ms: float = float("nan")
+    #: per stage (as in ExecutionSpec.stages): the session call, wall and the thread's CPU time
     compute_ms: list[float] = field(default_factory=list)
-    agent_ms: list[float] = field(default_factory=list)
-    #: per hop (as in ExecutionSpec.hops): the time there and back that no agent explains
-    hop_ms: list[float] = field(default_factory=list)
-    #: per stage: the computing thread's CPU time (the profile's clock with one thread; nan if unknown)
     compute_cpu_ms: list[float] = field(default_factory=list)
-    #: per stage: reading and decoding its request; encoding its reply (0 where it forwards)
-    receive_ms: list[float] = field(default_factory=list)
-    reply_ms: list[float] = field(default_factory=list)
-    #: the plan's path, timed by the agents' clocks: from the source holding the input (the client
-    #: sending it, or stage 0's agent having decoded it when the source runs stage 0) to the
-    #: consumer's agent having decoded the results (or the last stage done when they stay there)
-    consumer_e2e_ms: float | None = None
-    #: per hop (as in ExecutionSpec.hops; 0 where none): one way, sender's encode to receiver's decode
-    hop_one_way_ms: list[float] = field(default_factory=list)
-    #: the results' message to the consumer, one way (None without one)
-    delivery_ms: float | None = None
+    #: per stage: from runnable (inputs here, the device free) to the session call starting
+    dispatch_ms: list[float] = field(default_factory=list)
+    #: per message (as in ExecutionSpec.messages): one way, the sender beginning to encode to the
+    #: receiver having decoded; and the sender's call, there and back (nan where unknown)
+    message_ms: list[float] = field(default_factory=list)
+    message_round_trip_ms: list[float] = field(default_factory=list)
+    #: the request re-timed along the plan's dataflow with each stage's compute in CPU time (nan if unknown)
+    e2e_cpu_ms: float = float("nan")
 
-    def plan_latency_ms(self, source_runs_stage_0: bool) -> float:
-        """The request as the plan sees it: from the source device holding the input to the result
-        back. When the source runs stage 0 itself no network comes before it: the client's call into
-        the first agent (loopback HTTP, reading and decoding the input, encoding the reply of a
-        one-stage chain) is not part of the plan and is left out. When the agents timed the
-        request to the consumer (``consumer_e2e_ms``), that is the figure."""
-        if self.consumer_e2e_ms is not None:
-            return self.consumer_e2e_ms
-        if not (source_runs_stage_0 and self.agent_ms):
-            return self.e2e_ms
-        inner = self.agent_ms[0] - (self.receive_ms[0] if self.receive_ms else 0.0)
-        if len(self.agent_ms) == 1 and self.reply_ms:
-            inner -= self.reply_ms[0]
-        return inner
+
+def _readers(spec: ExecutionSpec, m: MessageSpec) -> tuple[int, ...]:
+    """The stages that wait for message ``m``: on its device, after its sender, reading its tensors."""
+    after = -1 if m.from_stage is None else m.from_stage
+    return tuple(k for k, st in enumerate(spec.stages)
+                 if st.device == m.to_device and k > after and set(st.inputs) & set(m.tensors))
+
+
+def _schedule_ms(spec: ExecutionSpec, part_ms: list[float], message_ms: list[float]) -> float:
+    """The request's latency by the plan's execution model (``core.optimizer.dataflow.schedule``)."""
+    from planner_app.core.optimizer.dataflow import MessageTiming, PartTiming, schedule
+
+    parts = [PartTiming(st.device, ms) for st, ms in zip(spec.stages, part_ms, strict=True)]
+    msgs = [MessageTiming(m.from_stage, m.to_device, ms, () if m.results else _readers(spec, m))
+            for m, ms in zip(spec.messages, message_ms, strict=True)]
+    return schedule(parts, msgs, [i for i, m in enumerate(spec.messages) if m.results]).latency_ms
+
+
+def request_timing(spec: ExecutionSpec, records: Mapping[str | None, Mapping[str, Any]], *, client_ms: float,
+                   offsets: Mapping[str, float] | None = None) -> RequestTiming:
+    """One request's :class:`RequestTiming` from the agents' timing records.
+
+    ``records``: device → what its agent answered for the request (``stages``, ``received``,
+    ``sent``, ``injected``; stamps are its ``time.time()``), and under None what the client
+    did (``start_at``, and ``sent`` when it sends the raw inputs). ``offsets``: device → its
+    agent's clock minus the client's, seconds (absent: the same clock).
+    """
+    off = dict(offsets or {})
+
+    def at(device: str | None, t: Any) -> float:
+        return float(t) - (off.get(device, 0.0) if device is not None else 0.0)
+
+    stage_rec: dict[int, dict[str, Any]] = {}
+    received: dict[int, float] = {}
+    sent: dict[int, tuple[float, float]] = {}
+    for device, rec in records.items():
+        for r in rec.get("stages") or []:
+            stage_rec[int(r["index"])] = {**r, "device": device}
+        for r in rec.get("received") or []:
+            received[int(r["key"])] = at(device, r["received_at"])
+        for r in rec.get("sent") or []:
+            sent[int(r["key"])] = (at(device, r["sent_at"]), at(device, r["answered_at"]))
+    missing = [st.index for st in spec.stages if st.index not in stage_rec]
+    if missing:
+        raise ExecutionError(f"the agents' records lack stage(s) {missing}: an agent of another version?")
+    if spec.source_has_agent:
+        injected = (records.get(spec.source) or {}).get("injected")
+        if not injected:
+            raise ExecutionError(f"the source {spec.source!r}'s agent did not record the injected input")
+        start = at(spec.source, injected["received_at"])
+    else:
+        start = float((records.get(None) or {})["start_at"])
+    done = [at(stage_rec[st.index]["device"], stage_rec[st.index]["done_at"]) for st in spec.stages]
+    begun = [at(stage_rec[st.index]["device"], stage_rec[st.index]["start_at"]) for st in spec.stages]
+    ready = [at(stage_rec[st.index]["device"], stage_rec[st.index]["ready_at"]) for st in spec.stages]
+    end = max([*done, *(received.get(m.key, start) for m in spec.messages if m.results)])
+    nan = float("nan")
+    rt = RequestTiming((end - start) * 1e3, client_ms,
+                       compute_ms=[float(stage_rec[st.index]["compute_ms"]) for st in spec.stages],
+                       compute_cpu_ms=[float(stage_rec[st.index].get("compute_cpu_ms") or nan) for st in spec.stages],
+                       dispatch_ms=[max(0.0, (b - r) * 1e3) for b, r in zip(begun, ready, strict=True)])
+    for m in spec.messages:
+        s = sent.get(m.key)
+        r = received.get(m.key)
+        rt.message_ms.append((r - s[0]) * 1e3 if s is not None and r is not None else nan)
+        rt.message_round_trip_ms.append((s[1] - s[0]) * 1e3 if s is not None else nan)
+    # re-timed: each stage as dispatch + CPU compute; each message from its producer's end (or the start)
+    # to its arrival, as measured (the sender's hand-off included)
+    part_cpu = [d + c for d, c in zip(rt.dispatch_ms, rt.compute_cpu_ms, strict=True)]
+    msg_ms = []
+    for m in spec.messages:
+        leave = start if m.from_stage is None else done[m.from_stage]
+        r = received.get(m.key)
+        msg_ms.append(max(0.0, (r - leave) * 1e3) if r is not None else nan)
+    if all(x == x for x in part_cpu + msg_ms):
+        rt.e2e_cpu_ms = _schedule_ms(spec, part_cpu, msg_ms)
+    return rt
 
 
 def _pct(measured: float, predicted: float) -> float | None:
-    return None if predicted <= 0 else round(100.0 * (measured - predicted) / predicted, 1)
+    return None if predicted <= 0 or measured != measured else round(100.0 * (measured - predicted) / predicted, 1)
 
 
 def _q(values: list[float], q: float) -> float:
+    values = [v for v in values if v == v]
     return float(np.percentile(values, q)) if values else float("nan")
 
 
 def _ci(values: list[float]) -> list[float] | None:
     """The 95 % interval of the median of ``values`` (None without values)."""
+    values = [v for v in values if v == v]
     if not values:
         return None
     lo, hi = median_ci(values)
     return [lo, hi]
 
 
-def _cpu_compute_latency(t: RequestTiming, on_source: bool) -> float:
-    """The request's latency with each stage's compute in CPU time instead of wall time (nan if unknown)."""
-    if not t.compute_cpu_ms or any(c != c for c in t.compute_cpu_ms):
-        return float("nan")
-    return t.plan_latency_ms(on_source) - sum(w - c for w, c in zip(t.compute_ms, t.compute_cpu_ms, strict=False))
-
-
-def predicted_as_run_ms(spec: ExecutionSpec, *, to_consumer: bool = False) -> float:
-    """The plan's own figures re-assembled for the path a run measures.
-
-    ``to_consumer``: the run delivers the results to the consumer's agent, as the plan
-    assumes: every stage's predicted compute, every hop's predicted transfer into the next
-    stage and the results' transfer to the consumer (each with its per-message overhead) —
-    the plan's latency re-added from its parts.
-
-    Otherwise (a run that returns the results back along the chain to the source, or to stage
-    0's agent when the source runs it): the same stages and hops, and, for the way back, each
-    hop's one-way latency plus the model outputs (uncompressed) over its backward bandwidth.
-    """
-    if to_consumer:
-        total = sum(st.predicted_compute_ms for st in spec.stages)
-        total += sum(h.predicted_ms for h in spec.hops if h is not None)
-        return total + (spec.delivery.predicted_ms if spec.delivery is not None else 0.0)
-    out_bytes = 0
-    for shape in spec.plan.model.output_shapes.values():
-        n = 1
-        for d in shape:
-            n *= max(1, int(d))
-        out_bytes += 4 * n  # float32 outputs (most models'), sent back as they are
-    total = sum(st.predicted_compute_ms for st in spec.stages)
-    for hop in spec.hops:
-        if hop is None:
-            continue
-        back = hop.latency_ms + (out_bytes * 8 / (hop.backward_mbps * 1e6) * 1e3 if hop.backward_mbps > 0 else 0.0)
-        total += hop.predicted_ms + back
-    return total
+def predicted_as_run_ms(spec: ExecutionSpec) -> float:
+    """The plan's own figures re-assembled along its dataflow: every stage's predicted compute and every
+    message's predicted transfer, scheduled by the plan's execution model — its latency re-added from
+    its parts (what a run that executes the plan as planned measures)."""
+    return _schedule_ms(spec, [st.predicted_compute_ms for st in spec.stages],
+                        [m.predicted_ms for m in spec.messages])
 
 
 def _band(plan: DeploymentPlan, key: str) -> list[float] | None:
@@ -301,10 +388,9 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
     of the outputs against the plan's parts chained in one process, or None if not compared.
     """
     plan = spec.plan
-    on_source = spec.hops[0] is None
-    e2e = [t.plan_latency_ms(on_source) for t in timings]
-    e2e_cpu = [x for x in (_cpu_compute_latency(t, on_source) for t in timings) if x == x]
-    client = [t.e2e_ms for t in timings]
+    e2e = [t.e2e_ms for t in timings]
+    e2e_cpu = [t.e2e_cpu_ms for t in timings if t.e2e_cpu_ms == t.e2e_cpu_ms]
+    client = [t.client_ms for t in timings]
     predicted = plan.totals.latency_ms or 0.0
     basis = plan.measurement
     plan_clock = basis.clock if basis is not None else "unknown (a plan written before plans stated their clock)"
@@ -313,6 +399,7 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
     for k, st in enumerate(spec.stages):
         comp = [t.compute_ms[k] for t in timings if len(t.compute_ms) > k]
         cpu = [t.compute_cpu_ms[k] for t in timings if len(t.compute_cpu_ms) > k and t.compute_cpu_ms[k] == t.compute_cpu_ms[k]]
+        disp = [t.dispatch_ms[k] for t in timings if len(t.dispatch_ms) > k]
         stages.append({"index": st.index, "device": st.device, "level": st.level,
                        "predicted_compute_ms": st.predicted_compute_ms, "predicted_provenance": st.provenance,
                        "predicted_interval_ms": _band(plan, f"stages[{st.index}].compute_ms"),
@@ -320,37 +407,31 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
                        "measured_compute_ms_ci95": _ci(comp),
                        "error_pct": _pct(_q(comp, 50), st.predicted_compute_ms),
                        "measured_compute_cpu_ms_median": _q(cpu, 50), "measured_compute_cpu_ms_ci95": _ci(cpu),
-                       "error_cpu_pct": _pct(_q(cpu, 50), st.predicted_compute_ms) if cpu else None})
+                       "error_cpu_pct": _pct(_q(cpu, 50), st.predicted_compute_ms) if cpu else None,
+                       "measured_dispatch_ms_median": _q(disp, 50)})
     hops = []
-    for k, hp in enumerate(spec.hops):
-        if hp is None:
-            continue
-        got = [t.hop_ms[k] for t in timings if len(t.hop_ms) > k]
-        one = [t.hop_one_way_ms[k] for t in timings if len(t.hop_one_way_ms) > k]
-        hops.append({"from": hp.from_device, "to": hp.to_device, "links": list(hp.links),
-                     "latency_ms": hp.latency_ms, "forward_mbps": hp.forward_mbps, "backward_mbps": hp.backward_mbps,
-                     "codec_planned": hp.codec, "predicted_one_way_ms": hp.predicted_ms,
+    for k, m in enumerate(spec.messages):
+        one = [t.message_ms[k] for t in timings if len(t.message_ms) > k]
+        rtt = [t.message_round_trip_ms[k] for t in timings if len(t.message_round_trip_ms) > k]
+        hops.append({"key": m.key, "from": m.from_device, "to": m.to_device, "from_stage": m.from_stage,
+                     "to_stage": m.to_stage, "tensors": list(m.tensors), "results": m.results,
+                     "links": list(m.links), "latency_ms": m.latency_ms, "forward_mbps": m.forward_mbps,
+                     "backward_mbps": m.backward_mbps, "codec_planned": m.codec, "wire_bytes": m.wire_bytes,
+                     "predicted_one_way_ms": m.predicted_ms,
                      "measured_one_way_ms_median": _q(one, 50), "measured_one_way_ms_ci95": _ci(one),
-                     "error_pct": _pct(_q(one, 50), hp.predicted_ms) if one else None,
-                     "measured_round_trip_ms_median": _q(got, 50), "measured_round_trip_ms_ci95": _ci(got)})
-    dl = spec.delivery
-    delivered = [t.delivery_ms for t in timings if t.delivery_ms is not None]
-    if dl is not None:
-        hops.append({"from": dl.from_device, "to": dl.to_device, "links": list(dl.links), "results": True,
-                     "latency_ms": dl.latency_ms, "forward_mbps": dl.forward_mbps, "backward_mbps": dl.backward_mbps,
-                     "codec_planned": dl.codec, "predicted_one_way_ms": dl.predicted_ms,
-                     "measured_one_way_ms_median": _q(delivered, 50), "measured_one_way_ms_ci95": _ci(delivered),
-                     "error_pct": _pct(_q(delivered, 50), dl.predicted_ms) if delivered else None,
-                     # no round trip: the consumer answers the last stage, not the chain
-                     "measured_round_trip_ms_median": None, "measured_round_trip_ms_ci95": None})
-    to_consumer = bool(timings) and all(t.consumer_e2e_ms is not None for t in timings)
-    as_run = predicted_as_run_ms(spec, to_consumer=to_consumer)
+                     "error_pct": _pct(_q(one, 50), m.predicted_ms),
+                     "measured_round_trip_ms_median": _q(rtt, 50), "measured_round_trip_ms_ci95": _ci(rtt)})
+    as_run = predicted_as_run_ms(spec)
     done = len(timings)
     measured_rps = done / wall_s if wall_s > 0 else float("nan")
+    results_to = [m.to_device for m in spec.messages if m.results]
     return {
         "plan": str(spec.plan_path), "mode": mode, "requests": done, "rate_rps": rate_rps,
+        "execution": "dataflow: each device runs its stages one after another, devices at the same time; each "
+                     "message goes straight from the device that makes its tensors to the device that reads them",
         "clock": {"measured": "wall; per-stage compute also as the computing thread's CPU time, and the "
-                              "end-to-end latency with each stage's compute in that CPU time",
+                              "end-to-end latency re-timed along the plan's dataflow with each stage's compute in "
+                              "that CPU time",
                   "predicted": plan_clock,
                   "predicted_note": basis.clock_note if basis is not None else ""},
         "predicted": {"latency_ms": predicted, "latency_interval_ms": [band.low, band.high]
@@ -363,35 +444,31 @@ def run_report(spec: ExecutionSpec, timings: list[RequestTiming], *, wall_s: flo
                      "latency_ms_min": min(e2e, default=float("nan")),
                      "latency_cpu_compute_ms_median": _q(e2e_cpu, 50), "latency_cpu_compute_ms_ci95": _ci(e2e_cpu),
                      "client_latency_ms_median": _q(client, 50), "throughput_rps": measured_rps, "wall_s": wall_s,
-                     "latency_from": ("stage 0's agent having decoded the input (the source runs stage 0)"
-                                      if on_source else "the client (the source device) encoding the input"),
-                     "latency_to": ((f"the consumer {spec.consumer!r}'s agent having decoded the results"
-                                     if spec.delivery is not None else
-                                     "the last stage done (the consumer runs it, or the results stay there)")
-                                    if to_consumer else "the results back at the client, along the chain")},
+                     "latency_from": (f"the source {spec.source!r}'s agent having decoded the input"
+                                      if spec.source_has_agent else
+                                      "the client (standing in for the source) beginning to encode the input"),
+                     "latency_to": (f"the last result decoded at the consumer {results_to[0]!r}'s agent (or the last "
+                                    "stage done, if later)" if results_to else
+                                    "the last stage done (the consumer runs it, or the results stay there)")},
         "predicted_as_run": {
             "latency_ms": as_run,
-            "basis": ("the plan's stage compute, hop and results transfer predictions re-added: the run takes "
-                      "the plan's path (results delivered to the consumer)") if to_consumer else
-                     ("the plan's stage compute and transfer predictions on the path the run measures: through "
-                      "the stages and back along the chain to the source (the plan predicts delivery to the "
-                      f"consumer {spec.consumer!r} instead); the way back: each hop's latency and the outputs over "
-                      "its backward bandwidth")},
+            "basis": "the plan's stage compute and message predictions, scheduled by its execution model: the run "
+                     "executes the plan as planned (messages straight to their readers, results to the consumer)"},
         "error_pct": {"latency_median": _pct(_q(e2e, 50), predicted),
                       "latency_median_as_run": _pct(_q(e2e, 50), as_run),
                       "latency_median_cpu_compute": _pct(_q(e2e_cpu, 50), predicted) if e2e_cpu else None},
         "provenance": {
             "predicted": f"the plan '{spec.plan_path.name}' (its provenance and uncertainty sections)",
-            "measured.latency_ms_*": f"{done} requests timed in wall clock, {mode}; intervals: 95 % order "
+            "measured.latency_ms_*": f"{done} requests timed by the agents' clocks, {mode}; intervals: 95 % order "
                                      "statistics of the median over the requests",
-            "measured.latency_cpu_compute_ms_*": "each request's wall latency with every stage's compute "
-                                                 "replaced by its thread CPU time (agents with one thread)",
+            "measured.latency_cpu_compute_ms_*": "each request re-timed along the plan's dataflow: every stage's "
+                                                 "dispatch plus its thread CPU time (agents with one thread), every "
+                                                 "message from its producer's end to its arrival, as measured",
             "stages[].measured_compute_*": "the agent's timing of its session call (wall; cpu: thread CPU time)",
-            "hops[].measured_round_trip_ms_*": "the forwarding agent's time minus the next agent's: link both "
-                                               "ways, HTTP and tensor frames",
             "hops[].measured_one_way_ms_*": "the receiver's clock when the tensors are decoded minus the "
                                             "sender's when it began encoding them (agents on one host share "
                                             "a clock; remote agents' clocks are offset by echo probes)",
+            "hops[].measured_round_trip_ms_*": "the sender's call: the message there and the agent's 202 back",
         },
         "stages": stages, "hops": hops,
         "output_max_abs_diff_vs_local_chain": output_diff[0] if output_diff else None,

@@ -29,6 +29,8 @@ ENDPOINTS = [
     ("GET", "/v1/jobs", None), ("GET", "/v1/jobs/abc", None), ("DELETE", "/v1/jobs/abc", None),
     ("GET", "/v1/jobs/abc/events", None), ("GET", "/v1/probe/echo", None),
     ("POST", "/v1/probe/upload", b"xx"), ("GET", "/v1/probe/download?size_bytes=10", None),
+    ("PUT", f"/v1/runs/{'a' * 32}", b"{}"), ("DELETE", f"/v1/runs/{'a' * 32}", None),
+    ("POST", f"/v1/runs/{'a' * 32}/requests/0/messages", b"EPF1"), ("GET", f"/v1/runs/{'a' * 32}/requests/0", None),
 ]
 
 

@@ -158,3 +158,40 @@ def test_run_with_agents_names_devices_without_an_agent(three_stage_plan, tmp_pa
     m.write_text(json.dumps({"hub": {"url": "http://127.0.0.1:9"}}))
     assert main(["run", str(three_stage_plan), "--agents", str(m), "--quiet"]) == 2
     assert "['cloud-cpu', 'home-server'], which have no agent" in capsys.readouterr().err
+
+
+def test_a_branched_plan_runs_as_dataflow_as_it_is_predicted(tmp_path):
+    """A transformer's attention branches pinned to three devices: branches run on different devices at the
+    same time, and each tensor goes straight from its producer to every device that reads it."""
+    from planner_app.agent.plan_runner import run_local
+    from planner_app.core.models import load_model
+    from planner_app.core.planning import MeasureOptions, PoseOptions, plan_deployment
+
+    mg = load_model("sample:transformer_encoder")
+    out = tmp_path / "plan" / "plan.json"
+    # every unit pinned (the placement is fixed whatever the profile): layer 1's query, key and value
+    # projections on the hub and the two clouds, the rest on the home server
+    pins = {u: "home-server" for u in range(len(mg.units))} | {11: "hub", 12: "cloud-cpu", 13: "cloud-gpu"}
+    s = plan_deployment(HOME, "doorbell-person-detection", model=mg, measure=MeasureOptions(levels=("fp32",)),
+                        pose=PoseOptions(levels=("fp32",), slo_ms=None, pinned_units=pins), out=out)
+    spec = execution_spec(out)
+    # the plan is a DAG: a stage's outputs go to several devices, and a stage reads from several
+    senders = [m.from_stage for m in spec.messages if m.from_stage is not None and not m.results]
+    readers = [m.to_stage for m in spec.messages if not m.results]
+    assert len(senders) > len(set(senders)) and len(readers) > len(set(readers))
+    rep = run_local(spec, requests=6, warmup=2, measure_overhead=False)
+    # every message of the plan was timed, one way, at least its emulated latency
+    assert [h["key"] for h in rep["hops"]] == [m.key for m in spec.messages]
+    for h in rep["hops"]:
+        assert h["measured_one_way_ms_median"] >= 0.9 * h["latency_ms"], h
+    # the run reproduces the whole model, within the cut codecs' error
+    assert rep["output_max_rel_diff_vs_local_chain"] is not None and rep["output_max_rel_diff_vs_local_chain"] < 0.05
+    # executed as dataflow, not one part after another: the request took well under the sum of its stages'
+    # compute and its messages' one-way times (running the parts in turn, relaying the tensors, cannot)
+    in_turn = sum(st["measured_compute_ms_median"] for st in rep["stages"]) + sum(
+        h["measured_one_way_ms_median"] for h in rep["hops"])
+    assert rep["measured"]["latency_ms_median"] < 0.8 * in_turn
+    predicted = s.plan.totals.latency_ms
+    # the prediction re-assembled along the plan's dataflow is the plan's latency
+    assert rep["predicted_as_run"]["latency_ms"] == pytest.approx(predicted, rel=0.01)
+    assert rep["error_pct"]["latency_median"] is not None and "dataflow" in rep["execution"]

@@ -256,7 +256,7 @@ def _run_against_model(mg: ModelGraph, blobs: list[bytes], samples: SampleSet,
     as :func:`planner_app.core.models.partition.check_chain` defines it. With
     ``graph_optimization="all"`` and a ``codec``, the parts run as the agents run them:
     every float tensor handed from one part to the next is encoded and decoded with the
-    cut codec (as ``agent.server.encode_cut`` does on each hop) and the reference is the
+    cut codec (as ``agent.frames.encode_cut`` does on each hop) and the reference is the
     whole model as deployed. Returns the fidelity
     (:func:`planner_app.core.compression.fidelity.compare_outputs`), equality, and the
     largest absolute difference.
