@@ -2,8 +2,9 @@
 
 This kernel has no ``netem``, so the delay is applied in a relay: every chunk read
 from one side is queued behind what the link is still sending (serialization at
-the direction's bandwidth, shared by every connection through the relay) and
-delivered ``latency_ms`` after its last bit left. A message of ``s`` bytes on an
+the direction's bandwidth, shared by every connection through the relay, and by
+other relays whose routes cross the same directed link when they are given the
+same :class:`LinkDirection`) and delivered ``latency_ms`` after its last bit left. A message of ``s`` bytes on an
 idle link therefore arrives ``latency_ms + 8 s / bandwidth`` after it was sent —
 the cost model's transfer time. Each direction has its own bandwidth.
 
@@ -21,21 +22,25 @@ Example
 
 from __future__ import annotations
 
-__all__ = ["LinkEmulator"]
+__all__ = ["LinkEmulator", "LinkDirection"]
 
 import contextlib
 import queue
 import socket
 import threading
 import time
+from collections.abc import Sequence
 
 _CHUNK = 64 * 1024
 #: the last part of a delay spun rather than slept
 _SPIN_S = 3e-4
 
 
-class _Direction:
-    """One direction of the link: when it is free to send again (``time.perf_counter`` s)."""
+class LinkDirection:
+    """One direction of a link: when it is free to send again (``time.perf_counter`` s).
+
+    Relays may share one (``LinkEmulator(..., forward_shared=[...])``): routes that cross the same
+    directed link then send their bits over it one chunk after another, as on a real link."""
 
     def __init__(self, mbps: float) -> None:
         self.bits_per_s = mbps * 1e6
@@ -48,6 +53,21 @@ class _Direction:
             start = max(time.perf_counter(), self.next_free)
             self.next_free = start + size * 8 / self.bits_per_s
             return self.next_free + latency_s
+
+
+#: one lock for every shared direction (a chunk takes several at once; one lock cannot deadlock)
+_SHARED_LOCK = threading.Lock()
+
+
+def _shared_due(own: LinkDirection, shared: Sequence[LinkDirection], size: int, latency_s: float) -> float:
+    """When ``size`` bytes read now arrive, having waited for every shared link of the route to be free;
+    each link stays busy for the bytes' time at its own bandwidth."""
+    with _SHARED_LOCK:
+        start = max(time.perf_counter(), own.next_free, *(d.next_free for d in shared))
+        for d in shared:
+            d.next_free = start + size * 8 / d.bits_per_s
+        own.next_free = start + size * 8 / own.bits_per_s
+        return own.next_free + latency_s
 
 
 def _sleep_until(deadline: float) -> None:
@@ -63,13 +83,14 @@ class LinkEmulator:
     """Relay ``127.0.0.1:port`` → ``target`` with ``latency_ms`` one way and a bandwidth each way."""
 
     def __init__(self, target: tuple[str, int], *, latency_ms: float, forward_mbps: float,
-                 backward_mbps: float | None = None) -> None:
+                 backward_mbps: float | None = None, forward_shared: Sequence[LinkDirection] = ()) -> None:
         if latency_ms < 0 or forward_mbps <= 0 or (backward_mbps is not None and backward_mbps <= 0):
             raise ValueError("latency_ms must be >= 0 and bandwidths > 0")
         self.target = target
         self.latency_s = latency_ms / 1e3
-        self._forward = _Direction(forward_mbps)
-        self._backward = _Direction(backward_mbps if backward_mbps is not None else forward_mbps)
+        self._forward = LinkDirection(forward_mbps)
+        self._backward = LinkDirection(backward_mbps if backward_mbps is not None else forward_mbps)
+        self._forward_shared = tuple(forward_shared)
         self.port = 0
         self._server: socket.socket | None = None
         self._closed = threading.Event()
@@ -124,17 +145,21 @@ class LinkEmulator:
                 s.setsockopt(socket.IPPROTO_TCP, socket.TCP_NODELAY, 1)
             with self._lock:
                 self._sockets += [client, upstream]
-            for src, dst, link in ((client, upstream, self._forward), (upstream, client, self._backward)):
-                self._pump(src, dst, link)
+            for src, dst, link, shared in ((client, upstream, self._forward, self._forward_shared),
+                                           (upstream, client, self._backward, ())):
+                self._pump(src, dst, link, shared)
 
-    def _pump(self, src: socket.socket, dst: socket.socket, link: _Direction) -> None:
+    def _pump(self, src: socket.socket, dst: socket.socket, link: LinkDirection,
+              shared: Sequence[LinkDirection] = ()) -> None:
         """Start a reader (stamps chunks with their due time) and a writer (delivers them then)."""
         pending: queue.SimpleQueue[tuple[float, bytes] | None] = queue.SimpleQueue()
 
         def read() -> None:
             try:
                 while data := src.recv(_CHUNK):
-                    pending.put((link.due(len(data), self.latency_s), data))
+                    due = (_shared_due(link, shared, len(data), self.latency_s) if shared
+                           else link.due(len(data), self.latency_s))
+                    pending.put((due, data))
             except OSError:
                 pass
             pending.put(None)

@@ -45,7 +45,7 @@ from planner_app.agent import API_VERSION
 from planner_app.agent.client import AgentClient, AgentError
 from planner_app.agent.dataflow import RunFailed, post_message
 from planner_app.agent.frames import decode_frames
-from planner_app.agent.linkemu import LinkEmulator
+from planner_app.agent.linkemu import LinkDirection, LinkEmulator
 from planner_app.agent.local import LocalAgent, start_local_agent
 from planner_app.agent.wire import ConnectionPool, WireError
 from planner_app.core.execute import (
@@ -421,14 +421,17 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
                 report(progress, 0.02, "timing one message through the link relay")
                 overhead = measure_message_overhead(agent=agents[devices[0]])
             relays: dict[tuple[str, str, tuple[str, ...]], str] = {}
+            directed: dict[str, LinkDirection] = {}
 
             def url_of(m: MessageSpec) -> str:
-                """One relay per route (sender, receiver, links), imposing its latency and bandwidth."""
+                """One relay per route (sender, receiver, links), imposing its latency and bandwidth; routes
+                that cross the same directed link share its bandwidth (one pacer per directed link)."""
                 key = (m.from_device, m.to_device, m.links)
                 if key not in relays:
                     port = int(agents[m.to_device].url.rsplit(":", 1)[1])
+                    shared = [directed.setdefault(k, LinkDirection(mbps)) for k, mbps in m.link_dirs]
                     link = LinkEmulator(("127.0.0.1", port), latency_ms=m.latency_ms, forward_mbps=m.forward_mbps,
-                                        backward_mbps=m.backward_mbps).start()
+                                        backward_mbps=m.backward_mbps, forward_shared=shared).start()
                     links.append(link)
                     relays[key] = f"http://127.0.0.1:{link.port}"
                 return relays[key]
@@ -457,9 +460,10 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
         f"--local: each planned device{' and the consumer' if len(devices) > len(spec.devices) else ''} is an agent "
         f"process on this host ({len(agents)} processes); {speed}",
         "links: a user-space relay imposes each route's latency (one way, each direction) and bandwidth "
-        "(per direction); " + (f"the results are delivered to the consumer {spec.consumer!r}'s agent, as the plan "
-                               "assumes" if spec.delivers else
-                               "the results end at the last stage (the consumer runs it, or they stay)"),
+        "(per direction; messages whose routes cross the same directed link share it, as the plan assumes); "
+        + (f"the results are delivered to the consumer {spec.consumer!r}'s agent, as the plan assumes"
+           if spec.delivers else
+           "the results end at the last stage (the consumer runs it, or they stay)"),
         f"measured times are wall clock and include HTTP and tensor-frame encoding: one bare HTTP call to an "
         f"agent costs {http_ms:.2f} ms here (median echo)",
     ]

@@ -72,10 +72,15 @@ class MessageSpec:
     forward_mbps: float
     backward_mbps: float
     links: tuple[str, ...]
-    #: what the plan predicts for it: route latency, wire bytes over the bottleneck, per-message overhead
+    #: what the plan predicts for it, one way: route latency, wire bytes over the bottleneck, per-message
+    #: overhead, and any wait for links still sending earlier messages (``queue_ms``)
     predicted_ms: float = 0.0
     wire_bytes: int = 0
     codec: str = "none"
+    queue_ms: float = 0.0
+    #: (directed link, its bandwidth in this direction, Mbps) for each link of the route: messages crossing
+    #: the same directed link share it (the link emulator paces them on one clock per directed link)
+    link_dirs: tuple[tuple[str, float], ...] = ()
 
     @property
     def results(self) -> bool:
@@ -112,6 +117,8 @@ class ExecutionSpec:
     messages: tuple[MessageSpec, ...]
     source: str
     consumer: str
+    #: the plan's topology (records)
+    topology: Any = None
 
     @property
     def devices(self) -> list[str]:
@@ -174,30 +181,34 @@ def execution_spec(plan_path: str | Path) -> ExecutionSpec:
         raise ExecutionError(f"plan '{plan_path}': stage indices {[s.index for s in stages]} are not 0..n-1")
     links = {lk.id: lk for lk in topo.links}
 
-    def route_of(t: Any) -> tuple[float, float, float, tuple[str, ...]]:
-        """(latency, bandwidth there, bandwidth back, links) of the route the transfer names (the cost
-        model picks routes for the payload), else the best route for no payload."""
+    def route_of(t: Any) -> tuple[float, float, float, tuple[str, ...], tuple[tuple[str, float], ...]]:
+        """(latency, bandwidth there, bandwidth back, links, (directed link, its bandwidth there) each) of
+        the route the transfer names (the cost model picks routes for the payload), else the best route
+        for no payload."""
         a, b = t.from_device, t.to_device
         if (all(lid in links for lid in t.route_links)
                 and len(t.route_devices) == len(t.route_links) + 1):
-            devs, lids = t.route_devices, t.route_links
-            there_bw = min(links[lid].bandwidth_from(devs[i]) for i, lid in enumerate(lids))
+            devs, lids = list(t.route_devices), list(t.route_links)
             back_bw = min(links[lid].bandwidth_from(devs[i + 1]) for i, lid in enumerate(lids))
-            return sum(links[lid].latency_ms for lid in lids), there_bw, back_bw, tuple(lids)
-        there, back = router.routes_from(a).get(b), router.routes_from(b).get(a)
-        if there is None or back is None:
-            raise ExecutionError(f"plan '{plan_path}': no route between {a!r} and {b!r} in its topology")
-        return there.latency_ms, there.bottleneck_mbps, back.bottleneck_mbps, tuple(there.links)
+            latency = sum(links[lid].latency_ms for lid in lids)
+        else:
+            there, back = router.routes_from(a).get(b), router.routes_from(b).get(a)
+            if there is None or back is None:
+                raise ExecutionError(f"plan '{plan_path}': no route between {a!r} and {b!r} in its topology")
+            devs, lids = list(there.devices), list(there.links)
+            back_bw, latency = back.bottleneck_mbps, there.latency_ms
+        dirs = tuple((f"{lid}:{devs[i]}>{devs[i + 1]}", links[lid].bandwidth_from(devs[i])) for i, lid in enumerate(lids))
+        return latency, min(bw for _, bw in dirs), back_bw, tuple(lids), dirs
 
     messages = []
     for key, t in enumerate(plan.transfers):
         if t.from_device == t.to_device:
             continue
-        latency, there_bw, back_bw, route = route_of(t)
+        latency, there_bw, back_bw, route, dirs = route_of(t)
         messages.append(MessageSpec(key, t.from_stage, t.to_stage, t.from_device, t.to_device, tuple(t.tensors),
-                                    latency, there_bw, back_bw, route, predicted_ms=t.transfer_ms,
-                                    wire_bytes=t.wire_bytes, codec=t.codec))
-    spec = ExecutionSpec(plan_path, plan, tuple(stages), tuple(messages), source, consumer)
+                                    latency, there_bw, back_bw, route, predicted_ms=t.transfer_ms + t.queue_ms,
+                                    wire_bytes=t.wire_bytes, codec=t.codec, queue_ms=t.queue_ms, link_dirs=dirs))
+    spec = ExecutionSpec(plan_path, plan, tuple(stages), tuple(messages), source, consumer, topo)
     _check_dataflow(spec)
     return spec
 
@@ -271,21 +282,24 @@ class RequestTiming:
     e2e_cpu_ms: float = float("nan")
 
 
-def _readers(spec: ExecutionSpec, m: MessageSpec) -> tuple[int, ...]:
-    """The stages that wait for message ``m``: on its device, after its sender, reading its tensors."""
-    after = -1 if m.from_stage is None else m.from_stage
-    return tuple(k for k, st in enumerate(spec.stages)
-                 if st.device == m.to_device and k > after and set(st.inputs) & set(m.tensors))
+def _schedule_ms(spec: ExecutionSpec, part_ms: list[float] | None = None,
+                 message_ms: Mapping[int, float] | None = None) -> float:
+    """The request's latency by the plan's execution model (``core.optimizer.dataflow.schedule``).
 
+    Without durations: the plan's own figures, messages queueing for shared links as the cost
+    model has them. With measured durations (``part_ms`` per stage, ``message_ms`` by message
+    key, from the sender's end to the arrival): those, any queueing already in them."""
+    from dataclasses import replace
 
-def _schedule_ms(spec: ExecutionSpec, part_ms: list[float], message_ms: list[float]) -> float:
-    """The request's latency by the plan's execution model (``core.optimizer.dataflow.schedule``)."""
-    from planner_app.core.optimizer.dataflow import MessageTiming, PartTiming, schedule
+    from planner_app.core.optimizer.dataflow import PartTiming, schedule
+    from planner_app.core.plans.rederive import plan_timings
 
-    parts = [PartTiming(st.device, ms) for st, ms in zip(spec.stages, part_ms, strict=True)]
-    msgs = [MessageTiming(m.from_stage, m.to_device, ms, () if m.results else _readers(spec, m))
-            for m, ms in zip(spec.messages, message_ms, strict=True)]
-    return schedule(parts, msgs, [i for i, m in enumerate(spec.messages) if m.results]).latency_ms
+    parts, msgs, results, keys = plan_timings(spec.plan, spec.topology)
+    if part_ms is not None:
+        parts = [PartTiming(p.device, ms) for p, ms in zip(parts, part_ms, strict=True)]
+    if message_ms is not None:
+        msgs = [replace(m, transfer_ms=message_ms.get(k, m.transfer_ms), links=()) for m, k in zip(msgs, keys, strict=True)]
+    return schedule(parts, msgs, results).latency_ms
 
 
 def request_timing(spec: ExecutionSpec, records: Mapping[str | None, Mapping[str, Any]], *, client_ms: float,
@@ -337,14 +351,14 @@ def request_timing(spec: ExecutionSpec, records: Mapping[str | None, Mapping[str
         rt.message_ms.append((r - s[0]) * 1e3 if s is not None and r is not None else nan)
         rt.message_round_trip_ms.append((s[1] - s[0]) * 1e3 if s is not None else nan)
     # re-timed: each stage as dispatch + CPU compute; each message from its producer's end (or the start)
-    # to its arrival, as measured (the sender's hand-off included)
+    # to its arrival, as measured (the sender's hand-off and any wait for a shared link included)
     part_cpu = [d + c for d, c in zip(rt.dispatch_ms, rt.compute_cpu_ms, strict=True)]
-    msg_ms = []
+    msg_ms: dict[int, float] = {}
     for m in spec.messages:
         leave = start if m.from_stage is None else done[m.from_stage]
         r = received.get(m.key)
-        msg_ms.append(max(0.0, (r - leave) * 1e3) if r is not None else nan)
-    if all(x == x for x in part_cpu + msg_ms):
+        msg_ms[m.key] = max(0.0, (r - leave) * 1e3) if r is not None else nan
+    if all(x == x for x in [*part_cpu, *msg_ms.values()]):
         rt.e2e_cpu_ms = _schedule_ms(spec, part_cpu, msg_ms)
     return rt
 
@@ -369,10 +383,10 @@ def _ci(values: list[float]) -> list[float] | None:
 
 def predicted_as_run_ms(spec: ExecutionSpec) -> float:
     """The plan's own figures re-assembled along its dataflow: every stage's predicted compute and every
-    message's predicted transfer, scheduled by the plan's execution model — its latency re-added from
-    its parts (what a run that executes the plan as planned measures)."""
-    return _schedule_ms(spec, [st.predicted_compute_ms for st in spec.stages],
-                        [m.predicted_ms for m in spec.messages])
+    message's predicted transfer, scheduled by the plan's execution model (messages sharing a link
+    queue for it) — its latency re-added from its parts (what a run that executes the plan as planned
+    measures)."""
+    return _schedule_ms(spec)
 
 
 def _band(plan: DeploymentPlan, key: str) -> list[float] | None:

@@ -121,21 +121,30 @@ def _random_two_branch_problem(seed: int) -> PlanningProblem:
 
 
 def test_milp_equals_brute_force_on_two_branch_dags():
-    parallel_wins = 0
+    parallel_wins = not_proven = 0
     for seed in range(100):
         p = _random_two_branch_problem(seed)
         bf, mi = brute_force(p), solve_milp(p, time_limit_s=30)
         if bf.best is None:
             assert mi.best is None, seed
             continue
-        assert mi.best is not None and mi.exact, seed
-        assert math.isclose(mi.best_value, bf.best_value, rel_tol=1e-6, abs_tol=1e-9), (seed, mi.best_value,
-                                                                                         bf.best_value)
+        assert mi.best is not None, seed
+        if mi.exact:
+            assert math.isclose(mi.best_value, bf.best_value, rel_tol=1e-6, abs_tol=1e-9), (seed, mi.best_value,
+                                                                                             bf.best_value)
+        else:
+            # its plan's messages queue for a shared link, which its latency rows leave out: not proven, and
+            # the gap it states holds the true optimum
+            assert mi.best_prediction.link_queueing_ms > 0 and "shared link" in mi.status, seed
+            assert mi.best_value >= bf.best_value * (1 - 1e-9) and mi.gap is not None, seed
+            assert bf.best_value >= mi.best_value * (1 - mi.gap) - 1e-9, (seed, mi.best_value, mi.gap, bf.best_value)
+            not_proven += 1
         pred = bf.best_prediction
         assert sum(s.ms for s in pred.critical_path) == pytest.approx(pred.latency_ms)
         parallel_wins += pred.latency_ms < pred.compute_ms + pred.transfer_ms - 1e-9
     # the instances are not trivial: in some the best plan overlaps the branches
     assert parallel_wins >= 5, parallel_wins
+    assert not_proven < 10, not_proven  # link sharing rarely decides
 
 
 def test_chains_keep_their_summed_latency():
@@ -157,3 +166,47 @@ def test_the_dp_on_a_branched_model_says_it_is_not_proven():
     # its plan is evaluated by the cost model all the same, and no better than the MILP's
     assert out.prediction.latency_ms == pytest.approx(evaluate(out.placement, p).latency_ms)
     assert out.prediction.latency_ms >= 16.0 - 1e-9
+
+
+def _star_problem() -> PlanningProblem:
+    """The hand problem with cam, e1 and e2 on a switch: every message crosses two links."""
+    devs = [Device(id=d, kind="edge_device", tier="edge", peak_gflops_fp32=10, memory_mb=4096) for d in ("cam", "e1", "e2")]
+    devs.append(Device(id="sw", kind="gateway", tier="edge", peak_gflops_fp32=1, memory_mb=64))
+    links = [Link(id=f"l-{d}", a=d, b="sw", bandwidth_ab_mbps=8, bandwidth_ba_mbps=8, latency_ms=1)
+             for d in ("cam", "e1", "e2")]
+    topo = Topology(name="star", devices=devs, links=links, workloads=[Workload(name="w", source="cam")],
+                    message_overhead_ms=0.0)
+    ms = np.array([[1, 1, 1], [100, 10, 10], [100, 10, 10], [1, 1, 1]], float)[:, :, None]
+    tt = TimeTable(["cam", "e1", "e2"], ["fp32"], ms, np.zeros((4, 1)))
+    return PlanningProblem.build(topo, None, _two_branches(), tt, codecs=["none"], part_overhead_ms=0.0)
+
+
+def test_messages_fanned_out_over_one_uplink_queue_for_it():
+    """The stem's output goes to e1 and e2 over cam's one uplink: its bits cross it one message after the
+    other, so the second branch starts a millisecond later; the results share the switch's link to cam."""
+    p = _star_problem()
+    par = evaluate(Placement(("cam", "e1", "e2", "cam"), ("fp32",) * 4), p)
+    # 'a' to e1: leaves at 1, 2 ms of links + 1 ms of bits = 4; to e2: waits for cam's uplink until 2, so 5;
+    # branches 4-14 and 5-15; results 14+3 = 17 and 15+3 = 18 (the switch's link to cam is free by then);
+    # the merge 18-19
+    assert par.latency_ms == pytest.approx(19.0)
+    assert sorted(t.queue_ms for t in par.transfers) == pytest.approx([0.0, 0.0, 0.0, 1.0])
+    assert par.link_queueing_ms == pytest.approx(1.0)
+    assert sum(s.ms for s in par.critical_path) == pytest.approx(par.latency_ms)
+    # the MILP's latency rows leave link sharing out: it finds this plan, bounds it, and does not call it proven
+    mi, bf = solve_milp(p), brute_force(p)
+    for res in (mi, bf):
+        assert set(res.best.devices[1:3]) == {"e1", "e2"} and res.best_prediction.latency_ms == pytest.approx(19.0)
+    assert not mi.exact and "shared link" in mi.status
+    assert mi.gap is not None and 0 < mi.gap <= 1.0 / 19 + 1e-9
+
+
+def test_a_chain_never_queues_for_its_links():
+    """A chain's messages never overlap in time: sharing links changes nothing."""
+    s = ModelStructure.chain([1e8, 2e8, 1e8], [4000, 400, 40], input_bytes=40000)
+    rng = np.random.default_rng(5)
+    topo = random_topology(rng, 3, "chain")
+    p = PlanningProblem.build(topo, None, s, random_time_table(rng, s, topo, 1), codecs=["none"])
+    for devices in (("d0", "d1", "d2"), ("d1", "d0", "d1"), ("d2", "d0", "d2")):
+        pred = evaluate(Placement(devices, ("fp32",) * 3), p)
+        assert all(t.queue_ms == 0 for t in pred.transfers) and pred.link_queueing_ms == 0

@@ -214,6 +214,8 @@ class TransferPrediction:
     route_devices: list[str]
     route_links: list[str]
     transfer_ms: float
+    #: ms it waits for links of its route still sending earlier messages' bits (fan-out over one uplink)
+    queue_ms: float = 0.0
 
 
 @dataclass
@@ -281,6 +283,9 @@ class Prediction:
     batch_size: int = 1
     #: the parts' compute and the transfers, in order, whose times add up to ``latency_ms``
     critical_path: list[CriticalSegment] = field(default_factory=list)
+    #: ms the latency grows because messages queue for links they share (0: none does, or not on the
+    #: critical path); solvers whose latency rows leave link sharing out check it
+    link_queueing_ms: float = 0.0
 
     @property
     def feasible(self) -> bool:
@@ -392,7 +397,8 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         wire = coef.wire_ratio * raw
         if msg.to_device is None:
             result_msgs.append(len(transfers))
-        timings.append(MessageTiming(pa, b, t_ms, tuple(sorted({part_of[r] for r in msg.readers}))))
+        timings.append(MessageTiming(pa, b, t_ms, tuple(sorted({part_of[r] for r in msg.readers})),
+                                     tuple((f"{lid}:{u}>{v}", per_byte * raw) for lid, u, v, per_byte in coef.link_dirs)))
         transfers.append(TransferPrediction(k, pa, pb, a, b, names, raw, wire, placement.codec,
                                             list(coef.route_devices), list(coef.route_links), t_ms))
         for lid, u, v, per_byte in coef.link_dirs:
@@ -414,6 +420,17 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
 
     compute_ms = float(sum(p.compute_ms for p in parts))
     sched = schedule([PartTiming(p.device, p.compute_ms) for p in parts], timings, result_msgs)
+    for tp, t, arrive in zip(transfers, timings, sched.message_arrival_ms, strict=True):
+        leave = 0.0 if t.from_part is None else sched.part_end_ms[t.from_part]
+        wait = arrive - leave - t.transfer_ms
+        tp.queue_ms = wait if wait > 1e-9 else 0.0  # rounding noise is no wait
+    link_queueing_ms = 0.0
+    if any(tp.queue_ms > 0 for tp in transfers) and not is_chain(s):
+        alone = schedule([PartTiming(p.device, p.compute_ms) for p in parts],
+                         [MessageTiming(t.from_part, t.to_device, t.transfer_ms, t.waiting) for t in timings],
+                         result_msgs)
+        grown = sched.latency_ms - alone.latency_ms
+        link_queueing_ms = grown if grown > 1e-9 else 0.0
     # on a chain every part waits for the one before: the plain sum (the same figure, summed as before)
     latency_ms = compute_ms + transfer_ms if is_chain(s) else sched.latency_ms
     critical_path = [
@@ -545,4 +562,5 @@ def evaluate(placement: Placement, problem: PlanningProblem) -> Prediction:
         provenance=provenance,
         batch_size=problem.batch_size,
         critical_path=critical_path,
+        link_queueing_ms=link_queueing_ms,
     )

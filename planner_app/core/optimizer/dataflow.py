@@ -14,8 +14,10 @@ The execution model behind latency (DESIGN.md, "the optimization problem"):
   inputs) to one destination device, every tensor of that unit read there; it
   leaves when the producing part ends (the source's at time 0) and takes the
   route's latency + wire bytes / bottleneck + the per-message overhead + codec
-  time. Messages in flight at the same time do not slow each other down
-  (link sharing shows in utilization, throughput and queueing, not here);
+  time. A directed link sends one message's bits at a time, first sent, first
+  served: a message that finds a link of its route still busy with an earlier
+  message's bits waits for them (a part's outputs fanned out to several devices
+  over one uplink queue there); messages on different links fly together;
 - the results travel from each unit that produces a graph output to the
   consumer (none when the workload keeps its results where they are made);
 - latency = the time the last part ends or the last result arrives.
@@ -41,8 +43,10 @@ from __future__ import annotations
 __all__ = ["PartTiming", "MessageTiming", "Segment", "Schedule", "schedule", "is_chain", "is_totally_ordered",
            "MessagePlan", "plan_messages"]
 
+import heapq
 from collections.abc import Sequence
 from dataclasses import dataclass
+from typing import Any
 
 from planner_app.core.models.structure import ModelStructure
 
@@ -57,12 +61,17 @@ class PartTiming:
 
 @dataclass(frozen=True)
 class MessageTiming:
-    """A message: sent when part ``from_part`` ends (None: the source, at 0); ``waiting`` parts need it."""
+    """A message: sent when part ``from_part`` ends (None: the source, at 0); ``waiting`` parts need it.
+
+    ``links``: (directed link, ms its bits keep that link busy) for each link of its route; messages
+    crossing the same directed link at the same time queue for it (see :func:`schedule`).
+    """
 
     from_part: int | None
     to_device: str
     transfer_ms: float
     waiting: tuple[int, ...]
+    links: tuple[tuple[str, float], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -94,36 +103,61 @@ def schedule(parts: Sequence[PartTiming], messages: Sequence[MessageTiming],
     ``results``: indices into ``messages`` of the messages that carry results to
     the consumer (their arrival ends the request). Parts must be in topological
     order and a message may only wait on a later part than the one sending it.
+
+    A directed link sends one message's bits at a time, in the order the messages
+    are sent: a message leaves once every link of its route has sent the bits of
+    the messages sent before it, and arrives its own transfer time later. Messages
+    that share no link — every message of a chain, whose messages never overlap in
+    time — are not slowed. A message's time on the critical path includes its wait.
     """
     n = len(parts)
     waits: list[list[int]] = [[] for _ in range(n)]
     for mi, m in enumerate(messages):
         for p in m.waiting:
             waits[p].append(mi)
+    sent_by: list[list[int]] = [[] for _ in range(n)]
+    for mi, m in enumerate(messages):
+        if m.from_part is not None:
+            sent_by[m.from_part].append(mi)
+    seen: set[str] = set()
+    shared = False
+    for m in messages:
+        for key, _ in m.links:
+            if key in seen:
+                shared = True
+                break
+            seen.add(key)
+        if shared:
+            break
     start = [0.0] * n
     end = [0.0] * n
+    sent = [0.0] * len(messages)
     arrival = [0.0] * len(messages)
     #: what fixed each part's start: ('part', q) the previous part on its device, ('msg', i), or None
     pred: list[tuple[str, int] | None] = [None] * n
-    last_on: dict[str, int] = {}
-    sent_by: list[list[int]] = [[] for _ in range(n)]
-    for mi, m in enumerate(messages):
-        if m.from_part is None:
-            arrival[mi] = m.transfer_ms
-        else:
-            sent_by[m.from_part].append(mi)
-    for p, part in enumerate(parts):
+
+    def place(p: int, prev: int | None) -> None:
         ready, why = 0.0, None
-        q = last_on.get(part.device)
-        if q is not None:
-            ready, why = end[q], ("part", q)
+        if prev is not None:
+            ready, why = end[prev], ("part", prev)
         for mi in waits[p]:
             if arrival[mi] >= ready and (why is None or arrival[mi] > ready or why[0] == "part"):
                 ready, why = arrival[mi], ("msg", mi)
-        start[p], end[p], pred[p] = ready, ready + part.compute_ms, why
-        last_on[part.device] = p
-        for mi in sent_by[p]:
-            arrival[mi] = end[p] + messages[mi].transfer_ms
+        start[p], end[p], pred[p] = ready, ready + parts[p].compute_ms, why
+
+    if not shared:
+        for mi, m in enumerate(messages):
+            if m.from_part is None:
+                arrival[mi] = m.transfer_ms
+        last_on: dict[str, int] = {}
+        for p, part in enumerate(parts):
+            place(p, last_on.get(part.device))
+            last_on[part.device] = p
+            for mi in sent_by[p]:
+                sent[mi] = end[p]
+                arrival[mi] = end[p] + messages[mi].transfer_ms
+    else:
+        _schedule_shared(parts, messages, waits, sent_by, place, end, sent, arrival)
     # the request ends when the last part ends or the last result arrives
     latency, last = 0.0, None
     for p in range(n):
@@ -141,10 +175,60 @@ def schedule(parts: Sequence[PartTiming], messages: Sequence[MessageTiming],
             node = pred[i]
         else:
             m = messages[i]
-            path.append(Segment("transfer", i, arrival[i] - m.transfer_ms, m.transfer_ms))
+            path.append(Segment("transfer", i, sent[i], arrival[i] - sent[i]))
             node = None if m.from_part is None else ("part", m.from_part)
     path.reverse()
     return Schedule(start, end, arrival, latency, path)
+
+
+def _schedule_shared(parts: Sequence[PartTiming], messages: Sequence[MessageTiming], waits: list[list[int]],
+                     sent_by: list[list[int]], place: Any, end: list[float], sent: list[float],
+                     arrival: list[float]) -> None:
+    """:func:`schedule` when messages share links: events in time order, each link first come, first served.
+
+    Every part that can be placed (its device's previous part placed, its messages arrived) is
+    placed before the next message leaves: then no message still to be sent can leave before
+    the one taken, so links serve messages in the order they are sent."""
+    n = len(parts)
+    prev_on: list[int | None] = [None] * n
+    last_on: dict[str, int] = {}
+    for p, part in enumerate(parts):
+        prev_on[p] = last_on.get(part.device)
+        last_on[part.device] = p
+    arrived = [False] * len(messages)
+    placed = [False] * n
+    heap: list[tuple[float, int]] = [(0.0, mi) for mi, m in enumerate(messages) if m.from_part is None]
+    heapq.heapify(heap)
+    link_free: dict[str, float] = {}
+    todo = list(range(n))
+    while todo or heap:
+        progress = True
+        while progress:
+            progress = False
+            rest = []
+            for p in todo:
+                q = prev_on[p]
+                if (q is None or placed[q]) and all(arrived[mi] for mi in waits[p]):
+                    place(p, q)
+                    placed[p] = True
+                    progress = True
+                    for mi in sent_by[p]:
+                        heapq.heappush(heap, (end[p], mi))
+                else:
+                    rest.append(p)
+            todo = rest
+        if not heap:
+            break
+        t, mi = heapq.heappop(heap)
+        m = messages[mi]
+        go = max([t, *(link_free.get(key, 0.0) for key, _ in m.links)])
+        for key, busy in m.links:
+            link_free[key] = go + busy
+        sent[mi] = t
+        arrival[mi] = go + m.transfer_ms
+        arrived[mi] = True
+    if todo:  # a part waits for a message nothing sends: the caller's lists are inconsistent
+        raise ValueError(f"parts {todo} wait for messages no part sends")
 
 
 def is_chain(structure: ModelStructure) -> bool:

@@ -378,6 +378,7 @@ def plan_document(run: PlanContext, placement: Placement, prediction: Prediction
             from_stage=t.from_part, to_stage=t.to_part, from_device=t.from_device, to_device=t.to_device,
             tensors=list(t.tensors), bytes=int(t.bytes), wire_bytes=int(round(t.wire_bytes)), codec=t.codec,
             route_devices=list(t.route_devices), route_links=list(t.route_links), transfer_ms=_nonneg(t.transfer_ms),
+            queue_ms=_nonneg(t.queue_ms),
         )
         for t in prediction.transfers if len(t.route_devices) >= 2 and t.route_links
     ]

@@ -202,6 +202,9 @@ class Transfer(_Record):
     route_devices: list[str] = Field(min_length=2)
     route_links: list[str] = Field(min_length=1)
     transfer_ms: NonNegative = Field(description="predicted time: route latency + wire bytes / bottleneck")
+    queue_ms: NonNegative = Field(
+        default=0.0, description="predicted wait for links of its route still sending earlier messages' bits "
+        "(messages fanned out over one uplink); it arrives transfer_ms + queue_ms after its stage ends")
     provenance: str = "computed"
 
 
