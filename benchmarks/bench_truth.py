@@ -5,12 +5,16 @@ model, the model is planned with every device a copy of this host (this host's q
 profile stands as every device's agent profile, so compute needs no device model) and
 run with the ``edgeplan run --local`` machinery (:func:`planner_app.agent.plan_runner.run_local`
 over :mod:`planner_app.core.execute`): one agent process per planned device (and the
-consumer) on 127.0.0.1, links emulated with the topology's latency and bandwidth, the
-results delivered to the workload's consumer as the plan assumes.
+consumer) on 127.0.0.1, links emulated with the topology's latency and bandwidth (routes
+that cross one directed link share it), the plan executed as dataflow as its cost model
+predicts it (devices at the same time, each message straight from the device that makes
+its tensors to the device that reads them), the results delivered to the workload's
+consumer.
 
 Calibration first, apart from the plans: the deployment mechanism's per-message
-overhead (tensor frames to a local agent through the link relay, one way, each after
-some quiet — ``edgeplan agent calibrate``) is measured and written into each scenario's
+overhead (a message as a run sends it: one agent's stage output to another agent
+through the link relay, one way, each request after some quiet — ``edgeplan agent
+calibrate``) is measured and written into each scenario's
 topology (``message_overhead_ms``, the topology's and every link's). The plans are
 made with that calibrated topology, before any run; the runs are then compared with
 the plans' own latency. Nothing measured in a run feeds back into its prediction.

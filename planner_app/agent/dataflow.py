@@ -36,7 +36,7 @@ sha256s checked by the store, message targets must be http(s) URLs.
 from __future__ import annotations
 
 __all__ = ["RunProgram", "StageProgram", "SendProgram", "DataflowRuns", "RunIncomplete", "RunFailed",
-           "UnknownRun", "post_message", "MESSAGE_HEADER", "check_run_id", "sleep_until"]
+           "UnknownRun", "post_message", "send_message", "MESSAGE_HEADER", "check_run_id", "sleep_until"]
 
 import asyncio
 import json
@@ -62,6 +62,10 @@ _RUN_ID = re.compile(r"[0-9a-f]{32}")
 #: runs an agent keeps (the oldest is dropped past this), requests in flight per run
 MAX_RUNS = 8
 MAX_REQUESTS = 4096
+#: stages whose part ran faster than this last time run on the thread that made them runnable
+INLINE_MS = 50.0
+#: messages up to this size are written by the thread that made them (larger ones on a send thread)
+INLINE_SEND_BYTES = 256 * 1024
 
 
 class UnknownRun(PlannerError):
@@ -150,12 +154,29 @@ class _Request:
     waiters: list[tuple[asyncio.AbstractEventLoop, asyncio.Event]] = field(default_factory=list)
 
 
-def post_message(pool: Any, url: str, token: str, run: str, rid: int, key: int, tensors: dict[str, np.ndarray],
-                 codec: str, *, inject: bool = False) -> dict[str, Any]:
-    """Send one message of request ``rid`` to the agent at ``url`` (run ``run``); its sender's record.
+class _Sent:
+    """A message written to its connection; :meth:`result` reads the agent's answer (its record)."""
 
-    The record: ``key``, ``sent_at`` (time.time() before encoding), ``answered_at``. Raises
-    :class:`RunFailed` naming the target when it cannot be reached or refuses the message."""
+    def __init__(self, pending: Any, url: str, key: int, sent_at: float, nbytes: int) -> None:
+        self.pending, self.url, self.key, self.sent_at, self.nbytes = pending, url, key, sent_at, nbytes
+
+    def result(self) -> dict[str, Any]:
+        from planner_app.agent.wire import WireError
+
+        try:
+            status, _h, content = self.pending.result()
+        except WireError as exc:
+            raise RunFailed(f"message {self.key} cannot reach the agent at {self.url}: {exc}") from None
+        if status >= 300:
+            raise RunFailed(f"message {self.key}: the agent at {self.url} answered {status}: "
+                            f"{content[:300].decode('utf-8', 'replace')}")
+        return {"key": self.key, "sent_at": self.sent_at, "answered_at": time.time(), "bytes": self.nbytes}
+
+
+def send_message(pool: Any, url: str, token: str, run: str, rid: int, key: int, tensors: dict[str, np.ndarray],
+                 codec: str, *, inject: bool = False) -> _Sent:
+    """Encode one message of request ``rid`` and write it to the agent at ``url`` (run ``run``) now; the
+    answer is read later (:meth:`_Sent.result`), so the sender need not wait a round trip."""
     from planner_app.agent.wire import WireError
 
     sent_at = time.time()
@@ -167,15 +188,20 @@ def post_message(pool: Any, url: str, token: str, run: str, rid: int, key: int, 
     if token:
         headers["Authorization"] = f"Bearer {token}"
     target = f"{url}/v{API_VERSION}/runs/{run}/requests/{rid}/messages"
+    body = encode_frames(coded_tensors)
     try:
-        status, _h, content = pool.post(target, encode_frames(coded_tensors), headers)
+        pending = pool.send("POST", target, body, headers)
     except WireError as exc:
         raise RunFailed(f"message {key} cannot reach the agent at {url}: {exc}") from None
-    if status >= 300:
-        raise RunFailed(f"message {key}: the agent at {url} answered {status}: "
-                        f"{content[:300].decode('utf-8', 'replace')}")
-    return {"key": key, "sent_at": sent_at, "answered_at": time.time(), "bytes": sum(
-        int(v.nbytes) for v in coded_tensors.values())}
+    return _Sent(pending, url, key, sent_at, len(body))
+
+
+def post_message(pool: Any, url: str, token: str, run: str, rid: int, key: int, tensors: dict[str, np.ndarray],
+                 codec: str, *, inject: bool = False) -> dict[str, Any]:
+    """Send one message of request ``rid`` to the agent at ``url`` (run ``run``) and wait for its answer;
+    the sender's record: ``key``, ``sent_at`` (time.time() before encoding), ``answered_at``, ``bytes``.
+    Raises :class:`RunFailed` naming the target when it cannot be reached or refuses the message."""
+    return send_message(pool, url, token, run, rid, key, tensors, codec, inject=inject).result()
 
 
 def sleep_until(deadline: float) -> None:
@@ -211,7 +237,9 @@ class DataflowRuns:
         self._runs: OrderedDict[str, _Run] = OrderedDict()
         self._lock = threading.Lock()
         # one stage computes at a time (a device runs its parts one after another); sends in parallel
+        self._device = threading.Lock()
         self._compute = ThreadPoolExecutor(max_workers=1, thread_name_prefix="stage")
+        self._last_ms: dict[tuple[str, int], float] = {}  # (part, threads) → its last session call, ms
         self._send = ThreadPoolExecutor(max_workers=32, thread_name_prefix="send")
 
     def close(self) -> None:
@@ -307,24 +335,49 @@ class DataflowRuns:
         return (req.error is None and not req.running and req.next_stage < len(stages)
                 and all(n in req.tensors for n in stages[req.next_stage].inputs))
 
+    def _fast(self, st: StageProgram) -> bool:
+        """Whether the stage ran in under ``INLINE_MS`` last time (a first call counts as slow)."""
+        return st.slow_ms == 0 and self._last_ms.get((st.part, st.threads), INLINE_MS) < INLINE_MS
+
     def _advance(self, run: _Run, req: _Request) -> None:
+        """Start the request's next stage if it can run: here, on the calling thread (the event loop, when
+        a message made it runnable) if it is fast and the device is free — handing it to a worker
+        thread and back costs scheduler wake-ups, up to milliseconds each on a busy host — else on the
+        stage thread."""
         with run.lock:
             go = self._ready(run, req)
             if go:
                 req.running = True
-        if go:
-            self._compute.submit(self._drive, run, req, time.time())
-        else:
+                st = run.program.stages[req.next_stage]
+        if not go:
             self._maybe_done(run, req)
+            return
+        ready_at = time.time()
+        if self._fast(st) and self._device.acquire(blocking=False):
+            try:
+                self._drive(run, req, ready_at, inline=True)
+            finally:
+                self._device.release()
+        else:
+            self._compute.submit(self._drive_on_thread, run, req, ready_at)
 
-    def _drive(self, run: _Run, req: _Request, ready_at: float) -> None:
-        """Run this request's stages while their inputs are here (on the compute thread)."""
+    def _drive_on_thread(self, run: _Run, req: _Request, ready_at: float) -> None:
+        with self._device:
+            self._drive(run, req, ready_at, inline=False)
+
+    def _drive(self, run: _Run, req: _Request, ready_at: float, *, inline: bool) -> None:
+        """Run this request's stages while their inputs are here (the caller holds the device).
+
+        ``inline``: on the event loop: a stage that is not fast goes to the stage thread instead."""
         stages = run.program.stages
         while True:
             with run.lock:
                 st = stages[req.next_stage]
                 feed_names = list(st.inputs)
                 tensors = dict(req.tensors)
+            if inline and not self._fast(st):
+                self._compute.submit(self._drive_on_thread, run, req, ready_at)
+                return
             try:
                 record, outputs = self._compute_stage(st, {n: tensors[n] for n in feed_names})
             except Exception as exc:  # noqa: BLE001 - any failure of a stage fails the request, named
@@ -365,6 +418,7 @@ class DataflowRuns:
                              f"{str(exc).splitlines()[0][:300]}") from None
         host_ms = (time.perf_counter() - c0) * 1e3
         cpu_ms = (time.thread_time() - cpu0) * 1e3
+        self._last_ms[(st.part, st.threads)] = host_ms
         if st.slow_ms > 0:  # time dilation: see the server's infer
             sleep_until(time.perf_counter() + st.slow_ms / 1e3)
             cpu_ms += st.slow_ms
@@ -375,6 +429,8 @@ class DataflowRuns:
                 "slow_ms": st.slow_ms}, outputs
 
     def _start_send(self, run: _Run, req: _Request, s: SendProgram) -> None:
+        """Send a message: a small one is written here and now (its answer read on a send thread), a large
+        one entirely on a send thread (writing it may wait for the network)."""
         with run.lock:
             missing = [n for n in s.tensors if n not in req.tensors]
             if missing:
@@ -383,18 +439,36 @@ class DataflowRuns:
                 return
             payload = {n: req.tensors[n] for n in s.tensors}
             req.sending += 1
-        self._send.submit(self._do_send, run, req, s, payload)
+        if sum(int(v.nbytes) for v in payload.values()) <= INLINE_SEND_BYTES:
+            try:
+                sent = send_message(self._pool, s.url, s.token, s.run or run.id, req.rid, s.key, payload, s.codec)
+            except Exception as exc:  # noqa: BLE001 - named in the request's error
+                self._sent(run, req, s, None, f"agent {self._name!r}: {exc}")
+                return
+            self._send.submit(self._answer, run, req, s, sent)
+        else:
+            self._send.submit(self._do_send, run, req, s, payload)
+
+    def _answer(self, run: _Run, req: _Request, s: SendProgram, sent: _Sent) -> None:
+        try:
+            record, err = sent.result(), None
+        except Exception as exc:  # noqa: BLE001 - named in the request's error
+            record, err = None, f"agent {self._name!r}: {exc}"
+        self._sent(run, req, s, record, err)
 
     def _do_send(self, run: _Run, req: _Request, s: SendProgram, payload: dict[str, np.ndarray]) -> None:
         try:
             record = post_message(self._pool, s.url, s.token, s.run or run.id, req.rid, s.key, payload, s.codec)
-            record["after"] = s.after
             err = None
         except Exception as exc:  # noqa: BLE001 - named in the request's error
             record, err = None, f"agent {self._name!r}: {exc}"
+        self._sent(run, req, s, record, err)
+
+    def _sent(self, run: _Run, req: _Request, s: SendProgram, record: dict[str, Any] | None, err: str | None) -> None:
         with run.lock:
             req.sending -= 1
             if record is not None:
+                record["after"] = s.after
                 req.sent.append(record)
             if err is not None and req.error is None:
                 req.error = err

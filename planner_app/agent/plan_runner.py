@@ -30,11 +30,12 @@ __all__ = ["Endpoint", "run_plan", "run_local", "host_stage_ms", "measure_messag
 
 import json
 import secrets
+import select
 import statistics
 import tempfile
 import time
 from collections.abc import Callable
-from concurrent.futures import ThreadPoolExecutor, as_completed
+from concurrent.futures import ThreadPoolExecutor
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -200,30 +201,39 @@ def run_plan(spec: ExecutionSpec, endpoints: dict[str, Endpoint], url_of: Callab
             for p in polls.values():
                 p.conn.close()
             raise AgentError(f"request {rid}: {exc}") from None
-        futures = {collector.submit(p.result): d for d, p in polls.items()}
         records: dict[str | None, dict[str, Any]] = {None: {"start_at": start_at, "sent": client_sent}}
         got: dict[str, np.ndarray] = {}
         failure = None
-        for f in as_completed(futures):
-            d = futures[f]
-            try:
-                status, headers, body = f.result()
-            except WireError as exc:
-                failure = failure or f"the agent of {d!r} broke off request {rid}: {exc}"
-                continue
-            if status != 200:
+        waiting = dict(polls)
+        # the answers are read here as they come (no thread to wake: the link relays share this process)
+        while waiting:
+            socks = {p.conn.sock: d for d, p in waiting.items() if p.conn.sock is not None}
+            ready, _, _ = select.select(list(socks), [], [], wait_s + 15) if socks else ([], [], [])
+            if not ready:
+                failure = failure or f"request {rid}: no answer from {sorted(waiting)} within {wait_s + 15:g} s"
+                break
+            for sock in ready:
+                d = socks[sock]
+                p = waiting.pop(d)
                 try:
-                    detail = json.loads(body).get("detail", "")
-                except ValueError:
-                    detail = body[:300].decode("utf-8", "replace")
-                failure = failure or f"the agent of {d!r} answered {status} for request {rid}: {detail}"
-                if status in (502, 404):  # it failed or forgot the run: the rest would wait in vain
-                    for other in polls.values():
-                        other.conn.close()
-                continue
-            records[d] = json.loads(headers.get("x-edgeplan-timings", "{}"))
-            if want:
-                got.update(decode_frames(body))
+                    status, headers, body = p.result()
+                except WireError as exc:
+                    failure = failure or f"the agent of {d!r} broke off request {rid}: {exc}"
+                    continue
+                if status != 200:
+                    try:
+                        detail = json.loads(body).get("detail", "")
+                    except ValueError:
+                        detail = body[:300].decode("utf-8", "replace")
+                    failure = failure or f"the agent of {d!r} answered {status} for request {rid}: {detail}"
+                    continue
+                records[d] = json.loads(headers.get("x-edgeplan-timings", "{}"))
+                if want:
+                    got.update(decode_frames(body))
+            if failure is not None:  # one failed: the others would wait for it in vain
+                for other in waiting.values():
+                    other.conn.close()
+                break
         if failure is not None:
             raise AgentError(failure)
         client_ms = (time.time() - start_at) * 1e3
@@ -312,49 +322,111 @@ def host_stage_ms(spec: ExecutionSpec, *, runs: int = 15, max_s: float = 2.0) ->
     return out
 
 
-def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int = 16_000, messages: int = 40,
-                             agent: LocalAgent | None = None, latency_ms: float = 0.0,
-                             idle_ms: float = QUIET_MS) -> dict[str, Any]:
-    """What one message costs on ``run --local`` beyond its link's latency and bandwidth.
+def _calibration_part(n: int, m: int = 1024, matmuls: int = 6) -> bytes:
+    """The stage of a calibration run: float32 ``x`` of ``n`` values passed on as ``y``, and a few ms of
+    real work on it (``matmuls`` products of its first ``m`` values with an ``m`` × ``m`` matrix; their
+    sum is output ``z``). A message leaves a real plan's stage right after it computed, and costs more
+    then than after a stage that did nothing (about 0.3 ms more here)."""
+    import onnx
+    from onnx import TensorProto, helper, numpy_helper
 
-    One agent behind a :class:`LinkEmulator` imposing ``latency_ms`` (and 10 Gbit/s): tensor
-    frames of ``payload_bytes`` delivered to it (``/v1/deliver``), timed one way as a run times a
-    hop — from the sender beginning to encode to the agent having decoded (one clock: one host) —
-    less ``latency_ms``. Each message follows ``idle_ms`` of quiet: the cost model's latency is one
-    request on an idle system, and a receiver that idled costs more to wake (on a busy shared
-    host, about 0.4 ms after a few ms of quiet against a message that follows at once; it levels
-    off by ~5 ms of quiet). The median is the deployment mechanism's per-message overhead
-    (frames, HTTP, the relay, waking the receiver); ``edgeplan agent calibrate`` stores it in a
-    topology (``message_overhead_ms``) so plans made for ``--local`` predict it. Also: the same
-    without the relay.
+    m = min(m, n)
+    rng = np.random.default_rng(0)
+    inits = [numpy_helper.from_array((rng.standard_normal((m, m)) / np.sqrt(m)).astype(np.float32), "w"),
+             numpy_helper.from_array(np.array([0], np.int64), "begin"),
+             numpy_helper.from_array(np.array([m], np.int64), "end"),
+             numpy_helper.from_array(np.array([1, m], np.int64), "shape")]
+    nodes = [helper.make_node("Identity", ["x"], ["y"]), helper.make_node("Slice", ["x", "begin", "end"], ["head"]),
+             helper.make_node("Reshape", ["head", "shape"], ["h0"])]
+    for i in range(matmuls):
+        nodes.append(helper.make_node("MatMul", [f"h{i}", "w"], [f"h{i + 1}"]))
+    nodes.append(helper.make_node("ReduceSum", [f"h{matmuls}"], ["z"], keepdims=0))
+    graph = helper.make_graph(nodes, "calibration", [helper.make_tensor_value_info("x", TensorProto.FLOAT, [n])],
+                              [helper.make_tensor_value_info("y", TensorProto.FLOAT, [n]),
+                               helper.make_tensor_value_info("z", TensorProto.FLOAT, [])], inits)
+    return bytes(onnx.helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
+
+
+def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int = 16_000, messages: int = 40,
+                             agents: tuple[LocalAgent, LocalAgent] | None = None, latency_ms: float = 0.0,
+                             idle_ms: float = QUIET_MS, codec: str = "none") -> dict[str, Any]:
+    """What one message costs on ``run --local`` beyond its link's latency and bandwidth, as a run sends it.
+
+    Two agents run a one-stage plan as dataflow (:mod:`planner_app.agent.dataflow`): agent A runs a
+    part on the injected tensor of ``payload_bytes`` (a few ms of real work: see :func:`_calibration_part`)
+    and sends it on to agent B through
+    a :class:`LinkEmulator` imposing ``latency_ms`` (and 10 Gbit/s); the message is timed one way as
+    a run times it — from A beginning to encode to B having decoded (one clock: one host) — less
+    ``latency_ms``. Each request follows ``idle_ms`` of quiet: the cost model's latency is one request
+    on an idle system, and an agent that idled costs more to wake. The median is the deployment
+    mechanism's per-message overhead (frames, HTTP, the relay, waking the receiver); ``edgeplan
+    agent calibrate`` stores it in a topology (``message_overhead_ms``) so plans made for ``--local``
+    predict it. Also: the same message without the relay, and A's dispatch (its stage starting after
+    the input is decoded).
     """
     from planner_app.core.profiling.records import median_ci
 
+    n = max(1, payload_bytes // 4)
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
     with tempfile.TemporaryDirectory(prefix="edgeplan-calibrate-", dir=work_dir) as tmp:
-        own = agent is None
-        a = agent or start_local_agent(Path(tmp) / "agent", name="calibration")
+        own = agents is None
+        pair = agents or (start_local_agent(Path(tmp) / "a", name="calibration-a"),
+                          start_local_agent(Path(tmp) / "b", name="calibration-b"))
+        a, b = pair
+        link = None
         try:
-            port = int(a.url.rsplit(":", 1)[1])
-            payload = {"x": np.random.default_rng(0).standard_normal(max(1, payload_bytes // 4)).astype(np.float32)}
-            with LinkEmulator(("127.0.0.1", port), latency_ms=latency_ms, forward_mbps=10_000) as link, \
-                    AgentClient(f"http://127.0.0.1:{link.port}", a.token) as relayed, AgentClient(a.url, a.token) as direct:
-                got: dict[str, list[float]] = {"relayed": [], "direct": []}
-                for i in range(messages + 5):
-                    for name, c in (("relayed", relayed), ("direct", direct)):
-                        time.sleep(idle_ms / 1e3)
-                        ms = c.deliver(payload) - (latency_ms if name == "relayed" else 0.0)
-                        if i >= 5:
-                            got[name].append(ms)
+            port = int(b.url.rsplit(":", 1)[1])
+            link = LinkEmulator(("127.0.0.1", port), latency_ms=latency_ms, forward_mbps=10_000).start()
+            with AgentClient(a.url, a.token) as ca, AgentClient(b.url, b.token) as cb:
+                sha = ca.upload_part(_calibration_part(n), "calibration")
+                runs = {}
+                for label, url in (("relayed", f"http://127.0.0.1:{link.port}"), ("direct", b.url)):
+                    ra, rb = secrets.token_hex(16), secrets.token_hex(16)
+                    cb.install_run(rb, {"receives": [0]})
+                    ca.install_run(ra, {"inject": True, "stages": [{"index": 0, "part": sha, "inputs": ["x"]}],
+                                        "sends": [{"key": 0, "after": 0, "url": url, "token": b.token, "run": rb,
+                                                   "tensors": ["y"], "codec": codec}]})
+                    runs[label] = (ra, rb)
+                pool = ConnectionPool()
+                got: dict[str, list[float]] = {"relayed": [], "direct": [], "dispatch": []}
+                try:
+                    for i in range(messages + 5):
+                        for label, (ra, rb) in runs.items():
+                            polls = [pool.send("GET", f"{ag.url}/v{API_VERSION}/runs/{r}/requests/{i}?wait_s=30", b"",
+                                               {"Authorization": f"Bearer {ag.token}"}) for ag, r in ((a, ra), (b, rb))]
+                            time.sleep(idle_ms / 1e3)
+                            post_message(pool, a.url, a.token, ra, i, -1, {"x": x}, "none", inject=True)
+                            (sa, ha, ba), (sb, hb, bb) = (p.result() for p in polls)
+                            if sa != 200 or sb != 200:
+                                raise AgentError(f"calibration request {i} failed: {ba[:200]!r} {bb[:200]!r}")
+                            rec_a = json.loads(ha["x-edgeplan-timings"])
+                            rec_b = json.loads(hb["x-edgeplan-timings"])
+                            one_way = (rec_b["received"][0]["received_at"] - rec_a["sent"][0]["sent_at"]) * 1e3
+                            if i >= 5:
+                                got[label].append(one_way - (latency_ms if label == "relayed" else 0.0))
+                                if label == "relayed":
+                                    got["dispatch"].append((rec_a["stages"][0]["start_at"]
+                                                            - rec_a["injected"]["received_at"]) * 1e3)
+                finally:
+                    pool.close()
+                    for ra, rb in runs.values():
+                        ca.remove_run(ra)
+                        cb.remove_run(rb)
         finally:
+            if link is not None:
+                link.close()
             if own:
-                a.stop()
+                for ag in pair:
+                    ag.stop()
     lo, hi = median_ci(got["relayed"])
     return {"message_overhead_ms": float(statistics.median(got["relayed"])), "ci95_ms": [lo, hi],
-            "direct_ms": float(statistics.median(got["direct"])), "payload_bytes": payload_bytes,
+            "direct_ms": float(statistics.median(got["direct"])),
+            "dispatch_ms": float(statistics.median(got["dispatch"])), "payload_bytes": payload_bytes,
             "messages": messages, "latency_ms": latency_ms, "idle_ms": idle_ms,
-            "basis": f"one-way time of tensor frames to a local agent through the link relay ({latency_ms:g} ms, "
-                     f"10 Gbit/s) less its latency, each after {idle_ms:g} ms of quiet: encode, HTTP, relay, waking "
-                     "the receiver, decode; median of the messages (95 % interval)"}
+            "basis": f"one-way time of a message as a run sends it — agent A's stage output to agent B through the "
+                     f"link relay ({latency_ms:g} ms, 10 Gbit/s), {payload_bytes} bytes — less its latency, each "
+                     f"request after {idle_ms:g} ms of quiet: encode, HTTP, relay, waking the receiver, decode; "
+                     "median of the messages (95 % interval)"}
 
 
 def calibrate_topology(topology: Any, work_dir: Path | None = None, *, payload_bytes: int = 16_000,
@@ -419,7 +491,8 @@ def run_local(spec: ExecutionSpec, *, requests: int = 20, rate_rps: float | None
                 agents[device] = start_local_agent(Path(tmp) / f"device-{i}", name=device)
             if measure_overhead:
                 report(progress, 0.02, "timing one message through the link relay")
-                overhead = measure_message_overhead(agent=agents[devices[0]])
+                pair = (agents[devices[0]], agents[devices[1]]) if len(devices) > 1 else None
+                overhead = measure_message_overhead(agents=pair)
             relays: dict[tuple[str, str, tuple[str, ...]], str] = {}
             directed: dict[str, LinkDirection] = {}
 

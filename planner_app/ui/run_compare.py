@@ -4,16 +4,19 @@
 (:func:`planner_app.agent.plan_runner.run_local` → ``core.execute.run_report``)
 into a :class:`RunComparison`: one :class:`RunRow` per figure — the end-to-end
 latency (median, p90, and the median with each stage's compute in CPU time), each
-stage's compute, each hop's one-way time (the results' hop to the consumer
-included) — each with the predicted and the measured milliseconds and the error in
-percent. No Qt here: the Run panel draws these rows, tests read them.
+stage's compute, each message's one-way time (from stage to stage, the source's
+raw input and the results to the consumer included) — each with the predicted and
+the measured milliseconds and the error in percent. No Qt here: the Run panel draws
+these rows, tests read them.
 
 The end-to-end prediction is ``core.execute.predicted_as_run_ms`` as the report
-gives it: the plan's stages and transfers on the path the run takes (with the
-results delivered to the consumer, the plan's own latency re-added from its parts).
-A hop's measurement is one way (the receiver decoding the tensors minus the sender
-starting to encode them, on agents that share a clock); a report without one-way
-times falls back to the round trip against the transfer there and the way back.
+gives it: the plan's stages and messages scheduled by its execution model (the
+run executes the plan as planned, so that is the plan's own latency re-added from
+its parts). A message's measurement is one way (the receiver decoding the tensors
+minus the sender starting to encode them, on agents that share a clock); its
+prediction includes any wait for a link shared with earlier messages. A report of
+an older run without one-way times falls back to the round trip against the
+transfer there and the way back.
 
 Example
 -------
@@ -104,8 +107,13 @@ def comparison_from_report(report: dict[str, Any], spec: Any, plan_label: str = 
         links = "+".join(h.get("links", [])) or f"{h['from']}→{h['to']}"
         one_way = _num(h.get("measured_one_way_ms_median"))
         what = "results" if h.get("results") else "hop"
+        stages = ""
+        if "from_stage" in h:  # a dataflow run names the stages a message joins
+            frm = "input" if h["from_stage"] is None else f"stage {h['from_stage']}"
+            to = "consumer" if h.get("to_stage") is None else f"stage {h['to_stage']}"
+            stages = f"{frm} → {to}: "
         if one_way is not None or h.get("results"):
-            rows.append(RunRow("hop", f"{what} {h['from']}→{h['to']} ({links})", _num(h.get("predicted_one_way_ms")),
+            rows.append(RunRow("hop", f"{what} {stages}{h['from']}→{h['to']} ({links})", _num(h.get("predicted_one_way_ms")),
                                one_way,
                                f"one way: predicted {(_num(h.get('predicted_one_way_ms')) or float('nan')):.2f} ms "
                                f"(the plan's transfer, codec {h.get('codec_planned', '?')}); measured: the receiver "

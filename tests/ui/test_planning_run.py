@@ -82,7 +82,7 @@ def test_running_the_plan_shows_measured_against_predicted(qtbot, two_stages, di
     # one row per hop of the report: hub → home-server, and the results to the consumer when it is elsewhere
     hops = [r for r in run.rows if r.kind == "hop"]
     assert len(hops) == len(run.report["hops"]) >= 1
-    assert hops[0].name.startswith("hop hub→home-server")
+    assert hops[0].name.startswith("hop stage 0 → stage 1: hub→home-server")
     assert hops[0].predicted_ms == pytest.approx(run.report["hops"][0]["predicted_one_way_ms"])
     assert hops[0].measured_ms == pytest.approx(run.report["hops"][0]["measured_one_way_ms_median"])
     assert run.row("end to end, median, compute as CPU time").measured_ms > 0
