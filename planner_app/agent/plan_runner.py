@@ -347,9 +347,55 @@ def _calibration_part(n: int, m: int = 1024, matmuls: int = 6) -> bytes:
     return bytes(onnx.helper.make_model(graph, opset_imports=[helper.make_opsetid("", 13)]).SerializeToString())
 
 
+def _time_messages(pair: tuple[LocalAgent, LocalAgent], n: int, messages: int, latency_ms: float, idle_ms: float,
+                   codec: str) -> dict[str, list[float]]:
+    """One agent pair's calibration messages (see :func:`measure_message_overhead`): one way through the relay
+    less its latency, the same sent directly, and the sending stage's dispatch, ms each."""
+    a, b = pair
+    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    got: dict[str, list[float]] = {"relayed": [], "direct": [], "dispatch": []}
+    port = int(b.url.rsplit(":", 1)[1])
+    with LinkEmulator(("127.0.0.1", port), latency_ms=latency_ms, forward_mbps=10_000) as link, \
+            AgentClient(a.url, a.token) as ca, AgentClient(b.url, b.token) as cb:
+        sha = ca.upload_part(_calibration_part(n), "calibration")
+        runs = {}
+        for label, url in (("relayed", f"http://127.0.0.1:{link.port}"), ("direct", b.url)):
+            ra, rb = secrets.token_hex(16), secrets.token_hex(16)
+            cb.install_run(rb, {"receives": [0]})
+            ca.install_run(ra, {"inject": True, "stages": [{"index": 0, "part": sha, "inputs": ["x"]}],
+                                "sends": [{"key": 0, "after": 0, "url": url, "token": b.token, "run": rb,
+                                           "tensors": ["y"], "codec": codec}]})
+            runs[label] = (ra, rb)
+        pool = ConnectionPool()
+        try:
+            for i in range(messages + 5):
+                for label, (ra, rb) in runs.items():
+                    polls = [pool.send("GET", f"{ag.url}/v{API_VERSION}/runs/{r}/requests/{i}?wait_s=30", b"",
+                                       {"Authorization": f"Bearer {ag.token}"}) for ag, r in ((a, ra), (b, rb))]
+                    time.sleep(idle_ms / 1e3)
+                    post_message(pool, a.url, a.token, ra, i, -1, {"x": x}, "none", inject=True)
+                    (sa, ha, ba), (sb, hb, bb) = (p.result() for p in polls)
+                    if sa != 200 or sb != 200:
+                        raise AgentError(f"calibration request {i} failed: {ba[:200]!r} {bb[:200]!r}")
+                    rec_a = json.loads(ha["x-edgeplan-timings"])
+                    rec_b = json.loads(hb["x-edgeplan-timings"])
+                    one_way = (rec_b["received"][0]["received_at"] - rec_a["sent"][0]["sent_at"]) * 1e3
+                    if i >= 5:
+                        got[label].append(one_way - (latency_ms if label == "relayed" else 0.0))
+                        if label == "relayed":
+                            got["dispatch"].append((rec_a["stages"][0]["start_at"]
+                                                    - rec_a["injected"]["received_at"]) * 1e3)
+        finally:
+            pool.close()
+            for ra, rb in runs.values():
+                ca.remove_run(ra)
+                cb.remove_run(rb)
+    return got
+
+
 def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int = 16_000, messages: int = 40,
                              agents: tuple[LocalAgent, LocalAgent] | None = None, latency_ms: float = 0.0,
-                             idle_ms: float = QUIET_MS, codec: str = "none") -> dict[str, Any]:
+                             idle_ms: float = QUIET_MS, codec: str = "none", pairs: int = 3) -> dict[str, Any]:
     """What one message costs on ``run --local`` beyond its link's latency and bandwidth, as a run sends it.
 
     Two agents run a one-stage plan as dataflow (:mod:`planner_app.agent.dataflow`): agent A runs a
@@ -363,70 +409,41 @@ def measure_message_overhead(work_dir: Path | None = None, *, payload_bytes: int
     agent calibrate`` stores it in a topology (``message_overhead_ms``) so plans made for ``--local``
     predict it. Also: the same message without the relay, and A's dispatch (its stage starting after
     the input is decoded).
+
+    The figure moves with the agent processes themselves (on a shared 2-core host, one pair's median
+    from another's by up to ~0.5 ms: where the scheduler puts them), so without ``agents`` the
+    messages are spread over ``pairs`` freshly started pairs, as a run starts its own.
     """
     from planner_app.core.profiling.records import median_ci
 
     n = max(1, payload_bytes // 4)
-    x = np.random.default_rng(0).standard_normal(n).astype(np.float32)
+    got: dict[str, list[float]] = {"relayed": [], "direct": [], "dispatch": []}
+    per_pair: list[float] = []
     with tempfile.TemporaryDirectory(prefix="edgeplan-calibrate-", dir=work_dir) as tmp:
-        own = agents is None
-        pair = agents or (start_local_agent(Path(tmp) / "a", name="calibration-a"),
-                          start_local_agent(Path(tmp) / "b", name="calibration-b"))
-        a, b = pair
-        link = None
-        try:
-            port = int(b.url.rsplit(":", 1)[1])
-            link = LinkEmulator(("127.0.0.1", port), latency_ms=latency_ms, forward_mbps=10_000).start()
-            with AgentClient(a.url, a.token) as ca, AgentClient(b.url, b.token) as cb:
-                sha = ca.upload_part(_calibration_part(n), "calibration")
-                runs = {}
-                for label, url in (("relayed", f"http://127.0.0.1:{link.port}"), ("direct", b.url)):
-                    ra, rb = secrets.token_hex(16), secrets.token_hex(16)
-                    cb.install_run(rb, {"receives": [0]})
-                    ca.install_run(ra, {"inject": True, "stages": [{"index": 0, "part": sha, "inputs": ["x"]}],
-                                        "sends": [{"key": 0, "after": 0, "url": url, "token": b.token, "run": rb,
-                                                   "tensors": ["y"], "codec": codec}]})
-                    runs[label] = (ra, rb)
-                pool = ConnectionPool()
-                got: dict[str, list[float]] = {"relayed": [], "direct": [], "dispatch": []}
-                try:
-                    for i in range(messages + 5):
-                        for label, (ra, rb) in runs.items():
-                            polls = [pool.send("GET", f"{ag.url}/v{API_VERSION}/runs/{r}/requests/{i}?wait_s=30", b"",
-                                               {"Authorization": f"Bearer {ag.token}"}) for ag, r in ((a, ra), (b, rb))]
-                            time.sleep(idle_ms / 1e3)
-                            post_message(pool, a.url, a.token, ra, i, -1, {"x": x}, "none", inject=True)
-                            (sa, ha, ba), (sb, hb, bb) = (p.result() for p in polls)
-                            if sa != 200 or sb != 200:
-                                raise AgentError(f"calibration request {i} failed: {ba[:200]!r} {bb[:200]!r}")
-                            rec_a = json.loads(ha["x-edgeplan-timings"])
-                            rec_b = json.loads(hb["x-edgeplan-timings"])
-                            one_way = (rec_b["received"][0]["received_at"] - rec_a["sent"][0]["sent_at"]) * 1e3
-                            if i >= 5:
-                                got[label].append(one_way - (latency_ms if label == "relayed" else 0.0))
-                                if label == "relayed":
-                                    got["dispatch"].append((rec_a["stages"][0]["start_at"]
-                                                            - rec_a["injected"]["received_at"]) * 1e3)
-                finally:
-                    pool.close()
-                    for ra, rb in runs.values():
-                        ca.remove_run(ra)
-                        cb.remove_run(rb)
-        finally:
-            if link is not None:
-                link.close()
-            if own:
-                for ag in pair:
-                    ag.stop()
+        sets = [agents] if agents is not None else [None] * max(1, pairs)
+        for k, given in enumerate(sets):
+            pair = given or (start_local_agent(Path(tmp) / f"a{k}", name=f"calibration-a{k}"),
+                             start_local_agent(Path(tmp) / f"b{k}", name=f"calibration-b{k}"))
+            try:
+                share = max(5, -(-messages // len(sets)))
+                one = _time_messages(pair, n, share, latency_ms, idle_ms, codec)
+            finally:
+                if given is None:
+                    for ag in pair:
+                        ag.stop()
+            per_pair.append(float(statistics.median(one["relayed"])))
+            for key in got:
+                got[key] += one[key]
     lo, hi = median_ci(got["relayed"])
     return {"message_overhead_ms": float(statistics.median(got["relayed"])), "ci95_ms": [lo, hi],
             "direct_ms": float(statistics.median(got["direct"])),
             "dispatch_ms": float(statistics.median(got["dispatch"])), "payload_bytes": payload_bytes,
-            "messages": messages, "latency_ms": latency_ms, "idle_ms": idle_ms,
+            "messages": len(got["relayed"]), "latency_ms": latency_ms, "idle_ms": idle_ms,
+            "pairs_ms": per_pair,
             "basis": f"one-way time of a message as a run sends it — agent A's stage output to agent B through the "
                      f"link relay ({latency_ms:g} ms, 10 Gbit/s), {payload_bytes} bytes — less its latency, each "
                      f"request after {idle_ms:g} ms of quiet: encode, HTTP, relay, waking the receiver, decode; "
-                     "median of the messages (95 % interval)"}
+                     f"median of the messages over {len(per_pair)} agent pair(s) (95 % interval)"}
 
 
 def calibrate_topology(topology: Any, work_dir: Path | None = None, *, payload_bytes: int = 16_000,

@@ -116,6 +116,48 @@ def test_a_topology_names_its_agents_never_their_tokens(tmp_path, agent):
         assert c.device()["name"] == "test-agent"
 
 
+def test_a_token_in_the_os_keyring_reaches_the_agent(tmp_path, agent):
+    """agent_token_keyring: the token comes from the keyring under (KEYRING_SERVICE, the agent's URL).
+    A headless CI box has no OS keyring (no Secret Service, no Keychain): an in-memory backend stands
+    in for it, through the real keyring package's API."""
+    import keyring
+    from keyring.backend import KeyringBackend
+
+    from planner_app.agent.client import KEYRING_SERVICE
+
+    class MemoryKeyring(KeyringBackend):
+        priority = 1  # type: ignore[assignment]
+
+        def __init__(self) -> None:
+            super().__init__()
+            self.store: dict[tuple[str, str], str] = {}
+
+        def get_password(self, service: str, username: str) -> str | None:
+            return self.store.get((service, username))
+
+        def set_password(self, service: str, username: str, password: str) -> None:
+            self.store[(service, username)] = password
+
+        def delete_password(self, service: str, username: str) -> None:
+            self.store.pop((service, username), None)
+
+    before = keyring.get_keyring()
+    keyring.set_keyring(MemoryKeyring())
+    try:
+        doc = load_topology(HOME).to_dict()
+        server = next(d for d in doc["devices"] if d["id"] == "home-server")
+        server.update(agent_url=agent.url, agent_token_keyring=True)
+        with pytest.raises(AgentError, match=f"holds no token for {agent.url}.*keyring set {KEYRING_SERVICE}"):
+            topology_agents(topology_from_dict(doc, "t"), tmp_path)
+        keyring.set_password(KEYRING_SERVICE, agent.url, TOKEN)
+        agents = topology_agents(topology_from_dict(doc, "t"), tmp_path)
+        assert agents["home-server"].token == TOKEN
+        with agents["home-server"].client() as c:
+            assert c.device()["name"] == "test-agent"
+    finally:
+        keyring.set_keyring(before)
+
+
 def test_a_missing_keyring_package_says_what_to_do(monkeypatch):
     import sys
 
