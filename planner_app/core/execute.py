@@ -45,6 +45,7 @@ import numpy as np
 from planner_app.core.errors import PlannerError
 from planner_app.core.fileio import sha256_file
 from planner_app.core.plans.records import DeploymentPlan, has_parts, load_plan
+from planner_app.core.plans.rederive import route_holds
 from planner_app.core.profiling.records import median_ci
 from planner_app.core.topology.io import topology_from_dict
 from planner_app.core.topology.routes import Router
@@ -186,8 +187,7 @@ def execution_spec(plan_path: str | Path) -> ExecutionSpec:
         the route the transfer names (the cost model picks routes for the payload), else the best route
         for no payload."""
         a, b = t.from_device, t.to_device
-        if (all(lid in links for lid in t.route_links)
-                and len(t.route_devices) == len(t.route_links) + 1):
+        if route_holds(t, links) and t.route_devices[0] == a and t.route_devices[-1] == b:
             devs, lids = list(t.route_devices), list(t.route_links)
             back_bw = min(links[lid].bandwidth_from(devs[i + 1]) for i, lid in enumerate(lids))
             latency = sum(links[lid].latency_ms for lid in lids)

@@ -33,10 +33,10 @@ listed. Parts (their bytes, hashes, levels) are checked against the files in
 
 from __future__ import annotations
 
-__all__ = ["derived_problems", "level_content_problem", "plan_timings"]
+__all__ = ["derived_problems", "level_content_problem", "plan_timings", "route_holds"]
 
 import math
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from planner_app.core.errors import PlannerError, Problem
 from planner_app.core.plans.records import DeploymentPlan
@@ -175,6 +175,14 @@ def _transfer_problems(plan: DeploymentPlan, topo: Topology, problems: list[Prob
                                     f"{stages[p].device!r} to the consumer {consumer!r}"))
 
 
+def route_holds(t: Any, links: dict[str, Any]) -> bool:
+    """Whether the transfer's route is a walk over links of the topology (each link joins the devices beside
+    it); a tampered one is not (the transfer checks report it)."""
+    devs, lids = t.route_devices, t.route_links
+    return bool(links) and len(devs) == len(lids) + 1 and all(
+        lid in links and {links[lid].a, links[lid].b} == {devs[i], devs[i + 1]} for i, lid in enumerate(lids))
+
+
 def plan_timings(plan: DeploymentPlan, topo: Topology | None = None,
                  ) -> tuple[list[PartTiming], list[MessageTiming], list[int], list[int]]:
     """The plan's stages and transfers as the cost model's scheduler takes them
@@ -206,7 +214,7 @@ def plan_timings(plan: DeploymentPlan, topo: Topology | None = None,
                 continue
             waiting = (to,)
         busy: list[tuple[str, float]] = []
-        if links and len(t.route_devices) == len(t.route_links) + 1 and all(lid in links for lid in t.route_links):
+        if route_holds(t, links):
             for i, lid in enumerate(t.route_links):
                 u, v = t.route_devices[i], t.route_devices[i + 1]
                 busy.append((f"{lid}:{u}>{v}", t.wire_bytes * 8.0 / (links[lid].bandwidth_from(u) * 1e3)))
