@@ -2,7 +2,9 @@
 
 :func:`start_local_agent` runs ``python -m planner_app agent`` on 127.0.0.1 (a
 free port unless given), with its own data folder and token, and waits until
-``/health`` answers. :meth:`LocalAgent.stop` ends that process (and only it).
+``/health`` answers. :meth:`LocalAgent.stop` ends that process (and only it); the
+agent also stops by itself when the process that started it ends (``--parent-pid``),
+so a run that is killed leaves no agent behind.
 """
 
 from __future__ import annotations
@@ -72,7 +74,8 @@ def start_local_agent(data_dir: Path, *extra: str, name: str = "local", port: in
     port = port or free_port()
     log_path = data_dir / f"agent-{port}.log"
     args = [sys.executable, "-m", "planner_app", "agent", "--port", str(port), "--data-dir", str(data_dir),
-            "--token-file", str(token_file), "--name", name, "--no-advertise", *extra]
+            "--token-file", str(token_file), "--name", name, "--no-advertise", "--parent-pid", str(os.getpid()),
+            *extra]
     env = {**os.environ, "PYTHONUNBUFFERED": "1"}
     with open(log_path, "wb") as fh:
         proc = subprocess.Popen(args, stdout=fh, stderr=subprocess.STDOUT, env=env)

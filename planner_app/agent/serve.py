@@ -16,6 +16,7 @@ import os
 import secrets
 import ssl
 import sys
+import time
 from pathlib import Path
 
 from planner_app.agent.server import AgentConfig, create_app
@@ -87,9 +88,24 @@ def is_loopback(host: str) -> bool:
         return False
 
 
+def _stop_with_parent(parent: int, server: object) -> None:
+    """Stop ``server`` (a uvicorn.Server) once this process's parent is no longer ``parent`` (it ended and
+    this process was handed to another): an agent that a run started never outlives the run."""
+    import threading
+
+    def watch() -> None:
+        while os.getppid() == parent:
+            time.sleep(0.5)
+        server.should_exit = True  # type: ignore[attr-defined]  # uvicorn's graceful stop
+
+    threading.Thread(target=watch, name="parent-watch", daemon=True).start()
+
+
 def serve(config: AgentConfig, host: str = "127.0.0.1", port: int = 8765, *, tls_cert: Path | None = None,
-          tls_key: Path | None = None, advertise: bool = True, announce: bool = True) -> None:
-    """Run the agent until interrupted (uvicorn; one process)."""
+          tls_key: Path | None = None, advertise: bool = True, announce: bool = True,
+          parent_pid: int | None = None) -> None:
+    """Run the agent until interrupted (uvicorn; one process); with ``parent_pid``, also until the process
+    that started it ends."""
     import uvicorn
 
     check_tls(tls_cert, tls_key)
@@ -102,6 +118,8 @@ def serve(config: AgentConfig, host: str = "127.0.0.1", port: int = 8765, *, tls
         app, host=host, port=port, log_level="warning", access_log=False, ssl_certfile=tls_cert,
         ssl_keyfile=tls_key, timeout_keep_alive=5, limit_concurrency=256, server_header=False,
     ))
+    if parent_pid is not None:
+        _stop_with_parent(parent_pid, server)
     advert = None
     if advertise and not is_loopback(host):
         from planner_app.agent.discovery import advertise as zc_advertise

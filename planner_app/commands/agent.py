@@ -49,6 +49,8 @@ def register(sub: argparse._SubParsersAction) -> None:  # type: ignore[type-arg]
     p.add_argument("--body-timeout-s", type=float, default=30.0, metavar="S",
                    help="drop a request whose client sends nothing for S seconds mid-body (408; default 30)")
     p.add_argument("--no-advertise", action="store_true", help="do not announce this agent with zeroconf")
+    p.add_argument("--parent-pid", type=int, metavar="PID",
+                   help="stop when process PID (the one that started this agent) ends: what `run --local` passes")
     p.set_defaults(func=_serve)
     actions = p.add_subparsers(dest="agent_action", metavar="ACTION")
     ls = actions.add_parser("list", help="show configured agents (--agents) and agents found on the network",
@@ -105,7 +107,7 @@ def _serve(args: argparse.Namespace) -> int:
                          body_timeout_s=args.body_timeout_s,
                          forward_ca_file=str(args.tls_ca) if args.tls_ca is not None else None)
     serve(config, args.host, args.port, tls_cert=args.tls_cert, tls_key=args.tls_key,
-          advertise=not args.no_advertise)
+          advertise=not args.no_advertise, parent_pid=args.parent_pid)
     return 0
 
 

@@ -59,6 +59,7 @@ from planner_app.ui.document import TopologyDocument
 from planner_app.ui.jobs import Job, JobContext, JobRunner
 from planner_app.ui.profiling_task import ProfileRequest, profile_in_child
 from planner_app.ui.run_compare import RunComparison, comparison_from_report
+from planner_app.ui.run_task import RunRequest, run_in_child
 from planner_app.ui.subprocess_jobs import prestart, run_in_process
 
 
@@ -431,7 +432,8 @@ class PlanningModel(QObject):
     # -- run ------------------------------------------------------------------------------
     def run_local(self, requests: int = 20, warmup: int = 3, folder: Path | None = None) -> Job:
         """Export the shown plan and run it here with local emulation: one agent process per
-        planned device on 127.0.0.1, each route's latency and bandwidth imposed by a relay.
+        planned device on 127.0.0.1, each route's latency and bandwidth imposed by a relay, in a
+        worker process (:mod:`planner_app.ui.run_task`).
 
         The plan goes to ``folder`` (kept) or to a temporary folder (removed after the run).
         When the job ends, :attr:`runDone` carries the measured-against-predicted rows
@@ -446,15 +448,11 @@ class PlanningModel(QObject):
 
         def work(ctx: JobContext) -> RunComparison:
             try:
-                from planner_app.agent.plan_runner import run_local
+                import planner_app.agent.plan_runner  # noqa: F401 - the extra is there (the worker imports it)
             except ImportError as exc:
                 raise PlannerError(f"running a plan needs the 'agent' extra ({exc}): "
                                    "pip install 'planner_app[agent]'") from None
             from planner_app.core.execute import execution_spec
-
-            def run_progress(fraction: float, message: str) -> None:
-                ctx.cancel.raise_if_cancelled()  # raised inside run_local: its cleanup stops the agents
-                ctx.progress(0.3 + 0.7 * fraction, message)
 
             tmp = None if folder is not None else Path(tempfile.mkdtemp(prefix="edgeplan-window-run-"))
             try:
@@ -462,7 +460,8 @@ class PlanningModel(QObject):
                 session.export(ExportOptions(out=out), placement, progress=lambda f, m: ctx.progress(0.3 * f, m),
                                cancel=ctx.cancel)
                 spec = execution_spec(out)
-                report = run_local(spec, requests=requests, warmup=warmup, progress=run_progress)
+                # in a worker process: the link relays must not share Python's lock with the GUI thread
+                report = run_in_process(ctx, run_in_child, RunRequest(str(out.resolve()), requests, warmup))
                 return comparison_from_report(report, spec, label)
             finally:
                 if tmp is not None:

@@ -63,3 +63,27 @@ def test_optimize_refuses_an_agent_map_naming_a_device_the_topology_lacks(agent,
     code = main(["optimize", "--topology", HOME, "--workload", "hub-keyword-spotting", "--agents", str(agents),
                  "--out", str(tmp_path / "p" / "plan.json")])
     assert code == 2 and "'toaster'" in capsys.readouterr().err
+
+
+def test_a_local_agent_stops_when_the_process_that_started_it_dies(tmp_path):
+    """`run --local` (or the window's worker) killed mid-run leaves no agent behind (--parent-pid)."""
+    import subprocess
+    import sys
+    import time
+
+    code = ("import os, sys\nfrom pathlib import Path\nfrom planner_app.agent.local import start_local_agent\n"
+            "a = start_local_agent(Path(sys.argv[1]))\nprint(a.proc.pid, flush=True)\nos._exit(0)\n")
+    out = subprocess.run([sys.executable, "-c", code, str(tmp_path / "agent")], capture_output=True, text=True,
+                         timeout=120, check=True)
+    pid = int(out.stdout.strip())
+
+    def alive() -> bool:
+        try:
+            return open(f"/proc/{pid}/stat").read().rsplit(")", 1)[1].split()[0] != "Z"
+        except OSError:
+            return False
+
+    deadline = time.monotonic() + 20
+    while alive() and time.monotonic() < deadline:
+        time.sleep(0.1)
+    assert not alive(), "the agent outlived the process that started it"

@@ -25,20 +25,27 @@ HOME = sample_topology_paths()["smart_home"]
 
 
 def agent_children() -> list[int]:
-    """Process ids of the agent processes this test process started (still alive)."""
-    me, found = os.getpid(), []
+    """Process ids of the live agent processes this test process started, directly or through the
+    window's worker process (the run runs there)."""
+    procs: dict[int, tuple[int, list[bytes], str]] = {}
     for entry in Path("/proc").iterdir():
         if not entry.name.isdigit():
             continue
         try:
-            stat = (entry / "stat").read_text()
-            ppid = int(stat.rsplit(")", 1)[1].split()[1])
-            cmd = (entry / "cmdline").read_bytes().split(b"\0")
+            fields = (entry / "stat").read_text().rsplit(")", 1)[1].split()
+            procs[int(entry.name)] = (int(fields[1]), (entry / "cmdline").read_bytes().split(b"\0"), fields[0])
         except (OSError, ValueError, IndexError):
             continue
-        if ppid == me and b"planner_app" in cmd and b"agent" in cmd and stat.rsplit(")", 1)[1].split()[0] != "Z":
-            found.append(int(entry.name))
-    return found
+    mine = {os.getpid()}
+    grew = True
+    while grew:  # descendants of this process
+        grew = False
+        for pid, (ppid, _, _) in procs.items():
+            if ppid in mine and pid not in mine:
+                mine.add(pid)
+                grew = True
+    return [pid for pid, (_, cmd, state) in procs.items()
+            if pid in mine and pid != os.getpid() and b"planner_app" in cmd and b"agent" in cmd and state != "Z"]
 
 
 @pytest.fixture
