@@ -11,7 +11,6 @@ __all__ = ["build", "rebuild_recent", "update_enabled", "fill_context_menu", "SH
 
 from collections.abc import Callable
 from functools import partial
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QPointF, QSize
 from PySide6.QtGui import QAction, QKeySequence
@@ -19,9 +18,7 @@ from PySide6.QtWidgets import QMenu, QStyle, QToolBar
 
 from planner_app.core.resources import sample_topology_paths
 from planner_app.ui.style import icon
-
-if TYPE_CHECKING:
-    from planner_app.ui.main_window import MainWindow
+from planner_app.ui.window_host import WindowHost
 
 SHORTCUTS_HELP = """<table cellpadding=3>
 <tr><td><b>Ctrl+N / Ctrl+O / Ctrl+S / Ctrl+W</b></td><td>new, open, save, close</td></tr>
@@ -41,11 +38,11 @@ SHORTCUTS_HELP = """<table cellpadding=3>
 </table>"""
 
 
-def _std(win: MainWindow, pixmap: QStyle.StandardPixmap):  # noqa: ANN202
+def _std(win: WindowHost, pixmap: QStyle.StandardPixmap):  # noqa: ANN202
     return win.style().standardIcon(pixmap)
 
 
-def build(win: MainWindow) -> dict[str, QAction]:
+def build(win: WindowHost) -> dict[str, QAction]:
     """Create the actions, menus and toolbar of ``win``; returns the actions by name."""
     acts: dict[str, QAction] = {}
     ed = win.editor
@@ -188,7 +185,7 @@ def build(win: MainWindow) -> dict[str, QAction]:
     return acts
 
 
-def rebuild_recent(win: MainWindow) -> None:
+def rebuild_recent(win: WindowHost) -> None:
     """Refill File ▸ Recent from the settings."""
     menu: QMenu | None = getattr(win, "recent_menu", None)
     if menu is None:
@@ -200,12 +197,12 @@ def rebuild_recent(win: MainWindow) -> None:
     menu.setEnabled(bool(recent))
 
 
-def _open_recent(win: MainWindow, path: str) -> None:
+def _open_recent(win: WindowHost, path: str) -> None:
     if win.maybe_save():
         win.open_path(path)
 
 
-def update_enabled(win: MainWindow) -> None:
+def update_enabled(win: WindowHost) -> None:
     """Enable the actions that need a selection only when there is one."""
     if not hasattr(win, "acts"):
         return
@@ -222,7 +219,7 @@ def update_enabled(win: MainWindow) -> None:
     win.acts["distribute_y"].setEnabled(movable >= 3)
 
 
-def fill_context_menu(win: MainWindow, menu: QMenu, x: float, y: float) -> None:
+def fill_context_menu(win: WindowHost, menu: QMenu, x: float, y: float) -> None:
     """Items for a right click at scene point ``(x, y)`` (selection already updated)."""
     if win.scene.selectedItems():
         for n in ("cut", "copy", "duplicate", "delete"):

@@ -15,7 +15,7 @@ from pathlib import Path
 import shiboken6
 from PySide6.QtCore import QCoreApplication, QEventLoop, QPoint, QSettings, Qt, Signal
 from PySide6.QtGui import QCloseEvent, QDragEnterEvent, QDropEvent
-from PySide6.QtWidgets import QDockWidget, QLabel, QMainWindow, QMenu, QUndoView, QWidget
+from PySide6.QtWidgets import QDockWidget, QLabel, QMenu, QUndoView, QWidget
 
 from planner_app.core.errors import PlannerError
 from planner_app.core.resources import sample_topology_paths
@@ -42,6 +42,7 @@ from planner_app.ui.palette import PalettePanel
 from planner_app.ui.presets import catalog, default_link_preset
 from planner_app.ui.undo_keys import UndoKeyRouter
 from planner_app.ui.validation import WorkloadValidator
+from planner_app.ui.window_host import WindowHost
 from planner_app.ui.workload_checks import broken_by_removal
 from planner_app.ui.workloads_panel import WorkloadsPanel
 
@@ -60,7 +61,7 @@ def _is_sample(path: str | Path) -> bool:
     return any(target == p.resolve() for p in sample_topology_paths().values())
 
 
-class MainWindow(QMainWindow):
+class MainWindow(WindowHost):
     """The topology editor window."""
 
     #: a document finished opening (path, or '' for new/recovered)

@@ -15,7 +15,6 @@ __all__ = ["PlanningUI"]
 
 from functools import partial
 from pathlib import Path
-from typing import TYPE_CHECKING
 
 from PySide6.QtCore import QObject, Qt
 from PySide6.QtGui import QAction
@@ -33,9 +32,7 @@ from planner_app.ui.panels.profiling_panel import ProfilingPanel
 from planner_app.ui.panels.report import export_charts, write_report
 from planner_app.ui.panels.run_panel import RunPanel
 from planner_app.ui.planning_model import PlanningModel
-
-if TYPE_CHECKING:
-    from planner_app.ui.main_window import MainWindow
+from planner_app.ui.window_host import WindowHost
 
 PROJECT_FILTER = "Planner projects (*.edgeplan.json *.json);;All files (*)"
 
@@ -43,7 +40,7 @@ PROJECT_FILTER = "Planner projects (*.edgeplan.json *.json);;All files (*)"
 class PlanningUI(QObject):
     """Everything planning adds to the main window (see the module docstring)."""
 
-    def __init__(self, win: MainWindow) -> None:
+    def __init__(self, win: WindowHost) -> None:
         super().__init__(win)
         self.win = win
         self.runner = JobRunner(win.dialogs, win, parent=self)
