@@ -39,6 +39,7 @@ from planner_app.ui.deferred import Deferred, wrapped_label
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import LevelChart
+from planner_app.ui.panels.job_controls import JobControls
 from planner_app.ui.planning_model import PlanningModel
 
 DEFAULT_CHECKED = ("fp32", "fp16", "int8-dynamic")
@@ -50,7 +51,6 @@ class ProfilingPanel(QWidget):
     def __init__(self, model: PlanningModel, dialogs: Dialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model, self.dialogs = model, dialogs
-        self.job: Job | None = None
         box = QGroupBox("This host")
         grid = QGridLayout(box)
         self.level_boxes: dict[str, QCheckBox] = {}
@@ -117,6 +117,7 @@ class ProfilingPanel(QWidget):
 
         self.profile_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
+        self.controls = JobControls(self.profile_button, self.cancel_button, self.progress, self.status)
         self.refresh_later = Deferred(self._refresh, self, self)
         for sig in (model.profileUpdated, model.modelLoaded, model.workloadChanged, model.cleared):
             sig.connect(self.refresh_later)
@@ -129,6 +130,11 @@ class ProfilingPanel(QWidget):
         for n, cb in self.level_boxes.items():
             cb.setChecked(n == "fp32" or n in levels)
 
+    @property
+    def job(self) -> Job | None:
+        """The profiling in progress, if any."""
+        return self.controls.job
+
     def start(self) -> Job | None:
         """Profile the current model at the chosen levels (a job)."""
         try:
@@ -136,36 +142,18 @@ class ProfilingPanel(QWidget):
         except Exception as exc:  # noqa: BLE001 - a planner error, shown
             self.dialogs.error(self, "Cannot profile", str(exc))
             return None
-        self.job = job
-        self.profile_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.setFormat("%p %")
-        job.progressed.connect(self._on_progress)
-        job.ended.connect(lambda: self._on_ended(job))
-        return job
+        return self.controls.begin(job, self._on_ended)
 
     def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.status.setText("Cancelling after the level being measured…")
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.status.setText(message)
+        self.controls.cancel("Cancelling after the level being measured…")
 
     def _on_ended(self, job: Job) -> None:
         self.profile_button.setEnabled(True)
-        self.cancel_button.setEnabled(False)
-        self.progress.setFormat(job.state)
         if job.state == "finished":
-            self.progress.setValue(1000)
             self.status.setText(f"Profiled in {job.elapsed_s:.1f} s; the optimizer uses these times.")
         elif job.state == "cancelled":
             kept = ", ".join(self.model.profile.levels) if self.model.profile else "none"
             self.status.setText(f"Cancelled: finished levels kept ({kept}).")
-        if self.job is job:
-            self.job = None
 
     def _refresh(self, *_args: object) -> None:
         cur = self.model.current

@@ -33,6 +33,7 @@ from planner_app.ui.deferred import Deferred, wrapped_label
 from planner_app.ui.dialogs import Dialogs
 from planner_app.ui.jobs import Job
 from planner_app.ui.panels.charts import RunChart
+from planner_app.ui.panels.job_controls import JobControls
 from planner_app.ui.planning_model import PlanningModel
 from planner_app.ui.run_compare import RunComparison
 
@@ -49,7 +50,6 @@ class RunPanel(QWidget):
     def __init__(self, model: PlanningModel, dialogs: Dialogs, parent: QWidget | None = None) -> None:
         super().__init__(parent)
         self.model, self.dialogs = model, dialogs
-        self.job: Job | None = None
         self.requests = QSpinBox()
         self.requests.setRange(1, 10_000)
         self.requests.setValue(20)
@@ -104,12 +104,18 @@ class RunPanel(QWidget):
         layout = QVBoxLayout(self)
         layout.addWidget(split)
 
+        self.controls = JobControls(self.run_button, self.cancel_button, self.progress, self.status)
         self.run_button.clicked.connect(self.start)
         self.cancel_button.clicked.connect(self.cancel)
         self.refresh_later = Deferred(self._refresh, self, self)
         for sig in (model.runDone, model.planChosen, model.workloadChanged, model.cleared):
             sig.connect(self.refresh_later)
         self._refresh()
+
+    @property
+    def job(self) -> Job | None:
+        """The run in progress, if any."""
+        return self.controls.job
 
     # -- running ----------------------------------------------------------------------------
     def start(self) -> Job | None:
@@ -119,33 +125,13 @@ class RunPanel(QWidget):
         except Exception as exc:  # noqa: BLE001 - a planner error, shown
             self.dialogs.error(self, "Cannot run the plan", str(exc))
             return None
-        self.job = job
-        self.run_button.setEnabled(False)
-        self.cancel_button.setEnabled(True)
-        self.progress.setValue(0)
-        self.progress.setFormat("%p %")
-        self.status.setText("Exporting the plan…")
-        job.progressed.connect(self._on_progress)
-        job.ended.connect(lambda: self._on_ended(job))
-        return job
+        return self.controls.begin(job, self._on_ended, "Exporting the plan…")
 
     def cancel(self) -> None:
-        if self.job is not None:
-            self.job.cancel()
-            self.status.setText("Cancelling after the request in flight; stopping the agents…")
-
-    def _on_progress(self, fraction: float, message: str) -> None:
-        self.progress.setValue(int(fraction * 1000))
-        self.status.setText(message)
+        self.controls.cancel("Cancelling after the request in flight; stopping the agents…")
 
     def _on_ended(self, job: Job) -> None:
-        if self.job is job:
-            self.job = None
-        self.cancel_button.setEnabled(False)
-        self.progress.setFormat(job.state)
-        if job.state == "finished":
-            self.progress.setValue(1000)
-        elif job.state == "cancelled":
+        if job.state == "cancelled":
             self.status.setText("Run cancelled; the agent processes were stopped.")
         elif job.state == "failed":
             self.status.setText(f"Run failed: {job.error}")
