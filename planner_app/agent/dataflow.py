@@ -53,6 +53,7 @@ from pydantic import BaseModel, ConfigDict, Field, field_validator
 
 from planner_app.agent import API_VERSION
 from planner_app.agent.frames import FRAME_MEDIA_TYPE, FrameError, encode_cut, encode_frames
+from planner_app.agent.jobs import QueueFull
 from planner_app.core.errors import PlannerError
 
 #: the header a message carries: ``{"key": message index, "sent_at": the sender's time.time() before
@@ -293,8 +294,6 @@ class DataflowRuns:
             req = run.requests.get(rid)
             if req is None:
                 if len(run.requests) >= MAX_REQUESTS:
-                    from planner_app.agent.jobs import QueueFull
-
                     raise QueueFull(f"run {run.id} has {MAX_REQUESTS} requests in flight: collect them first")
                 req = run.requests[rid] = _Request(rid)
             return req
